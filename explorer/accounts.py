@@ -1,0 +1,32 @@
+"""The administrator account that `manage.py start` guarantees."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+PASSWORD_FILE = "admin-password.txt"
+
+
+def ensure_admin(username=None, password=None):
+    """Create the administrator on first start, or align its password with the setting.
+
+    Returns the generated password when one was made (to be shown once), else None.
+    """
+    username = username or settings.PHAROS_ADMIN_USER
+    password = password if password is not None else settings.PHAROS_ADMIN_PASSWORD
+    users = get_user_model()
+    admin = users.objects.filter(username=username).first()
+    generated = None
+    if admin is None:
+        if not password:
+            password = generated = secrets.token_urlsafe(12)
+            path = settings.DATA_DIR / PASSWORD_FILE
+            path.write_text(f"{username}\n{password}\n")
+            path.chmod(0o600)
+        users.objects.create_superuser(username, email="", password=password)
+    elif password and not admin.check_password(password):
+        admin.set_password(password)
+        admin.is_active = admin.is_staff = admin.is_superuser = True
+        admin.save()
+    return generated

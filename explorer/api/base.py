@@ -1,0 +1,84 @@
+"""What every REST handler shares: method dispatch, JSON answers, Orthanc's error shape, arguments."""
+
+import json
+
+from django.http import HttpResponse
+
+from explorer.errors import BadJson, BadRequest, PharosError
+
+
+class NoSuchResource(Exception):
+    """An unknown resource id: Orthanc answers 404 with an empty body."""
+
+
+def json_response(data, status=200):
+    # Orthanc's layout: sorted keys, 3-space indent.
+    body = json.dumps(data, indent=3, sort_keys=True, ensure_ascii=False)
+    return HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
+
+
+def error_response(error, request):
+    return HttpResponse(
+        json.dumps(error.body(request.method, request.path), indent="\t", sort_keys=True),
+        status=error.http_status,
+        content_type="application/json; charset=utf-8",
+    )
+
+
+def endpoint(**handlers):
+    """A view that dispatches on the HTTP method: endpoint(GET=f, DELETE=g)."""
+
+    def view(request, **kwargs):
+        handler = handlers.get(request.method)
+        if handler is None:
+            response = HttpResponse(status=405)
+            response["Allow"] = ", ".join(sorted(handlers))
+            return response
+        try:
+            return handler(request, **kwargs)
+        except NoSuchResource:
+            return HttpResponse(status=404)
+        except PharosError as error:
+            return error_response(error, request)
+
+    view.csrf_exempt = False
+    return view
+
+
+def flag(request, name):
+    """A boolean query argument: present means true unless it says false/0."""
+    if name not in request.GET:
+        return False
+    return request.GET[name].lower() not in ("false", "0", "no")
+
+
+def json_body(request, default=None):
+    if not request.body:
+        return default
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadJson(f"The body is not valid JSON: {exc}") from exc
+
+
+def paging(request):
+    """?since=N&limit=M: both or neither, as Orthanc requires."""
+    since, limit = request.GET.get("since"), request.GET.get("limit")
+    if since is None and limit is None:
+        return None, None
+    if since is None:
+        raise BadRequest("Missing since argument")
+    if limit is None:
+        raise BadRequest("Missing limit argument")
+    try:
+        since, limit = int(since), int(limit)
+    except ValueError as exc:
+        raise BadRequest("since and limit must be whole numbers") from exc
+    if since < 0 or limit < 0:
+        raise BadRequest("since and limit must not be negative")
+    return since, limit
+
+
+def timestamp(moment):
+    """Orthanc's YYYYMMDDTHHMMSS."""
+    return moment.strftime("%Y%m%dT%H%M%S")

@@ -1,0 +1,147 @@
+"""Instance content: upload, the file itself, its tags."""
+
+import pydicom
+from django.http import FileResponse, HttpResponse
+
+from explorer import index, ingest, levels, sources, storage, tags
+from explorer.api.base import NoSuchResource, flag, json_response
+from explorer.errors import BadFileFormat, PharosError, UnsupportedMediaType
+
+
+def upload_answer(result):
+    ids = result.ids
+    return {
+        "ID": ids[3],
+        "ParentPatient": ids[0],
+        "ParentSeries": ids[2],
+        "ParentStudy": ids[1],
+        "Path": f"/instances/{ids[3]}",
+        "Status": result.status,
+    }
+
+
+def failure_answer(name, error):
+    return {
+        "Filename": name,
+        "HttpStatus": error.http_status,
+        "Message": error.message,
+        "Details": error.details or error.message,
+        "Status": "Failure",
+    }
+
+
+def store_many(named_contents, origin):
+    """Store (name, bytes-or-error) pairs; answer Orthanc's array and whether all were stored."""
+    answers, all_stored = [], True
+    for name, data in named_contents:
+        try:
+            if isinstance(data, PharosError):
+                raise data
+            answers.append(upload_answer(ingest.store_instance(data, origin)) | {"Filename": name})
+        except PharosError as error:
+            all_stored = False
+            answers.append(failure_answer(name, error))
+    return answers, all_stored
+
+
+def request_origin(request):
+    return ingest.Origin(
+        kind="RestApi",
+        remote_ip=request.META.get("REMOTE_ADDR", ""),
+        username=request.user.get_username() if request.user.is_authenticated else "",
+    )
+
+
+def upload(request, level=None):
+    """POST /instances: a DICOM file, a ZIP of DICOM files, or a multipart form of files."""
+    origin = request_origin(request)
+    content_type = request.content_type or ""
+    if content_type.startswith("multipart/"):
+        files = [f for field in request.FILES for f in request.FILES.getlist(field)]
+        if not files:
+            raise UnsupportedMediaType("The multipart body holds no file")
+        answers, all_stored = store_many(_expand_uploads(files), origin)
+        return json_response(answers, status=200 if all_stored else 400)
+    body = request.body
+    if not body:
+        raise BadFileFormat("The body is empty: a DICOM file or a ZIP archive was expected")
+    if content_type == "application/zip" or sources.looks_like_zip(body[:4]):
+        answers, all_stored = store_many(sources.zip_members(body), origin)
+        return json_response(answers, status=200 if all_stored else 400)
+    return json_response(upload_answer(ingest.store_instance(body, origin)))
+
+
+def _expand_uploads(files):
+    for uploaded in files:
+        data = uploaded.read()
+        if sources.looks_like_zip(data[:4]):
+            for name, member in sources.zip_members(data):
+                yield f"{uploaded.name}/{name}", member
+        else:
+            yield uploaded.name, data
+
+
+def _instance(public_id):
+    instance = index.get(levels.INSTANCE, public_id)
+    if instance is None:
+        raise NoSuchResource(public_id)
+    return instance
+
+
+def file(request, public_id):
+    """GET /instances/{id}/file: the stored bytes, unchanged."""
+    instance = _instance(public_id)
+    response = FileResponse(storage.open_file(instance.file_uuid), content_type="application/dicom")
+    response["Content-Disposition"] = f'filename="{instance.public_id}.dcm"'
+    return response
+
+
+def tags_view(request, public_id):
+    instance = _instance(public_id)
+    return json_response(
+        tags.tags_in_format(instance.dataset, simplify=flag(request, "simplify"), short=flag(request, "short"))
+    )
+
+
+def simplified_tags(request, public_id):
+    return json_response(tags.simplified_tags(_instance(public_id).dataset))
+
+
+def content(request, public_id, path=""):
+    """GET /instances/{id}/content/{gggg-eeee}[/{index}/{gggg-eeee}…]."""
+    instance = _instance(public_id)
+    parts = [part for part in path.split("/") if part]
+    if not parts:
+        return json_response([k.replace(",", "-") for k in tags.short_tags(instance.dataset)])
+    try:
+        kind, payload = tags.value_at_path(instance.dataset, parts)
+    except (KeyError, IndexError, ValueError):
+        raise NoSuchResource(path) from None
+    if kind == "children":
+        return json_response(payload)
+    if kind == "value":
+        return HttpResponse(payload, content_type="text/plain; charset=utf-8")
+    if kind == "binary":
+        return HttpResponse(payload, content_type="application/octet-stream")
+    return HttpResponse(_bulk_value(instance, parts), content_type="application/octet-stream")
+
+
+def _bulk_value(instance, parts):
+    """A value too large for the index: read it from the file."""
+    node = pydicom.dcmread(storage.path_for(instance.file_uuid))
+    for position, part in enumerate(parts):
+        if position % 2 == 0:
+            node = node[tags.parse_tag(part)]
+        else:
+            node = node.value[int(part)]
+    return node.value
+
+
+def header(request, public_id):
+    """GET /instances/{id}/header: the file meta information (group 0002)."""
+    instance = _instance(public_id)
+    meta = pydicom.filereader.read_file_meta_info(storage.path_for(instance.file_uuid))
+    as_json = meta.to_json_dict(bulk_data_threshold=1024, bulk_data_element_handler=lambda e: "")
+    return json_response(
+        tags.tags_in_format(as_json, simplify=flag(request, "simplify"), short=flag(request, "short"))
+    )

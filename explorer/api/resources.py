@@ -1,0 +1,98 @@
+"""The hierarchy: one set of handlers for /patients, /studies, /series and /instances."""
+
+from explorer import index, levels
+from explorer.api.base import NoSuchResource, flag, json_response, paging
+from explorer.api.representation import describe, describe_many, queryset_for, with_parents
+from explorer.index import model_for
+
+
+def get_resource(level, public_id):
+    resource = queryset_for(level).filter(public_id=public_id).first()
+    if resource is None:
+        raise NoSuchResource(public_id)
+    return resource
+
+
+def list_resources(request, level):
+    """GET /{level}: ids, or objects with ?expand; ?since=N&limit=M pages."""
+    since, limit = paging(request)
+    queryset = model_for(level).objects.order_by("id")
+    if since is not None:
+        queryset = queryset[since : since + limit]
+    if flag(request, "expand"):
+        return json_response(describe_many(level, with_parents(level, queryset), short=flag(request, "short")))
+    return json_response(list(queryset.values_list("public_id", flat=True)))
+
+
+def show(request, level, public_id):
+    return json_response(describe(level, get_resource(level, public_id), short=flag(request, "short")))
+
+
+def delete(request, level, public_id):
+    remaining = index.delete(level, get_resource(level, public_id))
+    if remaining is None:
+        return json_response({"RemainingAncestor": None})
+    parent_level, parent = remaining
+    return json_response(
+        {
+            "RemainingAncestor": {
+                "ID": parent.public_id,
+                "Path": f"/{parent_level.plural}/{parent.public_id}",
+                "Type": parent_level.name,
+            }
+        }
+    )
+
+
+def _size_fields(prefix, size):
+    return {
+        f"{prefix}Size": str(size),
+        f"{prefix}SizeMB": size // (1024 * 1024),
+    }
+
+
+def statistics(request, level, public_id):
+    """GET /{level}/{id}/statistics."""
+    resource = get_resource(level, public_id)
+    totals = index.resource_statistics(level, resource)
+    size = totals["size"] or 0
+    answer = {}
+    for prefix in ("Dicom", "DicomUncompressed", "Disk", "Uncompressed"):
+        answer |= _size_fields(prefix, size)
+    counts = {
+        levels.PATIENT: ("Studies", "Series", "Instances"),
+        levels.STUDY: ("Series", "Instances"),
+        levels.SERIES: ("Instances",),
+    }.get(level, ())
+    for name in counts:
+        answer[f"Count{name}"] = totals[name.lower()]
+    return json_response(answer)
+
+
+# /{level}/{id}/{relative}: the relatives Orthanc offers, and how to reach them.
+RELATIVE_PATHS = {
+    (levels.PATIENT, "studies"): "patient",
+    (levels.PATIENT, "series"): "study__patient",
+    (levels.PATIENT, "instances"): "series__study__patient",
+    (levels.STUDY, "series"): "study",
+    (levels.STUDY, "instances"): "series__study",
+    (levels.STUDY, "patient"): "studies",
+    (levels.SERIES, "instances"): "series",
+    (levels.SERIES, "study"): "series",
+    (levels.SERIES, "patient"): "studies__series",
+    (levels.INSTANCE, "series"): "instances",
+    (levels.INSTANCE, "study"): "series__instances",
+    (levels.INSTANCE, "patient"): "studies__series__instances",
+}
+
+
+def relative(request, level, public_id, relation):
+    """Children lists (always expanded) and parent shortcuts, e.g. /series/{id}/study."""
+    resource = get_resource(level, public_id)
+    target = levels.level_named(relation)
+    lookup = RELATIVE_PATHS[(level, relation)]
+    queryset = with_parents(target, model_for(target).objects.filter(**{lookup: resource}).order_by("id"))
+    short = flag(request, "short")
+    if relation in ("patient", "study") or (relation == "series" and level is levels.INSTANCE):
+        return json_response(describe(target, queryset.get(), short=short))
+    return json_response(describe_many(target, queryset, short=short))

@@ -1,0 +1,58 @@
+"""/tools/lookup and /tools/find."""
+
+from explorer import levels, query
+from explorer.api.base import json_body, json_response
+from explorer.api.representation import describe_many, with_parents
+from explorer.errors import BadRequest
+from explorer.models import Instance, Patient, Series, Study
+
+LOOKUP_FIELDS = (
+    (levels.PATIENT, Patient, "patient_id"),
+    (levels.STUDY, Study, "study_instance_uid"),
+    (levels.STUDY, Study, "accession_number"),
+    (levels.SERIES, Series, "series_instance_uid"),
+    (levels.INSTANCE, Instance, "sop_instance_uid"),
+)
+
+
+def lookup_identifier(identifier):
+    """Every resource whose identifier (PatientID, any UID, AccessionNumber) is the given text."""
+    found = []
+    for level, model, field in LOOKUP_FIELDS:
+        for public_id in model.objects.filter(**{field: identifier}).values_list("public_id", flat=True):
+            found.append({"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.name})
+    return found
+
+
+def lookup(request):
+    """POST /tools/lookup: the body is the identifier itself."""
+    identifier = request.body.decode("utf-8", errors="replace").strip()
+    if not identifier:
+        raise BadRequest("The body must hold an identifier")
+    return json_response(lookup_identifier(identifier))
+
+
+def find(request):
+    """POST /tools/find {Level, Query, CaseSensitive, Expand, Limit, Since, Short}."""
+    body = json_body(request)
+    if not isinstance(body, dict) or "Level" not in body or "Query" not in body:
+        raise BadRequest('The body must be a JSON object with "Level" and "Query"')
+    level = levels.level_named(str(body["Level"]))
+    if level is None:
+        raise BadRequest(f"Unknown level: {body['Level']}")
+    if not isinstance(body["Query"], dict):
+        raise BadRequest('"Query" must be a JSON object of tag names to values')
+    limit, since = body.get("Limit", 0), body.get("Since", 0)
+    if not isinstance(limit, int) or not isinstance(since, int) or limit < 0 or since < 0:
+        raise BadRequest('"Limit" and "Since" must be whole numbers')
+    resources = query.find(
+        level,
+        {str(k): "" if v is None else str(v) for k, v in body["Query"].items()},
+        case_sensitive=bool(body.get("CaseSensitive", False)),
+        limit=limit or None,
+        since=since,
+    )
+    if body.get("Expand"):
+        resources = with_parents(level, resources)
+        return json_response(describe_many(level, resources, short=bool(body.get("Short"))))
+    return json_response([r.public_id for r in resources])

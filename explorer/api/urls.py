@@ -1,0 +1,40 @@
+"""The REST route table (Orthanc's routes); handlers are generic over the level."""
+
+from django.urls import path
+
+from explorer import levels
+from explorer.api import instances, resources, system, tools
+from explorer.api.base import endpoint
+
+urlpatterns = [
+    path("system", endpoint(GET=system.system)),
+    path("statistics", endpoint(GET=system.statistics)),
+    path("changes", endpoint(GET=system.changes, DELETE=system.clear_changes)),
+    path("tools/lookup", endpoint(POST=tools.lookup)),
+    path("tools/find", endpoint(POST=tools.find)),
+    path("instances", endpoint(GET=resources.list_resources, POST=instances.upload), {"level": levels.INSTANCE}),
+    path("instances/<str:public_id>/file", endpoint(GET=instances.file)),
+    path("instances/<str:public_id>/tags", endpoint(GET=instances.tags_view)),
+    path("instances/<str:public_id>/simplified-tags", endpoint(GET=instances.simplified_tags)),
+    path("instances/<str:public_id>/header", endpoint(GET=instances.header)),
+    path("instances/<str:public_id>/content", endpoint(GET=instances.content)),
+    path("instances/<str:public_id>/content/<path:path>", endpoint(GET=instances.content)),
+]
+
+for level in levels.LEVELS:
+    kwargs = {"level": level}
+    if level is not levels.INSTANCE:
+        urlpatterns.append(path(level.plural, endpoint(GET=resources.list_resources), kwargs))
+    urlpatterns += [
+        path(f"{level.plural}/<str:public_id>", endpoint(GET=resources.show, DELETE=resources.delete), kwargs),
+        path(f"{level.plural}/<str:public_id>/statistics", endpoint(GET=resources.statistics), kwargs),
+    ]
+    for (source, relation) in resources.RELATIVE_PATHS:
+        if source is level:
+            urlpatterns.append(
+                path(
+                    f"{level.plural}/<str:public_id>/{relation}",
+                    endpoint(GET=resources.relative),
+                    kwargs | {"relation": relation},
+                )
+            )

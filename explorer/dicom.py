@@ -1,0 +1,160 @@
+"""From bytes to what the index needs: a parsed data set, its identifiers, public ids and main tags."""
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+import pydicom
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.valuerep import BYTES_VR
+
+from explorer import levels
+from explorer.errors import BadFileFormat
+
+UNDEFINED_LENGTH = 0xFFFFFFFF
+# Binary values larger than this (in base64 characters) are kept as a reference,
+# not inline, in the data set saved in the index.
+BULK_DATA_THRESHOLD = 1024
+IDENTIFIERS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+
+
+def public_id(*identifiers):
+    """Orthanc's id: SHA-1 of the identifiers joined by '|', as 5 groups of 8 hex digits."""
+    digest = hashlib.sha1("|".join(identifiers).encode("utf-8")).hexdigest()
+    return "-".join(digest[i : i + 8] for i in range(0, 40, 8))
+
+
+def public_ids(patient_id, study_uid, series_uid, sop_uid):
+    """The public ids of the four levels, patient first."""
+    chain = (patient_id, study_uid, series_uid, sop_uid)
+    return tuple(public_id(*chain[: n + 1]) for n in range(4))
+
+
+@dataclass
+class ParsedInstance:
+    dataset: pydicom.Dataset
+    identifiers: dict  # keyword -> value, for the four IDENTIFIERS
+    ids: tuple  # public ids: patient, study, series, instance
+    main_tags: dict  # level name -> {keyword: text}
+    transfer_syntax_uid: str
+    sop_class_uid: str
+    json: dict = field(repr=False)
+
+    def tag_text(self, keyword):
+        return element_text(self.dataset, keyword)
+
+
+def clean_text(value):
+    # PostgreSQL text and jsonb refuse NUL characters, which some files carry as padding.
+    return value.replace("\x00", "").rstrip(" ")
+
+
+def element_text(dataset, keyword):
+    """A tag's value as Orthanc shows a main tag: a string, multiple values joined by '\\',
+    trailing spaces removed, "" when empty, None when the tag is absent."""
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag not in dataset:
+        return None
+    elem = dataset[tag]
+    if elem.VR == "SQ" or elem.VR in BYTES_VR:
+        return None
+    value = elem.value
+    if value is None or value == "":
+        return ""
+    if isinstance(value, (MultiValue, list, tuple)):
+        text = "\\".join("" if v is None else str(v) for v in value)
+    else:
+        text = str(value)
+    return clean_text(text)
+
+
+def _check_not_truncated(dataset):
+    """pydicom reads a value cut short by the end of the file without complaint."""
+    for tag in list(dataset.keys()):
+        raw = dataset._dict.get(tag)
+        if isinstance(raw, RawDataElement) and raw.length != UNDEFINED_LENGTH:
+            if raw.value is not None and len(raw.value) < raw.length:
+                name = keyword_for_tag(tag) or str(tag)
+                raise BadFileFormat(
+                    f"The file is truncated: {name} {tag} announces {raw.length} bytes, "
+                    f"only {len(raw.value)} are present"
+                )
+
+
+def _strip_nul(node):
+    if isinstance(node, str):
+        return node.replace("\x00", "")
+    if isinstance(node, list):
+        return [_strip_nul(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _strip_nul(value) for key, value in node.items()}
+    return node
+
+
+def dataset_json(dataset, instance_id):
+    """The data set as DICOM JSON (PS3.18 F), bulk values replaced by a URI of ours."""
+
+    def bulk_uri(elem):
+        return f"/instances/{instance_id}/content/{elem.tag.group:04x}-{elem.tag.element:04x}"
+
+    as_json = dataset.to_json_dict(
+        bulk_data_threshold=BULK_DATA_THRESHOLD,
+        bulk_data_element_handler=bulk_uri,
+        suppress_invalid_tags=True,
+    )
+    return _strip_nul(as_json)
+
+
+def parse(data):
+    """Parse DICOM bytes (a Part 10 file) without decoding pixel data.
+
+    Raises BadFileFormat, with a message saying why, for anything that cannot be indexed.
+    """
+    if not data:
+        raise BadFileFormat("The body is empty: a DICOM file was expected")
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data))
+        _check_not_truncated(dataset)
+        _check_not_truncated(dataset.file_meta)
+        identifiers = {keyword: element_text(dataset, keyword) for keyword in IDENTIFIERS}
+    except BadFileFormat:
+        raise
+    except InvalidDicomError as exc:
+        raise BadFileFormat(f"Cannot parse an invalid DICOM file (size: {len(data)} bytes): {exc}") from exc
+    except Exception as exc:  # pydicom raises many kinds on damaged input
+        raise BadFileFormat(
+            f"Cannot parse the DICOM file (size: {len(data)} bytes): {type(exc).__name__}: {exc}"
+        ) from exc
+
+    missing = [k for k in IDENTIFIERS[1:] if not identifiers[k]]
+    if missing:
+        raise BadFileFormat("The file has no " + ", no ".join(missing) + ": it cannot be indexed")
+    identifiers["PatientID"] = identifiers["PatientID"] or ""
+    ids = public_ids(*(identifiers[k] for k in IDENTIFIERS))
+
+    main_tags = {}
+    for level in levels.LEVELS:
+        tags = {}
+        for keyword in level.main_tags:
+            text = element_text(dataset, keyword)
+            if text is not None:
+                tags[keyword] = text
+        main_tags[level.name] = tags
+
+    meta = dataset.file_meta
+    try:
+        as_json = dataset_json(dataset, ids[3])
+    except Exception as exc:
+        raise BadFileFormat(f"Cannot read the data set's values: {type(exc).__name__}: {exc}") from exc
+    return ParsedInstance(
+        dataset=dataset,
+        identifiers=identifiers,
+        ids=ids,
+        main_tags=main_tags,
+        transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "")),
+        sop_class_uid=element_text(dataset, "SOPClassUID") or str(meta.get("MediaStorageSOPClassUID", "")),
+        json=as_json,
+    )

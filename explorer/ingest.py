@@ -1,0 +1,78 @@
+"""store_instance(data, origin): the one funnel every arriving DICOM file goes through.
+
+REST upload, the import command, C-STORE and retrieval all call it. The file
+is written atomically before it is indexed; if indexing fails the file is
+removed again, so a failure never leaves a half-stored instance.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from explorer import dicom, index, storage
+from explorer.errors import DatabaseFailure
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = "Success"
+ALREADY_STORED = "AlreadyStored"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an instance came from, recorded on it (Orthanc's Origin metadata)."""
+
+    kind: str = "Unknown"  # RestApi, DicomProtocol, Import
+    remote_ip: str = ""
+    remote_aet: str = ""
+    called_aet: str = ""
+    username: str = ""
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    status: str
+    ids: tuple  # public ids: patient, study, series, instance
+
+    @property
+    def instance_id(self):
+        return self.ids[3]
+
+
+def store_instance(data, origin, overwrite=None):
+    """Store and index one DICOM file given as bytes.
+
+    Raises BadFileFormat for input that cannot be indexed, StorageFailure or
+    DatabaseFailure when the server cannot keep it.
+    """
+    if overwrite is None:
+        overwrite = settings.PHAROS_OVERWRITE_INSTANCES
+    parsed = dicom.parse(data)
+    already = StoreResult(ALREADY_STORED, parsed.ids)
+    if not overwrite and index.Instance.objects.filter(public_id=parsed.ids[3]).exists():
+        return already
+
+    file_uuid = storage.write(data)
+    try:
+        index.add_instance(
+            parsed,
+            file_uuid,
+            file_size=len(data),
+            file_md5=hashlib.md5(data).hexdigest(),
+            origin=origin,
+            overwrite=overwrite,
+        )
+    except index.DuplicateInstance:
+        storage.delete(file_uuid)
+        return already
+    except DatabaseError as exc:
+        storage.delete(file_uuid)
+        logger.exception("Indexing %s failed", parsed.ids[3])
+        raise DatabaseFailure(f"Cannot index the instance: {exc}") from exc
+    except BaseException:
+        storage.delete(file_uuid)
+        raise
+    return StoreResult(SUCCESS, parsed.ids)

@@ -1,0 +1,85 @@
+"""`manage.py start`: migrate, make sure the administrator exists, and run the servers.
+
+This is what `make run` calls. Each server runs in its own process; stopping
+this command (Ctrl-C or SIGTERM) stops them all.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from explorer.accounts import PASSWORD_FILE, ensure_admin
+
+
+def web_server_command():
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "explorer.wsgi:application",
+        "--bind",
+        f"{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}",
+        "--workers",
+        str(settings.PHAROS_HTTP_WORKERS),
+        "--threads",
+        str(settings.PHAROS_HTTP_THREADS),
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        "600",
+        "--access-logfile",
+        "-",
+    ]
+
+
+class Command(BaseCommand):
+    help = "Prepare the database and run the web server (and the other servers) until stopped."
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        generated = ensure_admin()
+        if generated:
+            self.stdout.write(
+                f"Created the administrator {settings.PHAROS_ADMIN_USER!r} with password {generated!r} "
+                f"(also written to {settings.DATA_DIR / PASSWORD_FILE})"
+            )
+        processes = {"web": subprocess.Popen(web_server_command())}
+        self.stdout.write(
+            f"Pharos: web on http://{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}/, "
+            f"data in {settings.DATA_DIR}"
+        )
+        self._supervise(processes)
+
+    def _supervise(self, processes):
+        stopping = []
+
+        def stop(signum, frame):
+            stopping.append(signum)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while not stopping:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(f"The {name} server stopped (exit code {process.returncode})")
+                        stopping.append(name)
+                time.sleep(0.5)
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.terminate()
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        if any(p.returncode not in (0, -signal.SIGTERM, None) for p in processes.values()) and not isinstance(
+            stopping[0], int
+        ):
+            sys.exit(1)

@@ -1,0 +1,85 @@
+"""The real-world model in the database: patient → study → series → instance.
+
+Every resource keeps Orthanc's public id and its level's main tags (as a JSON
+object, as Orthanc shows them); the tags people search on are also columns
+with an index. An instance keeps its whole data set as DICOM JSON, bulk data
+left as references, so that no request needs to open the file to read a tag.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Resource(models.Model):
+    public_id = models.CharField(max_length=44, unique=True)
+    main_tags = models.JSONField(default=dict)
+    last_update = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return self.public_id
+
+    @property
+    def is_stable(self):
+        age = timedelta(seconds=settings.PHAROS_STABLE_AGE)
+        return timezone.now() - self.last_update >= age
+
+
+class Patient(Resource):
+    patient_id = models.TextField(db_index=True)
+    patient_name = models.TextField(blank=True, db_index=True)
+    patient_birth_date = models.CharField(max_length=32, blank=True, db_index=True)
+
+
+class Study(Resource):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="studies")
+    study_instance_uid = models.CharField(max_length=128, db_index=True)
+    accession_number = models.TextField(blank=True, db_index=True)
+    study_date = models.CharField(max_length=32, blank=True, db_index=True)
+    study_description = models.TextField(blank=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+
+
+class Series(Resource):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
+    series_instance_uid = models.CharField(max_length=128, db_index=True)
+    modality = models.CharField(max_length=32, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "series"
+
+
+class Instance(Resource):
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="instances")
+    sop_instance_uid = models.CharField(max_length=128, db_index=True)
+    index_in_series = models.IntegerField(null=True)
+
+    file_uuid = models.UUIDField(unique=True)
+    file_size = models.BigIntegerField()
+    file_md5 = models.CharField(max_length=32)
+    transfer_syntax_uid = models.CharField(max_length=128, blank=True)
+    sop_class_uid = models.CharField(max_length=128, blank=True)
+    dataset = models.JSONField(default=dict)
+
+    received_at = models.DateTimeField(default=timezone.now)
+    origin = models.CharField(max_length=32, default="Unknown")  # RestApi, DicomProtocol, Import
+    remote_aet = models.CharField(max_length=64, blank=True)
+    called_aet = models.CharField(max_length=64, blank=True)
+    remote_ip = models.CharField(max_length=64, blank=True)
+    http_username = models.CharField(max_length=150, blank=True)
+
+
+class Change(models.Model):
+    """The change log behind GET /changes; `id` is Orthanc's `Seq`."""
+
+    change_type = models.CharField(max_length=32)
+    resource_type = models.CharField(max_length=16)
+    public_id = models.CharField(max_length=44)
+    date = models.DateTimeField(default=timezone.now)

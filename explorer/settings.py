@@ -1,0 +1,154 @@
+"""The only settings module: everything a deployment changes comes from the environment.
+
+The README lists every variable with its default; `explorer/config.py` checks
+each value and fails at start with a message naming the variable.
+"""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from explorer.config import (
+    env_aet,
+    env_bool,
+    env_dir,
+    env_int,
+    env_port,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- where things live -------------------------------------------------------
+DATA_DIR = Path(env_dir("PHAROS_DATA_DIR", str(BASE_DIR / "data")))
+STORAGE_DIR = DATA_DIR / "storage"
+STORAGE_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- the server's identity and ports -------------------------------------------
+PHAROS_NAME = env_str("PHAROS_NAME", "Pharos")
+PHAROS_HTTP_HOST = env_str("PHAROS_HTTP_HOST", "127.0.0.1")
+PHAROS_HTTP_PORT = env_port("PHAROS_HTTP_PORT", 8042)
+PHAROS_HTTP_WORKERS = env_int("PHAROS_HTTP_WORKERS", 2, minimum=1, maximum=64)
+PHAROS_HTTP_THREADS = env_int("PHAROS_HTTP_THREADS", 8, minimum=1, maximum=256)
+PHAROS_AET = env_aet("PHAROS_AET", "PHAROS")
+PHAROS_DICOM_PORT = env_port("PHAROS_DICOM_PORT", 4242)
+PHAROS_ADMIN_USER = env_str("PHAROS_ADMIN_USER", "admin")
+PHAROS_ADMIN_PASSWORD = env_str("PHAROS_ADMIN_PASSWORD", None)
+
+# --- behaviour of the index ------------------------------------------------------
+# Orthanc's OverwriteInstances: false keeps the first copy of a SOPInstanceUID.
+PHAROS_OVERWRITE_INSTANCES = env_bool("PHAROS_OVERWRITE_INSTANCES", False)
+# Orthanc's StableAge: seconds without a new instance before a resource is stable.
+PHAROS_STABLE_AGE = env_int("PHAROS_STABLE_AGE", 60, minimum=1)
+
+# --- services ------------------------------------------------------------------------
+DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
+REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "pharos.sqlite3"),
+            "OPTIONS": {
+                # IMMEDIATE takes the write lock when a transaction starts, so
+                # concurrent ingests queue up instead of failing on lock upgrade.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 60,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def _secret_key():
+    configured = env_str("PHAROS_SECRET_KEY", None)
+    if configured:
+        return configured
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("PHAROS_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in env_str("PHAROS_ALLOWED_HOSTS", "*").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "explorer",
+    "dicomnet",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "explorer.auth.RequireLoginMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "explorer.urls"
+WSGI_APPLICATION = "explorer.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = []
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+SESSION_COOKIE_HTTPONLY = True
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("PHAROS_TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Served by the app itself from the source folders: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+
+# Uploads may be large DICOM files or ZIP archives.
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
+FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("PHAROS_LOG_LEVEL", "INFO")},
+    "loggers": {"pynetdicom": {"level": "WARNING"}},
+}

@@ -1,0 +1,85 @@
+"""The file area: DICOM files kept byte-for-byte under DATA_DIR/storage.
+
+A file is named by a random UUID, as Orthanc does (`ab/cd/abcd….dcm`), so that no
+value from a request or a DICOM header ever becomes part of a path.
+"""
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from explorer.errors import StorageFailure
+
+
+def root():
+    return Path(settings.STORAGE_DIR)
+
+
+def path_for(file_uuid):
+    name = str(uuid.UUID(str(file_uuid)))  # refuses anything that is not a UUID
+    return root() / name[:2] / name[2:4] / f"{name}.dcm"
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(data):
+    """Write bytes atomically (temporary file, fsync, rename) and return the new file's UUID."""
+    file_uuid = uuid.uuid4()
+    target = path_for(file_uuid)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        raise StorageFailure(f"Cannot write the file to the storage area: {exc.strerror}") from exc
+    return file_uuid
+
+
+def adopt(source_path):
+    """Move a complete file already written under the storage area into place (no copy)."""
+    file_uuid = uuid.uuid4()
+    target = path_for(file_uuid)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source_path, target)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        raise StorageFailure(f"Cannot move the file into the storage area: {exc.strerror}") from exc
+    return file_uuid
+
+
+def read(file_uuid):
+    return path_for(file_uuid).read_bytes()
+
+
+def open_file(file_uuid):
+    return open(path_for(file_uuid), "rb")
+
+
+def delete(file_uuid):
+    path_for(file_uuid).unlink(missing_ok=True)
+
+
+def incoming_dir():
+    """A folder on the same file system as the store, for files being received."""
+    path = root() / "incoming"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

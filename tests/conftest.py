@@ -1,0 +1,101 @@
+"""Shared fixtures: real DICOM files, a fresh storage area per test, API clients with credentials."""
+
+import base64
+import io
+import warnings
+
+import pydicom
+import pytest
+from django.test import Client
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+warnings.filterwarnings("ignore", module="pydicom")
+
+CT_SMALL = "CT_small.dcm"
+CT_SMALL_IDS = {
+    "patient": "fa558bce-587a86d3-ad0da9b3-9d043d9d-4f5c5718",
+    "study": "8a8cf898-ca27c490-d0c7058c-929d0581-2bbf104d",
+    "series": "93034833-163e42c3-bc9a428b-194620cf-2c5799e5",
+    "instance": "f689ddd2-662f8fe1-8b18180d-ec2a2cee-937917af",
+}
+# Files from pydicom and pydicom-data covering transfer syntaxes and modalities.
+VARIED_FILES = [
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "rtplan.dcm",
+    "JPEG2000.dcm",
+    "SC_rgb_rle.dcm",
+    "emri_small_big_endian.dcm",
+    "JPEG-LL.dcm",
+    "US1_J2KR.dcm",
+    "OBXXXX1A_rle_2frame.dcm",
+    "color3d_jpeg_baseline.dcm",
+    "emri_small_jpeg_ls_lossless.dcm",
+    "chrH31.dcm",
+]
+
+
+def test_file(name):
+    return get_testdata_file(name, download=False)
+
+
+def dicom_bytes(name):
+    with open(test_file(name), "rb") as handle:
+        return handle.read()
+
+
+def make_dicom(**tags):
+    """A small valid Part 10 file; keyword arguments set or (with None) remove tags."""
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = generate_uid()
+    ds.PatientID = "PHAROS-TEST"
+    ds.PatientName = "Test^Patient"
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.StudyDate = "20240101"
+    ds.Modality = "OT"
+    for keyword, value in tags.items():
+        if value is None:
+            if keyword in ds:
+                delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", generate_uid())
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def storage_dir(settings, tmp_path):
+    settings.STORAGE_DIR = tmp_path / "storage"
+    settings.STORAGE_DIR.mkdir()
+    # The real hasher is deliberately slow; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return settings.STORAGE_DIR
+
+
+def basic_header(username, password):
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return f"Basic {token}"
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user("alice", password="wonderland")
+
+
+@pytest.fixture
+def api(user):
+    """A client that authenticates as an API client does: HTTP Basic on every request."""
+    return Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland"))
+
+
+def upload(api, data, content_type="application/dicom"):
+    return api.post("/instances", data=data, content_type=content_type)

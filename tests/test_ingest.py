@@ -1,0 +1,118 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from explorer import storage
+from explorer.errors import BadFileFormat
+from explorer.ingest import ALREADY_STORED, SUCCESS, Origin, store_instance
+from explorer.models import Change, Instance, Patient, Series, Study
+from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stored_files(storage_dir):
+    return [p for p in storage_dir.rglob("*") if p.is_file()]
+
+
+def test_it_stores_and_indexes_a_file(storage_dir):
+    data = dicom_bytes(CT_SMALL)
+    result = store_instance(data, Origin(kind="RestApi", remote_ip="127.0.0.1"))
+    assert result.status == SUCCESS
+    assert result.ids == tuple(CT_SMALL_IDS[k] for k in ("patient", "study", "series", "instance"))
+    instance = Instance.objects.get()
+    assert storage.read(instance.file_uuid) == data
+    assert instance.file_size == len(data)
+    assert instance.transfer_syntax_uid == "1.2.840.10008.1.2.1"
+    assert instance.sop_class_uid == "1.2.840.10008.5.1.4.1.1.2"
+    assert instance.origin == "RestApi"
+    assert instance.dataset["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": "CompressedSamples^CT1"}]}
+    assert "BulkDataURI" in instance.dataset["7FE00010"]
+    assert [c.change_type for c in Change.objects.order_by("id")] == [
+        "NewInstance",
+        "NewSeries",
+        "NewStudy",
+        "NewPatient",
+    ]
+
+
+def test_it_answers_already_stored_and_keeps_the_first_copy(storage_dir):
+    data = dicom_bytes(CT_SMALL)
+    store_instance(data, Origin())
+    first = Instance.objects.get().file_uuid
+    assert store_instance(data, Origin()).status == ALREADY_STORED
+    assert Instance.objects.get().file_uuid == first
+    assert len(stored_files(storage_dir)) == 1
+
+
+def test_it_overwrites_when_asked(storage_dir):
+    data = dicom_bytes(CT_SMALL)
+    store_instance(data, Origin())
+    first = Instance.objects.get().file_uuid
+    assert store_instance(data, Origin(), overwrite=True).status == SUCCESS
+    assert Instance.objects.get().file_uuid != first
+    assert len(stored_files(storage_dir)) == 1
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty"),
+        (b"this is not DICOM at all" * 20, "invalid DICOM"),
+        (dicom_bytes(CT_SMALL)[:20000], "truncated"),
+        (make_dicom(SOPInstanceUID=None), "SOPInstanceUID"),
+        (make_dicom(StudyInstanceUID=None), "StudyInstanceUID"),
+    ],
+)
+def test_it_refuses_bad_input_and_leaves_nothing(storage_dir, data, reason):
+    with pytest.raises(BadFileFormat, match=reason):
+        store_instance(data, Origin())
+    assert Instance.objects.count() == 0
+    assert stored_files(storage_dir) == []
+
+
+def test_a_failed_index_removes_the_file(storage_dir, monkeypatch):
+    from explorer import index
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(index, "add_instance", broken)
+    with pytest.raises(RuntimeError):
+        store_instance(dicom_bytes(CT_SMALL), Origin())
+    assert stored_files(storage_dir) == []
+
+
+def test_a_missing_patient_id_hashes_the_empty_string(storage_dir):
+    result = store_instance(make_dicom(PatientID=None), Origin())
+    assert result.ids[0] == "da39a3ee-5e6b4b0d-3255bfef-95601890-afd80709"
+
+
+def test_concurrent_arrivals_of_one_new_study_make_one_of_each(storage_dir):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the race is checked on PostgreSQL")
+    study, series = "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.2"
+    files = [make_dicom(StudyInstanceUID=study, SeriesInstanceUID=series) for _ in range(24)]
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def send(chunk):
+        barrier.wait()
+        try:
+            for data in chunk:
+                store_instance(data, Origin())
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(files[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert (Patient.objects.count(), Study.objects.count(), Series.objects.count()) == (1, 1, 1)
+    assert Instance.objects.count() == 24
+    assert len(stored_files(storage_dir)) == 24

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from explorer.dicom import public_id
-from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom, upload
+from tests.conftest import CT_SMALL, CT_SMALL_IDS, VARIED_FILES, dicom_bytes, make_dicom, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -299,7 +299,7 @@ def test_a_multipart_form_upload(api):
     assert [a["Filename"] for a in response.json()] == ["ct.dcm", "mr.dcm"]
 
 
-@pytest.mark.parametrize("name", ["JPEG2000.dcm", "emri_small_big_endian.dcm", "SC_rgb_rle.dcm", "rtplan.dcm"])
+@pytest.mark.parametrize("name", VARIED_FILES)
 def test_many_transfer_syntaxes_round_trip(api, name):
     data = dicom_bytes(name)
     answer = upload(api, data).json()

@@ -56,20 +56,18 @@ class Command(BaseCommand):
         self._supervise(processes)
 
     def _supervise(self, processes):
-        stopping = []
+        """Wait until a signal or until one server exits; then stop the others."""
+        stop_signal, exited = [], []
 
-        def stop(signum, frame):
-            stopping.append(signum)
+        def on_signal(signum, frame):
+            stop_signal.append(signum)
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         try:
-            while not stopping:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"The {name} server stopped (exit code {process.returncode})")
-                        stopping.append(name)
-                time.sleep(0.5)
+            while not stop_signal and not exited:
+                exited = [name for name, process in processes.items() if process.poll() is not None]
+                time.sleep(0.3)
         finally:
             for process in processes.values():
                 if process.poll() is None:
@@ -79,7 +77,7 @@ class Command(BaseCommand):
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
-        if any(p.returncode not in (0, -signal.SIGTERM, None) for p in processes.values()) and not isinstance(
-            stopping[0], int
-        ):
+        for name in exited:
+            self.stderr.write(f"The {name} server stopped by itself (exit code {processes[name].returncode})")
+        if exited:
             sys.exit(1)

@@ -7,7 +7,7 @@ import warnings
 import pydicom
 import pytest
 from django.test import Client
-from pydicom.data import get_testdata_file
+from pydicom.data import get_charset_files, get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -37,12 +37,17 @@ VARIED_FILES = [
 ]
 
 
-def test_file(name):
-    return get_testdata_file(name, download=False)
+def testdata_path(name):
+    """A file from pydicom's test files, pydicom-data, or pydicom's character set samples."""
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        path = next(iter(get_charset_files(name)), None)
+    assert path, f"no test file named {name}"
+    return path
 
 
 def dicom_bytes(name):
-    with open(test_file(name), "rb") as handle:
+    with open(testdata_path(name), "rb") as handle:
         return handle.read()
 
 

@@ -116,3 +116,16 @@ def test_concurrent_arrivals_of_one_new_study_make_one_of_each(storage_dir):
     assert (Patient.objects.count(), Study.objects.count(), Series.objects.count()) == (1, 1, 1)
     assert Instance.objects.count() == 24
     assert len(stored_files(storage_dir)) == 24
+
+
+def test_ids_keep_leading_spaces_and_drop_trailing_ones(storage_dir):
+    from explorer.dicom import public_id
+
+    result = store_instance(make_dicom(PatientID=" PAD1 "), Origin())
+    assert result.ids[0] == public_id(" PAD1")
+
+
+def test_names_in_other_character_sets_are_kept(storage_dir):
+    store_instance(dicom_bytes("chrH31.dcm"), Origin())
+    patient = Patient.objects.get()
+    assert patient.patient_name == "Yamada^Tarou=山田^太郎=やまだ^たろう"

@@ -45,14 +45,14 @@ def find(request):
     limit, since = body.get("Limit", 0), body.get("Since", 0)
     if not isinstance(limit, int) or not isinstance(since, int) or limit < 0 or since < 0:
         raise BadRequest('"Limit" and "Since" must be whole numbers')
-    resources = query.find(
-        level,
-        {str(k): "" if v is None else str(v) for k, v in body["Query"].items()},
+    arguments = dict(
+        level=level,
+        query={str(k): "" if v is None else str(v) for k, v in body["Query"].items()},
         case_sensitive=bool(body.get("CaseSensitive", False)),
         limit=limit or None,
         since=since,
     )
     if body.get("Expand"):
-        resources = with_parents(level, resources)
+        resources = with_parents(level, query.find(**arguments))
         return json_response(describe_many(level, resources, short=bool(body.get("Short"))))
-    return json_response([r.public_id for r in resources])
+    return json_response(query.find_ids(**arguments))

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 
 import pydicom
@@ -108,25 +109,35 @@ def dataset_json(dataset, instance_id):
     return _strip_nul(as_json)
 
 
+# Values larger than this stay on disk when a file is parsed from a path.
+DEFER_SIZE = "256 KB"
+
+
 def parse(data):
-    """Parse DICOM bytes (a Part 10 file) without decoding pixel data.
+    """Parse a Part 10 file, given as bytes or as a path, without decoding pixel data.
 
     Raises BadFileFormat, with a message saying why, for anything that cannot be indexed.
     """
-    if not data:
+    if isinstance(data, (bytes, bytearray)):
+        size = len(data)
+        source, defer = io.BytesIO(data), None
+    else:
+        size = os.path.getsize(data)
+        source, defer = data, DEFER_SIZE
+    if not size:
         raise BadFileFormat("The body is empty: a DICOM file was expected")
     try:
-        dataset = pydicom.dcmread(io.BytesIO(data))
+        dataset = pydicom.dcmread(source, defer_size=defer)
         _check_not_truncated(dataset)
         _check_not_truncated(dataset.file_meta)
         identifiers = {keyword: element_text(dataset, keyword) for keyword in IDENTIFIERS}
     except BadFileFormat:
         raise
     except InvalidDicomError as exc:
-        raise BadFileFormat(f"Cannot parse an invalid DICOM file (size: {len(data)} bytes): {exc}") from exc
+        raise BadFileFormat(f"Cannot parse an invalid DICOM file (size: {size} bytes): {exc}") from exc
     except Exception as exc:  # pydicom raises many kinds on damaged input
         raise BadFileFormat(
-            f"Cannot parse the DICOM file (size: {len(data)} bytes): {type(exc).__name__}: {exc}"
+            f"Cannot parse the DICOM file (size: {size} bytes): {type(exc).__name__}: {exc}"
         ) from exc
 
     missing = [k for k in IDENTIFIERS[1:] if not identifiers[k]]

@@ -7,6 +7,7 @@ removed again, so a failure never leaves a half-stored instance.
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -48,23 +49,48 @@ def store_instance(data, origin, overwrite=None):
     Raises BadFileFormat for input that cannot be indexed, StorageFailure or
     DatabaseFailure when the server cannot keep it.
     """
+    return _store(data, origin, overwrite, lambda: storage.write(data), len(data), lambda: hashlib.md5(data))
+
+
+def store_instance_file(path, origin, overwrite=None):
+    """Store and index a received file that lies in the storage area's incoming folder.
+
+    The file is moved into place, not copied; it is removed when it is not kept.
+    """
+    try:
+        return _store(
+            path,
+            origin,
+            overwrite,
+            lambda: storage.adopt(path),
+            os.path.getsize(path),
+            lambda: _md5_of_file(path),
+        )
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def _md5_of_file(path):
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest
+
+
+def _store(source, origin, overwrite, write_file, size, md5):
     if overwrite is None:
         overwrite = settings.PHAROS_OVERWRITE_INSTANCES
-    parsed = dicom.parse(data)
+    parsed = dicom.parse(source)
     already = StoreResult(ALREADY_STORED, parsed.ids)
     if not overwrite and index.Instance.objects.filter(public_id=parsed.ids[3]).exists():
         return already
 
-    file_uuid = storage.write(data)
+    file_md5 = md5().hexdigest()
+    file_uuid = write_file()
     try:
-        index.add_instance(
-            parsed,
-            file_uuid,
-            file_size=len(data),
-            file_md5=hashlib.md5(data).hexdigest(),
-            origin=origin,
-            overwrite=overwrite,
-        )
+        index.add_instance(parsed, file_uuid, size, file_md5, origin, overwrite=overwrite)
     except index.DuplicateInstance:
         storage.delete(file_uuid)
         return already

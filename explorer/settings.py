@@ -43,6 +43,34 @@ PHAROS_OVERWRITE_INSTANCES = env_bool("PHAROS_OVERWRITE_INSTANCES", False)
 # Orthanc's StableAge: seconds without a new instance before a resource is stable.
 PHAROS_STABLE_AGE = env_int("PHAROS_STABLE_AGE", 60, minimum=1)
 
+# --- the DICOM server (Orthanc's option names in comments) --------------------------------
+# DicomCheckCalledAet: refuse associations whose called AE title is not ours.
+PHAROS_DICOM_CHECK_CALLED_AET = env_bool("PHAROS_DICOM_CHECK_CALLED_AET", False)
+# DicomAlwaysAllowEcho / DicomAlwaysAllowStore: unknown AEs may C-ECHO / C-STORE.
+PHAROS_DICOM_ALWAYS_ALLOW_ECHO = env_bool("PHAROS_DICOM_ALWAYS_ALLOW_ECHO", True)
+PHAROS_DICOM_ALWAYS_ALLOW_STORE = env_bool("PHAROS_DICOM_ALWAYS_ALLOW_STORE", True)
+# DicomAlwaysAllowFind / Move / Get: unknown AEs may query and retrieve.
+PHAROS_DICOM_ALWAYS_ALLOW_FIND = env_bool("PHAROS_DICOM_ALWAYS_ALLOW_FIND", False)
+PHAROS_DICOM_ALWAYS_ALLOW_MOVE = env_bool("PHAROS_DICOM_ALWAYS_ALLOW_MOVE", False)
+PHAROS_DICOM_ALWAYS_ALLOW_GET = env_bool("PHAROS_DICOM_ALWAYS_ALLOW_GET", False)
+# DicomCheckModalityHost: a modality is recognised by its AE title and its address.
+PHAROS_DICOM_CHECK_MODALITY_HOST = env_bool("PHAROS_DICOM_CHECK_MODALITY_HOST", False)
+# CaseSensitivePN: C-FIND matching of person names.
+PHAROS_DICOM_CASE_SENSITIVE_PN = env_bool("PHAROS_DICOM_CASE_SENSITIVE_PN", False)
+# LimitFindResults: the most answers one C-FIND gives (0: no limit).
+PHAROS_DICOM_LIMIT_FIND_RESULTS = env_int("PHAROS_DICOM_LIMIT_FIND_RESULTS", 0, minimum=0)
+# AcceptedTransferSyntaxes: UIDs, comma-separated; a trailing * matches a prefix.
+PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES = [
+    uid.strip()
+    for uid in env_str("PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES", "1.2.840.10008.1.*").split(",")
+    if uid.strip()
+]
+PHAROS_DICOM_MAX_PDU = env_int("PHAROS_DICOM_MAX_PDU", 4 * 1024 * 1024, minimum=0)
+PHAROS_DICOM_MAX_ASSOCIATIONS = env_int("PHAROS_DICOM_MAX_ASSOCIATIONS", 50, minimum=1)
+# DicomScpTimeout / DicomScuTimeout, in seconds.
+PHAROS_DICOM_SCP_TIMEOUT = env_int("PHAROS_DICOM_SCP_TIMEOUT", 30, minimum=1)
+PHAROS_DICOM_SCU_TIMEOUT = env_int("PHAROS_DICOM_SCU_TIMEOUT", 10, minimum=1)
+
 # --- services ------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))

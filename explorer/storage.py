@@ -58,6 +58,8 @@ def adopt(source_path):
     file_uuid = uuid.uuid4()
     target = path_for(file_uuid)
     try:
+        with open(source_path, "rb") as received:
+            os.fsync(received.fileno())
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source_path, target)
         _fsync_dir(target.parent)

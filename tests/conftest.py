@@ -37,7 +37,7 @@ VARIED_FILES = [
 ]
 
 
-def testdata_path(name):
+def sample_path(name):
     """A file from pydicom's test files, pydicom-data, or pydicom's character set samples."""
     path = get_testdata_file(name, download=False)
     if path is None:
@@ -47,7 +47,7 @@ def testdata_path(name):
 
 
 def dicom_bytes(name):
-    with open(testdata_path(name), "rb") as handle:
+    with open(sample_path(name), "rb") as handle:
         return handle.read()
 
 

@@ -129,3 +129,16 @@ def test_names_in_other_character_sets_are_kept(storage_dir):
     store_instance(dicom_bytes("chrH31.dcm"), Origin())
     patient = Patient.objects.get()
     assert patient.patient_name == "Yamada^Tarou=山田^太郎=やまだ^たろう"
+
+
+def test_a_received_file_is_moved_into_the_store(storage_dir):
+    from explorer.ingest import store_instance_file
+
+    incoming = storage.incoming_dir() / "received.dcm"
+    incoming.write_bytes(dicom_bytes(CT_SMALL))
+    assert store_instance_file(str(incoming), Origin(kind="DicomProtocol")).status == SUCCESS
+    assert not incoming.exists()
+    assert storage.read(Instance.objects.get().file_uuid) == dicom_bytes(CT_SMALL)
+    incoming.write_bytes(dicom_bytes(CT_SMALL))
+    assert store_instance_file(str(incoming), Origin()).status == ALREADY_STORED
+    assert not incoming.exists()

@@ -1,0 +1,200 @@
+"""The DICOM server: the AE, its presentation contexts, and one thin handler per service.
+
+Handlers only adapt: they check who asks, hand the work to plain functions
+(the ingest funnel, the query matcher, the retrieval functions) and turn the
+outcome into a DIMSE status and a log line.
+"""
+
+import fnmatch
+import logging
+import socket
+import tempfile
+
+from django.conf import settings
+from django.db import close_old_connections
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
+from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+    StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+    Verification,
+)
+
+from dicomnet import access
+from explorer import storage
+from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
+from explorer.ingest import Origin, store_instance, store_instance_file
+
+logger = logging.getLogger("dicomnet")
+
+SUCCESS = 0x0000
+REFUSED_NOT_AUTHORISED = 0x0124
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+
+UNCOMPRESSED = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian]
+QUERY_RETRIEVE = [
+    PatientRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelMove,
+    StudyRootQueryRetrieveInformationModelMove,
+    PatientRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelGet,
+]
+
+
+def accepted_transfer_syntaxes(patterns=None):
+    """The transfer syntaxes the storage service accepts, from the setting's UIDs and prefixes."""
+    patterns = settings.PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES if patterns is None else patterns
+    accepted = [uid for uid in ALL_TRANSFER_SYNTAXES if any(fnmatch.fnmatchcase(uid, p) for p in patterns)]
+    # pynetdicom takes the first of ours that the peer proposes: prefer a compressed
+    # syntax the peer offers, so that it sends its file as it is instead of transcoding.
+    compressed = [uid for uid in accepted if uid not in UNCOMPRESSED]
+    return compressed + [uid for uid in UNCOMPRESSED if uid in accepted]
+
+
+def build_ae():
+    ae = AE(ae_title=settings.PHAROS_AET)
+    ae.maximum_pdu_size = settings.PHAROS_DICOM_MAX_PDU
+    ae.maximum_associations = settings.PHAROS_DICOM_MAX_ASSOCIATIONS
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = settings.PHAROS_DICOM_SCP_TIMEOUT
+    ae.require_called_aet = settings.PHAROS_DICOM_CHECK_CALLED_AET
+    ae.add_supported_context(Verification, UNCOMPRESSED)
+    storage_syntaxes = accepted_transfer_syntaxes()
+    for context in AllStoragePresentationContexts:
+        # scp_role lets a C-GET requestor receive its images back on this association.
+        ae.add_supported_context(context.abstract_syntax, storage_syntaxes, scp_role=True, scu_role=False)
+    for sop_class in QUERY_RETRIEVE:
+        ae.add_supported_context(sop_class, UNCOMPRESSED)
+    return ae
+
+
+def configure_pynetdicom():
+    # Received data sets go to a temporary file beside the store, then are renamed into
+    # it: a large instance is never held in memory.
+    _config.STORE_RECV_CHUNKED_DATASET = True
+    tempfile.tempdir = str(storage.incoming_dir())
+    _config.LOG_HANDLER_LEVEL = "none"
+    _config.LOG_REQUEST_IDENTIFIERS = False
+    _config.LOG_RESPONSE_IDENTIFIERS = False
+
+
+def peer(event):
+    requestor = event.assoc.requestor
+    return requestor.ae_title.strip(), requestor.address
+
+
+def origin_of(event):
+    aet, address = peer(event)
+    called = event.assoc.acceptor.ae_title.strip()
+    return Origin(kind="DicomProtocol", remote_aet=aet, remote_ip=address, called_aet=called)
+
+
+def handle_echo(event):
+    close_old_connections()
+    if not access.may("echo", *peer(event)):
+        return REFUSED_NOT_AUTHORISED
+    return SUCCESS
+
+
+def handle_store(event):
+    close_old_connections()
+    aet, address = peer(event)
+    if not access.may("store", aet, address):
+        return REFUSED_NOT_AUTHORISED
+    try:
+        if _config.STORE_RECV_CHUNKED_DATASET:
+            result = store_instance_file(str(event.dataset_path), origin_of(event))
+        else:
+            result = store_instance(event.encoded_dataset(include_meta=True), origin_of(event))
+    except BadFileFormat as error:
+        logger.warning("C-STORE from %s at %s refused: %s", aet, address, error.details)
+        return CANNOT_UNDERSTAND
+    except (StorageFailure, DatabaseFailure) as error:
+        logger.error("C-STORE from %s at %s failed: %s", aet, address, error.details)
+        return OUT_OF_RESOURCES
+    logger.info("C-STORE from %s: %s %s", aet, result.instance_id, result.status)
+    return SUCCESS
+
+
+def handle_find(event):
+    from dicomnet import find
+
+    close_old_connections()
+    if not access.may("find", *peer(event)):
+        yield REFUSED_NOT_AUTHORISED, None
+        return
+    yield from find.answers(event)
+
+
+def handle_move(event):
+    from dicomnet import retrieve
+
+    close_old_connections()
+    if not access.may("move", *peer(event)):
+        yield REFUSED_NOT_AUTHORISED, None
+        return
+    yield from retrieve.move(event)
+
+
+def handle_get(event):
+    from dicomnet import retrieve
+
+    close_old_connections()
+    if not access.may("get", *peer(event)):
+        yield REFUSED_NOT_AUTHORISED
+        return
+    yield from retrieve.get(event)
+
+
+def set_no_delay(event):
+    # Nagle's algorithm stalls every DIMSE exchange by about 40 ms.
+    event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def log_accepted(event):
+    aet, address = peer(event)
+    contexts = ", ".join(sorted({cx.abstract_syntax.name for cx in event.assoc.accepted_contexts}))
+    logger.info("Association from %s at %s to %s accepted: %s", aet, address, event.assoc.acceptor.ae_title, contexts)
+
+
+def log_rejected(event):
+    aet, address = peer(event)
+    logger.warning("Association from %s at %s rejected", aet, address)
+
+
+def log_ended(event):
+    aet, address = peer(event)
+    logger.info("Association from %s at %s ended (%s)", aet, address, event.event.name)
+
+
+HANDLERS = [
+    (evt.EVT_CONN_OPEN, set_no_delay),
+    (evt.EVT_C_ECHO, handle_echo),
+    (evt.EVT_C_STORE, handle_store),
+    (evt.EVT_C_FIND, handle_find),
+    (evt.EVT_C_MOVE, handle_move),
+    (evt.EVT_C_GET, handle_get),
+    (evt.EVT_ACCEPTED, log_accepted),
+    (evt.EVT_REJECTED, log_rejected),
+    (evt.EVT_RELEASED, log_ended),
+    (evt.EVT_ABORTED, log_ended),
+]
+
+
+def start(port=None, host="", block=False):
+    """Start the DICOM server; returns the running server (or blocks until it stops)."""
+    configure_pynetdicom()
+    ae = build_ae()
+    address = (host, settings.PHAROS_DICOM_PORT if port is None else port)
+    logger.info("DICOM server %s listening on port %s", settings.PHAROS_AET, address[1])
+    return ae.start_server(address, block=block, evt_handlers=HANDLERS)

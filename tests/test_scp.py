@@ -1,0 +1,87 @@
+"""The DICOM server against real peers: DCMTK tools and pynetdicom."""
+
+import pydicom
+import pytest
+from pynetdicom import AE
+
+from dicomnet.models import Modality
+from explorer import storage
+from explorer.models import Instance
+from tests.conftest import CT_SMALL, VARIED_FILES, dicom_bytes, sample_path
+from tests.dicom_peers import dcmtk, dicom_server, port_of  # noqa: F401  (fixture)
+
+
+def test_echo_with_echoscu(dicom_server):
+    result = dcmtk("echoscu", "-aec", "PHAROS", "127.0.0.1", port_of(dicom_server))
+    assert result.returncode == 0, result.stderr
+
+
+LITTLE_ENDIAN_FILES = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "chrH31.dcm"]
+
+
+def data_set_bytes(data):
+    """The bytes after the file meta information: what travels in a C-STORE."""
+    meta_length = int.from_bytes(data[140:144], "little")
+    return data[144 + meta_length :]
+
+
+def test_store_with_storescu_indexes_byte_identical_data(dicom_server):
+    paths = [sample_path(name) for name in LITTLE_ENDIAN_FILES]
+    result = dcmtk("storescu", "-aec", "PHAROS", "-aet", "SENDER", "127.0.0.1", port_of(dicom_server), *paths)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert Instance.objects.count() == len(paths)
+    ct = Instance.objects.get(sop_instance_uid="1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322")
+    assert ct.origin == "DicomProtocol"
+    assert (ct.remote_aet, ct.remote_ip, ct.called_aet) == ("SENDER", "127.0.0.1", "PHAROS")
+    # storescu drops the trailing padding of CT_small; everything else arrives unchanged.
+    stored = pydicom.dcmread(storage.path_for(ct.file_uuid))
+    assert stored.PixelData == pydicom.dcmread(sample_path(CT_SMALL)).PixelData
+
+
+@pytest.mark.parametrize("name", VARIED_FILES)
+def test_every_transfer_syntax_is_stored_as_sent(dicom_server, name):
+    dataset = pydicom.dcmread(sample_path(name))
+    ae = AE(ae_title="PYSCU")
+    ae.add_requested_context(dataset.SOPClassUID, dataset.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", port_of(dicom_server), ae_title="PHAROS")
+    assert assoc.is_established
+    status = assoc.send_c_store(sample_path(name))
+    assoc.release()
+    assert status.Status == 0x0000
+    instance = Instance.objects.get()
+    assert instance.transfer_syntax_uid == dataset.file_meta.TransferSyntaxUID
+    assert data_set_bytes(storage.read(instance.file_uuid)) == data_set_bytes(dicom_bytes(name))
+
+
+def test_store_refused_for_unknown_aes_when_the_setting_says_so(dicom_server, settings):
+    settings.PHAROS_DICOM_ALWAYS_ALLOW_STORE = False
+    result = dcmtk("storescu", "-aec", "PHAROS", "-aet", "STRANGER", "127.0.0.1", port_of(dicom_server), sample_path(CT_SMALL))
+    assert Instance.objects.count() == 0
+    Modality.objects.create(name="known", aet="STRANGER", host="127.0.0.1", port=104)
+    result = dcmtk("storescu", "-aec", "PHAROS", "-aet", "STRANGER", "127.0.0.1", port_of(dicom_server), sample_path(CT_SMALL))
+    assert result.returncode == 0
+    assert Instance.objects.count() == 1
+
+
+def test_store_with_pynetdicom(dicom_server):
+    import pydicom
+
+    ae = AE(ae_title="PYSCU")
+    ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.1")
+    assoc = ae.associate("127.0.0.1", port_of(dicom_server), ae_title="PHAROS")
+    assert assoc.is_established
+    status = assoc.send_c_store(pydicom.dcmread(sample_path(CT_SMALL)))
+    assoc.release()
+    assert status.Status == 0x0000
+    assert Instance.objects.get().remote_aet == "PYSCU"
+
+
+def test_garbage_on_the_port_does_not_stop_the_server(dicom_server):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port_of(dicom_server))) as s:
+        s.sendall(b"\x01\x00\x00\x00\x00\x10garbage-garbage-garbage" * 10)
+    with socket.create_connection(("127.0.0.1", port_of(dicom_server))) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+    result = dcmtk("echoscu", "-aec", "PHAROS", "127.0.0.1", port_of(dicom_server))
+    assert result.returncode == 0

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from explorer import views
-from explorer.api.base import json_response  # noqa: F401  (kept for handler404 below)
+from explorer.api.base import error_response
 from explorer.errors import UnknownResource
 
 urlpatterns = [
@@ -14,12 +14,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("explorer.api.urls")),
+    path("", include("dicomnet.urls")),
 ]
 
 
 def unknown_route(request, exception=None):
-    from explorer.api.base import error_response
-
     return error_response(UnknownResource(), request)
 
 

@@ -1,0 +1,97 @@
+"""REST /modalities, as Orthanc has it: list, show, create or update (PUT), delete."""
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+
+from dicomnet.aet import is_safe
+from dicomnet.models import Modality
+from explorer.api.base import NoSuchResource, flag, json_body, json_response
+from explorer.errors import BadRequest
+
+# Orthanc's JSON keys and our fields; keys Orthanc has but we do not keep are answered with defaults.
+FIELDS = {
+    "AET": "aet",
+    "Host": "host",
+    "Port": "port",
+    "Manufacturer": "manufacturer",
+    "AllowEcho": "allow_echo",
+    "AllowFind": "allow_find",
+    "AllowGet": "allow_get",
+    "AllowMove": "allow_move",
+    "AllowStore": "allow_store",
+    "AllowTranscoding": "allow_transcoding",
+    "LocalAet": "local_aet",
+    "Timeout": "timeout",
+}
+OPERATIONS = ["configuration", "echo", "find", "get", "move", "query", "store"]
+
+
+def configuration(modality):
+    answer = {key: getattr(modality, field) for key, field in FIELDS.items()}
+    answer |= {"AllowEventReport": True, "AllowFindWorklist": True, "AllowNAction": True, "UseDicomTls": False}
+    return answer
+
+
+def _modality(name):
+    modality = Modality.objects.filter(name=name).first()
+    if modality is None:
+        raise NoSuchResource(name)
+    return modality
+
+
+def list_modalities(request):
+    modalities = Modality.objects.all()
+    if flag(request, "expand"):
+        return json_response({m.name: configuration(m) for m in modalities})
+    return json_response([m.name for m in modalities])
+
+
+def show(request, name):
+    _modality(name)
+    return json_response(OPERATIONS)
+
+
+def show_configuration(request, name):
+    return json_response(configuration(_modality(name)))
+
+
+def fields_from_body(body):
+    """Orthanc's two forms: [AET, host, port(, manufacturer)] or {"AET":…, "Host":…, "Port":…}."""
+    if isinstance(body, list):
+        if not 3 <= len(body) <= 4:
+            raise BadRequest("A modality as an array is [AET, host, port] or [AET, host, port, manufacturer]")
+        body = dict(zip(("AET", "Host", "Port", "Manufacturer"), body))
+    if not isinstance(body, dict):
+        raise BadRequest("A modality is a JSON object or array")
+    unknown = set(body) - set(FIELDS) - {"AllowEventReport", "AllowFindWorklist", "AllowNAction", "UseDicomTls"}
+    if unknown:
+        raise BadRequest("Unknown modality parameter(s): " + ", ".join(sorted(unknown)))
+    return {FIELDS[key]: value for key, value in body.items() if key in FIELDS}
+
+
+def save(name, fields):
+    """Create or update the named modality; returns warnings for the administrator."""
+    modality = Modality.objects.filter(name=name).first() or Modality(name=name)
+    for field, value in fields.items():
+        setattr(modality, field, value)
+    try:
+        modality.full_clean()
+    except ValidationError as error:
+        raise BadRequest("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
+    modality.save()
+    if not is_safe(modality.aet):
+        return [f"The AE title {modality.aet!r} uses characters outside A-Z, 0-9, '-' and '_'"]
+    return []
+
+
+def update(request, name):
+    warnings = save(name, fields_from_body(json_body(request)))
+    response = HttpResponse(status=200)
+    for warning in warnings:
+        response["Warning"] = f'199 pharos "{warning}"'
+    return response
+
+
+def delete(request, name):
+    _modality(name).delete()
+    return json_response({})

@@ -1,0 +1,82 @@
+"""REST /modalities and AE title rules."""
+
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from dicomnet.aet import check_allowed, is_safe
+from dicomnet.models import Modality
+
+pytestmark = pytest.mark.django_db
+
+
+def put(api, name, body):
+    return api.put(f"/modalities/{name}", data=json.dumps(body), content_type="application/json")
+
+
+def test_put_in_the_array_form_and_list(api):
+    assert put(api, "sample", ["STORESCP", "127.0.0.1", 2000]).status_code == 200
+    assert api.get("/modalities").json() == ["sample"]
+    config = api.get("/modalities/sample/configuration").json()
+    assert (config["AET"], config["Host"], config["Port"]) == ("STORESCP", "127.0.0.1", 2000)
+    assert config["AllowFind"] is True
+
+
+def test_put_in_the_object_form_updates(api):
+    put(api, "sample2", {"AET": "SAMPLE2", "Host": "127.0.0.1", "Port": 2001, "Manufacturer": "GE", "AllowFind": False})
+    expanded = api.get("/modalities?expand").json()
+    assert expanded["sample2"]["AllowFind"] is False
+    assert expanded["sample2"]["Manufacturer"] == "GE"
+    put(api, "sample2", {"AET": "SAMPLE2", "Host": "10.0.0.2", "Port": 2002})
+    assert Modality.objects.get(name="sample2").host == "10.0.0.2"
+
+
+def test_show_and_delete(api):
+    put(api, "sample", ["STORESCP", "127.0.0.1", 2000])
+    assert "echo" in api.get("/modalities/sample").json()
+    assert api.delete("/modalities/sample").status_code == 200
+    assert api.get("/modalities").json() == []
+    assert api.get("/modalities/sample").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "aet, message",
+    [("", "blank"), ("A" * 17, "at most 16"), ("BAD\\AET", "backslash"), ("BAD\x01", "control")],
+)
+def test_forbidden_ae_titles_are_refused_with_a_message(api, aet, message):
+    response = put(api, "bad", [aet, "127.0.0.1", 104])
+    assert response.status_code == 400
+    assert message in response.json()["Details"]
+    assert not Modality.objects.exists()
+
+
+def test_an_unusual_ae_title_is_accepted_with_a_warning(api):
+    response = put(api, "odd", ["my pacs", "127.0.0.1", 104])
+    assert response.status_code == 200
+    assert "outside A-Z" in response["Warning"]
+
+
+def test_bad_bodies(api):
+    assert put(api, "x", ["ONLY", "TWO"]).status_code == 400
+    assert put(api, "x", {"AET": "X", "Host": "h", "Port": 1, "Colour": "red"}).status_code == 400
+    assert put(api, "x", {"AET": "X", "Host": "h", "Port": 70000}).status_code == 400
+
+
+def test_aet_rules():
+    check_allowed("ORTHANC")
+    with pytest.raises(ValidationError):
+        check_allowed(" ")
+    assert is_safe("CT-01_A")
+    assert not is_safe("ct scanner")
+
+
+def test_the_admin_warns_about_unusual_ae_titles(admin_client):
+    response = admin_client.post(
+        "/admin/dicomnet/modality/add/",
+        {"name": "odd", "aet": "lower case", "host": "h", "port": 104, "manufacturer": "Generic", "timeout": 0},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"outside A-Z" in response.content
+    assert Modality.objects.filter(name="odd").exists()

@@ -89,6 +89,9 @@ else:
                 "timeout": 60,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not Django's shared in-memory database, whose table locks ignore the
+            # busy timeout: tests run servers with many threads writing at once.
+            "TEST": {"NAME": str(DATA_DIR / "test-pharos.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

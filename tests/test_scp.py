@@ -85,3 +85,56 @@ def test_garbage_on_the_port_does_not_stop_the_server(dicom_server):
         s.sendall(b"GET / HTTP/1.1\r\n\r\n")
     result = dcmtk("echoscu", "-aec", "PHAROS", "127.0.0.1", port_of(dicom_server))
     assert result.returncode == 0
+
+
+def test_twenty_concurrent_associations_store_distinct_files(dicom_server):
+    import io
+    import threading
+
+    from tests.conftest import make_dicom
+
+    files = [make_dicom(PatientID=f"P{i % 5}") for i in range(60)]
+    statuses, lock = [], threading.Lock()
+
+    def send(chunk):
+        ae = AE(ae_title=f"SCU{len(chunk)}")
+        ae.add_requested_context("1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.1.2.1")
+        assoc = ae.associate("127.0.0.1", port_of(dicom_server), ae_title="PHAROS")
+        for data in chunk:
+            status = assoc.send_c_store(pydicom.dcmread(io.BytesIO(data)))
+            with lock:
+                statuses.append(status.Status if status else None)
+        assoc.release()
+
+    threads = [threading.Thread(target=send, args=(files[i::20],)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [0] * 60
+    assert Instance.objects.count() == 60
+
+
+def test_the_called_ae_title_is_checked_when_the_setting_says_so(transactional_db, settings):
+    from dicomnet import scp
+    from tests.dicom_peers import free_port
+
+    settings.PHAROS_DICOM_CHECK_CALLED_AET = True
+    server = scp.start(port=free_port(), host="127.0.0.1")
+    try:
+        assert dcmtk("echoscu", "-aec", "SOMEONE", "127.0.0.1", port_of(server)).returncode != 0
+        assert dcmtk("echoscu", "-aec", "PHAROS", "127.0.0.1", port_of(server)).returncode == 0
+    finally:
+        server.shutdown()
+
+
+def test_an_abrupt_close_mid_association_ends_that_association_only(dicom_server):
+    import socket
+
+    ae = AE(ae_title="QUITTER")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    assoc = ae.associate("127.0.0.1", port_of(dicom_server), ae_title="PHAROS")
+    assert assoc.is_established
+    assoc.dul.socket.socket.shutdown(socket.SHUT_RDWR)
+    assoc.dul.socket.socket.close()
+    assert dcmtk("echoscu", "-aec", "PHAROS", "127.0.0.1", port_of(dicom_server)).returncode == 0

@@ -1,6 +1,7 @@
 """`manage.py start` (what `make run` calls) serves the API from a real WSGI server, end to end."""
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes
+from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, sample_path
+from tests.dicom_peers import dcmtk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,22 +42,28 @@ def request(port, path, password, method="GET", data=None, content_type=None):
 class Server:
     def __init__(self, data_dir, password):
         self.port = free_port()
+        self.dicom_port = free_port()
         env = dict(os.environ, PHAROS_DATA_DIR=str(data_dir), PHAROS_HTTP_PORT=str(self.port))
+        env["PHAROS_DICOM_PORT"] = str(self.dicom_port)
         env["PHAROS_ADMIN_PASSWORD"] = password
         env.pop("DATABASE_URL", None)  # the embedded default, as on a fresh machine
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "start"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
+        for port in (self.port, self.dicom_port):
+            self.wait_for(port)
+
+    def wait_for(self, port):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return
             except OSError:
                 if self.process.poll() is not None:
                     raise RuntimeError(self.process.stdout.read().decode())
                 time.sleep(0.2)
-        raise RuntimeError("the server did not start")
+        raise RuntimeError(f"nothing listens on port {port}")
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
@@ -82,6 +90,11 @@ def test_start_serves_the_api_and_stops_cleanly(data_dir):
         assert request(server.port, "/patients", "wrong")[0] == 401
         status, headers, _ = request(server.port, "/static/explorer/pharos.css", "")
         assert status == 200 and headers["Content-Type"].startswith("text/css")
+        echo = dcmtk("echoscu", "-aec", "PHAROS", "127.0.0.1", server.dicom_port)
+        assert echo.returncode == 0, echo.stderr
+        stored = dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", server.dicom_port, sample_path("MR_small.dcm"))
+        assert stored.returncode == 0, stored.stderr
+        assert len(json.loads(request(server.port, "/instances", "first-password")[2])) == 2
     finally:
         assert server.stop() == 0
     assert (data_dir / "pharos.sqlite3").exists()

@@ -48,10 +48,13 @@ class Command(BaseCommand):
                 f"Created the administrator {settings.PHAROS_ADMIN_USER!r} with password {generated!r} "
                 f"(also written to {settings.DATA_DIR / PASSWORD_FILE})"
             )
-        processes = {"web": subprocess.Popen(web_server_command())}
+        processes = {
+            "web": subprocess.Popen(web_server_command()),
+            "DICOM": subprocess.Popen([sys.executable, "manage.py", "dicomserver"], cwd=settings.BASE_DIR),
+        }
         self.stdout.write(
             f"Pharos: web on http://{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}/, "
-            f"data in {settings.DATA_DIR}"
+            f"DICOM {settings.PHAROS_AET} on port {settings.PHAROS_DICOM_PORT}, data in {settings.DATA_DIR}"
         )
         self._supervise(processes)
 

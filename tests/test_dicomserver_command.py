@@ -1,0 +1,44 @@
+"""`manage.py dicomserver` as a process: it serves, and stops cleanly on SIGTERM."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import sample_path
+from tests.dicom_peers import dcmtk, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_it_serves_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path))
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "dicomserver", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", port, sample_path("CT_small.dcm")).returncode == 0
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert "DICOM server stopped" in output
+    assert "Association from STORESCU" in output
+    assert len(list((tmp_path / "storage").rglob("*.dcm"))) == 1

@@ -1,7 +1,10 @@
 """Remote DICOM modalities: who may query and retrieve, and where C-MOVE sends."""
 
+import uuid
+
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from dicomnet.aet import check_allowed
 
@@ -35,3 +38,59 @@ class Modality(models.Model):
 
     def allows(self, operation):
         return getattr(self, f"allow_{operation}")
+
+
+class Job(models.Model):
+    """A long operation run by a worker, with Orthanc's states and fields (GET /jobs/{id})."""
+
+    PENDING, RUNNING, SUCCESS, FAILURE, PAUSED, RETRY = "Pending", "Running", "Success", "Failure", "Paused", "Retry"
+    STATES = [(s, s) for s in (PENDING, RUNNING, SUCCESS, FAILURE, PAUSED, RETRY)]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=32)
+    state = models.CharField(max_length=16, choices=STATES, default=PENDING, db_index=True)
+    priority = models.IntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0)
+    parameters = models.JSONField(default=dict)
+    content = models.JSONField(default=dict)
+    error_code = models.IntegerField(default=0)
+    error_description = models.CharField(max_length=128, default="Success")
+    error_details = models.TextField(blank=True)
+    # What a user asked of a running job: the job itself acts on it at its next step.
+    requested = models.CharField(max_length=16, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True)
+    completed = models.DateTimeField(null=True)
+    heartbeat = models.DateTimeField(null=True)
+    runtime = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["created"]
+
+    def __str__(self):
+        return f"{self.type} {self.id} ({self.state})"
+
+
+class RemoteQuery(models.Model):
+    """A C-FIND sent to a modality and its answers (Orthanc's /queries/{id})."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    modality = models.CharField(max_length=64)
+    level = models.CharField(max_length=16)
+    query = models.JSONField(default=dict)
+    dropped_keys = models.JSONField(default=list)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created"]
+        verbose_name_plural = "remote queries"
+
+
+class RemoteAnswer(models.Model):
+    query = models.ForeignKey(RemoteQuery, on_delete=models.CASCADE, related_name="answers")
+    position = models.PositiveIntegerField()
+    content = models.JSONField()  # DICOM JSON
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["query", "position"], name="one_answer_per_position")]

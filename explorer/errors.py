@@ -71,3 +71,12 @@ class StorageFailure(PharosError):
 
 class DatabaseFailure(PharosError):
     http_status, orthanc_status, orthanc_error = 503, 11, "Error with the database engine"
+
+
+class NetworkProtocol(PharosError):
+    # Orthanc's answer when a remote modality fails or cannot be reached.
+    http_status, orthanc_status, orthanc_error = 500, 9, "Error in the network protocol"
+
+
+class RemoteRefused(PharosError):
+    http_status, orthanc_status, orthanc_error = 422, 9, "Error in the network protocol"

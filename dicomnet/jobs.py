@@ -1,0 +1,246 @@
+"""Long DICOM operations as jobs: recorded in the database, run by RQ workers, taking ids only.
+
+A job is a `Job` row. `submit` creates it and enqueues `run(job_id)` once the
+transaction commits; a worker runs it, reporting progress and a heartbeat in
+the row, which is where the REST API and the explorer read it. A job whose
+worker died (no heartbeat) is marked failed by `fail_dead_jobs`, and can be
+resubmitted.
+"""
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import django_rq
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from dicomnet.models import Job
+
+logger = logging.getLogger("dicomnet.jobs")
+
+CANCELED_CODE, CANCELED_TEXT = 37, "This job was canceled"
+NETWORK_CODE, NETWORK_TEXT = 9, "Error in the network protocol"
+INTERNAL_CODE, INTERNAL_TEXT = -1, "Internal error"
+DEAD_TEXT = "The worker running this job stopped"
+
+RUNNERS = {}  # job type -> function(job, progress, should_stop) -> content
+
+
+def runner(job_type):
+    def register(function):
+        RUNNERS[job_type] = function
+        return function
+
+    return register
+
+
+class JobStopped(Exception):
+    """Raised inside a running job when a user asked to cancel or pause it."""
+
+    def __init__(self, action):
+        super().__init__(action)
+        self.action = action
+
+
+def submit(job_type, parameters, priority=0):
+    job = Job.objects.create(type=job_type, parameters=parameters, priority=priority)
+    transaction.on_commit(lambda: enqueue(job.id))
+    return job
+
+
+def enqueue(job_id):
+    django_rq.get_queue("default").enqueue(run, str(job_id), job_timeout=-1, result_ttl=0, failure_ttl=24 * 3600)
+
+
+def _claim(job_id):
+    """Pending → Running, atomically; False when the job was cancelled, paused or taken."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, state__in=[Job.PENDING, Job.RETRY]).update(
+        state=Job.RUNNING, started=now, heartbeat=now, requested="", progress=0
+    )
+    return claimed == 1
+
+
+class Reporter:
+    """What a running job calls: progress updates and the stop check, both throttled."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, job_id):
+        self.job_id = job_id
+        self._last_progress = self._last_check = 0.0
+
+    def progress(self, done, total, *args):
+        now = time.monotonic()
+        if total and (now - self._last_progress >= self.INTERVAL or done >= total):
+            self._last_progress = now
+            percent = min(100, int(done * 100 / total))
+            Job.objects.filter(pk=self.job_id).update(progress=percent, heartbeat=timezone.now())
+
+    def should_stop(self):
+        now = time.monotonic()
+        if now - self._last_check < self.INTERVAL:
+            return False
+        self._last_check = now
+        requested = Job.objects.filter(pk=self.job_id).values_list("requested", flat=True).first()
+        if requested in ("cancel", "pause"):
+            raise JobStopped(requested)
+        return False
+
+
+class Heartbeat(threading.Thread):
+    def __init__(self, job_id):
+        super().__init__(daemon=True)
+        self.job_id = job_id
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            while not self.stopped.wait(settings.PHAROS_JOB_HEARTBEAT_SECONDS):
+                Job.objects.filter(pk=self.job_id, state=Job.RUNNING).update(heartbeat=timezone.now())
+        finally:
+            connection.close()
+
+
+def run(job_id):
+    """The RQ entry point (also called directly for synchronous requests)."""
+    close_old_connections()
+    if not _claim(job_id):
+        return
+    job = Job.objects.get(pk=job_id)
+    heartbeat = Heartbeat(job.id)
+    heartbeat.start()
+    reporter = Reporter(job.id)
+    began = time.monotonic()
+    try:
+        content = RUNNERS[job.type](job, reporter.progress, reporter.should_stop)
+    except JobStopped as stop:
+        if stop.action == "pause":
+            _finish(job, began, state=Job.PAUSED)
+        else:
+            _finish(job, began, state=Job.FAILURE, code=CANCELED_CODE, description=CANCELED_TEXT)
+    except Exception as error:  # every failure ends the job with its error, never Running
+        from dicomnet.scu import ScuError
+
+        network = isinstance(error, ScuError)
+        logger.warning("Job %s (%s) failed: %s", job.id, job.type, error, exc_info=not network)
+        _finish(
+            job,
+            began,
+            state=Job.FAILURE,
+            code=NETWORK_CODE if network else INTERNAL_CODE,
+            description=NETWORK_TEXT if network else INTERNAL_TEXT,
+            details=str(error),
+        )
+    else:
+        _finish(job, began, state=Job.SUCCESS, content=content, progress=100)
+    finally:
+        heartbeat.stopped.set()
+    return job.id
+
+
+def _finish(job, began, state, code=0, description="Success", details="", content=None, progress=None):
+    fields = dict(
+        state=state,
+        error_code=code,
+        error_description=description,
+        error_details=details,
+        completed=timezone.now() if state != Job.PAUSED else None,
+        runtime=round(time.monotonic() - began, 3),
+        requested="",
+    )
+    if content is not None:
+        fields["content"] = content
+    if progress is not None:
+        fields["progress"] = progress
+    Job.objects.filter(pk=job.id).update(**fields)
+
+
+def fail_dead_jobs():
+    """Running jobs whose worker stopped sending its heartbeat end as failed."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PHAROS_JOB_DEAD_AFTER_SECONDS)
+    return Job.objects.filter(state=Job.RUNNING, heartbeat__lt=cutoff).update(
+        state=Job.FAILURE,
+        error_code=INTERNAL_CODE,
+        error_description=INTERNAL_TEXT,
+        error_details=DEAD_TEXT,
+        completed=timezone.now(),
+    )
+
+
+# --- what users ask of a job (Orthanc's POST /jobs/{id}/cancel|pause|resume|resubmit) ---
+
+
+def cancel(job):
+    now = timezone.now()
+    stopped = Job.objects.filter(pk=job.pk, state__in=[Job.PENDING, Job.PAUSED, Job.RETRY]).update(
+        state=Job.FAILURE, error_code=CANCELED_CODE, error_description=CANCELED_TEXT, completed=now
+    )
+    if not stopped:
+        Job.objects.filter(pk=job.pk, state=Job.RUNNING).update(requested="cancel")
+
+
+def pause(job):
+    if not Job.objects.filter(pk=job.pk, state__in=[Job.PENDING, Job.RETRY]).update(state=Job.PAUSED):
+        Job.objects.filter(pk=job.pk, state=Job.RUNNING).update(requested="pause")
+
+
+def resume(job):
+    if Job.objects.filter(pk=job.pk, state=Job.PAUSED).update(state=Job.PENDING, requested=""):
+        transaction.on_commit(lambda: enqueue(job.pk))
+
+
+def resubmit(job):
+    reset = Job.objects.filter(pk=job.pk, state=Job.FAILURE).update(
+        state=Job.PENDING,
+        progress=0,
+        error_code=0,
+        error_description="Success",
+        error_details="",
+        completed=None,
+        started=None,
+        requested="",
+    )
+    if reset:
+        transaction.on_commit(lambda: enqueue(job.pk))
+
+
+# --- the job types --------------------------------------------------------------------
+
+
+def _modality(job):
+    from dicomnet.models import Modality
+
+    return Modality.objects.get(name=job.parameters["Modality"])
+
+
+@runner("DicomModalityStore")
+def store_job(job, progress, should_stop):
+    from dicomnet import scu
+    from explorer.index import instances_of
+
+    instances = instances_of(job.parameters["Resources"])
+    content = scu.store(_modality(job), instances, progress=progress, should_stop=should_stop)
+    content["ParentResources"] = job.parameters["Resources"]
+    return content
+
+
+@runner("DicomMoveScu")
+def move_job(job, progress, should_stop):
+    from dicomnet import scu
+
+    p = job.parameters
+    return scu.move(
+        _modality(job), p["Level"], p["Identifiers"], p["TargetAet"], progress=progress, should_stop=should_stop
+    )
+
+
+@runner("DicomGetScu")
+def get_job(job, progress, should_stop):
+    from dicomnet import scu
+
+    p = job.parameters
+    return scu.get(_modality(job), p["Level"], p["Identifiers"], progress=progress, should_stop=should_stop)

@@ -1,0 +1,115 @@
+"""The job engine: states, progress, cancel, pause, resume, resubmit, dead workers; with a real Redis."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from dicomnet import jobs
+from dicomnet.models import Job
+from tests.conftest import run_queued_jobs
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@jobs.runner("TestCounting")
+def counting(job, progress, should_stop):
+    total = job.parameters["steps"]
+    for step in range(total):
+        should_stop()
+        if job.parameters.get("fail_at") == step:
+            raise RuntimeError("step failed on purpose")
+        time.sleep(job.parameters.get("delay", 0))
+        progress(step + 1, total)
+    return {"Steps": total}
+
+
+def submit(**parameters):
+    with transaction.atomic():
+        return jobs.submit("TestCounting", parameters)
+
+
+def test_a_job_runs_to_success_through_the_queue(queue):
+    job = submit(steps=5)
+    assert Job.objects.get(pk=job.pk).state == Job.PENDING
+    assert queue.count == 1
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert (job.state, job.progress, job.content) == (Job.SUCCESS, 100, {"Steps": 5})
+    assert job.completed is not None
+
+
+def test_a_failing_job_records_its_error_and_can_be_resubmitted(queue):
+    job = submit(steps=3, fail_at=1)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == Job.FAILURE
+    assert "step failed on purpose" in job.error_details
+    Job.objects.filter(pk=job.pk).update(parameters={"steps": 3})
+    jobs.resubmit(job)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert (job.state, job.error_details) == (Job.SUCCESS, "")
+
+
+def test_cancel_a_pending_job(queue):
+    job = submit(steps=3)
+    jobs.cancel(job)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert (job.state, job.error_code, job.error_description) == (Job.FAILURE, 37, "This job was canceled")
+
+
+def test_cancel_a_running_job(queue):
+    job = submit(steps=200, delay=0.02)
+    worker = threading.Thread(target=run_queued_jobs)
+    worker.start()
+    while Job.objects.get(pk=job.pk).state != Job.RUNNING:
+        time.sleep(0.05)
+    jobs.cancel(job)
+    worker.join(timeout=30)
+    job.refresh_from_db()
+    assert job.state == Job.FAILURE and job.error_code == 37
+    assert job.progress < 100
+
+
+def test_pause_then_resume(queue):
+    job = submit(steps=200, delay=0.02)
+    worker = threading.Thread(target=run_queued_jobs)
+    worker.start()
+    while Job.objects.get(pk=job.pk).state != Job.RUNNING:
+        time.sleep(0.05)
+    jobs.pause(job)
+    worker.join(timeout=30)
+    assert Job.objects.get(pk=job.pk).state == Job.PAUSED
+    Job.objects.filter(pk=job.pk).update(parameters={"steps": 3})
+    jobs.resume(job)
+    run_queued_jobs()
+    assert Job.objects.get(pk=job.pk).state == Job.SUCCESS
+
+
+def test_a_running_job_without_heartbeat_is_failed(db):
+    stale = timezone.now() - timedelta(hours=1)
+    job = Job.objects.create(type="TestCounting", state=Job.RUNNING, heartbeat=stale)
+    assert jobs.fail_dead_jobs() == 1
+    job.refresh_from_db()
+    assert job.state == Job.FAILURE
+    assert job.error_details == jobs.DEAD_TEXT
+
+
+def test_rest_jobs(api, queue):
+    job = submit(steps=2)
+    assert api.get("/jobs").json() == [str(job.pk)]
+    run_queued_jobs()
+    body = api.get(f"/jobs/{job.pk}").json()
+    assert body["State"] == "Success"
+    assert body["Progress"] == 100
+    assert body["Type"] == "TestCounting"
+    assert body["ErrorCode"] == 0
+    assert set(body) >= {"CompletionTime", "CreationTime", "EffectiveRuntime", "Priority", "Timestamp", "Content"}
+    assert api.post(f"/jobs/{job.pk}/cancel").json() == {}
+    assert api.get(f"/jobs/{job.pk}").json()["State"] == "Success"  # a finished job stays as it is
+    assert api.get("/jobs/not-a-job").status_code == 404

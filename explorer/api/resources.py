@@ -1,6 +1,8 @@
 """The hierarchy: one set of handlers for /patients, /studies, /series and /instances."""
 
-from explorer import index, levels
+from django.http import StreamingHttpResponse
+
+from explorer import archives, index, levels
 from explorer.api.base import NoSuchResource, flag, json_response, paging
 from explorer.api.representation import describe, describe_many, queryset_for, with_parents
 from explorer.index import model_for
@@ -42,6 +44,16 @@ def delete(request, level, public_id):
             }
         }
     )
+
+
+def archive(request, level, public_id):
+    """GET /{patients,studies,series}/{id}/archive: a ZIP streamed as it is written."""
+    resource = get_resource(level, public_id)
+    response = StreamingHttpResponse(
+        archives.stream_zip(archives.archive_entries(level, resource)), content_type="application/zip"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{public_id}.zip"'
+    return response
 
 
 def _size_fields(prefix, size):

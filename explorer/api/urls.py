@@ -29,6 +29,8 @@ for level in levels.LEVELS:
         path(f"{level.plural}/<str:public_id>", endpoint(GET=resources.show, DELETE=resources.delete), kwargs),
         path(f"{level.plural}/<str:public_id>/statistics", endpoint(GET=resources.statistics), kwargs),
     ]
+    if level is not levels.INSTANCE:
+        urlpatterns.append(path(f"{level.plural}/<str:public_id>/archive", endpoint(GET=resources.archive), kwargs))
     for (source, relation) in resources.RELATIVE_PATHS:
         if source is level:
             urlpatterns.append(

@@ -1,0 +1,90 @@
+"""ZIP archives of resources, streamed as they are written, laid out as Orthanc lays them out.
+
+`<PatientID> <PatientName>/<AccessionNumber> <StudyDescription>/<Modality> <SeriesDescription>/<MO>000000.dcm`
+"""
+
+import zipfile
+
+from explorer import index, storage
+
+CHUNK = 1 << 20
+
+
+def clean_name(*parts):
+    """Orthanc's folder names: '^' as a space, only letters, digits, '.', '_' and single spaces."""
+    text = " ".join(p for p in parts if p)
+    kept, last_space = [], False
+    for char in text.replace("^", " "):
+        if not char.isascii():
+            continue
+        if char.isspace():
+            if not last_space:
+                kept.append(" ")
+            last_space = True
+        elif char.isalnum() or char in "._":
+            kept.append(char)
+            last_space = False
+    return "".join(kept).strip()
+
+
+def archive_entries(level, resource):
+    """(path in the ZIP, file uuid) for every instance below the resource, in Orthanc's layout."""
+    instances = (
+        index.instances_below(level, resource)
+        .select_related("series__study__patient")
+        .defer("dataset")
+        .order_by("series__study__patient_id", "series__study_id", "series_id", "index_in_series", "id")
+    )
+    counters = {}
+    for instance in instances:
+        series = instance.series
+        study, patient = series.study, series.study.patient
+        modality = series.main_tags.get("Modality", "")
+        folder = "/".join(
+            [
+                clean_name(patient.main_tags.get("PatientID"), patient.main_tags.get("PatientName")) or "Unknown patient",
+                clean_name(study.main_tags.get("AccessionNumber"), study.main_tags.get("StudyDescription"))
+                or "Unknown study",
+                clean_name(modality, series.main_tags.get("SeriesDescription")) or "Unknown series",
+            ]
+        )
+        number = counters.get(folder, 0)
+        counters[folder] = number + 1
+        prefix = clean_name(modality)[:2].upper()
+        name = f"{prefix}{number:06d}.dcm" if prefix else f"{number:08d}.dcm"
+        yield f"{folder}/{name}", instance.file_uuid
+
+
+class _Pipe:
+    """A write-only file whose content is collected and handed out in pieces."""
+
+    def __init__(self):
+        self.pieces, self.position = [], 0
+
+    def write(self, data):
+        self.pieces.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self):
+        return self.position
+
+    def flush(self):
+        pass
+
+    def take(self):
+        data, self.pieces = b"".join(self.pieces), []
+        return data
+
+
+def stream_zip(entries):
+    """Yield the bytes of a ZIP holding the files, never the whole archive in memory."""
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, file_uuid in entries:
+            with archive.open(name, "w", force_zip64=True) as member, storage.open_file(file_uuid) as source:
+                for block in iter(lambda: source.read(CHUNK), b""):
+                    member.write(block)
+                    yield pipe.take()
+            yield pipe.take()
+    yield pipe.take()

@@ -4,6 +4,7 @@ from django.urls import path
 
 from explorer import levels
 from explorer.api import instances, resources, system, tools
+from explorer.api import images
 from explorer.api.base import endpoint
 
 urlpatterns = [
@@ -19,6 +20,15 @@ urlpatterns = [
     path("instances/<str:public_id>/header", endpoint(GET=instances.header)),
     path("instances/<str:public_id>/content", endpoint(GET=instances.content)),
     path("instances/<str:public_id>/content/<path:path>", endpoint(GET=instances.content)),
+    path("instances/<str:public_id>/frames", endpoint(GET=images.frames)),
+    path("instances/<str:public_id>/preview", endpoint(GET=images.preview)),
+    path("instances/<str:public_id>/frames/<str:frame>/preview", endpoint(GET=images.preview)),
+    path("instances/<str:public_id>/rendered", endpoint(GET=images.rendered)),
+    path("instances/<str:public_id>/frames/<str:frame>/rendered", endpoint(GET=images.rendered)),
+    path("instances/<str:public_id>/image-uint8", endpoint(GET=images.image_uint8)),
+    path("instances/<str:public_id>/frames/<str:frame>/image-uint8", endpoint(GET=images.image_uint8)),
+    path("instances/<str:public_id>/image-uint16", endpoint(GET=images.image_uint16)),
+    path("instances/<str:public_id>/frames/<str:frame>/image-uint16", endpoint(GET=images.image_uint16)),
 ]
 
 for level in levels.LEVELS:

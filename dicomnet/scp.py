@@ -141,7 +141,9 @@ def handle_move(event):
 
     close_old_connections()
     if not access.may("move", *peer(event)):
-        yield REFUSED_NOT_AUTHORISED, None
+        # pynetdicom cannot answer a C-MOVE with a failure before it has connected to the
+        # destination; abort the association instead, as Orthanc does.
+        event.assoc.abort()
         return
     yield from retrieve.move(event)
 
@@ -151,7 +153,7 @@ def handle_get(event):
 
     close_old_connections()
     if not access.may("get", *peer(event)):
-        yield REFUSED_NOT_AUTHORISED
+        yield from retrieve.get_refusal(REFUSED_NOT_AUTHORISED)
         return
     yield from retrieve.get(event)
 

@@ -1,0 +1,343 @@
+"""C-MOVE and C-GET: which instances a retrieve designates, and the data sets that travel.
+
+scp.py checks who asks, then hands the event to `move` or `get`: generators that follow
+pynetdicom's EVT_C_MOVE / EVT_C_GET protocol (`doc_handle_move` and `doc_handle_get` in
+pynetdicom/_handlers.py). A move yields the destination's address and the presentation
+contexts to propose to it, then the number of sub-operations, then `(0xFF00, dataset)` per
+instance; a get yields the number, then the data sets. pynetdicom performs each C-STORE
+sub-operation (over a new association for a move, back over the requesting one for a get),
+puts the remaining / completed / failed / warning counts in the pending responses, and
+sends the final status itself: 0x0000, 0xB000 when some sub-operations failed, 0xA702 when
+all did, 0xFE00 after a C-CANCEL. An identifier that designates nothing we can send is
+answered 0xA900 to a C-GET and 0xC514 to a C-MOVE (see `move`).
+
+The work is in plain functions that tests call directly: `instances_for` (the selection),
+`contexts_for` (what to propose to a move destination) and `dataset_to_send` (a stored file
+as it can travel on the association, decompressed when the peer did not accept its
+transfer syntax).
+"""
+
+import logging
+
+import numpy
+import pydicom
+from django.conf import settings
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+from pynetdicom import build_context, evt
+from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+)
+
+from dicomnet import access
+from explorer import storage
+from explorer.models import Instance
+
+logger = logging.getLogger("dicomnet")
+
+PENDING = 0xFF00
+CANCELLED = 0xFE00
+IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS = 0xA900
+UNABLE_TO_PROCESS = 0xC000
+
+ALL_LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
+# PS3.4 C.6.1 and C.6.2: the Study Root model has no patient level.
+LEVELS_OF_MODEL = {
+    PatientRootQueryRetrieveInformationModelMove: ALL_LEVELS,
+    PatientRootQueryRetrieveInformationModelGet: ALL_LEVELS,
+    StudyRootQueryRetrieveInformationModelMove: ALL_LEVELS[1:],
+    StudyRootQueryRetrieveInformationModelGet: ALL_LEVELS[1:],
+}
+# Each level's unique key, and the lookup from an instance to the resource it names.
+UNIQUE_KEYS = {
+    "PATIENT": ("PatientID", "series__study__patient__patient_id__in"),
+    "STUDY": ("StudyInstanceUID", "series__study__study_instance_uid__in"),
+    "SERIES": ("SeriesInstanceUID", "series__series_instance_uid__in"),
+    "IMAGE": ("SOPInstanceUID", "sop_instance_uid__in"),
+}
+# What sending needs of an instance: its data set in the index is large and unused here.
+SENDING_FIELDS = ("public_id", "sop_instance_uid", "sop_class_uid", "transfer_syntax_uid", "file_uuid")
+
+MAX_CONTEXTS = 128  # PS3.8: presentation context ids are the odd numbers 1 to 255
+UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+# pynetdicom re-encodes a data set between these on its own (association.py, _get_valid_context).
+LITTLE_ENDIAN_UNCOMPRESSED = frozenset({*UNCOMPRESSED, DeflatedExplicitVRLittleEndian})
+# Bytes per value of the VRs whose values are stored as raw bytes in the file's byte order.
+SWAPPED_VR_WIDTH = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+
+
+class RetrieveRefused(Exception):
+    """A retrieve identifier that designates nothing we can send; `status` is the DIMSE status."""
+
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+# --- The selection --------------------------------------------------------------------
+
+
+def instances_for(identifier, model):
+    """The instances a C-MOVE / C-GET identifier designates in an information model (the
+    request's SOP Class UID), as a queryset. Only the level's unique key selects, as in
+    Orthanc; it may be a list ('uid1\\uid2'). Raises RetrieveRefused."""
+    level = level_of(identifier, model)
+    keyword, lookup = UNIQUE_KEYS[level]
+    values = key_values(identifier, keyword)
+    if not values:
+        raise RetrieveRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, f"a {level} level retrieve without {keyword}")
+    return Instance.objects.filter(**{lookup: values}).only(*SENDING_FIELDS).order_by("series_id", "pk")
+
+
+def level_of(identifier, model):
+    levels = LEVELS_OF_MODEL.get(model)
+    if levels is None:
+        raise RetrieveRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, f"no retrieve in the information model {model}")
+    level = str(identifier.get("QueryRetrieveLevel") or "").strip().upper()
+    if not level:
+        return deduced_level(identifier, levels)
+    if level not in levels:
+        raise RetrieveRefused(
+            IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
+            f"QueryRetrieveLevel {level!r} is not one of {', '.join(levels)} in {UID(model).name}",
+        )
+    return level
+
+
+def deduced_level(identifier, levels):
+    # Some SCUs leave QueryRetrieveLevel out; Orthanc takes the lowest level whose unique
+    # key is given, and so do we.
+    for level in reversed(levels):
+        if key_values(identifier, UNIQUE_KEYS[level][0]):
+            return level
+    raise RetrieveRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, "no QueryRetrieveLevel and no unique key")
+
+
+def key_values(identifier, keyword):
+    """The non-empty values of a key, a list of them when it holds several."""
+    value = identifier.get(keyword)
+    if value is None:
+        return []
+    items = value if isinstance(value, (MultiValue, list, tuple)) else str(value).split("\\")
+    # Values come padded with spaces, UIDs sometimes with NULs.
+    return [text for text in (str(item).strip(" \x00") for item in items) if text]
+
+
+def requested_instances(event):
+    """The instances of a C-MOVE / C-GET request, as a list (at most 65535 of them by the
+    protocol, and light rows). Raises RetrieveRefused."""
+    try:
+        identifier = event.identifier
+        for _ in identifier:  # pydicom decodes lazily: a damaged element fails here
+            pass
+    except Exception as error:  # pydicom raises many kinds on damaged input
+        raise RetrieveRefused(UNABLE_TO_PROCESS, f"the identifier cannot be decoded: {error}") from error
+    return list(instances_for(identifier, event.request.AffectedSOPClassUID))
+
+
+# --- Presentation contexts --------------------------------------------------------------
+
+
+def stored_syntax(instance):
+    # The index keeps "" for a file without one, which pydicom then reads as Implicit VR LE.
+    return UID(instance.transfer_syntax_uid or ImplicitVRLittleEndian)
+
+
+def contexts_for(instances):
+    """The presentation contexts to propose to a move destination: per SOP class one with
+    the uncompressed syntaxes (so that transcoding has somewhere to go), then one per other
+    stored transfer syntax. The uncompressed ones come first: when the limit of 128 cuts
+    the list, every SOP class keeps a way through."""
+    pairs = {(instance.sop_class_uid, stored_syntax(instance)) for instance in instances if instance.sop_class_uid}
+    sop_classes = sorted({sop_class for sop_class, _ in pairs})
+    contexts = [build_context(sop_class, list(UNCOMPRESSED)) for sop_class in sop_classes]
+    contexts += [build_context(sop_class, syntax) for sop_class, syntax in sorted(pairs) if syntax not in UNCOMPRESSED]
+    if len(contexts) > MAX_CONTEXTS:
+        logger.warning("C-MOVE: %d presentation contexts needed, only %d proposed", len(contexts), MAX_CONTEXTS)
+    return contexts[:MAX_CONTEXTS]
+
+
+def accepted_syntaxes(contexts, sop_class):
+    """The transfer syntaxes in which we may send instances of a SOP class on an association."""
+    return {cx.transfer_syntax[0] for cx in contexts if cx.abstract_syntax == sop_class and cx.as_scu}
+
+
+def travels_as_stored(syntax, accepted):
+    if syntax in accepted:
+        return True
+    return syntax in LITTLE_ENDIAN_UNCOMPRESSED and bool(accepted & LITTLE_ENDIAN_UNCOMPRESSED)
+
+
+# --- Data sets --------------------------------------------------------------------------
+
+
+def dataset_to_send(instance, accepted, allow_transcoding=True):
+    """The stored data set of an instance, ready for a peer that accepted these transfer
+    syntaxes for its SOP class: as stored when it can, otherwise decompressed (or turned
+    little endian) if transcoding is allowed. When the instance cannot travel, a stand-in
+    that pynetdicom counts as a failed sub-operation (see `undeliverable`)."""
+    if not accepted:
+        return undeliverable(instance, "the peer accepted no presentation context for its SOP class")
+    try:
+        dataset = pydicom.dcmread(storage.path_for(instance.file_uuid))
+    except Exception as error:  # a missing file, or pydicom's many kinds of parse errors
+        return undeliverable(instance, f"its file cannot be read: {error}")
+    if "TransferSyntaxUID" not in dataset.file_meta:
+        dataset.file_meta.TransferSyntaxUID = stored_syntax(instance)
+    syntax = dataset.file_meta.TransferSyntaxUID
+    if travels_as_stored(syntax, accepted):
+        return dataset
+    if not allow_transcoding:
+        return undeliverable(instance, f"the peer does not accept {syntax.name} and transcoding is not allowed")
+    if not accepted & LITTLE_ENDIAN_UNCOMPRESSED:
+        return undeliverable(instance, f"the peer accepts neither {syntax.name} nor an uncompressed transfer syntax")
+    try:
+        return transcoded(dataset)
+    except Exception as error:  # decoders raise anything: ValueError, RuntimeError, NotImplementedError…
+        return undeliverable(instance, f"it cannot be decoded from {syntax.name}: {error}")
+
+
+def transcoded(dataset):
+    """The data set in Explicit VR Little Endian, keeping its SOP Instance UID: changing the
+    transfer syntax does not make a new instance."""
+    if dataset.file_meta.TransferSyntaxUID == ExplicitVRBigEndian:
+        return little_endian(dataset)
+    dataset.decompress(generate_instance_uid=False)
+    return dataset
+
+
+def little_endian(dataset):
+    # pydicom re-encodes values it has parsed but leaves raw bytes (pixel data, OW/OF…) alone.
+    def swap_bytes(_, element):
+        width = SWAPPED_VR_WIDTH.get(element.VR)
+        if width and element.value:
+            element.value = numpy.frombuffer(element.value, f">u{width}").astype(f"<u{width}").tobytes()
+
+    dataset.walk(swap_bytes)
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset.set_original_encoding(False, True, dataset.original_character_set)
+    return dataset
+
+
+def undeliverable(instance, reason):
+    """A data set that pynetdicom refuses to send, so that it counts a failed sub-operation
+    and lists this SOP Instance UID in the final response's Failed SOP Instance UID List.
+    Without file meta it has no transfer syntax: send_c_store raises before anything goes
+    on the wire, which pynetdicom's C-MOVE / C-GET service counts as a failure. (A value
+    that is not a Dataset would be counted too, but with an empty UID in the list.)"""
+    logger.warning("Retrieve: instance %s not sent: %s", instance.public_id, reason)
+    stand_in = Dataset()
+    stand_in.SOPClassUID = instance.sop_class_uid
+    stand_in.SOPInstanceUID = instance.sop_instance_uid
+    return stand_in
+
+
+def sub_operations(event, instances, syntaxes_for, allow_transcoding):
+    """(status, dataset) per instance, one file read at a time; stops on a C-CANCEL."""
+    for instance in instances:
+        if event.is_cancelled:
+            logger.info("Retrieve cancelled by %s", requestor_aet(event))
+            yield CANCELLED, None
+            return
+        yield PENDING, dataset_to_send(instance, syntaxes_for(instance.sop_class_uid), allow_transcoding)
+
+
+def requestor_aet(event):
+    return event.assoc.requestor.ae_title.strip()
+
+
+# --- C-MOVE -----------------------------------------------------------------------------
+
+
+class StoreAssociation:
+    """What the handler learns of the association pynetdicom opens to a move destination,
+    which it keeps to itself: an EVT_ACCEPTED hook passed to `associate` records it."""
+
+    def __init__(self, destination):
+        self.destination = destination
+        self.association = None
+
+    def accepted(self, event):
+        self.association = event.assoc
+        timeout = self.destination.timeout or settings.PHAROS_DICOM_SCU_TIMEOUT
+        self.association.dimse_timeout = self.association.network_timeout = timeout
+
+    def syntaxes_for(self, sop_class):
+        contexts = self.association.accepted_contexts if self.association else []
+        return accepted_syntaxes(contexts, sop_class)
+
+    def address(self, contexts):
+        """The first yield of a move: where to send, and how pynetdicom is to associate."""
+        options = {
+            "ae_title": self.destination.aet,
+            "contexts": contexts,
+            "evt_handlers": [(evt.EVT_ACCEPTED, self.accepted)],
+        }
+        return self.destination.host, self.destination.port, options
+
+
+def move(event):
+    """EVT_C_MOVE: send the designated instances to the move destination, a configured modality."""
+    destination = access.destination(event.move_destination)
+    if destination is None:
+        logger.warning("C-MOVE from %s refused: unknown destination %r", requestor_aet(event), event.move_destination)
+        yield None, None  # pynetdicom answers 0xA801 Move Destination Unknown
+        return
+    try:
+        instances = requested_instances(event)
+    except RetrieveRefused as refusal:
+        logger.warning("C-MOVE from %s refused: %s", requestor_aet(event), refusal.reason)
+        # pynetdicom sends a failure status of ours only once associated with the
+        # destination. Raised before the first yield, the refusal makes it answer 0xC514
+        # (Unable to process) at once, without connecting anywhere.
+        raise
+    logger.info("C-MOVE from %s to %s: %d instances", requestor_aet(event), destination.aet, len(instances))
+    link = StoreAssociation(destination)
+    yield link.address(contexts_for(instances))
+    yield len(instances)
+    yield from sub_operations(event, instances, link.syntaxes_for, destination.allow_transcoding)
+
+
+# --- C-GET ------------------------------------------------------------------------------
+
+
+def transcoding_allowed_for(event):
+    requestor = event.assoc.requestor
+    modality = access.known_modality(requestor.ae_title.strip(), requestor.address)
+    return modality.allow_transcoding if modality else True
+
+
+def get_refusal(status):
+    """How an EVT_C_GET handler answers a failure status: pynetdicom reads the first yield
+    as the number of sub-operations, so one is announced (and reported as failed)."""
+    yield 1
+    yield status, None
+
+
+def get(event):
+    """EVT_C_GET: send the designated instances back over the requesting association, in
+    the storage contexts the requestor proposed with the SCP role."""
+    try:
+        instances = requested_instances(event)
+    except RetrieveRefused as refusal:
+        logger.warning("C-GET from %s refused: %s", requestor_aet(event), refusal.reason)
+        yield from get_refusal(refusal.status)
+        return
+    logger.info("C-GET from %s: %d instances", requestor_aet(event), len(instances))
+    yield len(instances)
+
+    def syntaxes_for(sop_class):
+        return accepted_syntaxes(event.assoc.accepted_contexts, sop_class)
+
+    yield from sub_operations(event, instances, syntaxes_for, transcoding_allowed_for(event))

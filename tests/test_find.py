@@ -1,0 +1,781 @@
+"""The C-FIND SCP: the plain functions of dicomnet.find on an index of real and made-up
+files, then the real server asked by DCMTK's findscu and by pynetdicom."""
+
+import io
+import time
+from types import SimpleNamespace
+
+import pydicom
+import pytest
+from pydicom import config as pydicom_config
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.filewriter import write_dataset
+from pynetdicom import AE
+from pynetdicom.sop_class import (
+    PatientRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelFind,
+)
+
+from dicomnet import find
+from dicomnet.models import Modality
+from explorer.ingest import Origin, store_instance
+from explorer.models import Study
+from tests.conftest import dicom_bytes, make_dicom
+from tests.dicom_peers import dcmtk, dicom_server, port_of  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::UserWarning")]
+
+CT_CLASS = "1.2.840.10008.5.1.4.1.1.2"
+MR_CLASS = "1.2.840.10008.5.1.4.1.1.4"
+US_CLASS = "1.2.840.10008.5.1.4.1.1.6.1"
+CT_SMALL_STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
+MR_SMALL_STUDY = "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457"
+RTPLAN_SOP = "1.2.777.777.77.7.7777.7777.20030903150023"
+H31_NAME = "Yamada^Tarou=山田^太郎=やまだ^たろう"
+GREEK_NAME = "Διονυσιος"
+
+# The made-up studies: Doe has two (the first with a CT series of two instances and an MR
+# one), Smith one.
+DOE_BRAIN, DOE_CHEST, SMITH_BRAIN = "1.2.826.0.1.3680043.99.1", "1.2.826.0.1.3680043.99.2", "1.2.826.0.1.3680043.99.3"
+SERIES = {
+    "doe-ct": "1.2.826.0.1.3680043.99.1.1",
+    "doe-mr": "1.2.826.0.1.3680043.99.1.2",
+    "doe-us": "1.2.826.0.1.3680043.99.2.1",
+    "smith-ct": "1.2.826.0.1.3680043.99.3.1",
+}
+INSTANCES = {
+    "doe-ct-1": "1.2.826.0.1.3680043.99.1.1.1",
+    "doe-ct-2": "1.2.826.0.1.3680043.99.1.1.2",
+    "doe-mr-1": "1.2.826.0.1.3680043.99.1.2.1",
+    "doe-us-1": "1.2.826.0.1.3680043.99.2.1.1",
+    "smith-ct-1": "1.2.826.0.1.3680043.99.3.1.1",
+}
+CT_SMALL_SERIES = "1.3.6.1.4.1.5962.1.3.1.1.20040119072730.12322"
+DOE = {"PatientID": "P-DOE", "PatientName": "Doe^John", "PatientBirthDate": "19700101", "PatientSex": "M"}
+SMITH = {"PatientID": "P-SMITH", "PatientName": "SMITH^Anna", "PatientBirthDate": "19850505", "PatientSex": "F"}
+DOE_BRAIN_TAGS = {
+    **DOE,
+    "StudyInstanceUID": DOE_BRAIN,
+    "StudyDate": "20200115",
+    "StudyTime": "081500",
+    "AccessionNumber": "ACC-1",
+    "StudyDescription": "Brain",
+    "PatientAge": "050Y",
+}
+DOE_CHEST_TAGS = {
+    **DOE,
+    "StudyInstanceUID": DOE_CHEST,
+    "StudyDate": "20210620",
+    "StudyTime": "143000",
+    "AccessionNumber": "ACC-2",
+    "StudyDescription": "Chest",
+}
+SMITH_TAGS = {
+    **SMITH,
+    "StudyInstanceUID": SMITH_BRAIN,
+    "StudyDate": "20191231",
+    "StudyTime": "235959",
+    "AccessionNumber": "ACC-3",
+    "StudyDescription": "brain",
+}
+
+
+def store(data):
+    return store_instance(data, Origin())
+
+
+def made_up(study, instance, modality, sop_class, **tags):
+    """A file of a made-up study: the series and instance named as in SERIES and INSTANCES."""
+    series = instance.rsplit("-", 1)[0]
+    return make_dicom(
+        **study,
+        SeriesInstanceUID=SERIES[series],
+        Modality=modality,
+        SOPClassUID=sop_class,
+        SOPInstanceUID=INSTANCES[instance],
+        **tags,
+    )
+
+
+@pytest.fixture
+def archive():
+    """Six real files (three in other character sets) and five made-up ones: 11 instances in 10
+    series, 9 studies, 8 patients."""
+    for name in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "chrH31.dcm", "chrGreek.dcm", "chrRuss.dcm"):
+        store(dicom_bytes(name))
+    store(made_up(DOE_BRAIN_TAGS, "doe-ct-1", "CT", CT_CLASS, KVP="120", InstanceNumber="1"))
+    store(made_up(DOE_BRAIN_TAGS, "doe-ct-2", "CT", CT_CLASS, KVP="120", InstanceNumber="2"))
+    store(made_up(DOE_BRAIN_TAGS, "doe-mr-1", "MR", MR_CLASS, InstanceNumber="1"))
+    store(made_up(DOE_CHEST_TAGS, "doe-us-1", "US", US_CLASS))
+    store(made_up(SMITH_TAGS, "smith-ct-1", "CT", CT_CLASS, KVP="80"))
+
+
+def identifier(level, charset=None, **keys):
+    """A C-FIND identifier; values are set as given, wildcards and ranges included."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = level
+    if charset is not None:
+        ds.SpecificCharacterSet = charset
+    for keyword, value in keys.items():
+        tag = pydicom.datadict.tag_for_keyword(keyword)
+        vr = pydicom.datadict.dictionary_VR(tag)
+        ds.add(DataElement(tag, vr, value, validation_mode=pydicom_config.IGNORE))
+    return ds
+
+
+def ask(level, model=find.STUDY_ROOT, charset=None, limit=None, **keys):
+    return find.find_answers(identifier(level, charset, **keys), model, limit=limit)
+
+
+def values(answers, keyword):
+    return sorted(str(answer[keyword].value) for answer in answers)
+
+
+# --- The request ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "level, model, comment",
+    [
+        ("", find.STUDY_ROOT, "The query has no QueryRetrieveLevel"),
+        ("FRAME", find.STUDY_ROOT, "Unknown QueryRetrieveLevel 'FRAME'"),
+        ("PATIENT", find.STUDY_ROOT, "No PATIENT level in the study root model"),
+    ],
+)
+def test_a_level_missing_unknown_or_outside_the_model_is_refused(level, model, comment):
+    with pytest.raises(find.FindRefused) as refused:
+        find.parse_request(identifier(level, PatientID=""), model)
+    assert refused.value.status == find.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS == 0xA900
+    assert refused.value.comment == comment
+    assert refused.value.status_dataset().ErrorComment == comment
+
+
+def test_a_query_without_a_level_element_is_refused():
+    query = Dataset()
+    query.PatientID = ""
+    with pytest.raises(find.FindRefused) as refused:
+        find.parse_request(query, find.PATIENT_ROOT)
+    assert refused.value.status == 0xA900
+
+
+def test_an_unknown_information_model_is_refused():
+    with pytest.raises(find.FindRefused) as refused:
+        find.parse_request(identifier("STUDY"), None)
+    assert refused.value.status == find.SOP_CLASS_NOT_SUPPORTED
+
+
+def test_every_level_of_each_model_is_accepted():
+    for model, names in ((find.PATIENT_ROOT, "PATIENT STUDY SERIES IMAGE"), (find.STUDY_ROOT, "STUDY SERIES IMAGE")):
+        for name in names.split():
+            assert find.parse_request(identifier(name), model).level.query_level == name
+
+
+def test_the_request_separates_matching_keys_from_return_keys():
+    request = find.parse_request(
+        identifier(
+            "STUDY",
+            PatientName="Doe*",
+            StudyDate="",
+            StudyInstanceUID="1.2\\1.3",
+            KVP="120",
+            ReferencedStudySequence=[],
+            NumberOfStudyRelatedSeries="",
+            ModalitiesInStudy="CT",
+        ),
+        find.STUDY_ROOT,
+    )
+    assert request.matching == {
+        "00100010": "Doe*",
+        "0020000D": "1.2\\1.3",
+        "00180060": "120",
+        "00080061": "CT",
+    }
+    sources = {pydicom.datadict.keyword_for_tag(key.tag): key.source for key in request.keys}
+    assert sources == {
+        "QueryRetrieveLevel": find.FIXED,
+        "RetrieveAETitle": find.FIXED,
+        "PatientName": find.MAIN_TAG,
+        "StudyDate": find.MAIN_TAG,
+        "StudyInstanceUID": find.MAIN_TAG,
+        "KVP": find.DATA_SET,
+        "ReferencedStudySequence": find.DATA_SET,
+        "NumberOfStudyRelatedSeries": find.COMPUTED,
+        "ModalitiesInStudy": find.COMPUTED,
+    }
+
+
+def test_missing_unique_keys_of_higher_levels_are_universal_matching(archive):
+    # PS3.4 wants PatientID and StudyInstanceUID here; Orthanc answers anyway, and so do we.
+    assert values(ask("SERIES", find.PATIENT_ROOT, Modality="MR"), "Modality") == ["MR", "MR"]
+    assert len(ask("IMAGE", find.STUDY_ROOT, SOPInstanceUID=RTPLAN_SOP)) == 1
+
+
+# --- Matching at every level in both models -------------------------------------------
+
+CT_SERIES = sorted([CT_SMALL_SERIES, SERIES["doe-ct"], SERIES["smith-ct"]])
+TWO_INSTANCES = f"{INSTANCES['doe-ct-1']}\\{INSTANCES['doe-mr-1']}"
+MATCHING = [
+    # PATIENT level (Patient Root only)
+    ("PATIENT", {"PatientID": "P-DOE"}, "PatientID", ["P-DOE"]),
+    ("PATIENT", {"PatientID": "P-DOE\\P-SMITH"}, "PatientID", ["P-DOE", "P-SMITH"]),
+    ("PATIENT", {"PatientName": "*Sample*"}, "PatientID", ["1CT1", "4MR1"]),
+    ("PATIENT", {"PatientName": "SMITH^Ann?"}, "PatientID", ["P-SMITH"]),
+    ("PATIENT", {"PatientBirthDate": "19600101-19751231"}, "PatientID", ["P-DOE"]),
+    ("PATIENT", {"PatientBirthDate": "19800101-"}, "PatientID", ["P-SMITH"]),
+    ("PATIENT", {"PatientSex": "F"}, "PatientID", ["4MR1", "P-SMITH"]),
+    # STUDY level
+    ("STUDY", {"StudyDate": "20200115"}, "AccessionNumber", ["ACC-1"]),
+    ("STUDY", {"StudyDate": "20200101-20211231"}, "AccessionNumber", ["ACC-1", "ACC-2"]),
+    ("STUDY", {"StudyDate": "-20040119"}, "StudyDate", ["20030716", "20040119"]),
+    ("STUDY", {"StudyDate": "20191231-"}, "AccessionNumber", ["ACC-1", "ACC-2", "ACC-3"]),
+    ("STUDY", {"StudyTime": "080000-150000"}, "StudyTime", ["081500", "143000"]),
+    ("STUDY", {"StudyTime": "-0730"}, "StudyTime", ["072730"]),
+    ("STUDY", {"StudyTime": "2300-"}, "StudyTime", ["235959"]),
+    ("STUDY", {"AccessionNumber": "ACC-?"}, "AccessionNumber", ["ACC-1", "ACC-2", "ACC-3"]),
+    ("STUDY", {"AccessionNumber": "ACC-1\\ACC-3"}, "AccessionNumber", ["ACC-1", "ACC-3"]),
+    ("STUDY", {"StudyInstanceUID": f"{DOE_CHEST}\\{CT_SMALL_STUDY}"}, "StudyID", ["", "1CT1"]),
+    ("STUDY", {"StudyDescription": "Brain"}, "AccessionNumber", ["ACC-1"]),
+    ("STUDY", {"StudyDescription": "*rain"}, "AccessionNumber", ["ACC-1", "ACC-3"]),
+    ("STUDY", {"PatientID": "P-DOE", "StudyDescription": "Ch*"}, "AccessionNumber", ["ACC-2"]),
+    ("STUDY", {"ModalitiesInStudy": "MR"}, "StudyInstanceUID", sorted([DOE_BRAIN, MR_SMALL_STUDY])),
+    ("STUDY", {"ModalitiesInStudy": "US\\RTPLAN"}, "StudyID", ["", "study1"]),
+    ("STUDY", {"Modality": "CT"}, "StudyInstanceUID", []),  # a series key matches nothing, as in Orthanc
+    # SERIES level
+    ("SERIES", {"StudyInstanceUID": DOE_BRAIN}, "Modality", ["CT", "MR"]),
+    ("SERIES", {"StudyInstanceUID": DOE_BRAIN, "Modality": "MR"}, "SeriesInstanceUID", [SERIES["doe-mr"]]),
+    ("SERIES", {"Modality": "C?"}, "SeriesInstanceUID", CT_SERIES),
+    ("SERIES", {"Modality": "US\\RTPLAN"}, "Modality", ["RTPLAN", "US"]),
+    ("SERIES", {"SeriesInstanceUID": f"{SERIES['doe-us']}\\{SERIES['smith-ct']}"}, "Modality", ["CT", "US"]),
+    ("SERIES", {"PatientName": "doe^john"}, "Modality", ["CT", "MR", "US"]),
+    ("SERIES", {"StudyDate": "-20040119"}, "Modality", ["CT", "RTPLAN"]),
+    ("SERIES", {"StudyTime": "2300-"}, "SeriesInstanceUID", [SERIES["smith-ct"]]),
+    ("SERIES", {"SeriesNumber": "2"}, "Modality", ["RTPLAN"]),
+    # IMAGE level
+    ("IMAGE", {"SeriesInstanceUID": SERIES["doe-ct"]}, "InstanceNumber", ["1", "2"]),
+    ("IMAGE", {"SeriesInstanceUID": SERIES["doe-ct"], "InstanceNumber": "2"}, "AccessionNumber", ["ACC-1"]),
+    ("IMAGE", {"SOPInstanceUID": RTPLAN_SOP}, "SOPInstanceUID", [RTPLAN_SOP]),
+    ("IMAGE", {"StudyInstanceUID": DOE_BRAIN, "SOPInstanceUID": TWO_INSTANCES}, "Modality", ["CT", "MR"]),
+    ("IMAGE", {"StudyDate": "20210620"}, "SOPInstanceUID", [INSTANCES["doe-us-1"]]),
+    ("IMAGE", {"StudyDate": "20200101-20201231"}, "SeriesInstanceUID", [SERIES["doe-ct"]] * 2 + [SERIES["doe-mr"]]),
+    ("IMAGE", {"StudyTime": "080000-150000", "Modality": "C?"}, "InstanceNumber", ["1", "2"]),
+    ("IMAGE", {"PatientName": "SMITH^Ann?"}, "SOPInstanceUID", [INSTANCES["smith-ct-1"]]),
+    ("IMAGE", {"PatientID": "P-*", "KVP": "80"}, "SOPInstanceUID", [INSTANCES["smith-ct-1"]]),
+]
+
+
+IN_BOTH_MODELS = [
+    (model, *case)
+    for case in MATCHING
+    for model in (find.PATIENT_ROOT, find.STUDY_ROOT)
+    if model == find.PATIENT_ROOT or case[0] != "PATIENT"  # Study Root has no PATIENT level
+]
+
+
+@pytest.mark.parametrize("model, level, keys, shown, expected", IN_BOTH_MODELS)
+def test_matching_at_every_level_in_both_models(archive, model, level, keys, shown, expected):
+    answers = ask(level, model, **{shown: "", **keys})
+    assert values(answers, shown) == expected
+
+
+def test_universal_matching_answers_everything(archive):
+    assert len(ask("PATIENT", find.PATIENT_ROOT, PatientID="")) == 8
+    assert len(ask("STUDY", PatientName="*", StudyDate="")) == 9
+    assert len(ask("SERIES", Modality="")) == 10
+    assert len(ask("IMAGE", SOPInstanceUID="")) == 11
+
+
+def test_a_wildcard_on_a_date_or_a_time_is_refused(archive):
+    for keys in ({"StudyDate": "2004*"}, {"StudyTime": "07?000"}, {"PatientBirthDate": "1970*"}):
+        with pytest.raises(find.FindRefused) as refused:
+            ask("STUDY", **keys)
+        assert refused.value.status == find.UNABLE_TO_PROCESS == 0xC000
+        assert "Wildcards are not allowed" in refused.value.comment
+
+
+def test_person_names_ignore_case_other_keys_do_not(archive):
+    assert values(ask("STUDY", PatientName="doe^JOHN", AccessionNumber=""), "AccessionNumber") == ["ACC-1", "ACC-2"]
+    assert values(ask("STUDY", PatientName="smith*", AccessionNumber=""), "AccessionNumber") == ["ACC-3"]
+    assert ask("STUDY", PatientID="p-doe") == []
+    assert ask("STUDY", StudyDescription="BRAIN") == []
+    assert ask("SERIES", Modality="ct") == []
+
+
+def test_the_setting_makes_person_names_case_sensitive(archive, settings):
+    settings.PHAROS_DICOM_CASE_SENSITIVE_PN = True
+    assert ask("STUDY", PatientName="doe^john") == []
+    assert values(ask("STUDY", PatientName="Doe^John", AccessionNumber=""), "AccessionNumber") == ["ACC-1", "ACC-2"]
+
+
+def test_a_non_main_tag_is_a_constraint_and_a_return_key(archive):
+    answers = ask("STUDY", KVP="120", PatientAge="", StudyInstanceUID="")
+    assert values(answers, "StudyInstanceUID") == sorted([CT_SMALL_STUDY, DOE_BRAIN])
+    assert values(answers, "PatientAge") == ["000Y", "050Y"]
+    assert values(answers, "KVP") == ["120", "120"]
+    assert values(ask("SERIES", KVP="80", SeriesInstanceUID=""), "SeriesInstanceUID") == [SERIES["smith-ct"]]
+
+
+# --- The answers ----------------------------------------------------------------------
+
+
+def test_answers_hold_exactly_the_keys_asked_for_and_three_more(archive, settings):
+    settings.PHAROS_AET = "MYPACS"
+    (answer,) = ask("STUDY", AccessionNumber="ACC-2", PatientName="", StudyDate="", ReferringPhysicianName="")
+    assert set(answer.keys()) == {0x00080005, 0x00080020, 0x00080050, 0x00080052, 0x00080054, 0x00080090, 0x00100010}
+    assert answer.QueryRetrieveLevel == "STUDY"
+    assert answer.RetrieveAETitle == "MYPACS"
+    assert (answer.AccessionNumber, str(answer.PatientName), answer.StudyDate) == ("ACC-2", "Doe^John", "20210620")
+    # Not in the file: asked for, so present and empty.
+    assert answer["ReferringPhysicianName"].VR == "PN" and answer.ReferringPhysicianName == ""
+
+
+def test_keys_of_higher_levels_come_from_the_parents(archive):
+    (answer,) = ask(
+        "IMAGE",
+        SOPInstanceUID=INSTANCES["doe-ct-2"],
+        PatientBirthDate="",
+        StudyDescription="",
+        SeriesInstanceUID="",
+        Modality="",
+        InstanceNumber="",
+    )
+    assert answer.PatientBirthDate == "19700101"
+    assert answer.StudyDescription == "Brain"
+    assert (answer.SeriesInstanceUID, answer.Modality) == (SERIES["doe-ct"], "CT")
+    assert answer.InstanceNumber == 2
+    assert answer.QueryRetrieveLevel == "IMAGE"
+
+
+def test_a_key_of_a_lower_level_comes_from_the_first_instance(archive):
+    (answer,) = ask("STUDY", StudyInstanceUID=DOE_BRAIN, Modality="", SOPInstanceUID="")
+    assert (answer.Modality, answer.SOPInstanceUID) == ("CT", INSTANCES["doe-ct-1"])
+
+
+def test_a_sequence_comes_back_from_the_stored_data_set(archive):
+    (plan,) = ask("IMAGE", SOPInstanceUID=RTPLAN_SOP, ReferencedStructureSetSequence=[], BeamSequence=[])
+    expected = pydicom.dcmread(pydicom.data.get_testdata_file("rtplan.dcm"))
+    stored_item = expected.ReferencedStructureSetSequence[0]
+    assert plan.ReferencedStructureSetSequence[0].ReferencedSOPInstanceUID == stored_item.ReferencedSOPInstanceUID
+    assert len(plan.BeamSequence) == len(expected.BeamSequence)
+    (ct,) = ask("IMAGE", SOPInstanceUID=INSTANCES["doe-ct-1"], BeamSequence=[])
+    assert ct["BeamSequence"].VR == "SQ" and len(ct.BeamSequence) == 0
+
+
+def test_decimals_in_sequences_keep_their_values(archive):
+    (plan,) = ask("IMAGE", SOPInstanceUID=RTPLAN_SOP, FractionGroupSequence=[], BeamSequence=[])
+    expected = pydicom.dcmread(pydicom.data.get_testdata_file("rtplan.dcm"))
+    meterset = plan.FractionGroupSequence[0].ReferencedBeamSequence[0]["BeamMeterset"]
+    assert str(meterset.value) == "116.0036697"  # the file's "116.003669700000", shorter
+    assert float(meterset.value) == float(expected.FractionGroupSequence[0].ReferencedBeamSequence[0].BeamMeterset)
+    isocenter = plan.BeamSequence[0].ControlPointSequence[0].IsocenterPosition
+    stored = expected.BeamSequence[0].ControlPointSequence[0].IsocenterPosition
+    assert [float(v) for v in isocenter] == [float(v) for v in stored]
+    assert all(len(str(v)) <= 16 for v in isocenter)
+
+
+def key(keyword, source=find.DATA_SET):
+    tag = pydicom.tag.Tag(keyword)
+    return find.ReturnKey(tag, pydicom.datadict.dictionary_VR(tag), source, f"{int(tag):08X}")
+
+
+@pytest.mark.parametrize(
+    "keyword, element_json, expected",
+    [
+        ("PatientAge", {"vr": "AS", "Value": ["050Y"]}, "050Y"),
+        ("KVP", {"vr": "DS", "Value": [120]}, "120"),
+        ("PixelSpacing", {"vr": "DS", "Value": [0.5, 0.25]}, ["0.5", "0.25"]),
+        ("SeriesNumber", {"vr": "IS", "Value": [3]}, "3"),
+        ("PerformingPhysicianName", {"vr": "PN", "Value": [{"Alphabetic": "Doe^J", "Ideographic": "山田"}]}, "Doe^J=山田"),
+        ("PatientComments", {"vr": "LT", "Value": ["a\\b"]}, "a\\b"),  # LT may hold a backslash
+        ("Rows", {"vr": "US", "Value": [512]}, "512"),
+        ("FrameIncrementPointer", {"vr": "AT", "Value": ["00181063"]}, "(0018,1063)"),
+        ("RedPaletteColorLookupTableData", {"vr": "OW", "BulkDataURI": "/instances/x/content/0028-1201"}, ""),
+        ("PatientAge", {"vr": "AS"}, ""),
+        ("PatientAge", None, ""),
+    ],
+)
+def test_elements_from_stored_dicom_json(keyword, element_json, expected):
+    element = find.data_set_element(key(keyword), element_json)
+    value = element.value
+    shown = [str(v) for v in value] if isinstance(value, pydicom.multival.MultiValue) else str(value or "")
+    assert shown == expected
+    assert element.tag == pydicom.tag.Tag(keyword)
+
+
+def test_a_text_that_allows_backslashes_stays_one_value():
+    element = find.text_element(key("ImageComments", find.MAIN_TAG), "left\\right")
+    assert element.value == "left\\right" and element.VM == 1
+    element = find.text_element(key("OtherPatientIDs", find.MAIN_TAG), "A\\B")
+    assert list(element.value) == ["A", "B"]
+
+
+def test_computed_keys_at_study_level(archive):
+    (answer,) = ask(
+        "STUDY",
+        StudyInstanceUID=DOE_BRAIN,
+        NumberOfStudyRelatedSeries="",
+        NumberOfStudyRelatedInstances="",
+        ModalitiesInStudy="",
+        SOPClassesInStudy="",
+    )
+    assert (answer.NumberOfStudyRelatedSeries, answer.NumberOfStudyRelatedInstances) == (2, 3)
+    assert list(answer.ModalitiesInStudy) == ["CT", "MR"]
+    assert list(answer.SOPClassesInStudy) == [CT_CLASS, MR_CLASS]
+
+
+def test_computed_keys_at_patient_and_series_levels(archive):
+    (patient,) = ask(
+        "PATIENT",
+        find.PATIENT_ROOT,
+        PatientID="P-DOE",
+        NumberOfPatientRelatedStudies="",
+        NumberOfPatientRelatedSeries="",
+        NumberOfPatientRelatedInstances="",
+    )
+    assert patient.NumberOfPatientRelatedStudies == 2
+    assert (patient.NumberOfPatientRelatedSeries, patient.NumberOfPatientRelatedInstances) == (3, 4)
+    (series,) = ask("SERIES", SeriesInstanceUID=SERIES["doe-ct"], NumberOfSeriesRelatedInstances="")
+    assert series.NumberOfSeriesRelatedInstances == 2
+
+
+def test_computed_keys_take_a_few_queries_whatever_the_number_of_answers(archive, django_assert_num_queries):
+    request = find.parse_request(
+        identifier(
+            "STUDY",
+            PatientName="",
+            NumberOfStudyRelatedSeries="",
+            NumberOfStudyRelatedInstances="",
+            ModalitiesInStudy="",
+            SOPClassesInStudy="",
+        ),
+        find.STUDY_ROOT,
+    )
+    # One for the matches with their parents' tags, one per computed key.
+    with django_assert_num_queries(5):
+        found = find.search(request)
+        answers = list(found.answers())
+    assert len(answers) == Study.objects.count() == 9
+    assert sum(int(answer.NumberOfStudyRelatedInstances) for answer in answers) == 11
+
+
+def test_data_set_constraints_take_one_query(archive, django_assert_num_queries):
+    request = find.parse_request(identifier("IMAGE", KVP="120", PatientAge="", NumberOfFrames=""), find.STUDY_ROOT)
+    with django_assert_num_queries(1):
+        assert len(list(find.search(request).answers())) == 3
+
+
+# --- Character sets -------------------------------------------------------------------
+
+
+def encoded(answer):
+    """The answer's bytes as pynetdicom sends them: in the answer's own SpecificCharacterSet."""
+    buffer = pydicom.filebase.DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    write_dataset(buffer, answer)
+    return buffer.getvalue()
+
+
+def encoded_and_read_back(answer):
+    """The answer as the peer reads it."""
+    buffer = io.BytesIO(encoded(answer))
+    return pydicom.filereader.read_dataset(buffer, is_implicit_VR=False, is_little_endian=True)
+
+
+def test_ascii_answers_keep_the_query_character_set(archive):
+    (answer,) = ask("STUDY", AccessionNumber="ACC-3", PatientName="")
+    assert answer.SpecificCharacterSet == ""
+    (answer,) = ask("STUDY", charset="ISO_IR 100", AccessionNumber="ACC-3", PatientName="")
+    assert answer.SpecificCharacterSet == "ISO_IR 100"
+
+
+def test_a_japanese_name_comes_back_in_utf8_to_a_query_without_character_set(archive):
+    (answer,) = ask("STUDY", PatientID="H31EXAMPLE", PatientName="")
+    assert answer.SpecificCharacterSet == "ISO_IR 192"
+    assert str(encoded_and_read_back(answer).PatientName) == H31_NAME
+
+
+def test_a_japanese_name_comes_back_in_the_query_character_set_when_it_fits(archive):
+    (answer,) = ask("STUDY", charset=["", "ISO 2022 IR 87"], PatientID="H31EXAMPLE", PatientName="")
+    assert list(answer.SpecificCharacterSet) == ["", "ISO 2022 IR 87"]
+    read_back = encoded_and_read_back(answer)
+    assert str(read_back.PatientName) == H31_NAME
+    assert b"\x1b$B" in encoded(answer)  # JIS X 0208, announced by its escape sequence
+
+
+def test_greek_fits_in_greek_but_not_in_latin1(archive):
+    (greek,) = ask("PATIENT", find.PATIENT_ROOT, charset="ISO_IR 126", PatientID="SCSGREEK", PatientName="")
+    assert greek.SpecificCharacterSet == "ISO_IR 126"
+    assert str(encoded_and_read_back(greek).PatientName) == GREEK_NAME
+    (latin,) = ask("PATIENT", find.PATIENT_ROOT, charset="ISO_IR 100", PatientID="SCSGREEK", PatientName="")
+    assert latin.SpecificCharacterSet == "ISO_IR 192"
+    assert str(encoded_and_read_back(latin).PatientName) == GREEK_NAME
+
+
+def test_each_answer_has_its_own_character_set(archive):
+    answers = ask("PATIENT", find.PATIENT_ROOT, PatientName="", PatientID="")
+    by_id = {answer.PatientID: answer.SpecificCharacterSet for answer in answers}
+    assert by_id["P-DOE"] == "" and by_id["SCSGREEK"] == by_id["SCSRUSS"] == by_id["H31EXAMPLE"] == "ISO_IR 192"
+
+
+@pytest.mark.parametrize(
+    "charset, text, fits",
+    [
+        ((), "Buc^Jérôme", False),
+        (("ISO_IR 100",), "Buc^Jérôme", True),
+        (("ISO_IR 144",), "Люкceмбypг", True),
+        (("", "ISO 2022 IR 87"), "山田^太郎", True),
+        (("ISO 2022 IR 13", "ISO 2022 IR 87"), "ﾔﾏﾀﾞ", True),
+        (("ISO 2022 IR 13",), "山田", False),
+        (("UNKNOWN",), "é", False),
+        (("ISO_IR 192",), "山田 Διονυσιος", True),
+    ],
+)
+def test_which_texts_fit_a_character_set(charset, text, fits):
+    assert find.answer_charset(charset, [text]) == ("\\".join(charset) if fits else "ISO_IR 192")
+
+
+# --- The limit ------------------------------------------------------------------------
+
+
+def test_the_limit_keeps_the_first_matches_and_says_so(archive, settings):
+    settings.PHAROS_DICOM_LIMIT_FIND_RESULTS = 4
+    found = find.search(find.parse_request(identifier("STUDY", StudyInstanceUID=""), find.STUDY_ROOT))
+    assert (len(found), found.truncated) == (4, True)
+    everything = ask("STUDY", limit=0, StudyInstanceUID="")
+    assert [answer.StudyInstanceUID for answer in found.answers()] == [a.StudyInstanceUID for a in everything[:4]]
+    exactly = find.search(find.parse_request(identifier("STUDY", StudyInstanceUID=""), find.STUDY_ROOT), limit=9)
+    assert (len(exactly), exactly.truncated) == (9, False)
+
+
+def test_computed_keys_of_a_cut_answer(archive):
+    answers = ask("STUDY", limit=3, StudyInstanceUID="", NumberOfStudyRelatedInstances="", ModalitiesInStudy="")
+    everything = ask("STUDY", limit=0, StudyInstanceUID="", NumberOfStudyRelatedInstances="", ModalitiesInStudy="")
+    shown = [(a.StudyInstanceUID, a.NumberOfStudyRelatedInstances, a.ModalitiesInStudy) for a in answers]
+    assert shown == [(a.StudyInstanceUID, a.NumberOfStudyRelatedInstances, a.ModalitiesInStudy) for a in everything[:3]]
+
+
+def test_the_limit_applies_after_data_set_matching(archive):
+    found = find.search(find.parse_request(identifier("IMAGE", KVP="120"), find.STUDY_ROOT), limit=2)
+    assert (len(found), found.truncated) == (2, True)
+
+
+# --- The pynetdicom handler, without the network --------------------------------------
+
+
+class FakeEvent:
+    """What find.answers reads of a pynetdicom event; is_cancelled turns true once
+    `cancel_after` answers were taken."""
+
+    def __init__(self, query, sop_class=StudyRootQueryRetrieveInformationModelFind, cancel_after=None):
+        self.identifier = query
+        self.request = SimpleNamespace(AffectedSOPClassUID=sop_class)
+        self.assoc = SimpleNamespace(requestor=SimpleNamespace(ae_title="FINDSCU "))
+        self.cancel_after = cancel_after
+        self.taken = 0
+
+    @property
+    def is_cancelled(self):
+        return self.cancel_after is not None and self.taken >= self.cancel_after
+
+
+def run(event):
+    responses = []
+    for status, answer in find.answers(event):
+        responses.append((status, answer))
+        if answer is not None:
+            event.taken += 1
+    return responses
+
+
+def status_of(status):
+    return status if isinstance(status, int) else status.Status
+
+
+def test_the_handler_yields_one_pending_answer_per_match(archive):
+    responses = run(FakeEvent(identifier("SERIES", StudyInstanceUID=DOE_BRAIN, Modality="")))
+    assert [status for status, _ in responses] == [0xFF00, 0xFF00]
+    assert sorted(answer.Modality for _, answer in responses) == ["CT", "MR"]
+
+
+def test_the_handler_stops_at_a_cancel(archive):
+    responses = run(FakeEvent(identifier("STUDY", StudyInstanceUID=""), cancel_after=2))
+    assert [status for status, _ in responses] == [0xFF00, 0xFF00, 0xFE00]
+    assert responses[-1][1] is None
+
+
+def test_the_handler_ends_a_cut_answer_with_a_failure(archive, settings):
+    settings.PHAROS_DICOM_LIMIT_FIND_RESULTS = 3
+    responses = run(FakeEvent(identifier("STUDY", StudyInstanceUID="")))
+    assert [status_of(status) for status, _ in responses] == [0xFF00] * 3 + [0xA700]
+    assert responses[-1][0].ErrorComment == "Too many matches: only the first 3 were sent"
+
+
+def test_the_handler_answers_a_bad_query_with_a_failure(archive):
+    (response,) = run(FakeEvent(identifier("STUDY", StudyDate="2020*")))
+    assert status_of(response[0]) == 0xC000 and response[1] is None
+    (response,) = run(FakeEvent(identifier("PATIENT")))
+    assert status_of(response[0]) == 0xA900
+    responses = run(FakeEvent(identifier("PATIENT"), sop_class=PatientRootQueryRetrieveInformationModelFind))
+    assert [status_of(status) for status, _ in responses] == [0xFF00] * 8
+
+
+# --- Over the network -----------------------------------------------------------------
+
+
+@pytest.fixture
+def finder(dicom_server):
+    """findscu's default calling AE, registered as a modality that may query."""
+    Modality.objects.create(name="finder", aet="FINDSCU", host="127.0.0.1", port=104)
+    return dicom_server
+
+
+def findscu(server, tmp_path, *args):
+    """Run findscu with -X; returns (the process, the answers read back)."""
+    out = tmp_path / "answers"
+    out.mkdir(exist_ok=True)
+    for old in out.iterdir():
+        old.unlink()
+    result = dcmtk("findscu", "-aec", "PHAROS", "-X", "-od", out, *args, "127.0.0.1", port_of(server))
+    answers = [pydicom.dcmread(path) for path in sorted(out.glob("rsp*.dcm"))]
+    return result, answers
+
+
+def as_list(value):
+    return list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
+
+
+def test_findscu_study_root_study_level(archive, finder, tmp_path):
+    result, answers = findscu(
+        finder,
+        tmp_path,
+        "-S",
+        "-k", "QueryRetrieveLevel=STUDY",
+        "-k", "PatientName=doe*",
+        "-k", "StudyDate=20200101-",
+        "-k", "AccessionNumber",
+        "-k", "ModalitiesInStudy",
+        "-k", "NumberOfStudyRelatedInstances",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted((a.AccessionNumber, as_list(a.ModalitiesInStudy)) for a in answers) == [
+        ("ACC-1", ["CT", "MR"]),
+        ("ACC-2", ["US"]),
+    ]
+    assert sorted(int(a.NumberOfStudyRelatedInstances) for a in answers) == [1, 3]
+    assert {a.RetrieveAETitle for a in answers} == {"PHAROS"}
+    assert {a.QueryRetrieveLevel for a in answers} == {"STUDY"}
+
+
+def test_findscu_patient_root_every_level(archive, finder, tmp_path):
+    patient = ["-P", "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=P-*", "-k", "NumberOfPatientRelatedStudies"]
+    result, answers = findscu(finder, tmp_path, *patient)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = sorted((a.PatientID, int(a.NumberOfPatientRelatedStudies)) for a in answers)
+    assert shown == [("P-DOE", 2), ("P-SMITH", 1)]
+    series = ["-P", "-k", "QueryRetrieveLevel=SERIES", "-k", "PatientID=P-DOE", "-k", f"StudyInstanceUID={DOE_BRAIN}"]
+    result, answers = findscu(finder, tmp_path, *series, "-k", "Modality", "-k", "NumberOfSeriesRelatedInstances")
+    assert sorted((a.Modality, int(a.NumberOfSeriesRelatedInstances)) for a in answers) == [("CT", 2), ("MR", 1)]
+    image = ["-P", "-k", "QueryRetrieveLevel=IMAGE", "-k", f"SeriesInstanceUID={SERIES['doe-ct']}"]
+    result, answers = findscu(finder, tmp_path, *image, "-k", "SOPInstanceUID", "-k", "KVP")
+    assert sorted((a.SOPInstanceUID, a.KVP) for a in answers) == [
+        (INSTANCES["doe-ct-1"], 120),
+        (INSTANCES["doe-ct-2"], 120),
+    ]
+
+
+def test_findscu_japanese_name_in_utf8_or_in_the_query_character_set(archive, finder, tmp_path):
+    keys = ["-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientID=H31EXAMPLE", "-k", "PatientName"]
+    result, (answer,) = findscu(finder, tmp_path, *keys)
+    assert (answer.SpecificCharacterSet, str(answer.PatientName)) == ("ISO_IR 192", H31_NAME)
+    result, (answer,) = findscu(finder, tmp_path, *keys, "-k", "SpecificCharacterSet=\\ISO 2022 IR 87")
+    assert list(answer.SpecificCharacterSet) == ["", "ISO 2022 IR 87"]
+    assert str(answer.PatientName) == H31_NAME
+
+
+def test_findscu_date_wildcard_fails(archive, finder, tmp_path):
+    result, answers = findscu(finder, tmp_path, "-S", "-d", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyDate=2004*")
+    assert answers == []
+    output = result.stdout + result.stderr
+    assert "DIMSE Status                  : 0xc000" in output and "Wildcards are not allowed on tag 0008,0020" in output
+
+
+def test_findscu_from_an_unknown_ae_is_refused(archive, dicom_server, tmp_path):
+    result, answers = findscu(dicom_server, tmp_path, "-S", "-v", "-aet", "STRANGER", "-k", "QueryRetrieveLevel=STUDY")
+    assert answers == []
+    assert "Unknown Status: 0x124" in result.stdout + result.stderr  # DCMTK has no name for "Refused: Not Authorized"
+
+
+def test_findscu_sees_the_limit(archive, finder, tmp_path, settings):
+    settings.PHAROS_DICOM_LIMIT_FIND_RESULTS = 2
+    result, answers = findscu(finder, tmp_path, "-S", "-d", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID")
+    assert len(answers) == 2
+    output = result.stdout + result.stderr
+    assert "DIMSE Status                  : 0xa700" in output
+    assert "Too many matches: only the first 2 were sent" in output
+
+
+def pynetdicom_find(server, query, sop_class=StudyRootQueryRetrieveInformationModelFind, aet="PYFIND"):
+    ae = AE(ae_title=aet)
+    ae.add_requested_context(sop_class)
+    assoc = ae.associate("127.0.0.1", port_of(server), ae_title="PHAROS")
+    assert assoc.is_established
+    try:
+        return [(status.Status, answer) for status, answer in assoc.send_c_find(query, sop_class)]
+    finally:
+        assoc.release()
+
+
+def test_pynetdicom_both_models(archive, dicom_server):
+    Modality.objects.create(name="pyfind", aet="PYFIND", host="127.0.0.1", port=104)
+    responses = pynetdicom_find(dicom_server, identifier("STUDY", PatientID="P-DOE", StudyDescription="", StudyTime=""))
+    assert [status for status, _ in responses] == [0xFF00, 0xFF00, 0x0000]
+    assert sorted(answer.StudyDescription for _, answer in responses[:-1]) == ["Brain", "Chest"]
+    responses = pynetdicom_find(
+        dicom_server,
+        identifier("PATIENT", PatientName="", PatientID="SCSGREEK"),
+        PatientRootQueryRetrieveInformationModelFind,
+    )
+    (status, answer), (final, _) = responses
+    assert (status, final) == (0xFF00, 0x0000)
+    assert (answer.SpecificCharacterSet, str(answer.PatientName)) == ("ISO_IR 192", GREEK_NAME)
+
+
+def test_pynetdicom_query_in_cyrillic_answered_in_cyrillic(archive, dicom_server):
+    Modality.objects.create(name="pyfind", aet="PYFIND", host="127.0.0.1", port=104)
+    query = identifier("PATIENT", charset="ISO_IR 144", PatientName="Люк*", PatientID="")
+    (status, answer), (final, _) = pynetdicom_find(dicom_server, query, PatientRootQueryRetrieveInformationModelFind)
+    assert (status, final) == (0xFF00, 0x0000)
+    assert (answer.PatientID, answer.SpecificCharacterSet, str(answer.PatientName)) == (
+        "SCSRUSS",
+        "ISO_IR 144",
+        "Люкceмбypг",
+    )
+
+
+def test_pynetdicom_unknown_ae_is_refused(archive, dicom_server):
+    responses = pynetdicom_find(dicom_server, identifier("STUDY", PatientID=""), aet="STRANGER")
+    assert [status for status, _ in responses] == [0x0124]
+
+
+def test_pynetdicom_cancel_after_the_first_answer(archive, dicom_server, monkeypatch):
+    Modality.objects.create(name="pyfind", aet="PYFIND", host="127.0.0.1", port=104)
+    answer = find.Found.answer
+
+    def answer_slowly(self, row):
+        time.sleep(0.2)  # leaves time for the cancel to arrive before the next answer
+        return answer(self, row)
+
+    monkeypatch.setattr(find.Found, "answer", answer_slowly)
+    ae = AE(ae_title="PYFIND")
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    assoc = ae.associate("127.0.0.1", port_of(dicom_server), ae_title="PHAROS")
+    statuses = []
+    query = identifier("STUDY", StudyInstanceUID="")
+    responses = assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind, msg_id=7)
+    for status, _ in responses:
+        statuses.append(status.Status)
+        if len(statuses) == 1:
+            assoc.send_c_cancel(7, query_model=StudyRootQueryRetrieveInformationModelFind)
+    assoc.release()
+    assert statuses[0] == 0xFF00 and statuses[-1] == 0xFE00
+    assert len(statuses) < 9

@@ -75,68 +75,89 @@ def _get_or_create(level, parsed, parent, now):
     public_id = parsed.ids[levels.LEVELS.index(level)]
     # Concurrent arrivals of the same new resource: the loser's INSERT waits for the
     # winner's commit, fails on the unique public id, and get_or_create reads the row.
-    resource, created = model.objects.get_or_create(public_id=public_id, defaults=defaults)
-    if not created:
-        model.objects.filter(pk=resource.pk).update(last_update=now)
-    return resource, created
+    return model.objects.get_or_create(public_id=public_id, defaults=defaults)
+
+
+def _parents(parsed, now):
+    """(patient, study, series, which of them are new): one query when the series exists."""
+    series = Series.objects.select_related("study__patient").filter(public_id=parsed.ids[2]).first()
+    if series is not None:
+        return series.study.patient, series.study, series, (False, False, False)
+    patient, new_patient = _get_or_create(levels.PATIENT, parsed, None, now)
+    study, new_study = _get_or_create(levels.STUDY, parsed, patient, now)
+    series, new_series = _get_or_create(levels.SERIES, parsed, study, now)
+    return patient, study, series, (new_patient, new_study, new_series)
+
+
+def _touch(resources, now):
+    """LastUpdate of the existing parents. Done last, just before the commit: these row
+    locks make concurrent uploads into one study wait for each other, so they are held
+    for as short a time as possible (and a separate transaction would cost a commit each)."""
+    for resource in resources:
+        type(resource).objects.filter(pk=resource.pk, last_update__lt=now).update(last_update=now)
+
+
+def _replace_existing(public_id):
+    """Overwrite mode: remove the indexed copy; returns its file uuid (deleted after commit)."""
+    existing = Instance.objects.select_for_update().filter(public_id=public_id).first()
+    if existing is None:
+        return None
+    existing.delete()
+    return existing.file_uuid
 
 
 def add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite=False):
     """Index a parsed instance whose file is already stored. Raises DuplicateInstance."""
     now = timezone.now()
-    with transaction.atomic():
-        replaced_file_uuid = None
-        existing = Instance.objects.select_for_update().filter(public_id=parsed.ids[3]).first()
-        if existing is not None:
-            if not overwrite:
-                raise DuplicateInstance(parsed.ids[3])
-            replaced_file_uuid = existing.file_uuid
-            existing.delete()
+    try:
+        with transaction.atomic():
+            return _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now)
+    except IntegrityError as exc:
+        # The same SOP instance stored by a concurrent arrival: its INSERT failed on the
+        # unique public id and the whole transaction was rolled back.
+        raise DuplicateInstance(parsed.ids[3]) from exc
 
-        patient, new_patient = _get_or_create(levels.PATIENT, parsed, None, now)
-        study, new_study = _get_or_create(levels.STUDY, parsed, patient, now)
-        series, new_series = _get_or_create(levels.SERIES, parsed, study, now)
-        tags = parsed.main_tags["Instance"]
-        try:
-            with transaction.atomic():
-                instance = Instance.objects.create(
-                    public_id=parsed.ids[3],
-                    series=series,
-                    main_tags=tags,
-                    last_update=now,
-                    sop_instance_uid=parsed.identifiers["SOPInstanceUID"],
-                    index_in_series=_int_or_none(tags.get("InstanceNumber", tags.get("ImageIndex"))),
-                    file_uuid=file_uuid,
-                    file_size=file_size,
-                    file_md5=file_md5,
-                    transfer_syntax_uid=parsed.transfer_syntax_uid,
-                    sop_class_uid=parsed.sop_class_uid,
-                    dataset=parsed.json,
-                    received_at=now,
-                    origin=origin.kind,
-                    remote_aet=origin.remote_aet,
-                    called_aet=origin.called_aet,
-                    remote_ip=origin.remote_ip,
-                    http_username=origin.username,
-                )
-        except IntegrityError as exc:
-            raise DuplicateInstance(parsed.ids[3]) from exc
 
-        # Orthanc's order: the instance first, then each parent that is new.
-        changes = [("NewInstance", levels.INSTANCE, parsed.ids[3])]
-        for is_new, level, public_id in (
-            (new_series, levels.SERIES, parsed.ids[2]),
-            (new_study, levels.STUDY, parsed.ids[1]),
-            (new_patient, levels.PATIENT, parsed.ids[0]),
-        ):
-            if is_new:
-                changes.append((f"New{level.name}", level, public_id))
-        Change.objects.bulk_create(
-            Change(change_type=kind, resource_type=level.name, public_id=public_id, date=now)
-            for kind, level, public_id in changes
-        )
-        if replaced_file_uuid is not None:
-            transaction.on_commit(lambda: storage.delete(replaced_file_uuid))
+def _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now):
+    replaced_file_uuid = _replace_existing(parsed.ids[3]) if overwrite else None
+    patient, study, series, (new_patient, new_study, new_series) = _parents(parsed, now)
+    tags = parsed.main_tags["Instance"]
+    instance = Instance.objects.create(
+        public_id=parsed.ids[3],
+        series=series,
+        main_tags=tags,
+        last_update=now,
+        sop_instance_uid=parsed.identifiers["SOPInstanceUID"],
+        index_in_series=_int_or_none(tags.get("InstanceNumber", tags.get("ImageIndex"))),
+        file_uuid=file_uuid,
+        file_size=file_size,
+        file_md5=file_md5,
+        transfer_syntax_uid=parsed.transfer_syntax_uid,
+        sop_class_uid=parsed.sop_class_uid,
+        dataset=parsed.json,
+        received_at=now,
+        origin=origin.kind,
+        remote_aet=origin.remote_aet,
+        called_aet=origin.called_aet,
+        remote_ip=origin.remote_ip,
+        http_username=origin.username,
+    )
+    # Orthanc's order: the instance first, then each parent that is new.
+    changes = [("NewInstance", levels.INSTANCE, parsed.ids[3])]
+    for is_new, level, public_id in (
+        (new_series, levels.SERIES, parsed.ids[2]),
+        (new_study, levels.STUDY, parsed.ids[1]),
+        (new_patient, levels.PATIENT, parsed.ids[0]),
+    ):
+        if is_new:
+            changes.append((f"New{level.name}", level, public_id))
+    Change.objects.bulk_create(
+        Change(change_type=kind, resource_type=level.name, public_id=public_id, date=now)
+        for kind, level, public_id in changes
+    )
+    if replaced_file_uuid is not None:
+        transaction.on_commit(lambda: storage.delete(replaced_file_uuid))
+    _touch([r for r, new in ((series, new_series), (study, new_study), (patient, new_patient)) if not new], now)
     return Added(instance=instance, replaced_file_uuid=replaced_file_uuid)
 
 

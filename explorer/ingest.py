@@ -84,8 +84,6 @@ def _store(source, origin, overwrite, write_file, size, md5):
         overwrite = settings.PHAROS_OVERWRITE_INSTANCES
     parsed = dicom.parse(source)
     already = StoreResult(ALREADY_STORED, parsed.ids)
-    if not overwrite and index.Instance.objects.filter(public_id=parsed.ids[3]).exists():
-        return already
 
     file_md5 = md5().hexdigest()
     file_uuid = write_file()

@@ -23,6 +23,24 @@ def path_for(file_uuid):
     return root() / name[:2] / name[2:4] / f"{name}.dcm"
 
 
+_known_folders = set()
+
+
+def _ensure_folder(path, again=False):
+    # 65,536 folders at most: remembering them saves two system calls per file.
+    if again or path not in _known_folders:
+        path.mkdir(parents=True, exist_ok=True)
+        _known_folders.add(path)
+
+
+def _mkstemp(folder):
+    try:
+        return tempfile.mkstemp(dir=folder, prefix=".incoming-")
+    except FileNotFoundError:  # the folder was removed since we made it
+        _ensure_folder(folder, again=True)
+        return tempfile.mkstemp(dir=folder, prefix=".incoming-")
+
+
 def _fsync_dir(path):
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -36,8 +54,8 @@ def write(data):
     file_uuid = uuid.uuid4()
     target = path_for(file_uuid)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        _ensure_folder(target.parent)
+        fd, temporary = _mkstemp(target.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -60,7 +78,7 @@ def adopt(source_path):
     try:
         with open(source_path, "rb") as received:
             os.fsync(received.fileno())
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _ensure_folder(target.parent, again=True)
         os.replace(source_path, target)
         _fsync_dir(target.parent)
     except OSError as exc:

@@ -4,12 +4,27 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from explorer import views
+from explorer import levels, views
 from explorer.api.base import error_response
 from explorer.errors import UnknownResource
 
-urlpatterns = [
-    path("", views.home, name="home"),
+# The explorer's pages; /ui/… keeps them apart from the REST API, which owns the root.
+page_patterns = [
+    path("", views.root, name="root"),
+    path("ui/", views.home, name="home"),
+    path("ui/patients", views.patient_list, name="patient-list"),
+    path("ui/studies", views.study_list, name="study-list"),
+    path("ui/patients/<str:public_id>", views.patient, name="patient"),
+    path("ui/studies/<str:public_id>", views.study, name="study"),
+    path("ui/series/<str:public_id>", views.series, name="series"),
+    path("ui/instances/<str:public_id>", views.instance, name="instance"),
+]
+page_patterns += [
+    path(f"ui/{level.plural}/<str:public_id>/delete", views.delete, {"level": level}, name=f"delete-{level.name.lower()}")
+    for level in levels.LEVELS
+]
+
+urlpatterns = page_patterns + [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/queues/", include("django_rq.urls")),

@@ -1,14 +1,138 @@
-"""HTML pages of the explorer."""
+"""The explorer's HTML pages under /ui/: thin views over explorer.pages.
+
+Every view needs a logged-in user (the login middleware already sends browsers to the
+login page; the decorator keeps that true should the middleware change). A view finds the
+resource, asks explorer.pages for what to show and renders one template.
+"""
 
 from django.conf import settings
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
-from explorer import index
+from explorer import forms, index, levels, pages
 
 
+@login_required
+def root(request):
+    return redirect("home")
+
+
+@login_required
 def home(request):
-    return render(
-        request,
-        "explorer/home.html",
-        {"statistics": index.global_statistics(), "aet": settings.PHAROS_AET, "dicom_port": settings.PHAROS_DICOM_PORT},
-    )
+    """The lookup page: the study lookup form (answered by the study list) and the jump box."""
+    jump = forms.JumpForm(request.GET if "q" in request.GET else None)
+    matches = None
+    if jump.is_bound and jump.is_valid():
+        matches = pages.jump_matches(jump.cleaned_data["q"])
+        if len(matches) == 1:
+            return redirect(matches[0].url)
+    context = {
+        "form": forms.StudyFilterForm(),
+        "jump": jump,
+        "matches": matches,
+        "modalities": forms.COMMON_MODALITIES,
+        "statistics": index.global_statistics(),
+        "latest": pages.latest_studies(),
+        "aet": settings.PHAROS_AET,
+        "dicom_port": settings.PHAROS_DICOM_PORT,
+        "section": "lookup",
+    }
+    return render(request, "explorer/home.html", context)
+
+
+@login_required
+def patient_list(request):
+    context = {"listing": pages.patient_listing(request.GET), "section": "patients"}
+    return render(request, "explorer/patients.html", context)
+
+
+@login_required
+def study_list(request):
+    context = {"listing": pages.study_listing(request.GET), "modalities": forms.COMMON_MODALITIES, "section": "studies"}
+    return render(request, "explorer/studies.html", context)
+
+
+def not_found(request, level, public_id):
+    context = {"level": level.name, "public_id": public_id}
+    return render(request, "explorer/not_found.html", context, status=404)
+
+
+@login_required
+def patient(request, public_id):
+    resource = pages.load(levels.PATIENT, public_id)
+    if resource is None:
+        return not_found(request, levels.PATIENT, public_id)
+    context = {
+        "page": pages.resource_page(levels.PATIENT, resource),
+        "studies": pages.patient_studies(resource),
+        "section": "patients",
+    }
+    return render(request, "explorer/patient.html", context)
+
+
+@login_required
+def study(request, public_id):
+    resource = pages.load(levels.STUDY, public_id)
+    if resource is None:
+        return not_found(request, levels.STUDY, public_id)
+    context = {
+        "page": pages.resource_page(levels.STUDY, resource),
+        "series_rows": pages.study_series(resource),
+        "section": "studies",
+    }
+    return render(request, "explorer/study.html", context)
+
+
+@login_required
+def series(request, public_id):
+    resource = pages.load(levels.SERIES, public_id)
+    if resource is None:
+        return not_found(request, levels.SERIES, public_id)
+    instances = pages.series_instances(resource)
+    status = pages.series_fields(resource, [row.index_in_series for row in instances])
+    scroller = pages.scroller_frames(instances)
+    start = (len(scroller) - 1) // 2  # the middle instance, as the study page's thumbnail
+    context = {
+        "page": pages.resource_page(levels.SERIES, resource, extra_fields=status),
+        "instances": instances,
+        "scroller": scroller,
+        "start": start,
+        "current": scroller[start] if scroller else None,
+        "section": "studies",
+    }
+    return render(request, "explorer/series.html", context)
+
+
+@login_required
+def instance(request, public_id):
+    resource = pages.load(levels.INSTANCE, public_id)
+    if resource is None:
+        return not_found(request, levels.INSTANCE, public_id)
+    context = {
+        "page": pages.resource_page(levels.INSTANCE, resource, extra_fields=pages.file_fields(resource)),
+        "view": pages.instance_view(resource),
+        "tags": pages.tag_nodes(resource.dataset),
+        "section": "studies",
+    }
+    return render(request, "explorer/instance.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request, level, public_id):
+    """GET: the confirmation step; POST (with the CSRF token): delete, then go to what remains above."""
+    resource = pages.load(level, public_id)
+    if resource is None:
+        return not_found(request, level, public_id)
+    if request.method == "POST":
+        title = pages.title_of(level, resource)
+        destination = pages.delete_and_go_up(level, resource)
+        messages.success(request, f"{level.name} “{title}” was deleted.")
+        return redirect(destination)
+    context = {
+        "page": pages.resource_page(level, resource),
+        "deletion": pages.deletion(level, resource),
+    }
+    return render(request, "explorer/delete.html", context)

@@ -332,5 +332,5 @@ def test_content_and_header(ct):
 
 def test_json_layout_is_orthancs(ct):
     text = ct.get("/system").content.decode()
-    assert text.startswith('{\n   "ApiVersion": 16')
+    assert text.startswith('{\n  "ApiVersion": 16')
     assert json.loads(text)["Name"] == "Pharos"

@@ -1,6 +1,11 @@
 """Resources as Orthanc shows them (GET /{level}/{id}), built for many at once in a few queries."""
 
 from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from pydicom.datadict import tag_for_keyword
 
@@ -72,70 +77,89 @@ def series_status(expected, indexes):
     return "Complete" if len(seen) == expected else "Missing"
 
 
+ROW_FIELDS = {
+    levels.PATIENT: ("id", "public_id", "main_tags", "last_update"),
+    levels.STUDY: ("id", "public_id", "main_tags", "last_update", "patient__public_id", "patient__main_tags"),
+    levels.SERIES: ("id", "public_id", "main_tags", "last_update", "study__public_id"),
+    levels.INSTANCE: ("id", "public_id", "main_tags", "file_size", "file_uuid", "index_in_series", "series__public_id"),
+}
+
+
+def _rows(level, resources):
+    """Plain dicts of the fields the answer needs: a queryset is read with .values(),
+    which skips building model objects (most of the cost of a long listing)."""
+    fields = ROW_FIELDS[level]
+    if isinstance(resources, QuerySet):
+        return list(resources.values(*fields))
+    rows = []
+    for resource in resources:
+        row = {}
+        for field in fields:
+            value = resource
+            for part in field.split("__"):
+                value = getattr(value, part)
+            row[field] = value
+        rows.append(row)
+    return rows
+
+
 def describe_many(level, resources, short=False):
-    """Orthanc's JSON for each resource (a list of model objects of one level)."""
-    resources = list(resources)
-    pks = [r.pk for r in resources]
-    out = []
+    """Orthanc's JSON for each resource (a queryset or a list of model objects of one level)."""
+    rows = _rows(level, resources)
+    pks = [row["id"] for row in rows]
+    if level is levels.INSTANCE:
+        return [
+            {
+                "FileSize": row["file_size"],
+                "FileUuid": str(row["file_uuid"]),
+                "ID": row["public_id"],
+                "IndexInSeries": row["index_in_series"],
+                "MainDicomTags": tags_out(row["main_tags"], short),
+                "ParentSeries": row["series__public_id"],
+                "Type": "Instance",
+            }
+            for row in rows
+        ]
+    stable_before = timezone.now() - timedelta(seconds=settings.PHAROS_STABLE_AGE)
+    out = [
+        {
+            "ID": row["public_id"],
+            "IsStable": row["last_update"] <= stable_before,
+            "LastUpdate": timestamp(row["last_update"]),
+            "MainDicomTags": tags_out(row["main_tags"], short),
+            "Type": level.name,
+        }
+        for row in rows
+    ]
     if level is levels.PATIENT:
         studies = _children_ids(Study, "patient", pks)
-        for p in resources:
-            out.append(_common(p, level, short) | {"Studies": studies[p.pk]})
+        for row, answer in zip(rows, out):
+            answer["Studies"] = studies[row["id"]]
     elif level is levels.STUDY:
         series = _children_ids(Series, "study", pks)
-        for s in resources:
-            out.append(
-                _common(s, level, short)
-                | {
-                    "ParentPatient": s.patient.public_id,
-                    "PatientMainDicomTags": tags_out(s.patient.main_tags, short),
-                    "Series": series[s.pk],
-                }
-            )
-    elif level is levels.SERIES:
-        instances = _children_ids(Instance, "series", pks)
-        expected = {s.pk: expected_instances(s.main_tags) for s in resources}
-        indexes = defaultdict(list)
-        counted = [pk for pk, n in expected.items() if n is not None]
-        for chunk in _chunks(counted):
-            for series_pk, index in Instance.objects.filter(series_id__in=chunk).values_list(
-                "series_id", "index_in_series"
-            ):
-                indexes[series_pk].append(index)
-        for s in resources:
-            out.append(
-                _common(s, level, short)
-                | {
-                    "ExpectedNumberOfInstances": expected[s.pk],
-                    "Instances": instances[s.pk],
-                    "ParentStudy": s.study.public_id,
-                    "Status": series_status(expected[s.pk], indexes[s.pk]),
-                }
-            )
+        for row, answer in zip(rows, out):
+            answer["ParentPatient"] = row["patient__public_id"]
+            answer["PatientMainDicomTags"] = tags_out(row["patient__main_tags"], short)
+            answer["Series"] = series[row["id"]]
     else:
-        for i in resources:
-            out.append(
-                {
-                    "FileSize": i.file_size,
-                    "FileUuid": str(i.file_uuid),
-                    "ID": i.public_id,
-                    "IndexInSeries": i.index_in_series,
-                    "MainDicomTags": tags_out(i.main_tags, short),
-                    "ParentSeries": i.series.public_id,
-                    "Type": "Instance",
-                }
-            )
+        instances = _children_ids(Instance, "series", pks)
+        expected = {row["id"]: expected_instances(row["main_tags"]) for row in rows}
+        indexes = _indexes_in_series([pk for pk, n in expected.items() if n is not None])
+        for row, answer in zip(rows, out):
+            answer["ExpectedNumberOfInstances"] = expected[row["id"]]
+            answer["Instances"] = instances[row["id"]]
+            answer["ParentStudy"] = row["study__public_id"]
+            answer["Status"] = series_status(expected[row["id"]], indexes[row["id"]])
     return out
 
 
-def _common(resource, level, short):
-    return {
-        "ID": resource.public_id,
-        "IsStable": resource.is_stable,
-        "LastUpdate": timestamp(resource.last_update),
-        "MainDicomTags": tags_out(resource.main_tags, short),
-        "Type": level.name,
-    }
+def _indexes_in_series(series_pks):
+    indexes = defaultdict(list)
+    for chunk in _chunks(series_pks):
+        rows = Instance.objects.filter(series_id__in=chunk).values_list("series_id", "index_in_series")
+        for series_pk, index in rows:
+            indexes[series_pk].append(index)
+    return indexes
 
 
 def with_parents(level, queryset):

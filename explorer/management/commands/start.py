@@ -35,6 +35,8 @@ def web_server_command():
         "600",
         "--access-logfile",
         "-",
+        # Every server on a machine would otherwise share ~/.gunicorn/gunicorn.ctl.
+        "--no-control-socket",
     ]
 
 

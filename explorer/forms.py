@@ -1,0 +1,195 @@
+"""The explorer's filter forms: what a person types, turned into a DICOM query.
+
+Each form's `dicom_query()` gives {keyword: matching string} in the language of
+explorer.query (wildcards, ranges), so the pages match exactly as REST /tools/find does.
+Names and descriptions are searched as "contains" when no wildcard is typed, because a
+person looking for "smith" means "SMITH^JOHN" too; identifiers stay exact unless the
+person writes a wildcard, because a part of an ID usually matches too much.
+"""
+
+import re
+from datetime import date, timedelta
+
+from django import forms
+from django.utils import timezone
+
+from explorer import levels
+
+WILDCARDS = re.compile(r"[*?]")
+# Spaces, commas and carets separate the parts of a typed person name.
+NAME_SEPARATORS = re.compile(r"[\s,^]+")
+
+ANY_DATE, DATE_RANGE = "", "range"
+DATE_PRESETS = (
+    (ANY_DATE, "Any date"),
+    ("today", "Today"),
+    ("yesterday", "Yesterday"),
+    ("last7", "Last 7 days"),
+    ("last31", "Last 31 days"),
+    ("last3months", "Last 3 months"),
+    ("lastyear", "Last year"),
+    (DATE_RANGE, "Between…"),
+)
+# Suggestions for the modality box; any other value can be typed.
+COMMON_MODALITIES = ("CR", "CT", "DX", "MG", "MR", "NM", "OT", "PT", "RF", "RTPLAN", "RTSTRUCT", "SC", "SR", "US", "XA")
+
+
+def dicom_date(day):
+    return day.strftime("%Y%m%d")
+
+
+def months_before(day, months):
+    """The same day `months` earlier, or the month's last day when it has fewer days."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def preset_range(preset, today):
+    """(first day, last day) of a preset, both included; None for any date."""
+    starts = {
+        "today": today,
+        "yesterday": today - timedelta(days=1),
+        "last7": today - timedelta(days=6),
+        "last31": today - timedelta(days=30),
+        "last3months": months_before(today, 3),
+        "lastyear": months_before(today, 12),
+    }
+    if preset not in starts:
+        return None
+    end = today - timedelta(days=1) if preset == "yesterday" else today
+    return starts[preset], end
+
+
+def date_matching(first, last):
+    """A DICOM date range ("20240101-20240131", open ends allowed), or "" for any date."""
+    if first is None and last is None:
+        return ""
+    if first == last:
+        return dicom_date(first)
+    return f"{dicom_date(first) if first else ''}-{dicom_date(last) if last else ''}"
+
+
+def contains(text):
+    """`*text*` unless the text has wildcards of its own; "" stays "" (no constraint)."""
+    text = text.strip()
+    if not text or WILDCARDS.search(text):
+        return text
+    return f"*{text}*"
+
+
+def name_contains(text):
+    """A typed person name as a pattern: "doe john" finds "DOE^JOHN"."""
+    text = text.strip()
+    if not text or WILDCARDS.search(text):
+        return text
+    parts = [part for part in NAME_SEPARATORS.split(text) if part]
+    return "*" + "*".join(parts) + "*" if parts else ""
+
+
+def _text_field(label, placeholder=""):
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=128,
+        widget=forms.TextInput(attrs={"placeholder": placeholder, "autocomplete": "off"}),
+    )
+
+
+def _date_field(label):
+    return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class Form(forms.Form):
+    """Labels without Django's trailing colon: they sit above their boxes."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class StudyFilterForm(Form):
+    """The lookup form and the filters of the study list."""
+
+    level = levels.STUDY
+
+    patient_name = _text_field("Patient name", "e.g. doe john")
+    patient_id = _text_field("Patient ID", "exact, or with * wildcards")
+    accession_number = _text_field("Accession number", "exact, or with * wildcards")
+    study_description = _text_field("Study description", "e.g. chest")
+    study_date = forms.ChoiceField(label="Study date", choices=DATE_PRESETS, required=False)
+    date_from = _date_field("From")
+    date_to = _date_field("To")
+    modality = _text_field("Modality", "e.g. CT")
+
+    def __init__(self, *args, today=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+        self.fields["modality"].widget.attrs["list"] = "modalities"
+
+    def clean(self):
+        cleaned = super().clean()
+        first, last = cleaned.get("date_from"), cleaned.get("date_to")
+        if first and last and first > last:
+            raise forms.ValidationError("The first day of the range comes after the last one.")
+        return cleaned
+
+    def date_bounds(self):
+        """(first, last) day, either None when open. Days typed without choosing "Between…"
+        still count: without JavaScript the day boxes are always visible."""
+        preset = self.cleaned_data.get("study_date") or ANY_DATE
+        first, last = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
+        if preset == DATE_RANGE or (preset == ANY_DATE and (first or last)):
+            return first, last
+        return preset_range(preset, self.today) or (None, None)
+
+    def dicom_query(self):
+        """The study-level query; call after is_valid()."""
+        data = self.cleaned_data
+        query = {
+            "PatientName": name_contains(data.get("patient_name", "")),
+            "PatientID": data.get("patient_id", "").strip(),
+            "AccessionNumber": data.get("accession_number", "").strip(),
+            "StudyDescription": contains(data.get("study_description", "")),
+            "StudyDate": date_matching(*self.date_bounds()),
+            "ModalitiesInStudy": data.get("modality", "").strip().upper(),
+        }
+        return {keyword: value for keyword, value in query.items() if value}
+
+
+class PatientFilterForm(Form):
+    """The filters of the patient list."""
+
+    level = levels.PATIENT
+
+    patient_name = _text_field("Patient name", "e.g. doe john")
+    patient_id = _text_field("Patient ID", "exact, or with * wildcards")
+    birth_date = _date_field("Birth date")
+
+    def dicom_query(self):
+        data = self.cleaned_data
+        birth_date = data.get("birth_date")
+        query = {
+            "PatientName": name_contains(data.get("patient_name", "")),
+            "PatientID": data.get("patient_id", "").strip(),
+            "PatientBirthDate": dicom_date(birth_date) if birth_date else "",
+        }
+        return {keyword: value for keyword, value in query.items() if value}
+
+
+class JumpForm(Form):
+    """The lookup box: any identifier, or a public id."""
+
+    q = forms.CharField(
+        label="Identifier",
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={"placeholder": "e.g. ACC-42 or 1.2.840.…", "autocomplete": "off"}
+        ),
+    )

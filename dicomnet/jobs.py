@@ -18,6 +18,9 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from dicomnet.models import Job
+from dicomnet import scu
+from dicomnet.scu import ScuError
+from explorer.index import instances_of
 
 logger = logging.getLogger("dicomnet.jobs")
 
@@ -35,6 +38,14 @@ def runner(job_type):
         return function
 
     return register
+
+
+class JobFailed(Exception):
+    """A job that ran to its end but failed, with the content it produced."""
+
+    def __init__(self, message, content):
+        super().__init__(message)
+        self.content = content
 
 
 class JobStopped(Exception):
@@ -122,9 +133,10 @@ def run(job_id):
             _finish(job, began, state=Job.PAUSED)
         else:
             _finish(job, began, state=Job.FAILURE, code=CANCELED_CODE, description=CANCELED_TEXT)
+    except JobFailed as failure:
+        _finish(job, began, state=Job.FAILURE, code=NETWORK_CODE, description=NETWORK_TEXT,
+                details=str(failure), content=failure.content)
     except Exception as error:  # every failure ends the job with its error, never Running
-        from dicomnet.scu import ScuError
-
         network = isinstance(error, ScuError)
         logger.warning("Job %s (%s) failed: %s", job.id, job.type, error, exc_info=not network)
         _finish(
@@ -219,19 +231,18 @@ def _modality(job):
 
 @runner("DicomModalityStore")
 def store_job(job, progress, should_stop):
-    from dicomnet import scu
-    from explorer.index import instances_of
-
     instances = instances_of(job.parameters["Resources"])
     content = scu.store(_modality(job), instances, progress=progress, should_stop=should_stop)
     content["ParentResources"] = job.parameters["Resources"]
+    if content["FailedInstancesCount"]:
+        # As Orthanc's store job (unless "Permissive"): one instance not sent fails the job.
+        failed, total = content["FailedInstancesCount"], content["InstancesCount"]
+        raise JobFailed(f"{failed} of {total} instances could not be sent to {content['RemoteAet']}", content)
     return content
 
 
 @runner("DicomMoveScu")
 def move_job(job, progress, should_stop):
-    from dicomnet import scu
-
     p = job.parameters
     return scu.move(
         _modality(job), p["Level"], p["Identifiers"], p["TargetAet"], progress=progress, should_stop=should_stop
@@ -240,7 +251,5 @@ def move_job(job, progress, should_stop):
 
 @runner("DicomGetScu")
 def get_job(job, progress, should_stop):
-    from dicomnet import scu
-
     p = job.parameters
     return scu.get(_modality(job), p["Level"], p["Identifiers"], progress=progress, should_stop=should_stop)

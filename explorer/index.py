@@ -194,7 +194,8 @@ def instances_of(public_ids):
         level, resource = resolve(public_id)
         if resource is None:
             continue
-        for instance in instances_below(level, resource).defer("dataset").order_by("id"):
+        only = ("id", "public_id", "file_uuid", "sop_class_uid", "transfer_syntax_uid")
+        for instance in instances_below(level, resource).only(*only).order_by("id"):
             if instance.pk not in seen:
                 seen.add(instance.pk)
                 found.append(instance)

@@ -4,7 +4,6 @@ import base64
 import io
 import warnings
 
-import pydicom
 import pytest
 from django.test import Client
 from pydicom.data import get_charset_files, get_testdata_file
@@ -12,6 +11,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 warnings.filterwarnings("ignore", module="pydicom")
+
+# Fixtures for real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs) live beside the tests.
+pytest_plugins = ["tests.dicom_peers"]
 
 CT_SMALL = "CT_small.dcm"
 CT_SMALL_IDS = {

@@ -3,8 +3,14 @@
 import os
 import socket
 import subprocess
+import time
 
 import pytest
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE, AllStoragePresentationContexts, evt
+
+from dicomnet.models import Modality
+from tests.conftest import make_dicom, sample_path
 
 DCMTK_ENV = dict(os.environ, TCP_NODELAY="1")
 
@@ -34,3 +40,120 @@ def dicom_server(transactional_db, settings):
 
 def port_of(server):
     return server.server_address[1]
+
+
+def modality(aet, port, **options):
+    return Modality.objects.create(name=aet.lower(), aet=aet, host="127.0.0.1", port=port, **options)
+
+
+def wait_for_port(port, process, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the peer stopped: {process.stdout.read() if process.stdout else ''}"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+# --- Peers ------------------------------------------------------------------------------------
+
+
+class Collector:
+    """A pynetdicom storage SCP in a thread that accepts uncompressed little endian only."""
+
+    def __init__(self):
+        self.received = []  # (transfer syntax, data set)
+        self.port = free_port()
+        ae = AE(ae_title="COLLECTOR")
+        ae.require_called_aet = True
+        for context in AllStoragePresentationContexts:
+            ae.add_supported_context(context.abstract_syntax, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+        handlers = [(evt.EVT_C_STORE, self.on_store)]
+        self.server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=handlers)
+
+    def on_store(self, event):
+        dataset = event.dataset  # read from the received file when our SCP made pynetdicom chunk
+        dataset.file_meta = event.file_meta
+        self.received.append((event.context.transfer_syntax, dataset))
+        return 0x0000
+
+    def by_uid(self):
+        return {dataset.SOPInstanceUID: (syntax, dataset) for syntax, dataset in self.received}
+
+
+@pytest.fixture
+def collector():
+    peer = Collector()
+    yield peer
+    peer.server.shutdown()
+
+
+@pytest.fixture
+def storescp(tmp_path):
+    """DCMTK's storescp writing what it receives to a folder."""
+    folder = tmp_path / "storescp"
+    folder.mkdir()
+    port = free_port()
+    process = subprocess.Popen(
+        ["storescp", "-aet", "STORESCP", "-od", str(folder), str(port)],
+        env=DCMTK_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_port(port, process)
+    yield port, folder
+    process.terminate()
+    process.wait(timeout=10)
+
+
+QR_CONFIG = """\
+NetworkTCPPort  = {port}
+MaxPDUSize      = 16384
+MaxAssociations = 16
+
+HostTable BEGIN
+pharos = (PHAROS, 127.0.0.1, {pharos_port})
+HostTable END
+
+VendorTable BEGIN
+VendorTable END
+
+AETable BEGIN
+QRSCP  {folder}  RW  (200, 1024mb)  ANY
+AETable END
+"""
+
+UTF8_PATIENT = "Müller^Jürgen"
+
+
+@pytest.fixture
+def dcmqrscp(tmp_path, dicom_server):
+    """DCMTK's dcmqrscp as a remote PACS holding CT_small, MR_small and a UTF-8 patient;
+    it knows our SCP as PHAROS, for moves. (Forking mode: single-process mode crashes
+    after the first association.)"""
+    folder = tmp_path / "qrscp"
+    folder.mkdir()
+    port = free_port()
+    config = tmp_path / "dcmqrscp.cfg"
+    config.write_text(QR_CONFIG.format(port=port, pharos_port=port_of(dicom_server), folder=folder))
+    process = subprocess.Popen(
+        ["dcmqrscp", "-c", str(config), str(port)],
+        env=DCMTK_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_port(port, process)
+    utf8 = tmp_path / "utf8.dcm"
+    utf8.write_bytes(make_dicom(SpecificCharacterSet="ISO_IR 192", PatientName=UTF8_PATIENT, PatientID="UTF8"))
+    files = [sample_path("CT_small.dcm"), sample_path("MR_small.dcm"), utf8]
+    loaded = dcmtk("storescu", "-aec", "QRSCP", "127.0.0.1", port, *files)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    yield modality("QRSCP", port)
+    process.terminate()
+    process.wait(timeout=10)
+
+

@@ -22,7 +22,7 @@ from dicomnet.models import Modality
 from explorer.ingest import Origin, store_instance
 from explorer.models import Study
 from tests.conftest import dicom_bytes, make_dicom
-from tests.dicom_peers import dcmtk, dicom_server, port_of  # noqa: F401  (fixture)
+from tests.dicom_peers import dcmtk, port_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::UserWarning")]
 

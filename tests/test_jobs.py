@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from dicomnet import jobs
@@ -25,6 +25,27 @@ def counting(job, progress, should_stop):
         time.sleep(job.parameters.get("delay", 0))
         progress(step + 1, total)
     return {"Steps": total}
+
+
+def wait_until_running(job, seconds=30):
+    deadline = time.monotonic() + seconds
+    while Job.objects.get(pk=job.pk).state != Job.RUNNING:
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+
+
+def run_in_thread(job):
+    """What a worker does, in a thread (RQ's worker wants the main thread for its signals)."""
+
+    def work():
+        try:
+            jobs.run(job.pk)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
 
 
 def submit(**parameters):
@@ -65,10 +86,8 @@ def test_cancel_a_pending_job(queue):
 
 def test_cancel_a_running_job(queue):
     job = submit(steps=200, delay=0.02)
-    worker = threading.Thread(target=run_queued_jobs)
-    worker.start()
-    while Job.objects.get(pk=job.pk).state != Job.RUNNING:
-        time.sleep(0.05)
+    worker = run_in_thread(job)
+    wait_until_running(job)
     jobs.cancel(job)
     worker.join(timeout=30)
     job.refresh_from_db()
@@ -78,10 +97,9 @@ def test_cancel_a_running_job(queue):
 
 def test_pause_then_resume(queue):
     job = submit(steps=200, delay=0.02)
-    worker = threading.Thread(target=run_queued_jobs)
-    worker.start()
-    while Job.objects.get(pk=job.pk).state != Job.RUNNING:
-        time.sleep(0.05)
+    queue.empty()
+    worker = run_in_thread(job)
+    wait_until_running(job)
     jobs.pause(job)
     worker.join(timeout=30)
     assert Job.objects.get(pk=job.pk).state == Job.PAUSED

@@ -38,7 +38,7 @@ from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
 from tests.conftest import VARIED_FILES, dicom_bytes, make_dicom, sample_path
-from tests.dicom_peers import DCMTK_ENV, dcmtk, dicom_server, free_port, port_of  # noqa: F401  (fixture)
+from tests.dicom_peers import DCMTK_ENV, dcmtk, free_port, port_of
 
 PATIENT_ROOT_MOVE = PatientRootQueryRetrieveInformationModelMove
 STUDY_ROOT_MOVE = StudyRootQueryRetrieveInformationModelMove

@@ -8,7 +8,7 @@ from dicomnet.models import Modality
 from explorer import storage
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, VARIED_FILES, dicom_bytes, sample_path
-from tests.dicom_peers import dcmtk, dicom_server, port_of  # noqa: F401  (fixture)
+from tests.dicom_peers import dcmtk, port_of
 
 
 def test_echo_with_echoscu(dicom_server):

@@ -9,7 +9,7 @@ import json
 
 from django.db import transaction
 
-from dicomnet import jobs
+from dicomnet import jobs, scu
 from dicomnet.api.modalities import _modality
 from dicomnet.models import Job, RemoteAnswer, RemoteQuery
 from explorer import levels, tags
@@ -18,21 +18,15 @@ from explorer.api.base import NoSuchResource, flag, json_body, json_response
 from explorer.errors import BadRequest, NetworkProtocol
 
 
-def _scu():
-    from dicomnet import scu  # noqa: PLC0415  (TEMPORARY: until scu.py lands)
-
-    return scu
-
-
 def _network(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
-    except _scu().ScuError as error:
+    except scu.ScuError as error:
         raise NetworkProtocol(str(error)) from error
 
 
 def echo(request, name):
-    _network(_scu().echo, _modality(name))
+    _network(scu.echo, _modality(name))
     return json_response({})
 
 
@@ -138,7 +132,7 @@ def query(request, name):
     if not isinstance(wanted, dict):
         raise BadRequest('"Query" must be an object of tag names to values')
     wanted = {str(k): "" if v is None else str(v) for k, v in wanted.items()}
-    answers, dropped = _network(_scu().find, modality, level.name, wanted, normalize=body.get("Normalize", True))
+    answers, dropped = _network(scu.find, modality, level.name, wanted, normalize=body.get("Normalize", True))
     with transaction.atomic():
         stored = RemoteQuery.objects.create(modality=modality.name, level=level.name, query=wanted, dropped_keys=dropped)
         RemoteAnswer.objects.bulk_create(

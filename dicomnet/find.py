@@ -35,7 +35,6 @@ from pydicom.valuerep import ALLOW_BACKSLASH, DS, IS, PersonName, format_number_
 
 from explorer import levels, query
 from explorer.errors import PharosError
-from explorer.index import model_for
 from explorer.models import Instance, Series, Study
 
 logger = logging.getLogger("dicomnet")

@@ -19,7 +19,6 @@ transfer syntax).
 
 import logging
 
-import numpy
 import pydicom
 from django.conf import settings
 from pydicom.dataset import Dataset
@@ -27,7 +26,6 @@ from pydicom.multival import MultiValue
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
@@ -40,6 +38,7 @@ from pynetdicom.sop_class import (
 )
 
 from dicomnet import access
+from dicomnet.transcoding import to_explicit_little_endian
 from explorer import storage
 from explorer.models import Instance
 
@@ -72,8 +71,6 @@ MAX_CONTEXTS = 128  # PS3.8: presentation context ids are the odd numbers 1 to 2
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 # pynetdicom re-encodes a data set between these on its own (association.py, _get_valid_context).
 LITTLE_ENDIAN_UNCOMPRESSED = frozenset({*UNCOMPRESSED, DeflatedExplicitVRLittleEndian})
-# Bytes per value of the VRs whose values are stored as raw bytes in the file's byte order.
-SWAPPED_VR_WIDTH = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 
 
 class RetrieveRefused(Exception):
@@ -203,31 +200,9 @@ def dataset_to_send(instance, accepted, allow_transcoding=True):
     if not accepted & LITTLE_ENDIAN_UNCOMPRESSED:
         return undeliverable(instance, f"the peer accepts neither {syntax.name} nor an uncompressed transfer syntax")
     try:
-        return transcoded(dataset)
+        return to_explicit_little_endian(dataset)
     except Exception as error:  # decoders raise anything: ValueError, RuntimeError, NotImplementedError…
         return undeliverable(instance, f"it cannot be decoded from {syntax.name}: {error}")
-
-
-def transcoded(dataset):
-    """The data set in Explicit VR Little Endian, keeping its SOP Instance UID: changing the
-    transfer syntax does not make a new instance."""
-    if dataset.file_meta.TransferSyntaxUID == ExplicitVRBigEndian:
-        return little_endian(dataset)
-    dataset.decompress(generate_instance_uid=False)
-    return dataset
-
-
-def little_endian(dataset):
-    # pydicom re-encodes values it has parsed but leaves raw bytes (pixel data, OW/OF…) alone.
-    def swap_bytes(_, element):
-        width = SWAPPED_VR_WIDTH.get(element.VR)
-        if width and element.value:
-            element.value = numpy.frombuffer(element.value, f">u{width}").astype(f"<u{width}").tobytes()
-
-    dataset.walk(swap_bytes)
-    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset.set_original_encoding(False, True, dataset.original_character_set)
-    return dataset
 
 
 def undeliverable(instance, reason):

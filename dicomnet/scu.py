@@ -26,7 +26,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy
 import pydicom
 from django.conf import settings
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -37,7 +36,6 @@ from pydicom.tag import Tag
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
@@ -62,6 +60,7 @@ from pynetdicom.status import (
 )
 
 from dicomnet.scp import UNCOMPRESSED, accepted_transfer_syntaxes, set_no_delay
+from dicomnet.transcoding import to_explicit_little_endian
 from explorer import levels, storage
 from explorer.errors import BadFileFormat, BadRequest, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
@@ -78,8 +77,6 @@ MAX_CONTEXTS = 128  # PS3.8: presentation context ids are the odd numbers 1 to 2
 LITTLE_ENDIAN = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 # pynetdicom re-encodes a data set between these by itself, without touching pixel data.
 CONVERTIBLE = frozenset({*LITTLE_ENDIAN, DeflatedExplicitVRLittleEndian})
-# Bytes per value of the VRs whose values pydicom keeps as raw bytes in the file's byte order.
-SWAPPED_VR_WIDTH = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 RETRY_DELAY_SECONDS = 1.0
 
 # Orthanc's normalisation of a C-FIND (DicomControlUserConnection): besides the main tags
@@ -445,22 +442,6 @@ def _read_dataset(item):
     return dataset
 
 
-def _to_explicit_little_endian(dataset):
-    """Transcode in place: decompress, or turn big endian little; the SOP Instance UID stays."""
-    if dataset.file_meta.TransferSyntaxUID == ExplicitVRBigEndian:
-        # pydicom re-encodes the values it parsed but leaves raw bytes (pixel data, OW, OF…) alone.
-        def swap_bytes(_, element):
-            width = SWAPPED_VR_WIDTH.get(element.VR)
-            if width and element.value:
-                element.value = numpy.frombuffer(element.value, f">u{width}").astype(f"<u{width}").tobytes()
-
-        dataset.walk(swap_bytes)
-        dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        dataset.set_original_encoding(False, True, dataset.original_character_set)
-    else:
-        dataset.decompress(generate_instance_uid=False)
-
-
 def _send_dataset(assoc, dataset):
     try:
         return assoc.send_c_store(dataset)
@@ -488,7 +469,7 @@ def _send_instance(assoc, item, allow_transcoding):
     if not accepted & CONVERTIBLE:
         raise _Undeliverable(f"the modality accepts neither {syntax.name} nor an uncompressed transfer syntax")
     try:
-        _to_explicit_little_endian(dataset)
+        to_explicit_little_endian(dataset)
     except Exception as error:  # decoders raise anything: ValueError, RuntimeError, NotImplementedError…
         raise _Undeliverable(f"it cannot be decoded from {syntax.name}: {error}") from error
     return _send_dataset(assoc, dataset)

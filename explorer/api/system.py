@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 import explorer
 from explorer import index

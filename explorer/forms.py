@@ -106,7 +106,7 @@ def _date_field(label):
     return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
-class Form(forms.Form):
+class LabelsAboveForm(forms.Form):
     """Labels without Django's trailing colon: they sit above their boxes."""
 
     def __init__(self, *args, **kwargs):
@@ -114,7 +114,7 @@ class Form(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class StudyFilterForm(Form):
+class StudyFilterForm(LabelsAboveForm):
     """The lookup form and the filters of the study list."""
 
     level = levels.STUDY
@@ -163,7 +163,7 @@ class StudyFilterForm(Form):
         return {keyword: value for keyword, value in query.items() if value}
 
 
-class PatientFilterForm(Form):
+class PatientFilterForm(LabelsAboveForm):
     """The filters of the patient list."""
 
     level = levels.PATIENT
@@ -183,7 +183,7 @@ class PatientFilterForm(Form):
         return {keyword: value for keyword, value in query.items() if value}
 
 
-class JumpForm(Form):
+class JumpForm(LabelsAboveForm):
     """The lookup box: any identifier, or a public id."""
 
     q = forms.CharField(

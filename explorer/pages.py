@@ -38,9 +38,10 @@ SEX = {"M": "Male", "F": "Female", "O": "Other"}
 def format_date(text):
     """DICOM DA "20040119" → "19 Jan 2004"; anything else is shown as it is."""
     try:
-        return datetime.strptime(text.strip()[:8], "%Y%m%d").strftime("%-d %b %Y")
+        day = datetime.strptime(text.strip()[:8], "%Y%m%d")
     except (AttributeError, ValueError):
         return text or ""
+    return f"{day.day} {day:%b %Y}"
 
 
 def format_time(text):
@@ -446,7 +447,7 @@ class Field:
     label: str
     value: str
     keyword: str = ""
-    mono: bool = False  # UIDs and numbers read better in a fixed-width font
+    mono: bool = False  # UIDs and lists of numbers read better in a fixed-width font
 
 
 @dataclass
@@ -483,7 +484,7 @@ SUMMARY_TAGS = {
 
 
 def main_tag_fields(level, main_tags, keywords=None):
-    """The level's main tags (or the given ones) in Orthanc's order, empty ones left out."""
+    """The level's main tags in Orthanc's order (or the given keywords), empty ones left out."""
     fields = []
     for keyword in keywords or level.main_tags:
         text = main_tags.get(keyword)
@@ -496,7 +497,8 @@ def main_tag_fields(level, main_tags, keywords=None):
 
 def file_fields(instance):
     """What the instance page adds about the stored file."""
-    received = timezone.localtime(instance.received_at).strftime("%-d %b %Y %H:%M:%S")
+    moment = timezone.localtime(instance.received_at)
+    received = f"{moment.day} {moment:%b %Y %H:%M:%S}"
     origin = instance.origin
     sender = instance.remote_aet or instance.remote_ip or instance.http_username
     if sender:

@@ -77,8 +77,8 @@ def test_an_inactive_user_is_refused(user):
 def test_a_logged_in_browser_sees_the_home_page(user):
     browser = Client()
     assert browser.login(username="alice", password="wonderland")
-    response = browser.get("/")
-    assert response.status_code == 200
+    response = browser.get("/", follow=True)
+    assert response.redirect_chain == [("/ui/", 302)]
     assert b"Pharos is running" in response.content
 
 

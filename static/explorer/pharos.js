@@ -1,0 +1,149 @@
+// Pharos: small enhancements on top of pages that work without JavaScript.
+// - delete buttons open a <dialog> instead of going to the confirmation page;
+// - the study date's "from/to" boxes show only for "Between…";
+// - the series scroller and the instance's frames (with a cine play button);
+// - the tag tree: expand all, collapse all, filter.
+(function () {
+  "use strict";
+
+  function setUpDialogs() {
+    document.querySelectorAll("[data-dialog]").forEach(function (opener) {
+      var dialog = document.getElementById(opener.dataset.dialog);
+      if (!dialog || typeof dialog.showModal !== "function") return;
+      opener.addEventListener("click", function (event) {
+        event.preventDefault();
+        dialog.showModal();
+      });
+      dialog.querySelectorAll("[data-close-dialog]").forEach(function (button) {
+        button.addEventListener("click", function () { dialog.close(); });
+      });
+    });
+  }
+
+  function setUpDateFilters() {
+    document.querySelectorAll("[data-date-filter]").forEach(function (fieldset) {
+      var preset = fieldset.querySelector("select");
+      var range = fieldset.querySelector("[data-date-range]");
+      if (!preset || !range) return;
+      var hasDates = Array.prototype.some.call(range.querySelectorAll("input"), function (input) { return input.value; });
+      if (hasDates && !preset.value) preset.value = "range";
+      function update() { range.hidden = preset.value !== "range"; }
+      preset.addEventListener("change", update);
+      update();
+    });
+  }
+
+  // Steps an <img> through a list of picture URLs with a range input; the next picture is
+  // asked for only once the current one has arrived, so a fast slider never queues dozens.
+  function Stepper(image, range, label, urlAt, labelAt) {
+    var wanted = Number(range.value), shown = wanted, loading = false;
+    function show(index) {
+      wanted = index;
+      label.textContent = labelAt(index);
+      if (loading) return;
+      loading = true;
+      shown = index;
+      image.src = urlAt(index);
+    }
+    image.addEventListener("load", settle);
+    image.addEventListener("error", settle);
+    function settle() {
+      loading = false;
+      if (wanted !== shown) show(wanted);
+    }
+    range.addEventListener("input", function () { show(Number(range.value)); });
+    return {
+      go: function (index) {
+        var last = Number(range.max);
+        index = Math.max(0, Math.min(last, index));
+        range.value = index;
+        show(index);
+      },
+      isLoading: function () { return loading; },
+      current: function () { return Number(range.value); },
+    };
+  }
+
+  function setUpScroller(root) {
+    var frames = JSON.parse(document.getElementById(root.dataset.scroller).textContent);
+    var image = root.querySelector("[data-scroller-image]");
+    var range = root.querySelector("[data-scroller-range]");
+    var label = root.querySelector("[data-scroller-label]");
+    var link = root.querySelector("[data-scroller-link]");
+    var stepper = Stepper(image, range, label,
+      function (i) { if (link) link.href = frames[i].href; return frames[i].url; },
+      function (i) { return frames[i].label + " · " + (i + 1) + " / " + frames.length; });
+    // The mouse wheel over the picture scrolls through the series, as in a viewer.
+    image.addEventListener("wheel", function (event) {
+      event.preventDefault();
+      stepper.go(stepper.current() + (event.deltaY > 0 ? 1 : -1));
+    }, { passive: false });
+  }
+
+  function setUpCine(root) {
+    var template = root.dataset.frameUrl;
+    var count = Number(root.dataset.frameCount);
+    var image = root.querySelector("[data-preview]");
+    var range = root.querySelector("[data-cine-range]");
+    var label = root.querySelector("[data-cine-label]");
+    var play = root.querySelector("[data-cine-play]");
+    var stepper = Stepper(image, range, label,
+      function (i) { return template.replace("{n}", String(i)); },
+      function (i) { return "Frame " + (i + 1) + " / " + count; });
+    var timer = null;
+    function tick() {
+      if (!stepper.isLoading()) stepper.go((stepper.current() + 1) % count);
+    }
+    play.addEventListener("click", function () {
+      if (timer) {
+        clearInterval(timer);
+        timer = null;
+      } else {
+        timer = setInterval(tick, 100);
+      }
+      play.textContent = timer ? "Pause" : "Play";
+      play.setAttribute("aria-pressed", timer ? "true" : "false");
+    });
+  }
+
+  function setUpTagTree(root) {
+    var allDetails = function () { return root.querySelectorAll("details"); };
+    var expand = root.querySelector("[data-expand-all]");
+    var collapse = root.querySelector("[data-collapse-all]");
+    var filter = root.querySelector("[data-tag-filter]");
+    if (expand) expand.addEventListener("click", function () { allDetails().forEach(function (d) { d.open = true; }); });
+    if (collapse) collapse.addEventListener("click", function () { allDetails().forEach(function (d) { d.open = false; }); });
+    if (!filter) return;
+
+    // A tag stays visible when its own row matches or when something inside it does
+    // (then its sequence opens to show it).
+    function apply(list, text) {
+      var anyShown = false;
+      Array.prototype.forEach.call(list.children, function (item) {
+        var row = item.querySelector(".tag-row");
+        var own = !text || row.textContent.toLowerCase().indexOf(text) !== -1;
+        var inside = false;
+        var details = item.querySelector(":scope > details");
+        if (details) {
+          details.querySelectorAll(":scope > .item > ul.tags").forEach(function (child) {
+            if (apply(child, own ? "" : text)) inside = true;
+          });
+          if (text && inside && !own) details.open = true;
+        }
+        item.hidden = !(own || inside);
+        if (!item.hidden) anyShown = true;
+      });
+      return anyShown;
+    }
+    var top = root.querySelector("ul.tags");
+    filter.addEventListener("input", function () { apply(top, filter.value.trim().toLowerCase()); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpDialogs();
+    setUpDateFilters();
+    document.querySelectorAll("[data-scroller]").forEach(setUpScroller);
+    document.querySelectorAll("[data-cine]").forEach(setUpCine);
+    document.querySelectorAll("[data-tag-tree]").forEach(setUpTagTree);
+  });
+})();

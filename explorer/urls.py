@@ -18,6 +18,8 @@ page_patterns = [
     path("ui/studies/<str:public_id>", views.study, name="study"),
     path("ui/series/<str:public_id>", views.series, name="series"),
     path("ui/instances/<str:public_id>", views.instance, name="instance"),
+    path("ui/upload", views.upload, name="upload"),
+    path("", include("dicomnet.page_urls")),
 ]
 page_patterns += [
     path(f"ui/{level.plural}/<str:public_id>/delete", views.delete, {"level": level}, name=f"delete-{level.name.lower()}")

@@ -5,6 +5,8 @@ login page; the decorator keeps that true should the middleware change). A view 
 resource, asks explorer.pages for what to show and renders one template.
 """
 
+from collections import Counter
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +14,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from explorer import forms, index, levels, pages
+from explorer.api.instances import _expand_uploads, request_origin, store_many
+from explorer.errors import PharosError
 
 
 @login_required
@@ -136,3 +140,33 @@ def delete(request, level, public_id):
         "deletion": pages.deletion(level, resource),
     }
     return render(request, "explorer/delete.html", context)
+
+
+def uploaded_contents(files):
+    """(name, bytes or error) for each uploaded file, ZIP archives opened; an archive
+    that cannot be read is one rejected entry, not the end of the upload."""
+    for uploaded in files:
+        try:
+            yield from _expand_uploads([uploaded])
+        except PharosError as error:
+            yield uploaded.name, error
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    """The upload page. With JavaScript the page sends each file to POST /instances itself;
+    this POST (a plain multipart form of files, folders or ZIPs) is the way without it."""
+    answers = None
+    if request.method == "POST":
+        files = request.FILES.getlist("files") + request.FILES.getlist("folder")
+        if files:
+            answers, _ = store_many(uploaded_contents(files), request_origin(request))
+        else:
+            messages.error(request, "Choose at least one file to upload.")
+    context = {
+        "answers": answers,
+        "counts": Counter(answer["Status"] for answer in answers or ()),
+        "section": "upload",
+    }
+    return render(request, "explorer/upload.html", context)

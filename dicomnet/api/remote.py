@@ -9,7 +9,7 @@ import json
 
 from django.db import transaction
 
-from dicomnet import jobs, scu
+from dicomnet import jobs, queries, scu
 from dicomnet.api.modalities import _modality
 from dicomnet.models import Job, RemoteAnswer, RemoteQuery
 from explorer import levels, tags
@@ -123,8 +123,6 @@ def get(request, name):
 
 def query(request, name):
     """POST /modalities/{name}/query {Level, Query, Normalize}: a C-FIND kept as /queries/{id}."""
-    from django.conf import settings
-
     modality = _modality(name)
     body = json_body(request, {})
     level = _level(body.get("Level"))
@@ -132,14 +130,7 @@ def query(request, name):
     if not isinstance(wanted, dict):
         raise BadRequest('"Query" must be an object of tag names to values')
     wanted = {str(k): "" if v is None else str(v) for k, v in wanted.items()}
-    answers, dropped = _network(scu.find, modality, level.name, wanted, normalize=body.get("Normalize", True))
-    with transaction.atomic():
-        stored = RemoteQuery.objects.create(modality=modality.name, level=level.name, query=wanted, dropped_keys=dropped)
-        RemoteAnswer.objects.bulk_create(
-            RemoteAnswer(query=stored, position=i, content=answer.to_json_dict()) for i, answer in enumerate(answers)
-        )
-        old = RemoteQuery.objects.order_by("-created").values_list("id", flat=True)[settings.PHAROS_QUERIES_KEPT :]
-        RemoteQuery.objects.filter(id__in=list(old)).delete()
+    stored = _network(queries.run_query, modality, level.name, wanted, normalize=body.get("Normalize", True))
     return json_response({"ID": str(stored.id), "Path": f"/queries/{stored.id}"})
 
 
@@ -198,31 +189,15 @@ def answer_content(request, query_id, index):
     return json_response(_answer_content(request, _answer(query_id, index).content))
 
 
-UNIQUE_KEYS = {
-    "Patient": ("PatientID",),
-    "Study": ("PatientID", "StudyInstanceUID"),
-    "Series": ("PatientID", "StudyInstanceUID", "SeriesInstanceUID"),
-    "Instance": ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"),
-}
-
-
 def _identifier(level, content):
-    simplified = tags.simplified_tags(content)
-    return {key: simplified.get(key) or "" for key in UNIQUE_KEYS[level]}
+    return queries.identifier(level, content)
 
 
 def _retrieve(stored, chosen, body):
-    from django.conf import settings
-
     if isinstance(body, str):
         body = {"TargetAet": body}
-    parameters = {
-        "Modality": stored.modality,
-        "Level": stored.level,
-        "Identifiers": [_identifier(stored.level, a.content) for a in chosen],
-        "TargetAet": (body.get("TargetAet") if isinstance(body, dict) else None) or settings.PHAROS_AET,
-    }
-    return start_job("DicomMoveScu", parameters, body)
+    target_aet = body.get("TargetAet") if isinstance(body, dict) else None
+    return start_job("DicomMoveScu", queries.move_parameters(stored, chosen, target_aet), body)
 
 
 def retrieve_all(request, query_id):

@@ -2,7 +2,8 @@
 // - delete buttons open a <dialog> instead of going to the confirmation page;
 // - the study date's "from/to" boxes show only for "Between…";
 // - the series scroller and the instance's frames (with a cine play button);
-// - the tag tree: expand all, collapse all, filter.
+// - the tag tree: expand all, collapse all, filter;
+// - "Retrieve…" buttons of remote answers open one shared dialog instead of the retrieve page.
 (function () {
   "use strict";
 
@@ -139,8 +140,30 @@
     filter.addEventListener("input", function () { apply(top, filter.value.trim().toLowerCase()); });
   }
 
+  // Each opener is a link to its retrieve page; the dialog posts the same form to that URL.
+  function setUpRetrieveDialog() {
+    var dialog = document.getElementById("retrieve-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    var form = dialog.querySelector("[data-retrieve-form]");
+    var what = dialog.querySelector("[data-retrieve-what]");
+    var target = form.querySelector("input[name=target_aet]");
+    document.querySelectorAll("a[data-retrieve]").forEach(function (opener) {
+      opener.addEventListener("click", function (event) {
+        event.preventDefault();
+        form.action = opener.href;
+        what.textContent = opener.dataset.retrieveWhat || "";
+        dialog.showModal();
+        if (target) target.select();
+      });
+    });
+    dialog.querySelectorAll("[data-close-dialog]").forEach(function (button) {
+      button.addEventListener("click", function () { dialog.close(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpDialogs();
+    setUpRetrieveDialog();
     setUpDateFilters();
     document.querySelectorAll("[data-scroller]").forEach(setUpScroller);
     document.querySelectorAll("[data-cine]").forEach(setUpCine);

@@ -1,0 +1,38 @@
+"""Template tags of the network pages, for templates the explorer renders.
+
+`send_action` gives every resource page its "Send to a modality" form without the
+explorer's views knowing about modalities (dicomnet depends on explorer, never the reverse).
+"""
+
+from dataclasses import dataclass
+
+from django import template
+from django.urls import reverse
+
+from dicomnet.forms import SendForm
+
+register = template.Library()
+
+
+@dataclass
+class SendAction:
+    form: SendForm
+    url: str
+    has_modalities: bool
+    admin_url: str
+
+
+@register.simple_tag
+def send_action(page):
+    """The send form of a resource page (`page`: explorer.pages.ResourcePage)."""
+    form = SendForm(auto_id="send_%s")
+    field = form.fields["modality"]
+    # One query for the whole page: the choices are read once, not counted and then read.
+    choices = [(modality.name, f"{modality.name} ({modality.aet})") for modality in field.queryset]
+    field.choices = choices
+    return SendAction(
+        form=form,
+        url=reverse(f"send-{page.level.lower()}", args=[page.public_id]),
+        has_modalities=bool(choices),
+        admin_url=reverse("admin:dicomnet_modality_add"),
+    )

@@ -1,0 +1,239 @@
+"""The network pages under /ui/: send to a modality, Query/Retrieve, jobs.
+
+Thin views, as the explorer's: they check the form, call the same plain functions the
+REST API calls (dicomnet.jobs, dicomnet.queries, dicomnet.scu), and render what
+dicomnet.pages prepares. Anything that starts a job does so inside a transaction
+(the job is queued once it commits), then goes to the job's page, where its progress
+shows live.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dicomnet import forms, jobs, pages, queries, scu
+from dicomnet.models import Modality
+from explorer import pages as explorer_pages
+from explorer.errors import PharosError
+from explorer.views import not_found
+
+JOB_ACTIONS = ("cancel", "pause", "resume", "resubmit")
+ACTION_DONE = {
+    "cancel": "Cancel asked: a running job stops at its next step.",
+    "pause": "Pause asked: a running job stops at its next step.",
+    "resume": "The job is queued again.",
+    "resubmit": "The job is queued again, from the start.",
+}
+
+
+def submit_job(job_type, parameters):
+    with transaction.atomic():
+        return jobs.submit(job_type, parameters)
+
+
+def gone(request, what, identifier, status=404):
+    """A page for a query or job that does not exist (any more)."""
+    context = {"what": what, "identifier": identifier}
+    return render(request, "dicomnet/gone.html", context, status=status)
+
+
+# ---------------------------------------------------------------- send
+
+
+@login_required
+@require_POST
+def send(request, level, public_id):
+    """POST from a resource page: send it to the chosen modality as a DicomModalityStore job."""
+    resource = explorer_pages.load(level, public_id)
+    if resource is None:
+        return not_found(request, level, public_id)
+    form = forms.SendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a modality to send to.")
+        return redirect(explorer_pages.resource_url(level, public_id))
+    modality = form.cleaned_data["modality"]
+    job = submit_job("DicomModalityStore", {"Modality": modality.name, "Resources": [public_id]})
+    title = explorer_pages.title_of(level, resource)
+    messages.success(request, f"Sending {level.name.lower()} “{title}” to {modality.name} ({modality.aet}).")
+    return redirect(pages.job_url(job.id))
+
+
+# ---------------------------------------------------------------- query/retrieve
+
+
+def search_form_initial(request):
+    """?modality=name, or ?from=<query id> to change an earlier search."""
+    stored = pages.load_query(request.GET.get("from", ""))
+    if stored is not None and stored.level == "Study":
+        return forms.initial_from_query(stored.modality, stored.query)
+    return {"modality": request.GET.get("modality", "")}
+
+
+def echo(request, modality):
+    try:
+        scu.echo(modality)
+    except scu.ScuError as error:
+        messages.error(request, f"Echo failed: {error}")
+    else:
+        messages.success(request, f"{modality.name} ({modality.aet}) answered the echo.")
+
+
+def search(form):
+    """The study query; (RemoteQuery, None) or (None, why it failed)."""
+    modality = form.cleaned_data["modality"]
+    try:
+        return queries.run_query(modality, "Study", form.dicom_query()), None
+    except scu.ScuError as error:
+        return None, f"The query failed: {error}"
+    except PharosError as error:  # a value the query cannot encode
+        return None, f"The query cannot be sent: {error.details or error.message}"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def query_retrieve(request):
+    """Step 1: the server and the study search form; POST action=echo or action=search."""
+    if request.method == "POST":
+        form = forms.RemoteStudyQueryForm(request.POST)
+        valid = form.is_valid()
+        modality = form.cleaned_data.get("modality")
+        if request.POST.get("action") == "echo" and modality is not None:
+            echo(request, modality)
+        elif valid:
+            stored, problem = search(form)
+            if stored is not None:
+                return redirect(pages.query_url(stored.id))
+            messages.error(request, problem)
+    else:
+        form = forms.RemoteStudyQueryForm(initial=search_form_initial(request))
+    context = {
+        "form": form,
+        "has_modalities": Modality.objects.exists(),
+        "recent": pages.recent_queries(),
+        "section": "query-retrieve",
+    }
+    return render(request, "dicomnet/query_retrieve.html", context)
+
+
+def parent_of(request):
+    """The study query a series query was opened from (?from=<id>&answer=<i>), if any."""
+    parent = pages.load_query(request.GET.get("from", ""))
+    try:
+        position = int(request.GET.get("answer", ""))
+    except ValueError:
+        position = None
+    return parent, position
+
+
+@login_required
+def query_answers(request, query_id):
+    """Step 2 or 3: the answers of a study or series query, each to open or retrieve."""
+    stored = pages.load_query(query_id)
+    if stored is None:
+        return gone(request, "query", query_id)
+    parent, position = parent_of(request)
+    context = {
+        "page": pages.query_page(stored, parent, position),
+        "retrieve_form": forms.RetrieveForm(initial={"target_aet": settings.PHAROS_AET}),
+        "section": "query-retrieve",
+    }
+    return render(request, "dicomnet/query.html", context)
+
+
+@login_required
+def answer_series(request, query_id, index):
+    """Drill down: a series-level query below one study answer, then its page."""
+    stored = pages.load_query(query_id)
+    answer = stored.answers.filter(position=index).first() if stored is not None else None
+    if answer is None or stored.level != "Study":
+        return gone(request, "study answer", f"{query_id}/{index}")
+    modality = Modality.objects.filter(name=stored.modality).first()
+    if modality is None:
+        messages.error(request, f"The modality {stored.modality} is no longer configured.")
+        return redirect(pages.query_url(stored.id))
+    wanted = forms.series_query(pages.simplified(answer))
+    try:
+        series_query = queries.run_query(modality, "Series", wanted)
+    except (scu.ScuError, PharosError) as error:
+        messages.error(request, f"The series query failed: {error}")
+        return redirect(pages.query_url(stored.id))
+    return redirect(f"{pages.query_url(series_query.id)}?from={stored.id}&answer={index}")
+
+
+def retrieve(request, stored, chosen, what):
+    """GET: the retrieve form on its own page (without JavaScript); POST: start the C-MOVE."""
+    form = forms.RetrieveForm(request.POST or None, initial={"target_aet": settings.PHAROS_AET})
+    if request.method == "POST" and form.is_valid():
+        target = form.cleaned_data["target_aet"]
+        job = submit_job("DicomMoveScu", queries.move_parameters(stored, chosen, target))
+        messages.success(request, f"Retrieving {what} from {stored.modality} to {target}.")
+        return redirect(pages.job_url(job.id))
+    context = {
+        "form": form,
+        "what": what,
+        "query": stored,
+        "back_url": pages.query_url(stored.id),
+        "section": "query-retrieve",
+    }
+    return render(request, "dicomnet/retrieve.html", context, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def retrieve_answer(request, query_id, index):
+    stored = pages.load_query(query_id)
+    answer = stored.answers.filter(position=index).first() if stored is not None else None
+    if answer is None:
+        return gone(request, "answer", f"{query_id}/{index}")
+    return retrieve(request, stored, [answer], pages.answer_title(stored.level, answer))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def retrieve_all(request, query_id):
+    stored = pages.load_query(query_id)
+    if stored is None:
+        return gone(request, "query", query_id)
+    answers = list(stored.answers.all())
+    if not answers:
+        messages.error(request, "This query has no answer to retrieve.")
+        return redirect(pages.query_url(stored.id))
+    return retrieve(request, stored, answers, pages.counted(len(answers), stored.level))
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@login_required
+def job_list(request):
+    jobs.fail_dead_jobs()
+    context = {"listing": pages.job_listing(request.GET), "section": "jobs"}
+    return render(request, "dicomnet/jobs.html", context)
+
+
+@login_required
+def job_detail(request, job_id):
+    jobs.fail_dead_jobs()
+    job = pages.load_job(job_id)
+    if job is None:
+        return gone(request, "job", job_id)
+    context = {"page": pages.job_page(job), "section": "jobs"}
+    return render(request, "dicomnet/job.html", context)
+
+
+@login_required
+@require_POST
+def job_action(request, job_id, action):
+    """Cancel, pause, resume or resubmit; back to the page the button was on."""
+    job = pages.load_job(job_id)
+    if job is None or action not in JOB_ACTIONS:
+        return gone(request, "job", job_id)
+    with transaction.atomic():
+        getattr(jobs, action)(job)
+    messages.success(request, ACTION_DONE[action])
+    back = request.POST.get("next", "")
+    # Only our own job pages: a form must not be able to send the browser elsewhere.
+    return redirect(back if back.startswith("/ui/jobs") else pages.job_url(job.id))

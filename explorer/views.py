@@ -14,8 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from explorer import forms, index, levels, pages
-from explorer.api.instances import _expand_uploads, request_origin, store_many
-from explorer.errors import PharosError
+from explorer.api.instances import request_origin, store_many, uploaded_contents
 
 
 @login_required
@@ -140,16 +139,6 @@ def delete(request, level, public_id):
         "deletion": pages.deletion(level, resource),
     }
     return render(request, "explorer/delete.html", context)
-
-
-def uploaded_contents(files):
-    """(name, bytes or error) for each uploaded file, ZIP archives opened; an archive
-    that cannot be read is one rejected entry, not the end of the upload."""
-    for uploaded in files:
-        try:
-            yield from _expand_uploads([uploaded])
-        except PharosError as error:
-            yield uploaded.name, error
 
 
 @login_required

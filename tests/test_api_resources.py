@@ -334,3 +334,17 @@ def test_json_layout_is_orthancs(ct):
     text = ct.get("/system").content.decode()
     assert text.startswith('{\n  "ApiVersion": 16')
     assert json.loads(text)["Name"] == "Pharos"
+
+
+def test_a_broken_zip_in_a_multipart_upload_is_one_rejected_entry(api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = [
+        SimpleUploadedFile("broken.zip", b"PK\x03\x04 this is no archive"),
+        SimpleUploadedFile("ct.dcm", dicom_bytes(CT_SMALL)),
+    ]
+    response = api.post("/instances", {"files": files})
+    assert response.status_code == 400
+    broken, ct = response.json()
+    assert (broken["Filename"], broken["Status"]) == ("broken.zip", "Failure")
+    assert ct["Status"] == "Success"

@@ -60,7 +60,7 @@ def upload(request, level=None):
         files = [f for field in request.FILES for f in request.FILES.getlist(field)]
         if not files:
             raise UnsupportedMediaType("The multipart body holds no file")
-        answers, all_stored = store_many(_expand_uploads(files), origin)
+        answers, all_stored = store_many(uploaded_contents(files), origin)
         return json_response(answers, status=200 if all_stored else 400)
     body = request.body
     if not body:
@@ -71,14 +71,19 @@ def upload(request, level=None):
     return json_response(upload_answer(ingest.store_instance(body, origin)))
 
 
-def _expand_uploads(files):
+def uploaded_contents(files):
+    """(name, bytes or error) for each uploaded file, ZIP archives opened; an archive
+    that cannot be read is one rejected entry, not the end of the upload."""
     for uploaded in files:
         data = uploaded.read()
-        if sources.looks_like_zip(data[:4]):
+        if not sources.looks_like_zip(data[:4]):
+            yield uploaded.name, data
+            continue
+        try:
             for name, member in sources.zip_members(data):
                 yield f"{uploaded.name}/{name}", member
-        else:
-            yield uploaded.name, data
+        except PharosError as error:
+            yield uploaded.name, error
 
 
 def _instance(public_id):

@@ -19,6 +19,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
+from pynetdicom.transport import AssociationServer
 from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelFind,
     PatientRootQueryRetrieveInformationModelGet,
@@ -193,9 +194,25 @@ HANDLERS = [
 ]
 
 
+def allow_shared_port():
+    """Let several DICOM server processes listen on one port (SO_REUSEPORT): the kernel
+    spreads the associations over them, so that they use more than one core."""
+    original = AssociationServer.server_bind
+    if getattr(original, "shares_port", False):
+        return
+
+    def server_bind(server):
+        server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        original(server)
+
+    server_bind.shares_port = True
+    AssociationServer.server_bind = server_bind
+
+
 def start(port=None, host="", block=False):
     """Start the DICOM server; returns the running server (or blocks until it stops)."""
     configure_pynetdicom()
+    allow_shared_port()
     ae = build_ae()
     address = (host, settings.PHAROS_DICOM_PORT if port is None else port)
     logger.info("DICOM server %s listening on port %s", settings.PHAROS_AET, address[1])

@@ -365,3 +365,14 @@ class TestRest:
         response = api.get(f"/instances/{instance}/rendered?{query}")
         assert response.status_code == 400
         assert response.json()["OrthancStatus"] in (3, 8)
+
+
+def test_previews_are_drawn_once_then_kept(api, monkeypatch):
+    from explorer import previews as drawing
+
+    answer = upload(api, dicom_bytes("CT_small.dcm")).json()
+    url = f"/instances/{answer['ID']}/rendered?height=64"
+    first = api.get(url)
+    monkeypatch.setattr(drawing, "render_frame", lambda *a, **k: (_ for _ in ()).throw(AssertionError("drawn again")))
+    second = api.get(url)
+    assert second.status_code == 200 and second.content == first.content

@@ -6,6 +6,7 @@ out of the request and turn failures into Orthanc's answers: an unknown id is
 drawable image is 415 (or, with ?returnUnsupportedImage, a placeholder PNG).
 """
 
+from django.core.cache import caches
 from django.http import HttpResponse
 
 from explorer import index, levels, previews
@@ -98,8 +99,20 @@ def _picture(request, image, quality=previews.JPEG_QUALITY):
 
 
 def _answer(request, public_id, frame_text, draw, encode):
-    """Draw one frame with draw(dataset, frame) and encode it, or answer as Orthanc does when that fails."""
+    """Draw one frame with draw(dataset, frame) and encode it, or answer as Orthanc does when that
+    fails. Images are kept in the preview cache: series thumbnails are drawn once."""
     instance = _instance(public_id)
+    key = f"{instance.file_uuid}:{request.get_full_path()}:{_prefers_jpeg(request)}"
+    kept = caches["previews"].get(key)
+    if kept is not None:
+        return HttpResponse(kept[0], content_type=kept[1])
+    response = _draw(request, instance, frame_text, draw, encode)
+    if response.status_code == 200:
+        caches["previews"].set(key, (response.content, response["Content-Type"]))
+    return response
+
+
+def _draw(request, instance, frame_text, draw, encode):
     frame = _frame_number(frame_text)
     try:
         image = draw(previews.load(instance), frame)

@@ -50,6 +50,27 @@ def wait_for_summary(page, text):
     page.wait_for_function("text => document.querySelector('[data-upload-summary]').textContent === text", arg=text)
 
 
+def test_upload_files_by_drag_and_drop(page):
+    import base64
+
+    page.click("nav.mainnav >> text=Upload")
+    page.wait_for_url("**/ui/upload")
+    payload = base64.b64encode(dicom_bytes("MR_small.dcm")).decode()
+    page.evaluate(
+        """(payload) => {
+            const bytes = Uint8Array.from(atob(payload), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "dropped.dcm", {type: "application/dicom"}));
+            document.body.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
+        }""",
+        payload,
+    )
+    page.wait_for_selector("[data-upload-pending]:has-text('1 file')")
+    page.click("text=Start the upload")
+    wait_for_summary(page, "1 stored, 0 already stored, 0 rejected")
+    assert Instance.objects.count() == 1
+
+
 def test_upload_files_with_the_file_input(page, tmp_path):
     page.click("nav.mainnav >> text=Upload")
     page.wait_for_url("**/ui/upload")

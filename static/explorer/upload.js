@@ -58,9 +58,13 @@
 
   function droppedFiles(dataTransfer) {
     var items = dataTransfer.items;
+    var entries = [];
     if (items && items.length && typeof items[0].webkitGetAsEntry === "function") {
-      var entries = Array.prototype.map.call(items, function (item) { return item.webkitGetAsEntry(); });
-      return Promise.all(entries.filter(Boolean).map(filesOfEntry)).then(function (lists) {
+      entries = Array.prototype.map.call(items, function (item) { return item.webkitGetAsEntry(); }).filter(Boolean);
+    }
+    // Entries let a dropped folder be walked; files made by a script have none.
+    if (entries.length) {
+      return Promise.all(entries.map(filesOfEntry)).then(function (lists) {
         return [].concat.apply([], lists);
       });
     }

@@ -161,8 +161,8 @@ class BareScp:
         wait_for_port(self.port, self.process, self.name)
 
     @property
-    def pid(self):
-        return self.process.pid if self.process else None
+    def pids(self):
+        return [self.process.pid] if self.process else []
 
     def stop(self):
         stop_process(self.process)
@@ -203,8 +203,8 @@ class Orthanc:
         self.process = None
 
     @property
-    def pid(self):
-        return self.process.pid if self.process else None
+    def pids(self):
+        return [self.process.pid] if self.process else []
 
     @property
     def index(self):
@@ -281,28 +281,49 @@ class Orthanc:
 # --- Pharos as a store target -------------------------------------------------------------------
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of a process (all its threads), from /proc; None when unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, TypeError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def child_pid(parent, marker):
-    """The pid of a child of `parent` whose command line contains `marker`, or None."""
+def _processes():
+    """{pid: (parent pid, command line)} of every process."""
+    found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            found[int(entry.name)] = (ppid, command)
+    return found
+
+
+def process_tree(root, marker):
+    """The pids under `root` (not itself) whose command line contains `marker`, with all their
+    descendants: e.g. `manage.py dicomserver` and the helper processes it starts."""
+    processes = _processes()
+    children = {}
+    for pid, (ppid, _) in processes.items():
+        children.setdefault(ppid, []).append(pid)
+    found, pending = [], [(pid, False) for pid in children.get(root, [])]
+    while pending:
+        pid, inside = pending.pop()
+        inside = inside or marker in processes[pid][1]
+        if inside:
+            found.append(pid)
+        pending.extend((child, inside) for child in children.get(pid, []))
+    return found
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of the processes (all their threads), from /proc; None when unknown."""
+    if not pids:
+        return None
+    total = 0.0
+    for pid in pids:
         try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and marker in command:
-            return int(entry.name)
-    return None
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 class PharosTarget:
@@ -312,7 +333,8 @@ class PharosTarget:
         self.server = server
         self.port = int(server.env["PHAROS_DICOM_PORT"])
         self.aet = "PHAROS"
-        self.pid = child_pid(server.process.pid, "dicomserver")  # the process whose CPU time is shown
+        # The processes whose CPU time is shown: `manage.py dicomserver` and any helpers it starts.
+        self.pids = process_tree(server.process.pid, "dicomserver")
 
     def count(self):
         client = self.server.client()
@@ -352,7 +374,7 @@ def store_with_storescu(target, file_set, associations):
     share = -(-len(paths) // associations)
     chunks = [paths[i : i + share] for i in range(0, len(paths), share)]
     before = target.count()
-    cpu_before = cpu_seconds(getattr(target, "pid", None))
+    cpu_before = cpu_seconds(getattr(target, "pids", None))
     start = time.perf_counter()
     processes = [
         subprocess.Popen(storescu_command(target, chunk), env=DCMTK_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -360,7 +382,7 @@ def store_with_storescu(target, file_set, associations):
     ]
     outputs = [p.communicate() for p in processes]
     seconds = time.perf_counter() - start
-    cpu_after = cpu_seconds(getattr(target, "pid", None))
+    cpu_after = cpu_seconds(getattr(target, "pids", None))
     target.cpu_per_instance = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / len(paths)
     problems = [
         f"storescu exited with {p.returncode}: {err.decode(errors='replace').strip()[-300:]}"
@@ -584,11 +606,11 @@ def measure_finds(table, pharos, orthanc, db_url, file_set, bare, scratch):
 # --- the run ----------------------------------------------------------------------------------------
 
 
-def preamble(sizes, quick, db_version, load, orthanc_text):
+def preamble(sizes, quick, db_version, load, orthanc_text, server_text):
     return [
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{db_version}, {dcmtk_version()}; server: `manage.py start` (gunicorn gthread, default workers/threads; "
-        "`dicomserver` with its defaults: 4 MB maximum PDU).",
+        f"DICOM: {server_text}, default settings (4 MB maximum PDU).",
         f"Sizes{' (--quick)' if quick else ''}: {sizes.ct:,} CT slices 512×512×16-bit, {sizes.small:,} small "
         f"64×64 SC, {sizes.studies:,} one-instance studies (populated with `manage.py import --quiet`). "
         "C-STORE: DCMTK storescu, TCP_NODELAY=1, -pdu 131072 (send PDU unrestricted: the peer's 4 MB), "
@@ -618,6 +640,7 @@ def run(sizes, quick):
     table = Table()
     orthanc_binary = shutil.which("Orthanc")
     orthanc_text = "Orthanc: not installed (`which Orthanc` finds nothing): its column gives the task's references."
+    server_text = "the DICOM server did not start"
     with tempfile.TemporaryDirectory(prefix="pharos-dicom-") as tmp:
         tmp = Path(tmp)
         sets = generate(tmp / "files", sizes)
@@ -643,6 +666,8 @@ def run(sizes, quick):
             for target in (pharos, bare, orthanc):  # warm-up: the first association of each
                 if target is not None:
                     echo_latency(target, 1)
+            pharos.pids = process_tree(server.process.pid, "dicomserver")  # helpers started by now
+            server_text = f"{len(pharos.pids)} `manage.py dicomserver` process(es) on the DICOM port"
             measure_stores(table, pharos, bare, orthanc, sets["ct"], ORTHANC_CT_4)
             measure_stores(table, pharos, bare, orthanc, sets["small"], "—")
             measure_finds(table, pharos, orthanc, db_url, sets["studies"], bare, tmp)
@@ -655,7 +680,7 @@ def run(sizes, quick):
             if orthanc:
                 orthanc.stop()
             drop_database(db_name)
-    return table, db_version, orthanc_text
+    return table, db_version, orthanc_text, server_text
 
 
 def main():
@@ -667,8 +692,8 @@ def main():
         return bare_scp(int(args.bare_scp[0]), args.bare_scp[1])
     sizes = QUICK if args.quick else FULL
     with LoadMonitor() as load:
-        table, db_version, orthanc_text = run(sizes, args.quick)
-    lines = preamble(sizes, args.quick, db_version, load, orthanc_text)
+        table, db_version, orthanc_text, server_text = run(sizes, args.quick)
+    lines = preamble(sizes, args.quick, db_version, load, orthanc_text, server_text)
     print("\n".join(lines) + "\n")
     print(table.text())
     OUT_DIR.mkdir(exist_ok=True)

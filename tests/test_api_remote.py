@@ -18,7 +18,7 @@ from dicomnet.models import Job
 from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
-from tests.conftest import make_dicom, run_queued_jobs, sample_path
+from tests.conftest import make_dicom, run_queued_jobs
 from tests.dicom_peers import free_port, modality
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -448,7 +448,7 @@ def test_the_instance_page(browser, samples, django_assert_max_num_queries):
     file_fields = {f.label: f.value for f in response.context["page"].modules[-1].fields}
     assert file_fields["Transfer Syntax"] == "Explicit VR Little Endian"
     assert file_fields["SOP Class"] == "CT Image Storage"
-    assert f'/archive"' not in html  # no ZIP for one instance
+    assert '/archive"' not in html  # no ZIP for one instance
 
 
 def test_a_multi_frame_instance_gets_a_frame_slider(browser, samples):

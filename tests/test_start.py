@@ -109,3 +109,17 @@ def test_a_later_start_with_a_new_password_updates_the_admin(data_dir):
         assert request(server.port, "/system", "second-password")[0] == 200
     finally:
         server.stop()
+
+
+def test_the_servers_stop_when_start_is_killed_outright(data_dir):
+    server = Server(data_dir, "first-password")
+    server.process.kill()
+    server.process.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the web server outlived manage.py start")

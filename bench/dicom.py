@@ -59,6 +59,8 @@ from harness import (
     LoadMonitor,
     Server,
     Table,
+    DCMTK_ENV,
+    DCMTK_PDU,
     Throughput,
     create_database,
     drop_database,
@@ -70,8 +72,6 @@ from harness import (
 from ingest import FULL, QUICK, STUDY_ROWS, delete_everything, generate, import_folder
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
-DCMTK_ENV = os.environ | {"TCP_NODELAY": "1"}
-DCMTK_PDU = "131072"  # DCMTK 3.6 refuses more on the command line
 BARE_MAX_PDU = 4 * 1024 * 1024
 PARALLEL = 4
 FIND_RUNS = 10

@@ -301,3 +301,8 @@ class Table:
         if self.notes:
             out += ["", "Notes:", ""] + [f"- {n}" for n in self.notes]
         return "\n".join(out) + "\n"
+
+
+# DCMTK tools stall about 40 ms per message with Nagle's algorithm on.
+DCMTK_ENV = os.environ | {"TCP_NODELAY": "1"}
+DCMTK_PDU = "131072"  # DCMTK 3.6 refuses more on the command line

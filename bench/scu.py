@@ -48,6 +48,8 @@ from harness import (
     LoadMonitor,
     Server,
     Table,
+    DCMTK_ENV,
+    DCMTK_PDU,
     Throughput,
     create_database,
     drop_database,
@@ -59,8 +61,6 @@ from ingest import FileSet, import_folder
 import synthetic
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
-DCMTK_ENV = os.environ | {"TCP_NODELAY": "1"}
-DCMTK_PDU = "131072"  # DCMTK 3.6 refuses more on the command line
 SCU_MAX_PDU = 4 * 1024 * 1024  # what the bare SCU receives; what it sends is storescp's 131072
 ROUNDS = 5
 FULL_CT, QUICK_CT = 600, 60

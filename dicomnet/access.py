@@ -14,7 +14,8 @@ OPERATIONS = ("echo", "store", "find", "move", "get")
 
 def known_modality(calling_aet, address):
     """The configured modality that this AE title (and, if the setting says so, address) names."""
-    for modality in Modality.objects.all():
+    # Filtered in the database: this runs for every C-STORE.
+    for modality in Modality.objects.filter(aet__iexact=(calling_aet or "").strip()):
         if not same_aet(modality.aet, calling_aet):
             continue
         if settings.PHAROS_DICOM_CHECK_MODALITY_HOST and modality.host != address:
@@ -39,7 +40,7 @@ def may(operation, calling_aet, address):
 
 def destination(aet):
     """The modality a C-MOVE may send to, by AE title, or None."""
-    for modality in Modality.objects.all():
+    for modality in Modality.objects.filter(aet__iexact=(aet or "").strip()):
         if same_aet(modality.aet, aet):
             return modality
     return None

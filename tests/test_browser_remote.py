@@ -168,9 +168,10 @@ def test_the_jobs_page_shows_progress(page, queue, collector):
         page.select_option("#send_modality", target)
         page.click(".send-form button[type=submit]")
         page.wait_for_url("**/ui/jobs/*")
+    # Off the job's page first: it reloads itself when the worker changes the job's state.
+    page.goto(f"/ui/studies/{CT_SMALL_IDS['study']}")
     run_worker()
     # One more, still waiting for a worker: the list polls it.
-    page.goto(f"/ui/studies/{CT_SMALL_IDS['study']}")
     page.select_option("#send_modality", "collector")
     page.click(".send-form button[type=submit]")
     page.wait_for_url("**/ui/jobs/*")

@@ -333,7 +333,7 @@ def preamble(sizes, quick, db_version, load):
     ]
 
 
-def run(sizes, quick):
+def run(sizes, quick, only=None):
     table = Table()
     with tempfile.TemporaryDirectory(prefix="pharos-bench-") as tmp:
         tmp = Path(tmp)
@@ -349,9 +349,12 @@ def run(sizes, quick):
             log(f"starting the server on port {server.port}, database {db_name}")
             server.start()
             import_start_up(server, table, tmp / "empty")
-            measure_ingest(server, table, sets["ct"], baselines["ct"], ORTHANC_CT_POST_4)
-            measure_ingest(server, table, sets["small"], baselines["small"])
-            measure_queries(server, db_url, table, sets["studies"], baselines["studies"], LATENCY_RUNS)
+            if only in (None, "ct"):
+                measure_ingest(server, table, sets["ct"], baselines["ct"], ORTHANC_CT_POST_4)
+            if only in (None, "small"):
+                measure_ingest(server, table, sets["small"], baselines["small"])
+            if only in (None, "queries"):
+                measure_queries(server, db_url, table, sets["studies"], baselines["studies"], LATENCY_RUNS)
         except Exception as exc:  # still print what was measured
             traceback.print_exc()
             table.note(f"the run stopped early: {type(exc).__name__}: {exc}")
@@ -364,10 +367,11 @@ def run(sizes, quick):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    parser.add_argument("--only", choices=("ct", "small", "queries"), help="measure one part only")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     with LoadMonitor() as load:
-        table, db_version = run(sizes, args.quick)
+        table, db_version = run(sizes, args.quick, args.only)
     lines = preamble(sizes, args.quick, db_version, load)
     print("\n".join(lines) + "\n")
     print(table.text())

@@ -4,11 +4,16 @@ Every change to the index happens in one transaction; files are removed only
 after the transaction that forgot them has committed.
 """
 
+import datetime
 from dataclasses import dataclass
+from functools import partial
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+import orjson
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, JSONField, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from explorer import levels, storage
 from explorer.models import Change, Instance, Patient, Series, Study
@@ -28,12 +33,6 @@ def model_for(level):
 
 class DuplicateInstance(Exception):
     """Another arrival stored the same SOP instance first."""
-
-
-@dataclass
-class Added:
-    instance: Instance
-    replaced_file_uuid: object = None
 
 
 def _int_or_none(text):
@@ -78,23 +77,101 @@ def _get_or_create(level, parsed, parent, now):
     return model.objects.get_or_create(public_id=public_id, defaults=defaults)
 
 
-def _parents(parsed, now):
-    """(patient, study, series, which of them are new): one query when the series exists."""
-    series = Series.objects.select_related("study__patient").filter(public_id=parsed.ids[2]).first()
-    if series is not None:
-        return series.study.patient, series.study, series, (False, False, False)
+@dataclass
+class Parents:
+    """The patient, study and series of an arriving instance: primary keys, the LastUpdate
+    of those that existed, and which are new."""
+
+    pks: tuple  # patient, study, series
+    last_updates: tuple  # None for a new one
+    new: tuple  # bools
+
+
+def _existing_parents(cursor, series_public_id):
+    cursor.execute(PARENTS_SQL, [series_public_id])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    patient, study, series, *updates = row
+    updates = tuple(_as_datetime(value) for value in updates)
+    return Parents((patient, study, series), updates, (False, False, False))
+
+
+def _as_datetime(value):
+    # SQLite gives back its text, in UTC; PostgreSQL an aware datetime.
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value.replace(tzinfo=datetime.timezone.utc) if value.tzinfo is None else value
+
+
+PARENTS_SQL = (
+    "SELECT p.id, st.id, se.id, p.last_update, st.last_update, se.last_update"
+    f" FROM {Series._meta.db_table} se"
+    f" JOIN {Study._meta.db_table} st ON st.id = se.study_id"
+    f" JOIN {Patient._meta.db_table} p ON p.id = st.patient_id"
+    " WHERE se.public_id = %s"
+)
+
+
+def _parents(cursor, parsed, now):
+    """The parents of an arriving instance: one query when its series exists (the common
+    case: every instance but a series' first)."""
+    found = _existing_parents(cursor, parsed.ids[2])
+    if found is not None:
+        return found
     patient, new_patient = _get_or_create(levels.PATIENT, parsed, None, now)
     study, new_study = _get_or_create(levels.STUDY, parsed, patient, now)
     series, new_series = _get_or_create(levels.SERIES, parsed, study, now)
-    return patient, study, series, (new_patient, new_study, new_series)
+    resources = (patient, study, series)
+    news = (new_patient, new_study, new_series)
+    return Parents(
+        tuple(r.pk for r in resources),
+        tuple(None if new else r.last_update for r, new in zip(resources, news)),
+        news,
+    )
 
 
-def _touch(resources, now):
-    """LastUpdate of the existing parents. Done last, just before the commit: these row
-    locks make concurrent uploads into one study wait for each other, so they are held
-    for as short a time as possible (and a separate transaction would cost a commit each)."""
-    for resource in resources:
-        type(resource).objects.filter(pk=resource.pk, last_update__lt=now).update(last_update=now)
+def _touch(cursor, parents, now):
+    """LastUpdate of the existing parents. It is shown to the second (as Orthanc does) and
+    ages a resource to stable by seconds: a parent already touched within this second is
+    left alone, which spares most instances of a burst the UPDATEs. Done last, just before
+    the commit: these row locks make concurrent uploads into one study wait for each other,
+    so they are held for as short a time as possible."""
+    for model, pk, last_update in zip((Patient, Study, Series), parents.pks, parents.last_updates):
+        if last_update is not None and last_update.replace(microsecond=0) < now.replace(microsecond=0):
+            cursor.execute(TOUCH_SQL[model], [_db_datetime(now), pk, _db_datetime(now)])
+
+
+TOUCH_SQL = {
+    model: f"UPDATE {model._meta.db_table} SET last_update = %s WHERE id = %s AND last_update < %s"
+    for model in (Patient, Study, Series)
+}
+
+
+def _db_datetime(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _insert(cursor, model, rows):
+    """INSERT rows ({field name: value}, all with the same fields) in one statement,
+    each value prepared by its model field as the ORM would, without the ORM's per-call
+    query building: this is the path of every arriving instance."""
+    names = list(rows[0])
+    fields = [model._meta.get_field(name) for name in names]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES " + ", ".join([placeholders] * len(rows))
+    prepare = [_json_text if isinstance(field, JSONField) else partial(field.get_db_prep_save, connection=connection) for field in fields]
+    cursor.execute(sql, [to_db(row[name]) for row in rows for name, to_db in zip(names, prepare)])
+
+
+def _json_text(value):
+    # A data set's JSON is the largest value of an instance's row: orjson writes it many
+    # times faster than the json module behind JSONField (both databases read JSON text).
+    # It also writes an infinite DS as null, where PostgreSQL refuses the json module's
+    # Infinity. (Integers beyond 64 bits, which it refuses, never reach here: pydicom drops
+    # such an IS from the data set's JSON.)
+    return orjson.dumps(value).decode()
 
 
 def _replace_existing(public_id):
@@ -107,7 +184,8 @@ def _replace_existing(public_id):
 
 
 def add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite=False):
-    """Index a parsed instance whose file is already stored. Raises DuplicateInstance."""
+    """Index a parsed instance whose file is already stored. Raises DuplicateInstance.
+    Returns the file uuid of the copy it replaced (overwrite mode), or None."""
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -120,45 +198,44 @@ def add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite=False
 
 def _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now):
     replaced_file_uuid = _replace_existing(parsed.ids[3]) if overwrite else None
-    patient, study, series, (new_patient, new_study, new_series) = _parents(parsed, now)
     tags = parsed.main_tags["Instance"]
-    instance = Instance.objects.create(
-        public_id=parsed.ids[3],
-        series=series,
-        main_tags=tags,
-        last_update=now,
-        sop_instance_uid=parsed.identifiers["SOPInstanceUID"],
-        index_in_series=_int_or_none(tags.get("InstanceNumber", tags.get("ImageIndex"))),
-        file_uuid=file_uuid,
-        file_size=file_size,
-        file_md5=file_md5,
-        transfer_syntax_uid=parsed.transfer_syntax_uid,
-        sop_class_uid=parsed.sop_class_uid,
-        dataset=parsed.json,
-        received_at=now,
-        origin=origin.kind,
-        remote_aet=origin.remote_aet,
-        called_aet=origin.called_aet,
-        remote_ip=origin.remote_ip,
-        http_username=origin.username,
-    )
-    # Orthanc's order: the instance first, then each parent that is new.
-    changes = [("NewInstance", levels.INSTANCE, parsed.ids[3])]
-    for is_new, level, public_id in (
-        (new_series, levels.SERIES, parsed.ids[2]),
-        (new_study, levels.STUDY, parsed.ids[1]),
-        (new_patient, levels.PATIENT, parsed.ids[0]),
-    ):
-        if is_new:
-            changes.append((f"New{level.name}", level, public_id))
-    Change.objects.bulk_create(
-        Change(change_type=kind, resource_type=level.name, public_id=public_id, date=now)
-        for kind, level, public_id in changes
-    )
-    if replaced_file_uuid is not None:
-        transaction.on_commit(lambda: storage.delete(replaced_file_uuid))
-    _touch([r for r, new in ((series, new_series), (study, new_study), (patient, new_patient)) if not new], now)
-    return Added(instance=instance, replaced_file_uuid=replaced_file_uuid)
+    with connection.cursor() as cursor:
+        parents = _parents(cursor, parsed, now)
+        _insert(cursor, Instance, [{
+            "public_id": parsed.ids[3],
+            "series": parents.pks[2],
+            "main_tags": tags,
+            "last_update": now,
+            "sop_instance_uid": parsed.identifiers["SOPInstanceUID"],
+            "index_in_series": _int_or_none(tags.get("InstanceNumber", tags.get("ImageIndex"))),
+            "file_uuid": file_uuid,
+            "file_size": file_size,
+            "file_md5": file_md5,
+            "transfer_syntax_uid": parsed.transfer_syntax_uid,
+            "sop_class_uid": parsed.sop_class_uid,
+            "dataset": parsed.json,
+            "received_at": now,
+            "origin": origin.kind,
+            "remote_aet": origin.remote_aet,
+            "called_aet": origin.called_aet,
+            "remote_ip": origin.remote_ip,
+            "http_username": origin.username,
+        }])
+        # Orthanc's order: the instance first, then each parent that is new.
+        changes = [("NewInstance", levels.INSTANCE, parsed.ids[3])]
+        for is_new, level, public_id in zip(
+            reversed(parents.new), (levels.SERIES, levels.STUDY, levels.PATIENT), reversed(parsed.ids[:3])
+        ):
+            if is_new:
+                changes.append((f"New{level.name}", level, public_id))
+        _insert(cursor, Change, [
+            {"change_type": kind, "resource_type": level.name, "public_id": public_id, "date": now}
+            for kind, level, public_id in changes
+        ])
+        if replaced_file_uuid is not None:
+            transaction.on_commit(lambda: storage.delete(replaced_file_uuid))
+        _touch(cursor, parents, now)
+    return replaced_file_uuid
 
 
 def get(level, public_id):

@@ -1,11 +1,13 @@
 """Every route requires a user: HTTP Basic for API clients, a session for browsers."""
 
 import re
+import time
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from explorer import auth
 from explorer.auth import PUBLIC_PREFIXES
 from tests.conftest import CT_SMALL, basic_header, dicom_bytes, upload
 
@@ -95,3 +97,22 @@ def test_basic_clients_need_no_csrf_token(user):
 
 def test_the_login_page_is_public():
     assert Client().get("/login/").status_code == 200
+
+
+def test_a_deleted_user_is_not_remembered(user):
+    client = Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland"))
+    assert client.get("/system").status_code == 200
+    user.delete()
+    assert client.get("/system").status_code == 401
+
+
+def test_a_user_changed_elsewhere_is_read_again_after_a_while(user, monkeypatch):
+    """Another process's change comes through no signal here: the remembered user is
+    trusted for USER_SECONDS only, then read again."""
+    client = Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland"))
+    assert client.get("/system").status_code == 200
+    type(user).objects.filter(pk=user.pk).update(is_active=False)  # no post_save signal
+    assert client.get("/system").status_code == 200
+    later = time.monotonic() + auth.USER_SECONDS + 1
+    monkeypatch.setattr(auth.time, "monotonic", lambda: later)
+    assert client.get("/system").status_code == 401

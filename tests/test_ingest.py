@@ -1,3 +1,4 @@
+import datetime
 import threading
 
 import pytest
@@ -35,6 +36,20 @@ def test_it_stores_and_indexes_a_file(storage_dir):
         "NewStudy",
         "NewPatient",
     ]
+
+
+def test_an_arrival_ages_its_parents_again(storage_dir):
+    """LastUpdate (to the second, as shown) moves on for the patient, study and series of
+    each arriving instance, so that a resource becomes stable only once its arrivals stop."""
+    same_series = {"StudyInstanceUID": "1.2.3", "SeriesInstanceUID": "1.2.3.4"}
+    store_instance(make_dicom(SOPInstanceUID="1.2.3.4.1", **same_series), Origin())
+    long_ago = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    for model in (Patient, Study, Series):
+        model.objects.update(last_update=long_ago)
+    store_instance(make_dicom(SOPInstanceUID="1.2.3.4.2", **same_series), Origin())
+    arrival = Instance.objects.get(sop_instance_uid="1.2.3.4.2").last_update
+    for model in (Patient, Study, Series):
+        assert model.objects.get().last_update == arrival
 
 
 def test_it_answers_already_stored_and_keeps_the_first_copy(storage_dir):
@@ -142,3 +157,14 @@ def test_a_received_file_is_moved_into_the_store(storage_dir):
     incoming.write_bytes(dicom_bytes(CT_SMALL))
     assert store_instance_file(str(incoming), Origin()).status == ALREADY_STORED
     assert not incoming.exists()
+
+
+def test_a_decimal_beyond_floats_is_indexed(storage_dir):
+    """A DS too large for a float reads as infinity, which JSON cannot hold: it is kept as
+    an empty value (null), and the instance is stored on either database."""
+    from pydicom import config
+
+    with config.disable_value_validation():
+        data = make_dicom(SliceThickness="1e400")
+    assert store_instance(data, Origin()).status == SUCCESS
+    assert Instance.objects.get().dataset["00180050"] == {"vr": "DS", "Value": [None]}

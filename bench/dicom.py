@@ -648,7 +648,7 @@ def dcmtk_version():
     return "DCMTK " + first.split(" v", 1)[-1].split(" ", 1)[0] if " v" in first else first
 
 
-def run(sizes, quick):
+def run(sizes, quick, only=None):
     table = Table()
     orthanc_binary = shutil.which("Orthanc")
     orthanc_text = "Orthanc: not installed (`which Orthanc` finds nothing): its column gives the task's references."
@@ -680,9 +680,12 @@ def run(sizes, quick):
                     wait_for_echo(target)
             pharos.pids = process_tree(server.process.pid, "dicomserver")  # helpers started by now
             server_text = f"{len(pharos.pids)} `manage.py dicomserver` process(es) on the DICOM port"
-            measure_stores(table, pharos, bare, orthanc, sets["ct"], ORTHANC_CT_4)
-            measure_stores(table, pharos, bare, orthanc, sets["small"], "—")
-            measure_finds(table, pharos, orthanc, db_url, sets["studies"], bare, tmp)
+            if only in (None, "ct"):
+                measure_stores(table, pharos, bare, orthanc, sets["ct"], ORTHANC_CT_4)
+            if only in (None, "small"):
+                measure_stores(table, pharos, bare, orthanc, sets["small"], "—")
+            if only in (None, "find"):
+                measure_finds(table, pharos, orthanc, db_url, sets["studies"], bare, tmp)
         except Exception as exc:  # still print what was measured
             traceback.print_exc()
             table.note(f"the run stopped early: {type(exc).__name__}: {exc}")
@@ -698,13 +701,14 @@ def run(sizes, quick):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    parser.add_argument("--only", choices=("ct", "small", "find"), help="measure one part only")
     parser.add_argument("--bare-scp", nargs=2, metavar=("PORT", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_scp:
         return bare_scp(int(args.bare_scp[0]), args.bare_scp[1])
     sizes = QUICK if args.quick else FULL
     with LoadMonitor() as load:
-        table, db_version, orthanc_text, server_text = run(sizes, args.quick)
+        table, db_version, orthanc_text, server_text = run(sizes, args.quick, args.only)
     lines = preamble(sizes, args.quick, db_version, load, orthanc_text, server_text)
     print("\n".join(lines) + "\n")
     print(table.text())

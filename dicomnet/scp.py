@@ -107,10 +107,19 @@ def handle_echo(event):
     return SUCCESS
 
 
+def may_store(event):
+    """access.may for C-STORE, decided once per association: its peer cannot change, and a
+    database query for each of thousands of instances is a cost worth sparing."""
+    assoc = event.assoc
+    if not hasattr(assoc, "pharos_may_store"):
+        assoc.pharos_may_store = access.may("store", *peer(event))
+    return assoc.pharos_may_store
+
+
 def handle_store(event):
     close_old_connections()
     aet, address = peer(event)
-    if not access.may("store", aet, address):
+    if not may_store(event):
         return REFUSED_NOT_AUTHORISED
     try:
         if _config.STORE_RECV_CHUNKED_DATASET:

@@ -5,6 +5,7 @@ import io
 import os
 from dataclasses import dataclass, field
 
+import orjson
 import pydicom
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import RawDataElement
@@ -43,6 +44,7 @@ class ParsedInstance:
     transfer_syntax_uid: str
     sop_class_uid: str
     json: dict = field(repr=False)
+    json_text: str = field(repr=False)  # the same, as JSON text
 
     def tag_text(self, keyword):
         return element_text(self.dataset, keyword)
@@ -96,7 +98,8 @@ def _strip_nul(node):
 
 
 def dataset_json(dataset, instance_id):
-    """The data set as DICOM JSON (PS3.18 F), bulk values replaced by a URI of ours."""
+    """The data set as DICOM JSON (PS3.18 F), bulk values replaced by a URI of ours, and
+    that JSON as text (what the index stores), both without NUL characters."""
 
     def bulk_uri(elem):
         return f"/instances/{instance_id}/content/{elem.tag.group:04x}-{elem.tag.element:04x}"
@@ -106,7 +109,13 @@ def dataset_json(dataset, instance_id):
         bulk_data_element_handler=bulk_uri,
         suppress_invalid_tags=True,
     )
-    return _strip_nul(as_json)
+    # Walking the whole tree costs more than writing it out: only a data set whose JSON
+    # shows a NUL somewhere is walked.
+    text = orjson.dumps(as_json)
+    if b"\\u0000" in text:
+        as_json = _strip_nul(as_json)
+        text = orjson.dumps(as_json)
+    return as_json, text.decode()
 
 
 # Values larger than this stay on disk when a file is parsed from a path.
@@ -157,7 +166,7 @@ def parse(data):
 
     meta = dataset.file_meta
     try:
-        as_json = dataset_json(dataset, ids[3])
+        as_json, json_text = dataset_json(dataset, ids[3])
     except Exception as exc:
         raise BadFileFormat(f"Cannot read the data set's values: {type(exc).__name__}: {exc}") from exc
     return ParsedInstance(
@@ -168,4 +177,5 @@ def parse(data):
         transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "")),
         sop_class_uid=element_text(dataset, "SOPClassUID") or str(meta.get("MediaStorageSOPClassUID", "")),
         json=as_json,
+        json_text=json_text,
     )

@@ -165,9 +165,16 @@ def _insert(cursor, model, rows):
     cursor.execute(sql, [to_db(row[name]) for row in rows for name, to_db in zip(names, prepare)])
 
 
+class JsonText(str):
+    """A value already written as JSON text."""
+
+
 def _json_text(value):
-    # A data set's JSON is the largest value of an instance's row: orjson writes it many
-    # times faster than the json module behind JSONField (both databases read JSON text).
+    # A data set's JSON is the largest value of an instance's row (parsing wrote it out
+    # already): orjson writes the others many times faster than the json module behind
+    # JSONField (both databases read JSON text).
+    if isinstance(value, JsonText):
+        return value
     # It also writes an infinite DS as null, where PostgreSQL refuses the json module's
     # Infinity. (Integers beyond 64 bits, which it refuses, never reach here: pydicom drops
     # such an IS from the data set's JSON.)
@@ -213,7 +220,7 @@ def _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now
             "file_md5": file_md5,
             "transfer_syntax_uid": parsed.transfer_syntax_uid,
             "sop_class_uid": parsed.sop_class_uid,
-            "dataset": parsed.json,
+            "dataset": JsonText(parsed.json_text),
             "received_at": now,
             "origin": origin.kind,
             "remote_aet": origin.remote_aet,

@@ -168,3 +168,18 @@ def test_a_decimal_beyond_floats_is_indexed(storage_dir):
         data = make_dicom(SliceThickness="1e400")
     assert store_instance(data, Origin()).status == SUCCESS
     assert Instance.objects.get().dataset["00180050"] == {"vr": "DS", "Value": [None]}
+
+
+def test_nul_characters_are_left_out_of_the_index(storage_dir):
+    """PostgreSQL's text and jsonb refuse NUL, which some files carry as padding or inside
+    values: the index keeps the values without them, the stored file keeps its bytes."""
+    from pydicom import config
+
+    with config.disable_value_validation():
+        data = make_dicom(StudyDescription="BRAIN\x00", SeriesDescription="AX\x00IAL", ImageComments="x\x00")
+    assert store_instance(data, Origin()).status == SUCCESS
+    instance = Instance.objects.get()
+    assert instance.dataset["0008103E"]["Value"] == ["AXIAL"]
+    assert instance.dataset["00204000"]["Value"] == ["x"]
+    assert Study.objects.get().main_tags["StudyDescription"] == "BRAIN"
+    assert storage.read(instance.file_uuid) == data

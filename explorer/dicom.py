@@ -13,7 +13,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.valuerep import BYTES_VR
 
-from explorer import levels
+from explorer import dicom_json, levels
 from explorer.errors import BadFileFormat
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -55,16 +55,22 @@ def clean_text(value):
     return value.replace("\x00", "").rstrip(" ")
 
 
-def element_text(dataset, keyword):
+def element_text(dataset, keyword, converted=None):
     """A tag's value as Orthanc shows a main tag: a string, multiple values joined by '\\',
-    trailing spaces removed, "" when empty, None when the tag is absent."""
+    trailing spaces removed, "" when empty, None when the tag is absent. `converted` holds
+    the (VR, value) of elements already converted (dicom_json.to_json_dict's)."""
     tag = tag_for_keyword(keyword)
-    if tag is None or tag not in dataset:
+    if tag is None:
         return None
-    elem = dataset[tag]
-    if elem.VR == "SQ" or elem.VR in BYTES_VR:
+    if converted and tag in converted:
+        vr, value = converted[tag]
+    elif tag in dataset:
+        elem = dataset[tag]
+        vr, value = elem.VR, elem.value
+    else:
         return None
-    value = elem.value
+    if vr == "SQ" or vr in BYTES_VR:
+        return None
     if value is None or value == "":
         return ""
     if isinstance(value, (MultiValue, list, tuple)):
@@ -99,23 +105,20 @@ def _strip_nul(node):
 
 def dataset_json(dataset, instance_id):
     """The data set as DICOM JSON (PS3.18 F), bulk values replaced by a URI of ours, and
-    that JSON as text (what the index stores), both without NUL characters."""
+    that JSON as text (what the index stores), both without NUL characters; and the
+    (VR, value) of the elements converted on the way."""
 
     def bulk_uri(elem):
         return f"/instances/{instance_id}/content/{elem.tag.group:04x}-{elem.tag.element:04x}"
 
-    as_json = dataset.to_json_dict(
-        bulk_data_threshold=BULK_DATA_THRESHOLD,
-        bulk_data_element_handler=bulk_uri,
-        suppress_invalid_tags=True,
-    )
+    as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, BULK_DATA_THRESHOLD)
     # Walking the whole tree costs more than writing it out: only a data set whose JSON
     # shows a NUL somewhere is walked.
     text = orjson.dumps(as_json)
     if b"\\u0000" in text:
         as_json = _strip_nul(as_json)
         text = orjson.dumps(as_json)
-    return as_json, text.decode()
+    return as_json, text.decode(), converted
 
 
 # Values larger than this stay on disk when a file is parsed from a path.
@@ -155,27 +158,26 @@ def parse(data):
     identifiers["PatientID"] = identifiers["PatientID"] or ""
     ids = public_ids(*(identifiers[k] for k in IDENTIFIERS))
 
+    meta = dataset.file_meta
+    try:
+        as_json, json_text, converted = dataset_json(dataset, ids[3])
+    except Exception as exc:
+        raise BadFileFormat(f"Cannot read the data set's values: {type(exc).__name__}: {exc}") from exc
     main_tags = {}
     for level in levels.LEVELS:
         tags = {}
         for keyword in level.main_tags:
-            text = element_text(dataset, keyword)
+            text = element_text(dataset, keyword, converted)
             if text is not None:
                 tags[keyword] = text
         main_tags[level.name] = tags
-
-    meta = dataset.file_meta
-    try:
-        as_json, json_text = dataset_json(dataset, ids[3])
-    except Exception as exc:
-        raise BadFileFormat(f"Cannot read the data set's values: {type(exc).__name__}: {exc}") from exc
     return ParsedInstance(
         dataset=dataset,
         identifiers=identifiers,
         ids=ids,
         main_tags=main_tags,
         transfer_syntax_uid=str(meta.get("TransferSyntaxUID", "")),
-        sop_class_uid=element_text(dataset, "SOPClassUID") or str(meta.get("MediaStorageSOPClassUID", "")),
+        sop_class_uid=element_text(dataset, "SOPClassUID", converted) or str(meta.get("MediaStorageSOPClassUID", "")),
         json=as_json,
         json_text=json_text,
     )

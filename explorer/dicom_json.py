@@ -1,0 +1,111 @@
+"""A data set as DICOM JSON (PS3.18 F.2), each element as pydicom's DataElement.to_json_dict
+writes it, faster.
+
+pydicom builds a DataElement for every element before writing its JSON, which made up a
+third of the cost of storing an instance. Most elements of an arriving file are short texts
+and numbers: these are converted here from the raw element by pydicom's own value converter
+and written as to_json_dict writes them. Every other element (sequences, binary and bulk
+values, private tags, values read lazily, and any element whose conversion fails) goes
+through pydicom itself. tests/test_dicom_json.py checks that the answer is pydicom's on
+every file of pydicom's test data.
+
+Values are read as pydicom reads them by default: one that breaks a rule of its VR (too
+long, a stray character) is kept, with pydicom's warning, as Orthanc keeps it. pydicom's own
+Dataset.to_json_dict(suppress_invalid_tags=True) would drop it, and switches pydicom's
+process-wide reading mode to strict while it runs, which other threads then see.
+"""
+
+import logging
+
+from pydicom import config
+from pydicom.charset import default_encoding
+from pydicom.datadict import DicomDictionary
+from pydicom.dataelem import RawDataElement
+from pydicom.jsonrep import convert_to_python_number
+from pydicom.multival import MultiValue
+from pydicom.tag import _LUT_DESCRIPTOR_TAGS, BaseTag
+from pydicom.values import convert_value
+from pydicom.valuerep import PersonName
+
+logger = logging.getLogger(__name__)
+
+# The VRs whose JSON is their converted value(s): texts, numbers written as text, binary numbers.
+PLAIN_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "SH", "ST", "TM", "UC", "UI", "UR", "UT",
+     "US", "SS", "UL", "SL", "FL", "FD", "SV", "UV"}
+)  # fmt: skip
+FAST_VRS = PLAIN_VRS | {"PN"}
+SPECIFIC_CHARACTER_SET = BaseTag(0x00080005)
+
+
+def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
+    """(The data set's JSON, {tag: (VR, value)} of the elements converted here, which the
+    dataset still holds raw). An element whose value cannot be read is left out, with a
+    warning."""
+    encoding = dataset.original_character_set or dataset._character_set
+    converted, as_json = {}, {}
+    for tag, element in list(dataset._dict.items()):
+        json_element = None
+        vr = fast_vr(tag, element)
+        if vr is not None:
+            try:
+                value = convert_value(vr, element, default_encoding if tag == SPECIFIC_CHARACTER_SET else encoding)
+                json_element = plain_json(vr, value)
+                converted[tag] = (vr, value)
+            except Exception:  # pydicom's own path below says what is wrong
+                json_element = None
+        if json_element is None:
+            try:
+                json_element = dataset[tag].to_json_dict(bulk_data_element_handler, bulk_data_threshold)
+            except Exception as exc:
+                logger.warning("Cannot read tag %08X: %s", tag, exc)
+                continue
+        as_json[f"{tag:08X}"] = json_element
+    return as_json, converted
+
+
+def fast_vr(tag, element):
+    """The VR of a raw element this module converts itself, or None for pydicom's path."""
+    if not isinstance(element, RawDataElement) or config.data_element_callback is not None:
+        return None
+    if element.value is None or tag.is_private or tag in _LUT_DESCRIPTOR_TAGS:
+        return None  # a value read later, a private VR lookup, pydicom's fix of LUT descriptors
+    vr = element.VR
+    if vr is None:  # implicit VR: the dictionary's, when it is a single one
+        entry = DicomDictionary.get(tag)
+        vr = entry[0] if entry else None
+    return vr if vr in FAST_VRS else None
+
+
+def value_multiplicity(value):
+    """DataElement.VM for the values of FAST_VRS."""
+    if value is None:
+        return 0
+    if isinstance(value, (str, bytes, PersonName)):
+        return 1 if value else 0
+    if isinstance(value, (MultiValue, list, tuple)):
+        return len(value)
+    return 1
+
+
+def plain_json(vr, value):
+    """DataElement.to_json_dict for an element of FAST_VRS."""
+    json_element = {"vr": vr}
+    multiplicity = value_multiplicity(value)
+    if multiplicity == 0:
+        return json_element
+    values = list(value) if multiplicity > 1 else [value]
+    if vr == "PN":
+        values = [person_name_json(name) for name in values]
+    json_element["Value"] = convert_to_python_number(values, vr)
+    return json_element
+
+
+def person_name_json(name):
+    components = name.components
+    as_json = {"Alphabetic": components[0]}
+    if len(components) > 1:
+        as_json["Ideographic"] = components[1]
+    if len(components) > 2:
+        as_json["Phonetic"] = components[2]
+    return as_json

@@ -1,0 +1,88 @@
+"""explorer.dicom_json writes each element's JSON as pydicom's DataElement.to_json_dict does."""
+
+import warnings
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom import config
+from pydicom.data import get_testdata_file
+
+import data_store
+from explorer import dicom, dicom_json
+from tests.conftest import make_dicom
+
+PYDICOM_FILES = Path(pydicom.__file__).parent / "data"
+PYDICOM_DATA_FILES = Path(data_store.__file__).parent / "data"
+ALL_FILES = sorted(
+    path for folder in (PYDICOM_FILES, PYDICOM_DATA_FILES) for path in folder.rglob("*.dcm") if path.stat().st_size < 5_000_000
+)
+
+
+def bulk_uri(element):
+    return f"bulk/{element.tag:08x}"
+
+
+def pydicom_json(dataset):
+    """Each element's own to_json_dict, elements that cannot be read left out."""
+    answer = {}
+    for tag in list(dataset.keys()):
+        try:
+            answer[f"{tag:08X}"] = dataset[tag].to_json_dict(bulk_uri, dicom.BULK_DATA_THRESHOLD)
+        except Exception:
+            continue
+    return answer
+
+
+def read(path, defer):
+    try:
+        return pydicom.dcmread(path, defer_size="256 KB" if defer else None, force=True)
+    except Exception:
+        return None
+
+
+def test_the_test_files_are_many():
+    assert len(ALL_FILES) > 150
+
+
+@pytest.mark.parametrize("defer", [False, True], ids=["in memory", "deferred"])
+def test_every_test_file_gets_pydicoms_json(defer):
+    different, checked = [], 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the invalid values some files hold
+        for path in ALL_FILES:
+            expected, dataset = read(path, defer), read(path, defer)
+            if dataset is None:
+                continue
+            checked += 1
+            as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, dicom.BULK_DATA_THRESHOLD)
+            if as_json != pydicom_json(expected):
+                different.append(path.name)
+                continue
+            for tag, (vr, value) in converted.items():
+                if (expected[tag].VR, expected[tag].value) != (vr, value):
+                    different.append(f"{path.name} {tag}")
+    assert checked > 150
+    assert different == []
+
+
+def test_public_texts_and_numbers_take_the_fast_path():
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, dicom.BULK_DATA_THRESHOLD)
+    public_plain = [key for key, element in as_json.items() if int(key[:4], 16) % 2 == 0 and element["vr"] in dicom_json.FAST_VRS]
+    assert len(converted) >= len(public_plain) - 1  # all but SpecificCharacterSet, read first for the others
+
+
+def test_an_invalid_value_is_kept_and_the_reading_mode_left_alone():
+    """Orthanc keeps a value that breaks its VR's rules; pydicom's Dataset.to_json_dict
+    would drop it, switching pydicom's process-wide reading mode to strict meanwhile."""
+    with config.disable_value_validation():
+        data = make_dicom(ImageComments="x" * 20_000, AccessionNumber="A" * 40)
+    mode = config.settings.reading_validation_mode
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = dicom.parse(data)
+    assert config.settings.reading_validation_mode == mode
+    assert parsed.json["00204000"]["Value"] == ["x" * 20_000]
+    assert parsed.json["00080050"]["Value"] == ["A" * 40]
+    assert parsed.main_tags["Study"]["AccessionNumber"] == "A" * 40

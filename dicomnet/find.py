@@ -11,19 +11,23 @@ A query goes through three steps, each a plain function that tests call directly
   of other tags from the first instance's stored data set (where the constraints on such
   tags are checked too). Then one GROUP BY per computed key (counts, ModalitiesInStudy,
   SOPClassesInStudy) over the answer set. No stored file is ever opened.
-- `Found.answers` builds the identifiers one at a time (a generator: a long answer is never
-  held twice), each in the query's character set when its values fit, in UTF-8 otherwise.
+- `Found.encoded_answers` writes the identifiers one at a time (a generator: a long answer is
+  never held twice) as bytes, with dicomnet.find_encoding, each in the query's character set
+  when its values fit, in UTF-8 otherwise; `Found.answers` gives the same as Datasets.
 
-`answers(event)` adapts this to pynetdicom's EVT_C_FIND; `find_answers` runs it all at once.
+`answers(event)` adapts this to pynetdicom's EVT_C_FIND, sending the pending responses itself;
+`find_answers` runs it all at once, without the network.
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count
+from django.db.models.fields.json import KeyTextTransform
 from pydicom import config as pydicom_config
 from pydicom.charset import python_encoding
 from pydicom.datadict import keyword_for_tag
@@ -31,8 +35,10 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
+from pydicom.uid import UID
 from pydicom.valuerep import ALLOW_BACKSLASH, DS, IS, PersonName, format_number_as_ds
 
+from dicomnet.find_encoding import CHARSET_VRS, IdentifierWriter, message_primitives, pending_command
 from explorer import levels, query
 from explorer.errors import PharosError
 from explorer.models import Instance, Series, Study
@@ -66,8 +72,7 @@ UNIQUE_KEYS_ABOVE = {
     },
 }
 
-# PS3.4 C.4.1.1.4, Table C.4-1.
-PENDING = 0xFF00
+# PS3.4 C.4.1.1.4, Table C.4-1 (pending responses: dicomnet.find_encoding).
 CANCELLED = 0xFE00
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 # Ends an answer cut short by PHAROS_DICOM_LIMIT_FIND_RESULTS, after the pending answers that
@@ -80,6 +85,7 @@ OUT_OF_RESOURCES = 0xA700
 IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS = 0xA900
 UNABLE_TO_PROCESS = 0xC000  # Orthanc's answer to a wildcard on a date
 DATABASE_FAILURE = 0xC001
+CANNOT_ENCODE = 0xC312  # pynetdicom's failure for an answer it cannot encode
 
 QUERY_RETRIEVE_LEVEL = 0x00080052
 SPECIFIC_CHARACTER_SET = 0x00080005
@@ -102,11 +108,10 @@ COLLECTED_KEYS = {
     for keyword, (model, column, study) in query.COMPUTED_KEYS.items()
 }
 CHUNK = query.CHUNK  # ids per IN (...) clause
+SHORT_ANSWER = 1000  # answers whose computed keys are read by their ids
 
 INTEGER_VRS = frozenset({"US", "SS", "UL", "SL", "SV", "UV"})
 FLOAT_VRS = frozenset({"FL", "FD"})
-# The VRs whose values may leave the default repertoire (PS3.5 6.1.2.3).
-CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT", "PN"})
 # The VRs that DICOM JSON keeps as strings or as numbers written as text (PS3.18 F.2.3).
 JSON_TEXT_VRS = frozenset(
     {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
@@ -297,44 +302,34 @@ def case_rule():
 
 @dataclass
 class Found:
-    """The matches of a request: one row per answer, (pk, main tags dicts..., data set
-    elements...), and the computed values by key and pk."""
+    """The matches of a request: one row per answer, (pk, main tag texts..., data set
+    elements...), where each key's value is in the row (`columns`: by ReturnKey.where), and
+    the computed values by key and pk."""
 
     request: Request
     rows: list
     truncated: bool
     computed: dict = field(default_factory=dict)
-    main_tag_paths: tuple = ()
-    data_set_keys: tuple = ()
+    columns: dict = field(default_factory=dict)
 
     def __len__(self):
         return len(self.rows)
 
     def answers(self):
-        """The answer identifiers, built one at a time."""
+        """The answer identifiers as Datasets, built one at a time."""
         for row in self.rows:
             yield self.answer(row)
 
     def answer(self, row):
-        pk = row[0]
-        main_tags = dict(zip(self.main_tag_paths, row[1 : 1 + len(self.main_tag_paths)]))
-        elements = dict(zip(self.data_set_keys, row[1 + len(self.main_tag_paths) :]))
+        values, charset = self.answer_values(row)
         plain, sequences = {}, []
-        foreign = []  # the texts outside ASCII, which decide the character set
-        for key in self.request.keys:
-            if key.source == DATA_SET:
-                element = data_set_element(key, elements[key.where])
-                foreign.extend(non_ascii_texts(element))
-            else:
-                text = self.text_of(key, pk, main_tags)
-                element = text_element(key, text)
-                if text and key.vr in CHARSET_VRS and not text.isascii():
-                    foreign.append(text)
+        for key, value in zip(self.request.keys, values):
+            element = element_of(key, value)
             if element.VR == "SQ":
                 sequences.append(element)
             else:
                 plain[element.tag] = element
-        plain[CHARSET_KEY.tag] = text_element(CHARSET_KEY, answer_charset(self.request.charset, foreign))
+        plain[CHARSET_KEY.tag] = text_element(CHARSET_KEY.tag, CHARSET_KEY.vr, charset)
         # Filled at once: adding elements one by one checks each, which is most of the
         # time of a long answer. Sequences still go through add(), which links their items.
         dataset = Dataset(plain)
@@ -342,13 +337,46 @@ class Found:
             dataset.add(sequence)
         return dataset
 
-    def text_of(self, key, pk, main_tags):
+    def encoded_answers(self, writer):
+        """The answer identifiers as bytes, written by a find_encoding.IdentifierWriter
+        without a Dataset in between, one at a time."""
+        charset_at = sum(1 for key in self.request.keys if key.tag < CHARSET_KEY.tag)
+        keys = (*self.request.keys[:charset_at], CHARSET_KEY, *self.request.keys[charset_at:])
+        for row in self.rows:
+            values, charset = self.answer_values(row)
+            values.insert(charset_at, (CHARSET_KEY.vr, charset))
+            try:
+                elements = [encoded_value(writer, key, value, charset) for key, value in zip(keys, values)]
+            except Exception as error:  # a stored value pydicom cannot write in the answer's character set
+                raise FindRefused(CANNOT_ENCODE, "An answer cannot be encoded") from error
+            yield writer.identifier(elements)
+
+    def answer_values(self, row):
+        """The values of an answer's keys, in the keys' order: a (VR, text) pair for a text
+        (several values joined by '\\'; the VR is the stored one for a text of the data set),
+        a DataElement for what is no text (sequences, binary numbers); and the answer's
+        character set."""
+        values = []
+        foreign = []  # the texts outside ASCII, which decide the character set
+        for key in self.request.keys:
+            if key.source == DATA_SET:
+                value = data_set_value(key, row[self.columns[key.where]])
+            else:
+                value = (key.vr, self.text_of(key, row) or "")
+            if type(value) is tuple:
+                if value[0] in CHARSET_VRS and not value[1].isascii():
+                    foreign.append(value[1])
+            else:
+                foreign.extend(non_ascii_texts(value))
+            values.append(value)
+        return values, answer_charset(self.request.charset, foreign)
+
+    def text_of(self, key, row):
         """The text of a key that is not read from the data set; None when absent."""
         if key.source == MAIN_TAG:
-            path, keyword = key.where
-            return (main_tags[path] or {}).get(keyword)
+            return row[self.columns[key.where]]
         if key.source == COMPUTED:
-            return self.computed[key.where][pk]
+            return self.computed[key.where][row[0]]
         return key.where
 
 
@@ -362,37 +390,43 @@ def search(request, limit=None):
         raise FindRefused(UNABLE_TO_PROCESS, str(error)) from error
     plan = query.plan_for(request.level, constraints)
     grouped = request.keys_by_source
-    paths = tuple(sorted({key.where[0] for key in grouped.get(MAIN_TAG, [])}))
+    main_tags = tuple(sorted({key.where for key in grouped.get(MAIN_TAG, [])}))
     data_set_keys = tuple(sorted({key.where for key in grouped.get(DATA_SET, [])}))
-    rows = matching_rows(plan, paths, data_set_keys, limit + 1 if limit else None)
+    rows = matching_rows(plan, main_tags, data_set_keys, limit + 1 if limit else None)
     truncated = bool(limit) and len(rows) > limit
     if truncated:
         del rows[limit:]
     computed_keywords = [key.where for key in grouped.get(COMPUTED, [])]
     computed = computed_values(computed_keywords, answer_set(plan, rows, limit))
-    return Found(request, rows, truncated, computed, paths, data_set_keys)
+    columns = {where: index for index, where in enumerate((*main_tags, *data_set_keys), start=1)}
+    return Found(request, rows, truncated, computed, columns)
 
 
 def answer_set(plan, rows, limit):
-    """The answers' primary keys for the computed keys' queries: the matching query itself
-    when SQL alone found them (a long list of ids costs more to send than to recompute),
-    else the list."""
-    if plan.in_dataset:
+    """The answers' primary keys for the computed keys' queries: the list when it is short
+    or when SQL alone did not find them, else the matching query itself (a long list of ids
+    costs more to send than to recompute)."""
+    if plan.in_dataset or len(rows) <= SHORT_ANSWER:
         return [row[0] for row in rows]
     pks = query.candidates(plan).values("pk")
     return pks[:limit] if limit else pks
 
 
-def matching_rows(plan, paths, data_set_keys, wanted):
-    """(pk, main tags of each path..., data set element of each key...) of the matches,
-    by primary key, at most `wanted` (None: all)."""
+def matching_rows(plan, main_tags, data_set_keys, wanted):
+    """(pk, text of each main tag..., data set element of each key...) of the matches, by
+    primary key, at most `wanted` (None: all). Main tags are (relation path, keyword) pairs."""
+    # The texts are taken out of the JSON by the database: decoding whole main tag
+    # dictionaries took longer than the query itself.
+    texts = {
+        f"main_tag_{n}": KeyTextTransform(keyword, f"{path}main_tags") for n, (path, keyword) in enumerate(main_tags)
+    }
     aliases = {key: f"element_{n}" for n, key in enumerate(data_set_keys)}
     for constraint in plan.in_dataset:
         aliases.setdefault(constraint.dataset_key, f"element_{len(aliases)}")
     elements = {alias: query.first_instance_element(plan.level, key) for key, alias in aliases.items()}
-    columns = ["pk", *(f"{path}main_tags" for path in paths), *(aliases[key] for key in data_set_keys)]
+    columns = ["pk", *texts, *(aliases[key] for key in data_set_keys)]
     checked_only = [alias for alias in elements if alias not in columns]
-    rows = query.candidates(plan).annotate(**elements).values_list(*columns, *checked_only)
+    rows = query.candidates(plan).annotate(**texts, **elements).values_list(*columns, *checked_only)
     if not plan.in_dataset:
         return list(rows[:wanted] if wanted else rows)
     # The other constraints are checked here on the data sets, with explorer.query's rules,
@@ -461,6 +495,24 @@ def filters_on(group, answers):
 # --- Answer elements ------------------------------------------------------------------
 
 
+# An answer value is a (VR, text) pair or a DataElement (see Found.answer_values): plain
+# tuples, as a long answer makes many of them.
+
+
+def element_of(key, value):
+    """An answer value as a pydicom DataElement."""
+    return text_element(key.tag, *value) if type(value) is tuple else value
+
+
+def encoded_value(writer, key, value, charset):
+    """The bytes of an answer value: texts written directly when they can be, the rest by pydicom."""
+    if type(value) is tuple:
+        encoded = writer.text(key.tag, value[0], value[1], charset)
+        if encoded is not None:
+            return encoded
+    return writer.element(element_of(key, value), charset)
+
+
 def new_element(tag, vr, value):
     # The values come from data sets pydicom read and checked when they were stored.
     return DataElement(tag, vr, value, validation_mode=pydicom_config.IGNORE)
@@ -474,27 +526,27 @@ def empty_value(vr):
     return ""
 
 
-def text_element(key, text):
-    """An element of the key's VR from a text (None or "" for an empty one)."""
+def text_element(tag, vr, text):
+    """An element of a VR from a text (None or "" for an empty one)."""
     text = text or ""
-    if key.vr in CONVERTED_VRS:
-        return converted_element(key, text)
+    if vr in CONVERTED_VRS:
+        return converted_element(tag, vr, text)
     # Most answer values are texts as they will be written: pydicom's conversion, the larger
     # part of building a long answer, would only check and wrap them. It is done here, for less.
-    if "\\" in text and key.vr not in ALLOW_BACKSLASH:
-        value = MultiValue(partial(single_value, key.vr), text.split("\\"))
+    if "\\" in text and vr not in ALLOW_BACKSLASH:
+        value = MultiValue(partial(single_value, vr), text.split("\\"))
     else:
-        value = single_value(key.vr, text)
-    return DataElement(key.tag, key.vr, value, already_converted=True)
+        value = single_value(vr, text)
+    return DataElement(tag, vr, value, already_converted=True)
 
 
-def converted_element(key, text):
+def converted_element(tag, vr, text):
     """Binary numbers and sequences as pydicom converts them; empty when the text is no
-    value of the key's VR."""
+    value of the VR."""
     try:
-        return new_element(key.tag, key.vr, typed_value(key.vr, text))
+        return new_element(tag, vr, typed_value(vr, text))
     except (ValueError, TypeError, OverflowError):
-        return new_element(key.tag, key.vr, empty_value(key.vr))
+        return new_element(tag, vr, empty_value(vr))
 
 
 def single_value(vr, text):
@@ -525,20 +577,21 @@ def no_bulk_data(tag, vr, uri):
     return b""
 
 
-def data_set_element(key, element_json):
-    """An element from its stored DICOM JSON (sequences with their items); empty when the
-    first instance has no such tag."""
+def data_set_value(key, element_json):
+    """An answer value from its stored DICOM JSON: a (VR, text) pair, or a DataElement for
+    the rest (sequences with their items, binary numbers); empty when the first instance has
+    no such tag."""
     if not isinstance(element_json, dict):
-        return new_element(key.tag, key.vr, empty_value(key.vr))
+        return key.vr, ""
     text = json_text(element_json)
     if text is not None:
-        return text_element(ReturnKey(key.tag, element_json.get("vr") or key.vr, DATA_SET), text)
+        return element_json.get("vr") or key.vr, text
     try:
         dataset = Dataset.from_json({key.where: element_json}, bulk_data_uri_handler=no_bulk_data)
         return respell_decimals(dataset)[key.tag]
     except Exception as error:  # a stored value pydicom cannot read back
         logger.warning("C-FIND: cannot answer tag %s from the stored data set: %s", key.where, error)
-        return new_element(key.tag, key.vr, empty_value(key.vr))
+        return key.vr, ""
 
 
 def json_text(element_json):
@@ -679,11 +732,67 @@ def decoded_identifier(event):
 
 
 def pending_answers(event, found, aet):
-    """One pending response per answer; False when a C-CANCEL stopped them."""
-    for sent, answer in enumerate(found.answers()):
-        if event.is_cancelled:
-            logger.info("C-FIND from %s cancelled after %d answers", aet, sent)
-            yield CANCELLED, None
-            return False
-        yield PENDING, answer
+    """One pending response per answer, sent here (pynetdicom would encode each answer and
+    its command set again, most of the time of a long answer); False when a C-CANCEL or the
+    end of the association stopped them. pynetdicom sends the final response."""
+    responder = PendingResponder(event)
+    sent = 0
+    try:
+        for answer in found.encoded_answers(responder.writer):
+            if event.is_cancelled:
+                logger.info("C-FIND from %s cancelled after %d answers", aet, sent)
+                yield CANCELLED, None
+                return False
+            if not responder.send(answer):
+                logger.info("C-FIND from %s: the association ended after %d answers", aet, sent)
+                return False
+            sent += 1
+    except FindRefused as refusal:
+        logger.error("C-FIND from %s: answer %d cannot be encoded: %r", aet, sent + 1, refusal.__cause__)
+        yield refusal.status_dataset(), None
+        return False
     return True
+
+
+# The reactor sends what is queued before it reads anything: a longer queue is emptied
+# first, so that a C-CANCEL or an A-ABORT is still read during a long answer.
+QUEUED_PRIMITIVES = 200
+QUEUE_WAIT = 0.0005  # seconds between looks at the queue
+
+
+class PendingResponder:
+    """Pending C-FIND responses put on the association's DUL queue, in the order of
+    pynetdicom's own responses (the same queue), each in as few P-DATA PDUs as the peer's
+    maximum PDU length allows."""
+
+    def __init__(self, event):
+        context = event.context
+        self.dul = event.assoc.dul
+        self.context_id = context.context_id
+        self.writer = IdentifierWriter(UID(context.transfer_syntax))
+        self.command = pending_command(str(event.request.AffectedSOPClassUID), event.request.MessageID)
+        self.max_pdu_length = event.assoc.dimse.maximum_pdu_size
+
+    def send(self, identifier):
+        """Queues a pending response with this identifier; False when the association ended."""
+        if self.release_or_abort() or not self.room_in_queue():
+            return False
+        for primitive in message_primitives(self.context_id, self.command, identifier, self.max_pdu_length):
+            self.dul.send_pdu(primitive)
+        return True
+
+    def room_in_queue(self):
+        """Waits for the queue to empty when it is long; False when the association ended meanwhile."""
+        queue = self.dul.to_provider_queue
+        if queue.qsize() < QUEUED_PRIMITIVES:
+            return True
+        while queue.qsize():
+            if self.release_or_abort() or not self.dul.is_alive():  # the reactor stopped with the connection
+                return False
+            time.sleep(QUEUE_WAIT)
+        return True
+
+    def release_or_abort(self):
+        # An A-RELEASE or A-ABORT waits for the association (pynetdicom checked it between
+        # the answers it sent).
+        return self.dul.peek_next_pdu() is not None

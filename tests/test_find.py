@@ -3,7 +3,6 @@ files, then the real server asked by DCMTK's findscu and by pynetdicom."""
 
 import io
 import time
-from types import SimpleNamespace
 
 import pydicom
 import pytest
@@ -11,7 +10,14 @@ from pydicom import config as pydicom_config
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.filewriter import write_dataset
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 from pynetdicom import AE
+from pynetdicom.dsutils import encode
 from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelFind,
@@ -395,7 +401,7 @@ def key(keyword, source=find.DATA_SET):
     ],
 )
 def test_elements_from_stored_dicom_json(keyword, element_json, expected):
-    element = find.data_set_element(key(keyword), element_json)
+    element = find.element_of(key(keyword), find.data_set_value(key(keyword), element_json))
     value = element.value
     shown = [str(v) for v in value] if isinstance(value, pydicom.multival.MultiValue) else str(value or "")
     assert shown == expected
@@ -403,9 +409,9 @@ def test_elements_from_stored_dicom_json(keyword, element_json, expected):
 
 
 def test_a_text_that_allows_backslashes_stays_one_value():
-    element = find.text_element(key("ImageComments", find.MAIN_TAG), "left\\right")
+    element = find.text_element(pydicom.tag.Tag("ImageComments"), "LT", "left\\right")
     assert element.value == "left\\right" and element.VM == 1
-    element = find.text_element(key("OtherPatientIDs", find.MAIN_TAG), "A\\B")
+    element = find.text_element(pydicom.tag.Tag("OtherPatientIDs"), "LO", "A\\B")
     assert list(element.value) == ["A", "B"]
 
 
@@ -559,66 +565,6 @@ def test_the_limit_applies_after_data_set_matching(archive):
     assert (len(found), found.truncated) == (2, True)
 
 
-# --- The pynetdicom handler, without the network --------------------------------------
-
-
-class FakeEvent:
-    """What find.answers reads of a pynetdicom event; is_cancelled turns true once
-    `cancel_after` answers were taken."""
-
-    def __init__(self, query, sop_class=StudyRootQueryRetrieveInformationModelFind, cancel_after=None):
-        self.identifier = query
-        self.request = SimpleNamespace(AffectedSOPClassUID=sop_class)
-        self.assoc = SimpleNamespace(requestor=SimpleNamespace(ae_title="FINDSCU "))
-        self.cancel_after = cancel_after
-        self.taken = 0
-
-    @property
-    def is_cancelled(self):
-        return self.cancel_after is not None and self.taken >= self.cancel_after
-
-
-def run(event):
-    responses = []
-    for status, answer in find.answers(event):
-        responses.append((status, answer))
-        if answer is not None:
-            event.taken += 1
-    return responses
-
-
-def status_of(status):
-    return status if isinstance(status, int) else status.Status
-
-
-def test_the_handler_yields_one_pending_answer_per_match(archive):
-    responses = run(FakeEvent(identifier("SERIES", StudyInstanceUID=DOE_BRAIN, Modality="")))
-    assert [status for status, _ in responses] == [0xFF00, 0xFF00]
-    assert sorted(answer.Modality for _, answer in responses) == ["CT", "MR"]
-
-
-def test_the_handler_stops_at_a_cancel(archive):
-    responses = run(FakeEvent(identifier("STUDY", StudyInstanceUID=""), cancel_after=2))
-    assert [status for status, _ in responses] == [0xFF00, 0xFF00, 0xFE00]
-    assert responses[-1][1] is None
-
-
-def test_the_handler_ends_a_cut_answer_with_a_failure(archive, settings):
-    settings.PHAROS_DICOM_LIMIT_FIND_RESULTS = 3
-    responses = run(FakeEvent(identifier("STUDY", StudyInstanceUID="")))
-    assert [status_of(status) for status, _ in responses] == [0xFF00] * 3 + [0xA700]
-    assert responses[-1][0].ErrorComment == "Too many matches: only the first 3 were sent"
-
-
-def test_the_handler_answers_a_bad_query_with_a_failure(archive):
-    (response,) = run(FakeEvent(identifier("STUDY", StudyDate="2020*")))
-    assert status_of(response[0]) == 0xC000 and response[1] is None
-    (response,) = run(FakeEvent(identifier("PATIENT")))
-    assert status_of(response[0]) == 0xA900
-    responses = run(FakeEvent(identifier("PATIENT"), sop_class=PatientRootQueryRetrieveInformationModelFind))
-    assert [status_of(status) for status, _ in responses] == [0xFF00] * 8
-
-
 # --- Over the network -----------------------------------------------------------------
 
 
@@ -692,6 +638,19 @@ def test_findscu_japanese_name_in_utf8_or_in_the_query_character_set(archive, fi
     assert str(answer.PatientName) == H31_NAME
 
 
+# findscu proposes implicit VR alone, or explicit VR little endian among others (which our
+# server prefers to big endian and deflate: the pynetdicom tests below cover those).
+@pytest.mark.parametrize("proposed", ["-xi", "-xe"])
+def test_findscu_reads_the_answers_in_implicit_and_explicit_vr(archive, finder, tmp_path, proposed):
+    keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", "PatientName", "-k", "StudyDescription", "-k", "ModalitiesInStudy"]
+    result, answers = findscu(finder, tmp_path, "-S", proposed, *keys, "-k", "NumberOfStudyRelatedInstances")
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = ask("STUDY", PatientName="", StudyDescription="", ModalitiesInStudy="", NumberOfStudyRelatedInstances="")
+    shown = sorted((str(a.PatientName), a.StudyDescription, as_list(a.ModalitiesInStudy)) for a in answers)
+    assert shown == sorted((str(a.PatientName), a.StudyDescription, as_list(a.ModalitiesInStudy)) for a in expected)
+    assert H31_NAME in [str(a.PatientName) for a in answers]
+
+
 def test_findscu_date_wildcard_fails(archive, finder, tmp_path):
     result, answers = findscu(finder, tmp_path, "-S", "-d", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyDate=2004*")
     assert answers == []
@@ -725,13 +684,25 @@ def pynetdicom_find(server, query, sop_class=StudyRootQueryRetrieveInformationMo
         assoc.release()
 
 
-def test_pynetdicom_both_models(archive, dicom_server):
+@pytest.fixture
+def pyfind(dicom_server):
+    """pynetdicom_find's AE title, registered as a modality that may query."""
     Modality.objects.create(name="pyfind", aet="PYFIND", host="127.0.0.1", port=104)
-    responses = pynetdicom_find(dicom_server, identifier("STUDY", PatientID="P-DOE", StudyDescription="", StudyTime=""))
+    return dicom_server
+
+
+def test_pynetdicom_one_pending_answer_per_match_then_success(archive, pyfind):
+    responses = pynetdicom_find(pyfind, identifier("SERIES", StudyInstanceUID=DOE_BRAIN, Modality=""))
+    assert [status for status, _ in responses] == [0xFF00, 0xFF00, 0x0000]
+    assert sorted(answer.Modality for _, answer in responses[:-1]) == ["CT", "MR"]
+
+
+def test_pynetdicom_both_models(archive, pyfind):
+    responses = pynetdicom_find(pyfind, identifier("STUDY", PatientID="P-DOE", StudyDescription="", StudyTime=""))
     assert [status for status, _ in responses] == [0xFF00, 0xFF00, 0x0000]
     assert sorted(answer.StudyDescription for _, answer in responses[:-1]) == ["Brain", "Chest"]
     responses = pynetdicom_find(
-        dicom_server,
+        pyfind,
         identifier("PATIENT", PatientName="", PatientID="SCSGREEK"),
         PatientRootQueryRetrieveInformationModelFind,
     )
@@ -740,10 +711,56 @@ def test_pynetdicom_both_models(archive, dicom_server):
     assert (answer.SpecificCharacterSet, str(answer.PatientName)) == ("ISO_IR 192", GREEK_NAME)
 
 
-def test_pynetdicom_query_in_cyrillic_answered_in_cyrillic(archive, dicom_server):
-    Modality.objects.create(name="pyfind", aet="PYFIND", host="127.0.0.1", port=104)
+@pytest.mark.parametrize(
+    "transfer_syntax",
+    [ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian],
+    ids=lambda uid: uid.name,
+)
+@pytest.mark.parametrize("max_pdu", [64, 16382])
+def test_pynetdicom_reads_the_answers_in_each_transfer_syntax_and_pdu_size(archive, pyfind, transfer_syntax, max_pdu):
+    keys = {"SOPInstanceUID": "", "PatientName": "", "KVP": "", "Rows": "", "ImageType": "", "BeamSequence": []}
+    expected = sorted(ask("IMAGE", **keys), key=lambda answer: answer.SOPInstanceUID)
+    ae = AE(ae_title="PYFIND")
+    ae.maximum_pdu_size = max_pdu  # 64: every command set and identifier in several PDUs
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind, [transfer_syntax])
+    assoc = ae.associate("127.0.0.1", port_of(pyfind), ae_title="PHAROS")
+    try:
+        responses = list(assoc.send_c_find(identifier("IMAGE", **keys), StudyRootQueryRetrieveInformationModelFind))
+    finally:
+        assoc.release()
+    assert [status.Status for status, _ in responses] == [0xFF00] * len(expected) + [0x0000]
+    answers = sorted((answer for _, answer in responses[:-1]), key=lambda answer: answer.SOPInstanceUID)
+    # The elements as received, written again as they came, are those of the expected answers.
+    flags = (transfer_syntax.is_implicit_VR, transfer_syntax.is_little_endian)
+    assert [encode(answer, *flags) for answer in answers] == [encode(answer, *flags) for answer in expected]
+
+
+def test_pynetdicom_bad_queries_are_answered_by_a_failure(archive, pyfind):
+    (status, answer), = pynetdicom_find(pyfind, identifier("STUDY", StudyDate="2020*"))
+    assert (status, answer) == (0xC000, None)
+    (status, answer), = pynetdicom_find(pyfind, identifier("PATIENT"))
+    assert (status, answer) == (0xA900, None)
+    responses = pynetdicom_find(pyfind, identifier("PATIENT"), PatientRootQueryRetrieveInformationModelFind)
+    assert [status for status, _ in responses] == [0xFF00] * 8 + [0x0000]
+
+
+def test_pynetdicom_sees_the_limit(archive, pyfind, settings):
+    settings.PHAROS_DICOM_LIMIT_FIND_RESULTS = 3
+    ae = AE(ae_title="PYFIND")
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    assoc = ae.associate("127.0.0.1", port_of(pyfind), ae_title="PHAROS")
+    query = identifier("STUDY", StudyInstanceUID="")
+    try:
+        responses = list(assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind))
+    finally:
+        assoc.release()
+    assert [status.Status for status, _ in responses] == [0xFF00] * 3 + [0xA700]
+    assert responses[-1][0].ErrorComment == "Too many matches: only the first 3 were sent"
+
+
+def test_pynetdicom_query_in_cyrillic_answered_in_cyrillic(archive, pyfind):
     query = identifier("PATIENT", charset="ISO_IR 144", PatientName="Люк*", PatientID="")
-    (status, answer), (final, _) = pynetdicom_find(dicom_server, query, PatientRootQueryRetrieveInformationModelFind)
+    (status, answer), (final, _) = pynetdicom_find(pyfind, query, PatientRootQueryRetrieveInformationModelFind)
     assert (status, final) == (0xFF00, 0x0000)
     assert (answer.PatientID, answer.SpecificCharacterSet, str(answer.PatientName)) == (
         "SCSRUSS",
@@ -757,18 +774,17 @@ def test_pynetdicom_unknown_ae_is_refused(archive, dicom_server):
     assert [status for status, _ in responses] == [0x0124]
 
 
-def test_pynetdicom_cancel_after_the_first_answer(archive, dicom_server, monkeypatch):
-    Modality.objects.create(name="pyfind", aet="PYFIND", host="127.0.0.1", port=104)
-    answer = find.Found.answer
+def test_pynetdicom_cancel_after_the_first_answer(archive, pyfind, monkeypatch):
+    answer_values = find.Found.answer_values
 
     def answer_slowly(self, row):
         time.sleep(0.2)  # leaves time for the cancel to arrive before the next answer
-        return answer(self, row)
+        return answer_values(self, row)
 
-    monkeypatch.setattr(find.Found, "answer", answer_slowly)
+    monkeypatch.setattr(find.Found, "answer_values", answer_slowly)
     ae = AE(ae_title="PYFIND")
     ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
-    assoc = ae.associate("127.0.0.1", port_of(dicom_server), ae_title="PHAROS")
+    assoc = ae.associate("127.0.0.1", port_of(pyfind), ae_title="PHAROS")
     statuses = []
     query = identifier("STUDY", StudyInstanceUID="")
     responses = assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind, msg_id=7)

@@ -475,7 +475,7 @@ def _send_instance(assoc, item, allow_transcoding):
     return _send_dataset(assoc, dataset)
 
 
-def _store_one(session, item, allow_transcoding):
+def _store_one(session, item, allow_transcoding, resend_if_lost=True):
     """Send one instance; True when the modality took it. Raises ScuError only when the
     association cannot be (re)opened."""
     assoc = session.association()
@@ -485,8 +485,14 @@ def _store_one(session, item, allow_transcoding):
         logger.warning("C-STORE to %s: instance %s not sent: %s", session.modality.aet, item.public_id, why)
         return False
     if "Status" not in status:
-        # Counted as failed; the next instance opens a new association (or fails the store).
         lost = session.lost("C-STORE to")
+        if resend_if_lost:
+            # pynetdicom 3.0 now and then hands a C-STORE response to its reactor instead of
+            # the waiting request (a race in Association.send_c_store), which then times out
+            # although the modality stored the instance. Storing it again is harmless.
+            logger.warning("C-STORE to %s: instance %s: %s; sending it again", session.modality.aet, item.public_id, lost)
+            return _store_one(session, item, allow_transcoding, resend_if_lost=False)
+        # Counted as failed; the next instance opens a new association (or fails the store).
         logger.warning("C-STORE to %s: instance %s: %s", session.modality.aet, item.public_id, lost)
         return False
     if not _is_success(status.Status):

@@ -1,11 +1,12 @@
 """Our SCU against real peers: our own SCP, a pynetdicom storage SCP, DCMTK's storescp and dcmqrscp."""
 
 import os
+import time
 
 import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
-from pynetdicom import AllStoragePresentationContexts, _config
+from pynetdicom import AllStoragePresentationContexts, _config, evt
 
 from dicomnet import scu
 from dicomnet.models import Modality
@@ -182,6 +183,29 @@ def test_store_groups_more_than_128_presentation_contexts(collector):
 
     assert content["FailedInstancesCount"] == 0
     assert sorted(ds.SOPClassUID for _, ds in collector.received) == sorted(sop_classes)
+
+
+@pytest.mark.django_db
+def test_store_sends_an_instance_again_when_its_response_is_lost(collector):
+    """A response that never comes (pynetdicom 3.0 loses one now and then) ends that
+    association; the instance goes again on a new one, and the store succeeds."""
+    ingest(dicom_bytes("CT_small.dcm"))
+    answer = collector.on_store
+    calls = []
+
+    def first_answer_too_late(event):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(3)  # past the modality's 1 s timeout: the requestor gives up on it
+        return answer(event)
+
+    collector.server.unbind(evt.EVT_C_STORE, answer)
+    collector.server.bind(evt.EVT_C_STORE, first_answer_too_late)
+
+    content = scu.store(modality("COLLECTOR", collector.port, timeout=1), Instance.objects.all())
+
+    assert content["FailedInstancesCount"] == 0
+    assert len(calls) == 2
 
 
 @pytest.mark.django_db

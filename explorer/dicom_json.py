@@ -23,7 +23,7 @@ from pydicom.datadict import DicomDictionary
 from pydicom.dataelem import RawDataElement
 from pydicom.jsonrep import convert_to_python_number
 from pydicom.multival import MultiValue
-from pydicom.tag import _LUT_DESCRIPTOR_TAGS, BaseTag
+from pydicom.tag import _LUT_DESCRIPTOR_TAGS
 from pydicom.values import convert_value
 from pydicom.valuerep import PersonName
 
@@ -35,7 +35,10 @@ PLAIN_VRS = frozenset(
      "US", "SS", "UL", "SL", "FL", "FD", "SV", "UV"}
 )  # fmt: skip
 FAST_VRS = PLAIN_VRS | {"PN"}
-SPECIFIC_CHARACTER_SET = BaseTag(0x00080005)
+# Sets of plain integers: a BaseTag compares through Python code, and these are asked of
+# every element (a set compares only on a matching hash).
+SPECIFIC_CHARACTER_SET = frozenset({0x00080005})
+LUT_DESCRIPTOR_TAGS = frozenset(int(tag) for tag in _LUT_DESCRIPTOR_TAGS)
 
 
 def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
@@ -49,7 +52,7 @@ def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
         vr = fast_vr(tag, element)
         if vr is not None:
             try:
-                value = convert_value(vr, element, default_encoding if tag == SPECIFIC_CHARACTER_SET else encoding)
+                value = convert_value(vr, element, default_encoding if tag in SPECIFIC_CHARACTER_SET else encoding)
                 json_element = plain_json(vr, value)
                 converted[tag] = (vr, value)
             except Exception:  # pydicom's own path below says what is wrong
@@ -68,7 +71,7 @@ def fast_vr(tag, element):
     """The VR of a raw element this module converts itself, or None for pydicom's path."""
     if not isinstance(element, RawDataElement) or config.data_element_callback is not None:
         return None
-    if element.value is None or tag.is_private or tag in _LUT_DESCRIPTOR_TAGS:
+    if element.value is None or tag.is_private or tag in LUT_DESCRIPTOR_TAGS:
         return None  # a value read later, a private VR lookup, pydicom's fix of LUT descriptors
     vr = element.VR
     if vr is None:  # implicit VR: the dictionary's, when it is a single one

@@ -1,5 +1,7 @@
 """The DICOM server against real peers: DCMTK tools and pynetdicom."""
 
+import copy
+
 import pydicom
 import pytest
 from pynetdicom import AE
@@ -74,6 +76,22 @@ def test_store_with_pynetdicom(dicom_server):
     assoc.release()
     assert status.Status == 0x0000
     assert Instance.objects.get().remote_aet == "PYSCU"
+
+
+def test_associations_share_the_servers_contexts_unchanged(dicom_server):
+    """Each association reads the server's presentation contexts without its own copy;
+    negotiating one association leaves them as they were for the next."""
+    contexts = dicom_server.contexts
+    assert copy.deepcopy(contexts) is contexts
+    before = [(cx.abstract_syntax, list(cx.transfer_syntax), cx.scu_role, cx.scp_role) for cx in contexts]
+    for syntaxes in (["1.2.840.10008.1.2.4.50"], ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]):
+        ae = AE(ae_title="PYSCU")
+        ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2", syntaxes)
+        assoc = ae.associate("127.0.0.1", port_of(dicom_server), ae_title="PHAROS")
+        assert assoc.is_established
+        assert [cx.transfer_syntax[0] for cx in assoc.accepted_contexts] == syntaxes[-1:]
+        assoc.release()
+    assert [(cx.abstract_syntax, list(cx.transfer_syntax), cx.scu_role, cx.scp_role) for cx in contexts] == before
 
 
 def test_garbage_on_the_port_does_not_stop_the_server(dicom_server):

@@ -38,7 +38,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID
 from pydicom.valuerep import ALLOW_BACKSLASH, DS, IS, PersonName, format_number_as_ds
 
-from dicomnet.find_encoding import CHARSET_VRS, IdentifierWriter, message_primitives, pending_command
+from dicomnet.find_encoding import CHARSET_VRS, IdentifierWriter, message_pdus, pending_command
 from explorer import levels, query
 from explorer.errors import PharosError
 from explorer.models import Instance, Series, Study
@@ -732,15 +732,17 @@ def decoded_identifier(event):
 
 
 def pending_answers(event, found, aet):
-    """One pending response per answer, sent here (pynetdicom would encode each answer and
-    its command set again, most of the time of a long answer); False when a C-CANCEL or the
-    end of the association stopped them. pynetdicom sends the final response."""
+    """One pending response per answer, written here (pynetdicom would encode each answer and
+    its command set again, and its reactor would send each PDU through its state machine:
+    most of the time of a long answer); False when a C-CANCEL or the end of the association
+    stopped them. pynetdicom sends the final response, after these."""
     responder = PendingResponder(event)
     sent = 0
     try:
         for answer in found.encoded_answers(responder.writer):
             if event.is_cancelled:
                 logger.info("C-FIND from %s cancelled after %d answers", aet, sent)
+                responder.flush()
                 yield CANCELLED, None
                 return False
             if not responder.send(answer):
@@ -749,48 +751,63 @@ def pending_answers(event, found, aet):
             sent += 1
     except FindRefused as refusal:
         logger.error("C-FIND from %s: answer %d cannot be encoded: %r", aet, sent + 1, refusal.__cause__)
+        responder.flush()
         yield refusal.status_dataset(), None
         return False
-    return True
+    return responder.flush()
 
 
-# The reactor sends what is queued before it reads anything: a longer queue is emptied
-# first, so that a C-CANCEL or an A-ABORT is still read during a long answer.
-QUEUED_PRIMITIVES = 200
-QUEUE_WAIT = 0.0005  # seconds between looks at the queue
+# Responses are written to the socket dozens at a time, but none waits longer than this for
+# the others: answers that come slowly still come one by one.
+WRITE_SIZE = 64 * 1024
+WRITE_INTERVAL = 0.02  # seconds
+QUEUE_WAIT = 0.0005  # seconds between looks at pynetdicom's queue
 
 
 class PendingResponder:
-    """Pending C-FIND responses put on the association's DUL queue, in the order of
-    pynetdicom's own responses (the same queue), each in as few P-DATA PDUs as the peer's
-    maximum PDU length allows."""
+    """Pending C-FIND responses written to the association's socket, each in as few P-DATA-TF
+    PDUs as the peer's maximum PDU length allows, many PDUs per write. pynetdicom's reactor
+    sends only what is queued for it, and nothing is while the answers are written: its own
+    responses (the final one, a cancel, a failure) are queued once they are written. It goes
+    on reading meanwhile, so a C-CANCEL, an A-RELEASE or an A-ABORT is seen."""
 
     def __init__(self, event):
         context = event.context
+        self.assoc = event.assoc
         self.dul = event.assoc.dul
         self.context_id = context.context_id
         self.writer = IdentifierWriter(UID(context.transfer_syntax))
         self.command = pending_command(str(event.request.AffectedSOPClassUID), event.request.MessageID)
         self.max_pdu_length = event.assoc.dimse.maximum_pdu_size
+        self.buffer = bytearray()
+        self.written_at = float("-inf")  # the first answer goes at once
+        self.wait_for_the_reactor()
+
+    def wait_for_the_reactor(self):
+        # Whatever pynetdicom queued before goes first (in practice, nothing is).
+        while self.dul.to_provider_queue.qsize() and not self.ended():
+            time.sleep(QUEUE_WAIT)
 
     def send(self, identifier):
-        """Queues a pending response with this identifier; False when the association ended."""
-        if self.release_or_abort() or not self.room_in_queue():
-            return False
-        for primitive in message_primitives(self.context_id, self.command, identifier, self.max_pdu_length):
-            self.dul.send_pdu(primitive)
+        """Adds a pending response with this identifier; False when the association ended."""
+        self.buffer += message_pdus(self.context_id, self.command, identifier, self.max_pdu_length)
+        if len(self.buffer) >= WRITE_SIZE or time.monotonic() - self.written_at >= WRITE_INTERVAL:
+            return self.flush()
         return True
 
-    def room_in_queue(self):
-        """Waits for the queue to empty when it is long; False when the association ended meanwhile."""
-        queue = self.dul.to_provider_queue
-        if queue.qsize() < QUEUED_PRIMITIVES:
-            return True
-        while queue.qsize():
-            if self.release_or_abort() or not self.dul.is_alive():  # the reactor stopped with the connection
-                return False
-            time.sleep(QUEUE_WAIT)
-        return True
+    def flush(self):
+        """Writes what is waiting; False when the association ended. A failed write makes
+        pynetdicom end the association (AssociationSocket.send queues its event)."""
+        if self.ended():
+            return False
+        if self.buffer:
+            self.dul.socket.send(bytes(self.buffer))
+            self.buffer.clear()
+            self.written_at = time.monotonic()
+        return not self.ended()
+
+    def ended(self):
+        return self.release_or_abort() or not self.assoc.is_established or not self.dul.is_alive()
 
     def release_or_abort(self):
         # An A-RELEASE or A-ABORT waits for the association (pynetdicom checked it between

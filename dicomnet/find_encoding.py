@@ -166,6 +166,26 @@ def message_primitives(context_id, command, data_set, max_pdu_length):
     return primitives
 
 
+def message_pdus(context_id, command, data_set, max_pdu_length):
+    """The P-DATA-TF PDUs of one message as bytes, as pynetdicom encodes the P-DATA
+    primitives of message_primitives."""
+    return b"".join(
+        p_data_tf(primitive.presentation_data_value_list)
+        for primitive in message_primitives(context_id, command, data_set, max_pdu_length)
+    )
+
+
+def p_data_tf(pdvs):
+    """A P-DATA-TF PDU (PS3.8 9.3.5): its header, then each PDV item: length, context ID, value."""
+    items = b"".join(PDV_ITEM_HEADER.pack(len(pdv) + 1, context_id) + pdv for context_id, pdv in pdvs)
+    return P_DATA_TF_HEADER.pack(P_DATA_TF_TYPE, 0, len(items)) + items
+
+
+P_DATA_TF_TYPE = 0x04
+P_DATA_TF_HEADER = struct.Struct(">BBI")  # PDU type, reserved, PDU length
+PDV_ITEM_HEADER = struct.Struct(">IB")  # item length, presentation context ID
+
+
 def fragments(data, fragment_header, last_header, max_pdu_length):
     """The fragments of a command or data set, each with its control header, as pynetdicom
     splits them: at most the maximum PDU length less the PDV overhead (0: no limit)."""

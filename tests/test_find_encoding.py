@@ -19,7 +19,7 @@ from pynetdicom.dsutils import encode
 from pynetdicom.pdu import P_DATA_TF
 
 from dicomnet import find
-from dicomnet.find_encoding import IdentifierWriter, message_primitives, pending_command
+from dicomnet.find_encoding import IdentifierWriter, message_pdus, message_primitives, pending_command
 from tests.test_find import archive, identifier  # noqa: F401 (archive is a fixture)
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning")]
@@ -219,6 +219,8 @@ def test_pending_responses_are_pynetdicom_s(sop_class, message_id, max_pdu_lengt
     for primitive in primitives:
         pdu = P_DATA_TF(primitive).encode()
         assert max_pdu_length == 0 or len(pdu) - 6 <= max_pdu_length  # the PDU header is 6 bytes
+    written = message_pdus(1, pending_command(sop_class, message_id), data, max_pdu_length)
+    assert written == b"".join(P_DATA_TF(primitive).encode() for primitive in primitives)
 
 
 def test_a_response_fits_one_pdu_when_the_peer_allows():

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -114,11 +115,21 @@ def dataset_json(dataset, instance_id):
     as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, BULK_DATA_THRESHOLD)
     # Walking the whole tree costs more than writing it out: only a data set whose JSON
     # shows a NUL somewhere is walked.
-    text = orjson.dumps(as_json)
+    text = json_bytes(as_json)
     if b"\\u0000" in text:
         as_json = _strip_nul(as_json)
-        text = orjson.dumps(as_json)
+        text = json_bytes(as_json)
     return as_json, text.decode(), converted
+
+
+def json_bytes(as_json):
+    """The JSON as text: by orjson, which also writes an infinite DS as null (PostgreSQL
+    refuses Infinity); by the json module for an integer beyond 64 bits (a malformed IS,
+    kept as read), which orjson refuses and both databases take."""
+    try:
+        return orjson.dumps(as_json)
+    except orjson.JSONEncodeError:
+        return json.dumps(as_json).encode()
 
 
 # Values larger than this stay on disk when a file is parsed from a path.

@@ -175,9 +175,7 @@ def _json_text(value):
     # JSONField (both databases read JSON text).
     if isinstance(value, JsonText):
         return value
-    # It also writes an infinite DS as null, where PostgreSQL refuses the json module's
-    # Infinity. (Integers beyond 64 bits, which it refuses, never reach here: pydicom drops
-    # such an IS from the data set's JSON.)
+    # Main tags are texts, which orjson always writes.
     return orjson.dumps(value).decode()
 
 

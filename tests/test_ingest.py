@@ -183,3 +183,13 @@ def test_nul_characters_are_left_out_of_the_index(storage_dir):
     assert instance.dataset["00204000"]["Value"] == ["x"]
     assert Study.objects.get().main_tags["StudyDescription"] == "BRAIN"
     assert storage.read(instance.file_uuid) == data
+
+
+def test_an_integer_beyond_64_bits_is_kept(storage_dir):
+    """A malformed IS too large for 64 bits is kept as pydicom reads it, as any invalid value is."""
+    from pydicom import config
+
+    with config.disable_value_validation():
+        data = make_dicom(ReferencedFrameNumber="99999999999999999999")
+    assert store_instance(data, Origin()).status == SUCCESS
+    assert Instance.objects.get().dataset["00081160"]["Value"][0] > 2**64

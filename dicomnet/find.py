@@ -807,9 +807,6 @@ class PendingResponder:
         return not self.ended()
 
     def ended(self):
-        return self.release_or_abort() or not self.assoc.is_established or not self.dul.is_alive()
-
-    def release_or_abort(self):
-        # An A-RELEASE or A-ABORT waits for the association (pynetdicom checked it between
-        # the answers it sent).
-        return self.dul.peek_next_pdu() is not None
+        # An A-RELEASE or A-ABORT waiting for the association (pynetdicom checks for one
+        # between the answers it sends), or an association already over.
+        return self.dul.peek_next_pdu() is not None or not self.assoc.is_established or not self.dul.is_alive()

@@ -79,6 +79,22 @@ def make_dicom(**tags):
     return out.getvalue()
 
 
+def make_image(size, pixel_data, **tags):
+    """A small valid Part 10 file holding a size×size 16-bit monochrome image."""
+    return make_dicom(
+        Rows=size,
+        Columns=size,
+        SamplesPerPixel=1,
+        PhotometricInterpretation="MONOCHROME2",
+        BitsAllocated=16,
+        BitsStored=16,
+        HighBit=15,
+        PixelRepresentation=0,
+        PixelData=pixel_data,
+        **tags,
+    )
+
+
 @pytest.fixture(autouse=True)
 def storage_dir(settings, tmp_path):
     settings.STORAGE_DIR = tmp_path / "storage"

@@ -18,7 +18,7 @@ from dicomnet.models import Job
 from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
-from tests.conftest import make_dicom, run_queued_jobs
+from tests.conftest import make_image, run_queued_jobs
 from tests.dicom_peers import free_port, modality
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,11 +32,7 @@ def post(api, url, body=None):
 def a_study(count, study="1.2.826.0.1.3680043.8.498.77", series="1.2.826.0.1.3680043.8.498.78"):
     ids = []
     for number in range(1, count + 1):
-        data = make_dicom(
-            StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number, Rows=8, Columns=8,
-            SamplesPerPixel=1, PhotometricInterpretation="MONOCHROME2", BitsAllocated=16, BitsStored=16,
-            HighBit=15, PixelRepresentation=0, PixelData=os.urandom(128),
-        )
+        data = make_image(8, os.urandom(128), StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number)
         ids.append(store_instance(data, Origin()).ids)
     return ids[0][1]  # the study's public id
 

@@ -37,7 +37,7 @@ from dicomnet.models import Modality
 from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
-from tests.conftest import VARIED_FILES, dicom_bytes, make_dicom, sample_path
+from tests.conftest import VARIED_FILES, dicom_bytes, make_image, sample_path
 from tests.dicom_peers import DCMTK_ENV, dcmtk, free_port, port_of
 
 PATIENT_ROOT_MOVE = PatientRootQueryRetrieveInformationModelMove
@@ -56,21 +56,14 @@ J2K_UID = pydicom.dcmread(sample_path("JPEG2000.dcm"), stop_before_pixels=True).
 
 
 def made_instance(series, number, sop_uid):
-    return make_dicom(
+    return make_image(
+        4,
+        bytes(range(number, number + 32)),
         PatientID=PATIENT_ID,
         StudyInstanceUID=STUDIES[series[0]],
         SeriesInstanceUID=SERIES[series],
         SOPInstanceUID=sop_uid,
         InstanceNumber=number,
-        Rows=4,
-        Columns=4,
-        SamplesPerPixel=1,
-        PhotometricInterpretation="MONOCHROME2",
-        BitsAllocated=16,
-        BitsStored=16,
-        HighBit=15,
-        PixelRepresentation=0,
-        PixelData=bytes(range(number, number + 32)),
     )
 
 

@@ -13,7 +13,7 @@ from dicomnet.models import Modality
 from explorer import levels, storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
-from tests.conftest import dicom_bytes, make_dicom, sample_path
+from tests.conftest import dicom_bytes, make_dicom, make_image, sample_path
 from tests.dicom_peers import UTF8_PATIENT, free_port, modality, port_of
 
 CT_STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
@@ -27,20 +27,7 @@ def ingest(data):
 
 def image_with_pixels(number, study, series):
     """A 16-bit monochrome image with random pixels: any re-encoding would show."""
-    return make_dicom(
-        StudyInstanceUID=study,
-        SeriesInstanceUID=series,
-        InstanceNumber=number,
-        Rows=16,
-        Columns=16,
-        SamplesPerPixel=1,
-        PhotometricInterpretation="MONOCHROME2",
-        BitsAllocated=16,
-        BitsStored=16,
-        HighBit=15,
-        PixelRepresentation=0,
-        PixelData=os.urandom(16 * 16 * 2),
-    )
+    return make_image(16, os.urandom(16 * 16 * 2), StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number)
 
 
 def stored_dataset(instance):

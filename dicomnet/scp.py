@@ -9,6 +9,8 @@ import fnmatch
 import logging
 import socket
 import tempfile
+import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -19,7 +21,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
-from pynetdicom.transport import AssociationServer
+from pynetdicom.transport import ThreadedAssociationServer
 from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelFind,
     PatientRootQueryRetrieveInformationModelGet,
@@ -203,19 +205,55 @@ HANDLERS = [
 ]
 
 
-def allow_shared_port():
-    """Let several DICOM server processes listen on one port (SO_REUSEPORT): the kernel
-    spreads the associations over them, so that they use more than one core."""
-    original = AssociationServer.server_bind
-    if getattr(original, "shares_port", False):
-        return
+# A process already serving associations waits this long per association before it accepts
+# a connection, so that an idler process sharing the socket takes it first.
+ACCEPT_DELAY_PER_ASSOCIATION = 0.005
+ACCEPT_DELAY_MAX = 0.05
 
-    def server_bind(server):
-        server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        original(server)
 
-    server_bind.shares_port = True
-    AssociationServer.server_bind = server_bind
+def listening_socket(port, host=""):
+    """The DICOM port's listening socket, made before the server so that helper processes can
+    inherit it (`manage.py dicomserver --processes`)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(socket.SOMAXCONN)
+    # Every process waiting on a shared socket wakes for each connection: those that lose
+    # the race to accept it get EAGAIN instead of blocking.
+    listener.setblocking(False)
+    return listener
+
+
+class Server(ThreadedAssociationServer):
+    """pynetdicom's server on a listening socket that other processes may share.
+
+    The kernel gives each connection to the first process that accepts it; a busy process
+    holds back a little, so associations spread evenly over the processes. (SO_REUSEPORT
+    spreads them by a hash of the peer's address instead: four associations often landed
+    three on one process, which the GIL then held to one core.)"""
+
+    def __init__(self, *args, listener, shared, **kwargs):
+        self.listener = listener
+        self.shared = shared
+        super().__init__(*args, **kwargs)
+
+    def server_bind(self):
+        self.socket.close()
+        self.socket = self.listener
+        self.server_address = self.socket.getsockname()
+
+    def server_activate(self):
+        pass  # the listener already listens
+
+    def get_request(self):
+        busy = len(self.active_associations)
+        if self.shared and busy:
+            time.sleep(min(busy * ACCEPT_DELAY_PER_ASSOCIATION, ACCEPT_DELAY_MAX))
+        return super().get_request()  # BlockingIOError when another process took it
+
+    def server_close(self):
+        # Not shutdown(), which would stop the socket listening in every process sharing it.
+        self.socket.close()
 
 
 class SharedContexts(list):
@@ -229,12 +267,25 @@ class SharedContexts(list):
         return self
 
 
-def start(port=None, host="", block=False):
-    """Start the DICOM server; returns the running server (or blocks until it stops)."""
+def start(port=None, host="", listener=None, shared=False):
+    """Start the DICOM server in a thread and return it.
+
+    `listener` is a listening socket from listening_socket(), `shared` when other processes
+    accept on it too; without one the server listens on `port` (default: the setting)."""
     configure_pynetdicom()
-    allow_shared_port()
     ae = build_ae()
-    address = (host, settings.PHAROS_DICOM_PORT if port is None else port)
-    logger.info("DICOM server %s listening on port %s", settings.PHAROS_AET, address[1])
+    if listener is None:
+        listener = listening_socket(settings.PHAROS_DICOM_PORT if port is None else port, host)
     contexts = SharedContexts(ae.supported_contexts)
-    return ae.start_server(address, block=block, evt_handlers=HANDLERS, contexts=contexts)
+    server = ae.make_server(
+        listener.getsockname(),
+        contexts=contexts,
+        evt_handlers=HANDLERS,
+        server_class=Server,
+        listener=listener,
+        shared=shared,
+    )
+    ae._servers.append(server)  # AssociationServer.shutdown() removes it
+    threading.Thread(target=server.serve_forever, name="DICOM server", daemon=True).start()
+    logger.info("DICOM server %s listening on port %s", settings.PHAROS_AET, server.server_address[1])
+    return server

@@ -156,3 +156,27 @@ def test_an_abrupt_close_mid_association_ends_that_association_only(dicom_server
     assoc.dul.socket.socket.shutdown(socket.SHUT_RDWR)
     assoc.dul.socket.socket.close()
     assert dcmtk("echoscu", "-aec", "PHAROS", "127.0.0.1", port_of(dicom_server)).returncode == 0
+
+
+def test_associations_spread_evenly_over_servers_sharing_the_port(transactional_db, monkeypatch):
+    from dicomnet import scp
+
+    # Longer than the default, so that neither a loaded machine nor a garbage collection in
+    # the idle server decides the race.
+    monkeypatch.setattr(scp, "ACCEPT_DELAY_PER_ASSOCIATION", 0.25)
+    monkeypatch.setattr(scp, "ACCEPT_DELAY_MAX", 1)
+    listener = scp.listening_socket(0, "127.0.0.1")
+    servers = [scp.start(listener=listener, shared=True) for _ in range(2)]
+    ae = AE(ae_title="SPREAD")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    associations = []
+    try:
+        for _ in range(4):
+            associations.append(ae.associate("127.0.0.1", listener.getsockname()[1], ae_title="PHAROS"))
+            assert associations[-1].is_established
+        assert sorted(len(server.active_associations) for server in servers) == [2, 2]
+    finally:
+        for assoc in associations:
+            assoc.release()
+        for server in servers:
+            server.shutdown()

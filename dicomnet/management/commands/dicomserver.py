@@ -1,6 +1,8 @@
 """`manage.py dicomserver`: the DICOM SCP, until SIGTERM or SIGINT."""
 
+import argparse
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,20 +21,30 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes", type=int, default=None, help="processes sharing the port; default: PHAROS_DICOM_PROCESSES"
         )
+        parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
 
-    def handle(self, *args, port=None, processes=None, **options):
+    def handle(self, *args, port=None, processes=None, listen_fd=None, **options):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         processes = settings.PHAROS_DICOM_PROCESSES if processes is None else processes
-        # The others are copies of this command on the same port (one process is bound by
-        # the GIL to about one core).
+        if listen_fd is not None:  # a helper, on its parent's socket
+            listener, shared, processes = socket.socket(fileno=listen_fd), True, 1
+        else:
+            listener = scp.listening_socket(settings.PHAROS_DICOM_PORT if port is None else port)
+            shared = processes > 1
+        # The helpers are copies of this command accepting on the same socket (one process
+        # is bound by the GIL to about one core).
+        fd = str(listener.fileno())
         helpers = [
-            subprocess.Popen([sys.executable, "manage.py", "dicomserver", "--processes", "1"]
-                             + (["--port", str(port)] if port else []), cwd=settings.BASE_DIR)
+            subprocess.Popen(
+                [sys.executable, "manage.py", "dicomserver", "--listen-fd", fd],
+                cwd=settings.BASE_DIR,
+                pass_fds=[listener.fileno()],
+            )
             for _ in range(processes - 1)
         ]
-        server = scp.start(port=port)
+        server = scp.start(listener=listener, shared=shared)
         self.stdout.write(f"DICOM server {settings.PHAROS_AET} on port {server.server_address[1]}")
         stop.wait()
         # shutdown() stops accepting, then waits for the open associations to end, so an

@@ -11,6 +11,7 @@ import socket
 import tempfile
 import threading
 import time
+import weakref
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -32,7 +33,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from dicomnet import access
+from dicomnet import access, store_response
 from explorer import storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
@@ -199,6 +200,7 @@ HANDLERS = [
     (evt.EVT_C_MOVE, handle_move),
     (evt.EVT_C_GET, handle_get),
     (evt.EVT_ACCEPTED, log_accepted),
+    (evt.EVT_ACCEPTED, store_response.send_successes_directly),
     (evt.EVT_REJECTED, log_rejected),
     (evt.EVT_RELEASED, log_ended),
     (evt.EVT_ABORTED, log_ended),
@@ -235,6 +237,9 @@ class Server(ThreadedAssociationServer):
     def __init__(self, *args, listener, shared, **kwargs):
         self.listener = listener
         self.shared = shared
+        # Counted from the accept on: an association's thread starts a little later, and
+        # connections arriving together would otherwise all go to the first process.
+        self.connections = weakref.WeakSet()
         super().__init__(*args, **kwargs)
 
     def server_bind(self):
@@ -246,10 +251,13 @@ class Server(ThreadedAssociationServer):
         pass  # the listener already listens
 
     def get_request(self):
-        busy = len(self.active_associations)
-        if self.shared and busy:
-            time.sleep(min(busy * ACCEPT_DELAY_PER_ASSOCIATION, ACCEPT_DELAY_MAX))
-        return super().get_request()  # BlockingIOError when another process took it
+        if self.shared:
+            busy = sum(1 for connection in self.connections if connection.fileno() != -1)
+            if busy:
+                time.sleep(min(busy * ACCEPT_DELAY_PER_ASSOCIATION, ACCEPT_DELAY_MAX))
+        connection, address = super().get_request()  # BlockingIOError when another process took it
+        self.connections.add(connection)
+        return connection, address
 
     def server_close(self):
         # Not shutdown(), which would stop the socket listening in every process sharing it.

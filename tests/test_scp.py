@@ -1,6 +1,7 @@
 """The DICOM server against real peers: DCMTK tools and pynetdicom."""
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 
 import pydicom
 import pytest
@@ -169,11 +170,11 @@ def test_associations_spread_evenly_over_servers_sharing_the_port(transactional_
     servers = [scp.start(listener=listener, shared=True) for _ in range(2)]
     ae = AE(ae_title="SPREAD")
     ae.add_requested_context("1.2.840.10008.1.1")
-    associations = []
+    port = listener.getsockname()[1]
+    with ThreadPoolExecutor(4) as pool:  # arriving together, as from four storescu
+        associations = list(pool.map(lambda _: ae.associate("127.0.0.1", port, ae_title="PHAROS"), range(4)))
     try:
-        for _ in range(4):
-            associations.append(ae.associate("127.0.0.1", listener.getsockname()[1], ae_title="PHAROS"))
-            assert associations[-1].is_established
+        assert all(assoc.is_established for assoc in associations)
         assert sorted(len(server.active_associations) for server in servers) == [2, 2]
     finally:
         for assoc in associations:

@@ -68,8 +68,11 @@ from harness import (
     log,
     measure_latency,
     postgres_version,
+    stop_process,
+    wait_for_port,
 )
 from ingest import FULL, QUICK, STUDY_ROWS, delete_everything, generate, import_folder
+from orthanc import Orthanc
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 BARE_MAX_PDU = 4 * 1024 * 1024
@@ -121,30 +124,6 @@ def bare_scp(port, folder):
     )
 
 
-def wait_for_port(port, process, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not listen on port {port} within {timeout} s")
-
-
-def stop_process(process, timeout=30):
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 class BareScp:
     name = "bare pynetdicom SCP"
 
@@ -174,109 +153,6 @@ class BareScp:
     def clear(self):
         for path in self.folder.iterdir():
             path.unlink()
-
-
-# --- Orthanc, when installed ------------------------------------------------------------------
-
-ORTHANC_PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc/plugins")
-
-
-def orthanc_postgresql_plugin():
-    for folder in ORTHANC_PLUGIN_DIRS:
-        for path in sorted(Path(folder).glob("libOrthancPostgreSQLIndex*.so*")) if Path(folder).is_dir() else ():
-            return path
-    return None
-
-
-class Orthanc:
-    """Debian's Orthanc with its own configuration, folders and ports (PostgreSQL index when
-    the plugin is installed, SQLite otherwise); DicomModalities has FINDSCU as `finder`."""
-
-    def __init__(self, binary, folder, log_path, db_name):
-        self.binary = binary
-        self.folder = Path(folder)
-        self.log_path = Path(log_path)
-        self.http_port = free_port()
-        self.port = free_port()
-        self.aet = "ORTHANC"
-        self.plugin = orthanc_postgresql_plugin()
-        self.db_name = db_name if self.plugin else None
-        self.process = None
-
-    @property
-    def pids(self):
-        return [self.process.pid] if self.process else []
-
-    @property
-    def index(self):
-        return "PostgreSQL" if self.plugin else "SQLite"
-
-    @property
-    def name(self):
-        return f"Orthanc ({self.index})"
-
-    def version(self):
-        result = subprocess.run([self.binary, "--version"], capture_output=True, text=True)
-        return (result.stdout or result.stderr).splitlines()[0].strip() if (result.stdout or result.stderr) else "?"
-
-    def start(self):
-        self.folder.mkdir(parents=True)
-        config = {
-            "Name": "bench",
-            "StorageDirectory": str(self.folder / "storage"),
-            "IndexDirectory": str(self.folder / "index"),
-            "HttpPort": self.http_port,
-            "DicomPort": self.port,
-            "DicomAet": self.aet,
-            "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
-            "StorageCompression": False,
-            "MaximumPduLength": BARE_MAX_PDU,
-            "DicomModalities": {"finder": [FINDER_AET, "127.0.0.1", 104]},
-            "Plugins": [],
-        }
-        if self.plugin:
-            create_database(self.db_name)
-            config["Plugins"] = [str(self.plugin)]
-            config["PostgreSQL"] = {
-                "EnableIndex": True,
-                "EnableStorage": False,
-                "Host": "127.0.0.1",
-                "Port": 5432,
-                "Database": self.db_name,
-                "Username": "postgres",
-                "Password": "",
-            }
-        config_path = self.folder / "orthanc.json"
-        config_path.write_text(json.dumps(config, indent=2))
-        with open(self.log_path, "wb") as out:
-            self.process = subprocess.Popen(
-                [self.binary, str(config_path)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        wait_for_port(self.http_port, self.process, self.name)
-        wait_for_port(self.port, self.process, self.name)
-
-    def stop(self):
-        stop_process(self.process)
-        if self.db_name:
-            drop_database(self.db_name)
-
-    def _http(self, method, path):
-        import http.client
-
-        connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=600)
-        connection.request(method, path)
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return json.loads(data) if data else None
-
-    def count(self):
-        return self._http("GET", "/statistics")["CountInstances"]
-
-    def clear(self):
-        for patient in self._http("GET", "/patients"):
-            self._http("DELETE", f"/patients/{patient}")
 
 
 # --- Pharos as a store target -------------------------------------------------------------------
@@ -664,7 +540,10 @@ def run(sizes, quick, only=None):
         orthanc = None
         if orthanc_binary:
             orthanc_db = f"orthanc_dicom_{os.getpid()}"
-            orthanc = Orthanc(orthanc_binary, tmp / "orthanc", OUT_DIR / "dicom-orthanc.log", orthanc_db)
+            orthanc = Orthanc(
+                orthanc_binary, tmp / "orthanc", OUT_DIR / "dicom-orthanc.log", orthanc_db,
+                modalities={"finder": [FINDER_AET, "127.0.0.1", 104]},
+            )
             orthanc_text = f"Orthanc: {orthanc.version()} measured in this run, {orthanc.index} index."
         try:
             log(f"starting the bare SCP on port {bare.port}")

@@ -22,8 +22,12 @@ What it does, all in a temporary folder and a throw-away PostgreSQL database
 6. stops the server (SIGTERM), drops the database, prints the table and writes it
    as Markdown to bench/out/ingest.md (the server's error log goes to bench/out/ingest-server.log).
 
-Timings are printed, never asserted. MB is 10^6 bytes. Orthanc's figures are the
-reference constants of the task, not measured here. The machine may be shared: the
+When Debian's `orthanc` package is installed, Orthanc (PostgreSQL index with the
+orthanc-postgresql plugin, else SQLite) gets the same POSTs right before Pharos, and is
+populated with the same studies and asked the same queries; its column shows those figures
+beside the task's reference constants (the column holds only the constants otherwise).
+
+Timings are printed, never asserted. MB is 10^6 bytes. The machine may be shared: the
 1-minute load average during the run is printed with the table, read it before the figures.
 """
 
@@ -31,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
@@ -53,6 +58,7 @@ from harness import (
     measure_latency,
     postgres_version,
 )
+from orthanc import Orthanc
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 LATENCY_RUNS = 20
@@ -193,10 +199,16 @@ def delete_everything(server):
         raise RuntimeError(f"after deleting every patient, {left} instances and {server.stored_files()} files remain")
 
 
-def measure_ingest(server, table, file_set, baseline, reference_4_threads="—"):
+def measure_ingest(server, table, file_set, baseline, reference_4_threads="—", orthanc=None):
     payloads = [p.read_bytes() for p in file_set.paths]
     what = file_set.describe()
     for threads, reference in ((1, "—"), (4, reference_4_threads)):
+        if orthanc is not None:
+            log(f"POST /instances, {what}, {threads} thread(s) → {orthanc.name}")
+            figure, failures = post_instances(orthanc, payloads, threads)
+            reference = f"measured {orthanc.index}: {figure.text()}" + (f" — {len(failures)} FAILED" if failures else "")
+            reference += f"; ref. {reference_4_threads}" if threads > 1 else ""
+            orthanc.clear()
         warm_up(server)
         log(f"POST /instances, {what}, {threads} thread(s)")
         figure, failures = post_instances(server, payloads, threads)
@@ -268,39 +280,48 @@ QUERIES = (
 
 def measure_query(client, conn, query, runs):
     """(Pharos cell, baseline cell, note or None) for one query."""
-    body = json.dumps(query.body).encode() if query.body is not None else None
-    content_type = "application/json" if body else None
-
-    def ask():
-        return client.request(query.method, query.path, body, content_type)
-
-    def select():
-        return conn.execute(query.sql, query.params).fetchall()
-
-    baseline, rows = measure_latency(select, runs)
+    baseline, rows = measure_latency(lambda: conn.execute(query.sql, query.params).fetchall(), runs)
     baseline_cell = f"{baseline.text()} ({len(rows):,} rows)"
-    status, data = ask()
-    if status != 200:
-        return f"HTTP {status} — no figure", baseline_cell, f"{query.label} answered HTTP {status}: {data[:200]!r}"
-    latency, (status, data) = measure_latency(ask, runs)
-    answer = json.loads(data)
-    cell = f"{latency.text()} ({len(answer):,} results, {_size(len(data))} JSON)"
+    cell, status, answer = ask_query(client, query, runs)
     note = None
     if status != 200 or len(answer) != len(rows):
         note = f"{query.label}: HTTP {status}, {len(answer)} results where the SELECT found {len(rows)} rows"
     return cell, baseline_cell, note
 
 
+def ask_query(client, query, runs):
+    """(cell, HTTP status, answer) of one query asked `runs` times of a server."""
+    body = json.dumps(query.body).encode() if query.body is not None else None
+    content_type = "application/json" if body else None
+
+    def ask():
+        return client.request(query.method, query.path, body, content_type)
+
+    status, data = ask()
+    if status != 200:
+        return f"HTTP {status} — no figure", status, []
+    latency, (status, data) = measure_latency(ask, runs)
+    answer = json.loads(data)
+    return f"{latency.text()} ({len(answer):,} results, {_size(len(data))} JSON)", status, answer
+
+
 def _size(nbytes):
     return f"{nbytes / 1e6:,.1f} MB" if nbytes >= 1e6 else f"{nbytes / 1e3:,.0f} kB"
 
 
-def measure_queries(server, db_url, table, file_set, baseline, runs):
+def measure_queries(server, db_url, table, file_set, baseline, runs, orthanc=None):
     log(f"manage.py import, {file_set.describe()}")
     figure, problem = import_folder(server, file_set)
     table.add(f"manage.py import, {file_set.describe()}", figure.text_with_time(), baseline.text())
     if problem:
         table.note(f"import of {file_set.describe()} did not store everything: {problem}")
+    orthanc_client = None
+    if orthanc is not None:
+        log(f"POST /instances, {file_set.describe()} → {orthanc.name} (to populate it)")
+        figure, failures = post_instances(orthanc, [p.read_bytes() for p in file_set.paths], 4)
+        table.add(f"{orthanc.name} populated by POST /instances, {file_set.describe()}, 4 threads", "—", "—",
+                  f"measured: {figure.text_with_time()}" + (f" — {len(failures)} FAILED" if failures else ""))
+        orthanc_client = orthanc.client()
     client = server.client()
     warm_up(server)
     system, _ = measure_latency(lambda: client.request("GET", "/system"), runs)
@@ -310,11 +331,17 @@ def measure_queries(server, db_url, table, file_set, baseline, runs):
         for query in QUERIES:
             log(f"{query.label}, {runs} runs")
             pharos, base, note = measure_query(client, conn, query, runs)
-            table.add(f"{query.label}, {studies:,} studies", pharos, base, query.reference)
+            reference = query.reference
+            if orthanc_client is not None:
+                log(f"{query.label}, {runs} runs → {orthanc.name}")
+                reference = f"measured {orthanc.index}: {ask_query(orthanc_client, query, runs)[0]}; ref. {reference}"
+            table.add(f"{query.label}, {studies:,} studies", pharos, base, reference)
             if note:
                 error = server.last_error()
                 table.note(note + (f"; server log: {error}" if error else ""))
     client.close()
+    if orthanc_client is not None:
+        orthanc_client.close()
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -335,6 +362,7 @@ def preamble(sizes, quick, db_version, load):
 
 def run(sizes, quick, only=None):
     table = Table()
+    orthanc_text = "Orthanc: not installed (`which Orthanc` finds nothing): its column gives the task's references."
     with tempfile.TemporaryDirectory(prefix="pharos-bench-") as tmp:
         tmp = Path(tmp)
         sets = generate(tmp / "files", sizes)
@@ -345,23 +373,34 @@ def run(sizes, quick, only=None):
         db_url = create_database(db_name)
         db_version = postgres_version(db_url)
         server = Server(tmp / "data", db_url, OUT_DIR / "ingest-server.log")
+        orthanc = None
+        if shutil.which("Orthanc"):
+            orthanc = Orthanc(shutil.which("Orthanc"), tmp / "orthanc", OUT_DIR / "ingest-orthanc.log",
+                              f"orthanc_bench_{os.getpid()}")
+            orthanc_text = (f"Orthanc: {orthanc.version()} measured in this run ({orthanc.index} index, no "
+                            "authentication), each figure right before Pharos's on the same files.")
         try:
+            if orthanc is not None:
+                log(f"starting {orthanc.name} on port {orthanc.http_port}")
+                orthanc.start()
             log(f"starting the server on port {server.port}, database {db_name}")
             server.start()
             import_start_up(server, table, tmp / "empty")
             if only in (None, "ct"):
-                measure_ingest(server, table, sets["ct"], baselines["ct"], ORTHANC_CT_POST_4)
+                measure_ingest(server, table, sets["ct"], baselines["ct"], ORTHANC_CT_POST_4, orthanc)
             if only in (None, "small"):
-                measure_ingest(server, table, sets["small"], baselines["small"])
+                measure_ingest(server, table, sets["small"], baselines["small"], orthanc=orthanc)
             if only in (None, "queries"):
-                measure_queries(server, db_url, table, sets["studies"], baselines["studies"], LATENCY_RUNS)
+                measure_queries(server, db_url, table, sets["studies"], baselines["studies"], LATENCY_RUNS, orthanc)
         except Exception as exc:  # still print what was measured
             traceback.print_exc()
             table.note(f"the run stopped early: {type(exc).__name__}: {exc}")
         finally:
             server.stop()
+            if orthanc is not None:
+                orthanc.stop()
             drop_database(db_name)
-    return table, db_version
+    return table, db_version, orthanc_text
 
 
 def main():
@@ -371,8 +410,8 @@ def main():
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     with LoadMonitor() as load:
-        table, db_version = run(sizes, args.quick, args.only)
-    lines = preamble(sizes, args.quick, db_version, load)
+        table, db_version, orthanc_text = run(sizes, args.quick, args.only)
+    lines = preamble(sizes, args.quick, db_version, load) + [orthanc_text]
     print("\n".join(lines) + "\n")
     print(table.text())
     OUT_DIR.mkdir(exist_ok=True)

@@ -1,0 +1,121 @@
+"""Debian's Orthanc, started by the benchmarks beside Pharos when it is installed, so that
+its figures are measured in the same run on the same files."""
+
+import json
+import subprocess
+from pathlib import Path
+
+from harness import DCMTK_ENV, Client, create_database, drop_database, free_port, stop_process, wait_for_port
+
+MAX_PDU = 131072  # the largest Orthanc 1.10 accepts
+
+
+PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc/plugins")
+
+
+def postgresql_plugin():
+    for folder in PLUGIN_DIRS:
+        for path in sorted(Path(folder).glob("libOrthancPostgreSQLIndex*.so*")) if Path(folder).is_dir() else ():
+            return path
+    return None
+
+
+class Orthanc:
+    """Debian's Orthanc with its own configuration, folders and ports (PostgreSQL index when
+    the plugin is installed, SQLite otherwise), no authentication."""
+
+    def __init__(self, binary, folder, log_path, db_name, modalities=None):
+        self.binary = binary
+        self.folder = Path(folder)
+        self.log_path = Path(log_path)
+        self.http_port = free_port()
+        self.port = free_port()
+        self.aet = "ORTHANC"
+        self.plugin = postgresql_plugin()
+        self.db_name = db_name if self.plugin else None
+        self.modalities = modalities or {}
+        self.process = None
+
+    @property
+    def pids(self):
+        return [self.process.pid] if self.process else []
+
+    @property
+    def index(self):
+        return "PostgreSQL" if self.plugin else "SQLite"
+
+    @property
+    def name(self):
+        return f"Orthanc ({self.index})"
+
+    def version(self):
+        result = subprocess.run([self.binary, "--version"], capture_output=True, text=True)
+        return (result.stdout or result.stderr).splitlines()[0].strip() if (result.stdout or result.stderr) else "?"
+
+    def start(self):
+        self.folder.mkdir(parents=True)
+        config = {
+            "Name": "bench",
+            "StorageDirectory": str(self.folder / "storage"),
+            "IndexDirectory": str(self.folder / "index"),
+            "HttpPort": self.http_port,
+            "DicomPort": self.port,
+            "DicomAet": self.aet,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": False,
+            "StorageCompression": False,
+            "MaximumPduLength": MAX_PDU,
+            "DicomModalities": self.modalities,
+            "Plugins": [],
+        }
+        if self.plugin:
+            create_database(self.db_name)
+            config["Plugins"] = [str(self.plugin)]
+            config["PostgreSQL"] = {
+                "EnableIndex": True,
+                "EnableStorage": False,
+                "Host": "127.0.0.1",
+                "Port": 5432,
+                "Database": self.db_name,
+                "Username": "postgres",
+                "Password": "",
+            }
+        config_path = self.folder / "orthanc.json"
+        config_path.write_text(json.dumps(config, indent=2))
+        with open(self.log_path, "wb") as out:
+            self.process = subprocess.Popen(
+                [self.binary, str(config_path)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=DCMTK_ENV,  # Orthanc's DICOM sockets are DCMTK's: TCP_NODELAY=1 spares them Nagle's stalls
+            )
+        wait_for_port(self.http_port, self.process, self.name)
+        wait_for_port(self.port, self.process, self.name)
+
+    def stop(self):
+        stop_process(self.process)
+        if self.db_name:
+            drop_database(self.db_name)
+
+    def _http(self, method, path):
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=600)
+        connection.request(method, path)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return json.loads(data) if data else None
+
+    def count(self):
+        return self._http("GET", "/statistics")["CountInstances"]
+
+    def clear(self):
+        for patient in self._http("GET", "/patients"):
+            self._http("DELETE", f"/patients/{patient}")
+
+    def client(self):
+        """A keep-alive HTTP client (Orthanc ignores its credentials: authentication is off)."""
+        return Client(self.http_port, "bench", "bench")
+

@@ -10,7 +10,6 @@ import logging
 import socket
 import tempfile
 import threading
-import time
 import weakref
 
 from django.conf import settings
@@ -34,7 +33,7 @@ from pynetdicom.sop_class import (
 )
 
 from dicomnet import access, store_response
-from explorer import storage
+from explorer import accepting, storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
 
@@ -207,12 +206,6 @@ HANDLERS = [
 ]
 
 
-# A process already serving associations waits this long per association before it accepts
-# a connection, so that an idler process sharing the socket takes it first.
-ACCEPT_DELAY_PER_ASSOCIATION = 0.005
-ACCEPT_DELAY_MAX = 0.05
-
-
 def listening_socket(port, host=""):
     """The DICOM port's listening socket, made before the server so that helper processes can
     inherit it (`manage.py dicomserver --processes`)."""
@@ -227,12 +220,9 @@ def listening_socket(port, host=""):
 
 
 class Server(ThreadedAssociationServer):
-    """pynetdicom's server on a listening socket that other processes may share.
-
-    The kernel gives each connection to the first process that accepts it; a busy process
-    holds back a little, so associations spread evenly over the processes. (SO_REUSEPORT
-    spreads them by a hash of the peer's address instead: four associations often landed
-    three on one process, which the GIL then held to one core.)"""
+    """pynetdicom's server on a listening socket that other processes may share, accepting
+    evenly with them (explorer/accepting.py). (SO_REUSEPORT would spread associations by a
+    hash of the peer's address instead: four often landed three on one process.)"""
 
     def __init__(self, *args, listener, shared, **kwargs):
         self.listener = listener
@@ -252,9 +242,7 @@ class Server(ThreadedAssociationServer):
 
     def get_request(self):
         if self.shared:
-            busy = sum(1 for connection in self.connections if connection.fileno() != -1)
-            if busy:
-                time.sleep(min(busy * ACCEPT_DELAY_PER_ASSOCIATION, ACCEPT_DELAY_MAX))
+            accepting.hold_back(sum(1 for connection in self.connections if connection.fileno() != -1))
         connection, address = super().get_request()  # BlockingIOError when another process took it
         self.connections.add(connection)
         return connection, address

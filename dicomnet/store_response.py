@@ -48,6 +48,8 @@ def success_pdu(primitive, context_id, max_pdu_length):
         return None
     if primitive.ErrorComment or primitive.OffendingElement:
         return None
+    if not primitive.AffectedSOPClassUID or not primitive.AffectedSOPInstanceUID:
+        return None
     command = success_command(
         primitive.AffectedSOPClassUID, primitive.AffectedSOPInstanceUID, primitive.MessageIDBeingRespondedTo
     )

@@ -42,3 +42,18 @@ def test_it_serves_and_stops_on_sigterm(tmp_path):
     assert "DICOM server stopped" in output
     assert "Association from STORESCU" in output
     assert len(list((tmp_path / "storage").rglob("*.dcm"))) == 1
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path):
+    env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path))
+    env.pop("DATABASE_URL", None)
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "dicomserver", "--port", str(port)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"Cannot listen on the DICOM port {port}: Address already in use" in result.stderr

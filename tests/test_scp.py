@@ -161,11 +161,12 @@ def test_an_abrupt_close_mid_association_ends_that_association_only(dicom_server
 
 def test_associations_spread_evenly_over_servers_sharing_the_port(transactional_db, monkeypatch):
     from dicomnet import scp
+    from explorer import accepting
 
     # Longer than the default, so that neither a loaded machine nor a garbage collection in
     # the idle server decides the race.
-    monkeypatch.setattr(scp, "ACCEPT_DELAY_PER_ASSOCIATION", 0.25)
-    monkeypatch.setattr(scp, "ACCEPT_DELAY_MAX", 1)
+    monkeypatch.setattr(accepting, "DELAY_PER_CONNECTION", 0.25)
+    monkeypatch.setattr(accepting, "DELAY_MAX", 1)
     listener = scp.listening_socket(0, "127.0.0.1")
     servers = [scp.start(listener=listener, shared=True) for _ in range(2)]
     ae = AE(ae_title="SPREAD")

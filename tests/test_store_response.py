@@ -58,6 +58,7 @@ def test_anything_else_is_left_to_pynetdicom():
     find_response.Status = 0x0000
     assert success_pdu(find_response, 1, 16384) is None
     assert success_pdu(response(), 1, 64) is None  # more than one PDU
+    assert success_pdu(response(sop_instance_uid=None), 1, 16384) is None
 
 
 def test_a_peer_reads_the_responses_written_directly(dicom_server):

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from dicomnet import scp
 
@@ -31,7 +31,11 @@ class Command(BaseCommand):
         if listen_fd is not None:  # a helper, on its parent's socket
             listener, shared, processes = socket.socket(fileno=listen_fd), True, 1
         else:
-            listener = scp.listening_socket(settings.PHAROS_DICOM_PORT if port is None else port)
+            port = settings.PHAROS_DICOM_PORT if port is None else port
+            try:
+                listener = scp.listening_socket(port)
+            except OSError as exc:
+                raise CommandError(f"Cannot listen on the DICOM port {port}: {exc.strerror}") from exc
             shared = processes > 1
         # The helpers are copies of this command accepting on the same socket (one process
         # is bound by the GIL to about one core).

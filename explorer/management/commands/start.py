@@ -33,7 +33,7 @@ def web_server_command():
         "--threads",
         str(settings.PHAROS_HTTP_THREADS),
         "--worker-class",
-        "gthread",
+        "explorer.web_worker.BalancedThreadWorker",
         "--timeout",
         "600",
         "--access-logfile",

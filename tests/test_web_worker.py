@@ -1,0 +1,75 @@
+"""The web server's workers take connections arriving together in turn (explorer/web_worker.py)."""
+
+import os
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from explorer.management.commands.start import web_server_command
+from tests.dicom_peers import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_side_inode(server_port, client_port):
+    """The inode of the server's end of a loopback TCP connection, from /proc/net/tcp."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        remote_port = int(fields[2].split(":")[1], 16)
+        if (local_port, remote_port) == (server_port, client_port):
+            return fields[9]
+    return None
+
+
+def children(parent):
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    return found
+
+
+def owner(pids, inode):
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+def test_connections_arriving_together_spread_over_the_workers(tmp_path, settings):
+    settings.PHAROS_HTTP_HOST, settings.PHAROS_HTTP_PORT = "127.0.0.1", free_port()
+    settings.PHAROS_HTTP_WORKERS, settings.PHAROS_HTTP_THREADS = 2, 4
+    # Longer than the default, so that a loaded machine cannot decide the race.
+    config = tmp_path / "gunicorn_config.py"
+    config.write_text("import explorer.accepting as a\na.DELAY_PER_CONNECTION = 0.25\na.DELAY_MAX = 1\n")
+    env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path / "data"))
+    server = subprocess.Popen(web_server_command() + ["--config", str(config)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    connections = []
+    try:
+        wait_for_port(settings.PHAROS_HTTP_PORT, server, timeout=60)
+        time.sleep(1)  # both workers up
+        address = ("127.0.0.1", settings.PHAROS_HTTP_PORT)
+        with ThreadPoolExecutor(4) as pool:  # as four upload threads do
+            connections = list(pool.map(lambda _: socket.create_connection(address), range(4)))
+        time.sleep(2)  # each accepted
+        workers = children(server.pid)
+        owners = [owner(workers, server_side_inode(settings.PHAROS_HTTP_PORT, c.getsockname()[1])) for c in connections]
+        assert None not in owners
+        assert sorted(owners.count(pid) for pid in set(owners)) == [2, 2]
+    finally:
+        for connection in connections:
+            connection.close()
+        server.terminate()
+        server.wait(timeout=30)

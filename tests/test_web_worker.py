@@ -59,7 +59,10 @@ def test_connections_arriving_together_spread_over_the_workers(tmp_path, setting
     connections = []
     try:
         wait_for_port(settings.PHAROS_HTTP_PORT, server, timeout=60)
-        time.sleep(1)  # both workers up
+        deadline = time.monotonic() + 60
+        while len(children(server.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)  # both workers have loaded the application and wait for connections
         address = ("127.0.0.1", settings.PHAROS_HTTP_PORT)
         with ThreadPoolExecutor(4) as pool:  # as four upload threads do
             connections = list(pool.map(lambda _: socket.create_connection(address), range(4)))

@@ -115,11 +115,13 @@ def test_the_servers_stop_when_start_is_killed_outright(data_dir):
     server = Server(data_dir, "first-password")
     server.process.kill()
     server.process.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
-        except OSError:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the web server outlived manage.py start")
+    for name, port in (("web", server.port), ("DICOM", server.dicom_port)):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the {name} server outlived manage.py start")

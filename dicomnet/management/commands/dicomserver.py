@@ -50,7 +50,11 @@ class Command(BaseCommand):
         ]
         server = scp.start(listener=listener, shared=shared)
         self.stdout.write(f"DICOM server {settings.PHAROS_AET} on port {server.server_address[1]}")
-        stop.wait()
+        # The kernel may deliver SIGTERM to any thread, and Python runs the handler in the
+        # main thread only once that thread wakes: a wait without a timeout could sleep through
+        # it (seen when `manage.py start` was killed and its parent-death signal arrived).
+        while not stop.wait(timeout=0.5):
+            pass
         # shutdown() stops accepting, then waits for the open associations to end, so an
         # instance being received is stored (or refused) before the process exits.
         for helper in helpers:

@@ -496,7 +496,7 @@ def measure_finds(table, pharos, orthanc, db_url, file_set, bare, scratch):
 def preamble(sizes, quick, db_version, load, orthanc_text, server_text):
     return [
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{db_version}, {dcmtk_version()}; server: `manage.py start` (gunicorn gthread, default workers/threads; "
+        f"{db_version}, {dcmtk_version()}; server: `manage.py start` (gunicorn, threaded workers taking connections in turn, default workers/threads; "
         f"DICOM: {server_text}, default settings, 4 MB maximum PDU).",
         f"Sizes{' (--quick)' if quick else ''}: {sizes.ct:,} CT slices 512×512×16-bit, {sizes.small:,} small "
         f"64×64 SC, {sizes.studies:,} one-instance studies (populated with `manage.py import --quiet`). "

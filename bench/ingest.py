@@ -350,7 +350,7 @@ def measure_queries(server, db_url, table, file_set, baseline, runs, orthanc=Non
 def preamble(sizes, quick, db_version, load):
     return [
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{db_version}; server: `manage.py start` (gunicorn gthread, default workers/threads).",
+        f"{db_version}; server: `manage.py start` (gunicorn, threaded workers taking connections in turn, default workers/threads).",
         f"Sizes{' (--quick)' if quick else ''}: {sizes.ct:,} CT slices 512×512×16-bit, {sizes.small:,} small "
         f"64×64 SC, {sizes.studies:,} one-instance studies. Latencies over {LATENCY_RUNS} runs after 2 warm-up runs. "
         "Baseline for ingest rows: plain copy of the same files with fsync per file; "

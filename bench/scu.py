@@ -288,7 +288,7 @@ def run(count, quick):
 def preamble(count, quick, db_version, load):
     return [
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{db_version}; server: `manage.py start` (gunicorn gthread, default workers/threads).",
+        f"{db_version}; server: `manage.py start` (gunicorn, threaded workers taking connections in turn, default workers/threads).",
         f"Sizes{' (--quick)' if quick else ''}: {count:,} CT slices 512×512×16-bit, explicit VR little endian. "
         "Receiver: DCMTK storescp (TCP_NODELAY=1, -pdu 131072, no fsync). "
         "Pharos: the store job run through the real server, `POST /modalities/storescp/store` with "

@@ -66,7 +66,7 @@ PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES = [
     if uid.strip()
 ]
 PHAROS_DICOM_MAX_PDU = env_int("PHAROS_DICOM_MAX_PDU", 4 * 1024 * 1024, minimum=0)
-# DICOM server processes sharing the port (SO_REUSEPORT), each with its own threads.
+# DICOM server processes accepting on the port's one socket, each with its own threads.
 PHAROS_DICOM_PROCESSES = env_int("PHAROS_DICOM_PROCESSES", 2, minimum=1, maximum=64)
 PHAROS_DICOM_MAX_ASSOCIATIONS = env_int("PHAROS_DICOM_MAX_ASSOCIATIONS", 50, minimum=1)
 # DicomScpTimeout / DicomScuTimeout, in seconds.

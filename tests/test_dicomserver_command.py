@@ -14,19 +14,21 @@ from tests.dicom_peers import dcmtk, free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_it_serves_and_stops_on_sigterm(tmp_path):
+def start_dicomserver(data_dir, *options, output=subprocess.PIPE):
+    """`manage.py dicomserver` on a free port, on SQLite in `data_dir`: (process, port)."""
     port = free_port()
-    env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path))
+    env = dict(os.environ, PHAROS_DATA_DIR=str(data_dir))
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "dicomserver", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [sys.executable, "manage.py", "dicomserver", "--port", str(port), *options],
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, text=True,
     )
+    return server, port
+
+
+def test_it_serves_and_stops_on_sigterm(tmp_path):
+    server, port = start_dicomserver(tmp_path)
     try:
         for _ in range(100):
             try:
@@ -57,3 +59,36 @@ def test_a_port_in_use_is_a_clear_error(tmp_path):
         )
     assert result.returncode != 0
     assert f"Cannot listen on the DICOM port {port}: Address already in use" in result.stderr
+
+
+def test_helper_processes_stop_when_the_server_is_killed_outright(tmp_path):
+    server, _ = start_dicomserver(tmp_path, "--processes", "2", output=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (helpers := helpers_of(server.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert helpers, "no helper process started"
+    server.kill()
+    server.wait()
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [pid for pid in helpers if Path(f"/proc/{pid}").exists()]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "a helper outlived the DICOM server"
+
+
+def helpers_of(parent):
+    """The pids of `manage.py dicomserver --listen-fd` processes whose parent is `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"--listen-fd" in command:
+            found.append(int(entry.name))
+    return found

@@ -3,7 +3,6 @@
 import argparse
 import signal
 import socket
-import subprocess
 import sys
 import threading
 
@@ -11,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dicomnet import scp
+from explorer.processes import spawn
 
 
 class Command(BaseCommand):
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         # is bound by the GIL to about one core).
         fd = str(listener.fileno())
         helpers = [
-            subprocess.Popen(
+            spawn(
                 [sys.executable, "manage.py", "dicomserver", "--listen-fd", fd],
                 cwd=settings.BASE_DIR,
                 pass_fds=[listener.fileno()],

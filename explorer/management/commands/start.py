@@ -4,7 +4,6 @@ This is what `make run` calls. Each server runs in its own process; stopping
 this command (Ctrl-C or SIGTERM) stops them all.
 """
 
-import ctypes
 import shutil
 import signal
 import subprocess
@@ -16,8 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from explorer.accounts import PASSWORD_FILE, ensure_admin
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
+from explorer.processes import spawn
 
 
 def web_server_command():
@@ -41,20 +39,6 @@ def web_server_command():
         # Every server on a machine would otherwise share ~/.gunicorn/gunicorn.ctl.
         "--no-control-socket",
     ]
-
-
-def _die_with_parent():
-    """Run in each server process before it starts: if this command is killed outright
-    (SIGKILL), the kernel stops the servers too instead of leaving them orphaned."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:  # not Linux: the signal handlers below still stop them on SIGTERM/SIGINT
-        pass
-
-
-def spawn(command, **options):
-    return subprocess.Popen(command, preexec_fn=_die_with_parent, **options)
 
 
 def redis_server_binary():

@@ -98,24 +98,21 @@ class Orthanc:
         if self.db_name:
             drop_database(self.db_name)
 
-    def _http(self, method, path):
-        import http.client
-
-        connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=600)
-        connection.request(method, path)
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return json.loads(data) if data else None
-
-    def count(self):
-        return self._http("GET", "/statistics")["CountInstances"]
-
-    def clear(self):
-        for patient in self._http("GET", "/patients"):
-            self._http("DELETE", f"/patients/{patient}")
-
     def client(self):
         """A keep-alive HTTP client (Orthanc ignores its credentials: authentication is off)."""
         return Client(self.http_port, "bench", "bench")
 
+    def count(self):
+        client = self.client()
+        try:
+            return client.json("GET", "/statistics")["CountInstances"]
+        finally:
+            client.close()
+
+    def clear(self):
+        client = self.client()
+        try:
+            for patient in client.json("GET", "/patients"):
+                client.json("DELETE", f"/patients/{patient}")
+        finally:
+            client.close()

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -44,6 +45,21 @@ def port_of(server):
 
 def modality(aet, port, **options):
     return Modality.objects.create(name=aet.lower(), aet=aet, host="127.0.0.1", port=port, **options)
+
+
+def child_processes(parent):
+    """{pid: command line as bytes} of the processes whose parent is `parent`, from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == parent:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 def wait_for_port(port, process, timeout=10):

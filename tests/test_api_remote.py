@@ -19,7 +19,7 @@ from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
 from tests.conftest import make_image, run_queued_jobs
-from tests.dicom_peers import free_port, modality
+from tests.dicom_peers import child_processes, free_port, modality
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,20 +128,8 @@ def test_get_from_a_remote_pacs(api, dcmqrscp):
 
 def kill_with_children(pid):
     """SIGKILL a worker and the work horse it forked for the job (RQ gives it its own session)."""
-    children = [
-        int(entry.name)
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit() and _parent_of(entry) == pid
-    ]
-    for victim in [pid, *children]:
+    for victim in [pid, *child_processes(pid)]:
         os.kill(victim, signal.SIGKILL)
-
-
-def _parent_of(proc_entry):
-    try:
-        return int((proc_entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def worker_environment():

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import sample_path
-from tests.dicom_peers import dcmtk, free_port
+from tests.dicom_peers import child_processes, dcmtk, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,16 +79,5 @@ def test_helper_processes_stop_when_the_server_is_killed_outright(tmp_path):
 
 
 def helpers_of(parent):
-    """The pids of `manage.py dicomserver --listen-fd` processes whose parent is `parent`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and b"--listen-fd" in command:
-            found.append(int(entry.name))
-    return found
+    """The pids of the `manage.py dicomserver --listen-fd` processes a server started."""
+    return [pid for pid, command in child_processes(parent).items() if b"--listen-fd" in command]

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from explorer.management.commands.start import web_server_command
-from tests.dicom_peers import free_port, wait_for_port
+from tests.dicom_peers import child_processes, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,18 +22,6 @@ def server_side_inode(server_port, client_port):
         if (local_port, remote_port) == (server_port, client_port):
             return fields[9]
     return None
-
-
-def children(parent):
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                    found.append(int(entry.name))
-            except (OSError, IndexError):
-                continue
-    return found
 
 
 def owner(pids, inode):
@@ -60,14 +48,14 @@ def test_connections_arriving_together_spread_over_the_workers(tmp_path, setting
     try:
         wait_for_port(settings.PHAROS_HTTP_PORT, server, timeout=60)
         deadline = time.monotonic() + 60
-        while len(children(server.pid)) < 2 and time.monotonic() < deadline:
+        while len(child_processes(server.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(3)  # both workers have loaded the application and wait for connections
         address = ("127.0.0.1", settings.PHAROS_HTTP_PORT)
         with ThreadPoolExecutor(4) as pool:  # as four upload threads do
             connections = list(pool.map(lambda _: socket.create_connection(address), range(4)))
         time.sleep(2)  # each accepted
-        workers = children(server.pid)
+        workers = list(child_processes(server.pid))
         owners = [owner(workers, server_side_inode(settings.PHAROS_HTTP_PORT, c.getsockname()[1])) for c in connections]
         assert None not in owners
         assert sorted(owners.count(pid) for pid in set(owners)) == [2, 2]

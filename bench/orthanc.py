@@ -82,6 +82,7 @@ class Orthanc:
             }
         config_path = self.folder / "orthanc.json"
         config_path.write_text(json.dumps(config, indent=2))
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as out:
             self.process = subprocess.Popen(
                 [self.binary, str(config_path)],

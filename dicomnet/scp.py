@@ -32,7 +32,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from dicomnet import access, store_response
+from dicomnet import access, reactors, store_response
 from explorer import accepting, storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
@@ -278,6 +278,7 @@ def start(port=None, host="", listener=None, shared=False):
         contexts=contexts,
         evt_handlers=HANDLERS,
         server_class=Server,
+        request_handler=reactors.RequestHandler,
         listener=listener,
         shared=shared,
     )

@@ -10,7 +10,8 @@ through pydicom itself. tests/test_dicom_json.py checks that the answer is pydic
 every file of pydicom's test data.
 
 Values are read as pydicom reads them by default: one that breaks a rule of its VR (too
-long, a stray character) is kept, with pydicom's warning, as Orthanc keeps it. pydicom's own
+long, a stray character) is kept, with pydicom's warning (once: a value seen again is taken
+from the memo below), as Orthanc keeps it. pydicom's own
 Dataset.to_json_dict(suppress_invalid_tags=True) would drop it, and switches pydicom's
 process-wide reading mode to strict while it runs, which other threads then see.
 """
@@ -42,19 +43,23 @@ LUT_DESCRIPTOR_TAGS = frozenset(int(tag) for tag in _LUT_DESCRIPTOR_TAGS)
 
 
 def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
-    """(The data set's JSON, {tag: (VR, value)} of the elements converted here, which the
-    dataset still holds raw). An element whose value cannot be read is left out, with a
+    """(The data set's JSON, {tag as int: (VR, value)} of the elements converted here, which
+    the dataset still holds raw). An element whose value cannot be read is left out, with a
     warning."""
     encoding = dataset.original_character_set or dataset._character_set
+    encoding_key = encoding if isinstance(encoding, str) else tuple(encoding)
     converted, as_json = {}, {}
     for tag, element in list(dataset._dict.items()):
         json_element = None
-        vr = fast_vr(tag, element)
+        number = int(tag)  # a plain int: a BaseTag compares through Python code in every lookup
+        vr = fast_vr(number, element)
         if vr is not None:
             try:
-                value = convert_value(vr, element, default_encoding if tag in SPECIFIC_CHARACTER_SET else encoding)
-                json_element = plain_json(vr, value)
-                converted[tag] = (vr, value)
+                if number in SPECIFIC_CHARACTER_SET:
+                    json_element, value = converted_element(vr, element, default_encoding, default_encoding)
+                else:
+                    json_element, value = converted_element(vr, element, encoding, encoding_key)
+                converted[number] = (vr, value)
             except Exception:  # pydicom's own path below says what is wrong
                 json_element = None
         if json_element is None:
@@ -63,15 +68,52 @@ def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
             except Exception as exc:
                 logger.warning("Cannot read tag %08X: %s", tag, exc)
                 continue
-        as_json[f"{tag:08X}"] = json_element
+        as_json[json_key(number)] = json_element
     return as_json, converted
 
 
+# Most values repeat from file to file (the instances of a series share most of their
+# header): a short value's JSON and converted value are kept, by VR, bytes, byte order and
+# character set, for the next file that has it. Both are only read, never changed.
+MEMO_VALUE_LENGTH = 256
+MEMO_SIZE = 20_000
+_memo = {}
+
+
+def converted_element(vr, element, encoding, encoding_key):
+    """(JSON, value) of a raw element of FAST_VRS; raises as pydicom's convert_value does."""
+    raw = element.value
+    key = (vr, raw, element.is_little_endian, encoding_key)
+    known = _memo.get(key)
+    if known is None:
+        value = convert_value(vr, element, encoding)
+        known = (plain_json(vr, value), value)
+        if len(raw) <= MEMO_VALUE_LENGTH:
+            if len(_memo) >= MEMO_SIZE:
+                _memo.clear()
+            _memo[key] = known
+    return known
+
+
+_json_keys = {}
+
+
+def json_key(tag):
+    """The tag as DICOM JSON names it: eight upper-case hexadecimal digits."""
+    key = _json_keys.get(tag)
+    if key is None:
+        if len(_json_keys) >= MEMO_SIZE:
+            _json_keys.clear()
+        key = _json_keys[tag] = f"{tag:08X}"
+    return key
+
+
 def fast_vr(tag, element):
-    """The VR of a raw element this module converts itself, or None for pydicom's path."""
+    """The VR of a raw element (`tag` as an int) this module converts itself, or None for
+    pydicom's path."""
     if not isinstance(element, RawDataElement) or config.data_element_callback is not None:
         return None
-    if element.value is None or tag.is_private or tag in LUT_DESCRIPTOR_TAGS:
+    if element.value is None or (tag >> 16) & 1 or tag in LUT_DESCRIPTOR_TAGS:
         return None  # a value read later, a private VR lookup, pydicom's fix of LUT descriptors
     vr = element.VR
     if vr is None:  # implicit VR: the dictionary's, when it is a single one

@@ -1,5 +1,6 @@
 """explorer.dicom_json writes each element's JSON as pydicom's DataElement.to_json_dict does."""
 
+import io
 import warnings
 from pathlib import Path
 
@@ -86,3 +87,51 @@ def test_an_invalid_value_is_kept_and_the_reading_mode_left_alone():
     assert parsed.json["00204000"]["Value"] == ["x" * 20_000]
     assert parsed.json["00080050"]["Value"] == ["A" * 40]
     assert parsed.main_tags["Study"]["AccessionNumber"] == "A" * 40
+
+
+def raw_dataset(character_set, little_endian=True):
+    """A data set read back from bytes, its elements raw: the same value bytes whatever the
+    character set and byte order it is read with."""
+    import io
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
+
+    dataset = Dataset()
+    dataset.SpecificCharacterSet = character_set
+    dataset.add_new(0x00080080, "LO", b"Ren\xc3\xa9")  # InstitutionName
+    dataset.add_new(0x00280010, "US", 1)  # Rows
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian if little_endian else ExplicitVRBigEndian
+    dataset.file_meta.MediaStorageSOPClassUID = "1.2.3"
+    dataset.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return pydicom.dcmread(io.BytesIO(buffer.getvalue()))
+
+
+def test_a_value_seen_before_is_read_again_in_another_character_set():
+    answers = {}
+    for character_set in ("ISO_IR 100", "ISO_IR 192", "ISO_IR 100"):
+        dataset = raw_dataset(character_set)
+        as_json, _ = dicom_json.to_json_dict(dataset, bulk_uri, dicom.BULK_DATA_THRESHOLD)
+        assert as_json == pydicom_json(raw_dataset(character_set))
+        answers[character_set] = as_json["00080080"]["Value"]
+    assert answers == {"ISO_IR 100": ["RenÃ©"], "ISO_IR 192": ["René"]}
+
+
+def test_a_number_seen_before_is_read_again_in_the_other_byte_order():
+    for little_endian in (True, False, True):
+        dataset = raw_dataset("ISO_IR 192", little_endian)
+        as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, dicom.BULK_DATA_THRESHOLD)
+        assert as_json["00280010"] == {"vr": "US", "Value": [1]}
+        assert converted[0x00280010] == ("US", 1)
+
+
+def test_the_memo_of_values_is_emptied_when_full(monkeypatch):
+    monkeypatch.setattr(dicom_json, "_memo", {})
+    monkeypatch.setattr(dicom_json, "MEMO_SIZE", 10)
+    for n in range(25):
+        dataset = pydicom.dcmread(io.BytesIO(make_dicom(AccessionNumber=f"A{n}")))
+        dicom_json.to_json_dict(dataset, bulk_uri, dicom.BULK_DATA_THRESHOLD)
+        assert len(dicom_json._memo) <= 10

@@ -16,9 +16,10 @@ What it does, all in a temporary folder and a throw-away PostgreSQL database
    the orthanc-postgresql plugin is installed too);
 3. starts the server with `manage.py start` (its own data folder, database and ports);
 4. C-STORE with DCMTK `storescu`: one association with every file, then four associations
-   in parallel (four storescu processes, each a quarter of the files); the same files to
-   the bare SCP (and Orthanc) right before each Pharos run; everything is deleted between
-   runs, and every run is checked to have stored every file;
+   in parallel (four storescu processes, each a quarter of the files), in STORE_ROUNDS
+   rounds, each sending the same files to the bare SCP, Orthanc and Pharos in turn (the
+   machine's speed drifts: Pharos is compared with the bare SCP of its own round);
+   everything is deleted between runs, and every run is checked to have stored every file;
 5. imports the one-instance studies with `manage.py import --quiet` (C-STORE into Orthanc),
    registers findscu's AE title FINDSCU as the modality `finder` (PUT /modalities/finder)
    and times `findscu -S` at the STUDY level (median and p95 of whole findscu runs,
@@ -88,6 +89,7 @@ ORTHANC_CT_4 = "≈280 inst/s (SQLite), ≈180 inst/s (PostgreSQL)"
 ORTHANC_FIND_WILDCARD = "≈130 ms (PostgreSQL)"
 ORTHANC_FIND_UNIVERSAL = "≈9 s (PostgreSQL)"
 TARGET_STORE_RATIO = 0.8
+STORE_ROUNDS = 3
 TARGET_WILDCARD = 0.030
 TARGET_UNIVERSAL = 1.0
 
@@ -391,8 +393,7 @@ def in_association_text(seconds):
 # --- the measurements -----------------------------------------------------------------------------
 
 
-def cpu_text(target):
-    seconds = getattr(target, "cpu_per_instance", None)
+def cpu_text(seconds):
     return "" if seconds is None else f", {seconds * 1000:,.1f} ms CPU/inst"
 
 
@@ -400,30 +401,40 @@ def ratio(figure, baseline):
     return (baseline.seconds / figure.seconds) * (figure.files / baseline.files)
 
 
+def median_run(runs):
+    """The run ((Throughput, CPU seconds per instance)) of median time."""
+    return sorted(runs, key=lambda run: run[0].seconds)[len(runs) // 2]
+
+
 def measure_stores(table, pharos, bare, orthanc, file_set, reference_4):
+    targets = [target for target in (bare, orthanc, pharos) if target is not None]
     for associations in (1, PARALLEL):
         what = f"C-STORE {file_set.describe()}, {associations} association{'s' if associations > 1 else ''}"
-        figures, cpu = {}, {}
-        for target in (bare, orthanc, pharos):
-            if target is None:
-                continue
-            log(f"{what} → {target.name}")
-            figure, problem = store_with_storescu(target, file_set, associations)
-            figures[target.name] = figure
-            cpu[target.name] = cpu_text(target)
-            if problem:
-                table.note(f"{what} to {target.name}: {problem}")
-            target.clear()
-        pharos_figure, bare_figure = figures[pharos.name], figures[bare.name]
-        share = ratio(pharos_figure, bare_figure)
+        runs = {target.name: [] for target in targets}
+        # The machine's speed drifts within minutes: each round runs every target in turn,
+        # and Pharos is compared with the bare SCP of its own round.
+        for round_number in range(1, STORE_ROUNDS + 1):
+            for target in targets:
+                log(f"{what} → {target.name} (round {round_number} of {STORE_ROUNDS})")
+                figure, problem = store_with_storescu(target, file_set, associations)
+                runs[target.name].append((figure, target.cpu_per_instance))
+                if problem:
+                    table.note(f"{what} to {target.name}, round {round_number}: {problem}")
+                target.clear()
+        shares = [ratio(p, b) for (p, _), (b, _) in zip(runs[pharos.name], runs[bare.name])]
+        share = sorted(shares)[len(shares) // 2]
         target_text = ""
         if associations > 1 and "CT" in file_set.label:
             target_text = f"; target ≥{TARGET_STORE_RATIO}× {'met' if share >= TARGET_STORE_RATIO else 'NOT met'}"
-        cell = f"{pharos_figure.text()}{cpu[pharos.name]} — {share:.2f}× bare{target_text}"
+        figure, cpu = median_run(runs[pharos.name])
+        rounds = ", ".join(f"{value:.2f}" for value in shares)
+        cell = f"{figure.text()}{cpu_text(cpu)} — {share:.2f}× bare (rounds: {rounds}){target_text}"
         reference = reference_4 if associations > 1 else "—"
         if orthanc is not None:
-            reference = f"measured {orthanc.index}: {figures[orthanc.name].text()}{cpu[orthanc.name]}; ref. {reference}"
-        baseline_cell = bare_figure.text() + cpu[bare.name]
+            figure, cpu = median_run(runs[orthanc.name])
+            reference = f"measured {orthanc.index}: {figure.text()}{cpu_text(cpu)}; ref. {reference}"
+        figure, cpu = median_run(runs[bare.name])
+        baseline_cell = figure.text() + cpu_text(cpu)
         if "CT" in file_set.label:
             baseline_cell += f" ({BARE_CT_REFERENCE})" if associations == 1 else ""
         table.add(what, cell, baseline_cell, reference)
@@ -504,7 +515,9 @@ def preamble(sizes, quick, db_version, load, orthanc_text, server_text):
         f"{PARALLEL} associations = {PARALLEL} storescu processes with a quarter of the files each; "
         "wall time of the storescu processes, every stored count checked. "
         "Baseline for C-STORE: a bare pynetdicom SCP in its own process writing `event.encoded_dataset()` to a "
-        "file (no fsync; TCP_NODELAY, 4 MB PDU), run right before Pharos on the same files. "
+        "file (no fsync; TCP_NODELAY, 4 MB PDU). "
+        f"{STORE_ROUNDS} rounds, each running the bare SCP, Orthanc and Pharos in turn on the same files; "
+        "figures are each one's median run, the ratio the median of Pharos's ratio to the bare SCP of the same round. "
         "CPU/inst: CPU time (user + system, all threads) of the receiving processes (Pharos: `manage.py dicomserver` "
         "and the helper processes it starts; "
         "bare: the SCP's process) during the run, divided by the instances. "

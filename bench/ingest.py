@@ -23,7 +23,9 @@ What it does, all in a temporary folder and a throw-away PostgreSQL database
    as Markdown to bench/out/ingest.md (the server's error log goes to bench/out/ingest-server.log).
 
 When Debian's `orthanc` package is installed, Orthanc (PostgreSQL index with the
-orthanc-postgresql plugin, else SQLite) gets the same POSTs right before Pharos, and is
+orthanc-postgresql plugin, else SQLite) gets the same POSTs: POST_ROUNDS rounds, each
+posting to Orthanc then to Pharos (figures at each one's median run; Pharos's ratio to
+Orthanc is the median of the rounds' ratios, each to Orthanc of its own round), and is
 populated with the same studies and asked the same queries; its column shows those figures
 beside the task's reference constants (the column holds only the constants otherwise).
 
@@ -62,6 +64,7 @@ from orthanc import Orthanc
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 LATENCY_RUNS = 20
+POST_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -199,25 +202,41 @@ def delete_everything(server):
         raise RuntimeError(f"after deleting every patient, {left} instances and {server.stored_files()} files remain")
 
 
+def median_figure(figures):
+    return sorted(figures, key=lambda figure: figure.seconds)[len(figures) // 2]
+
+
 def measure_ingest(server, table, file_set, baseline, reference_4_threads="—", orthanc=None):
     payloads = [p.read_bytes() for p in file_set.paths]
     what = file_set.describe()
     for threads, reference in ((1, "—"), (4, reference_4_threads)):
+        runs = {"Pharos": [], "Orthanc": []}
+        # The machine's speed drifts within minutes: each round posts to Orthanc then to
+        # Pharos, and Pharos is compared with Orthanc of its own round.
+        for round_number in range(1, POST_ROUNDS + 1):
+            if orthanc is not None:
+                log(f"POST /instances, {what}, {threads} thread(s) → {orthanc.name} (round {round_number} of {POST_ROUNDS})")
+                figure, failures = post_instances(orthanc, payloads, threads)
+                runs["Orthanc"].append(figure)
+                if failures:
+                    table.note(f"Orthanc, POST {what}, {threads} thread(s): {len(failures)} failures, first: {failures[0]}")
+                orthanc.clear()
+            warm_up(server)
+            log(f"POST /instances, {what}, {threads} thread(s) (round {round_number} of {POST_ROUNDS})")
+            figure, failures = post_instances(server, payloads, threads)
+            runs["Pharos"].append(figure)
+            if failures:
+                table.note(f"POST {what}, {threads} thread(s): {len(failures)} failures, first: {failures[0]}")
+            delete_everything(server)
+        cell = median_figure(runs["Pharos"]).text_with_time()
         if orthanc is not None:
-            log(f"POST /instances, {what}, {threads} thread(s) → {orthanc.name}")
-            figure, failures = post_instances(orthanc, payloads, threads)
-            reference = f"measured {orthanc.index}: {figure.text()}" + (f" — {len(failures)} FAILED" if failures else "")
-            reference += f"; ref. {reference_4_threads}" if threads > 1 else ""
-            orthanc.clear()
-        warm_up(server)
-        log(f"POST /instances, {what}, {threads} thread(s)")
-        figure, failures = post_instances(server, payloads, threads)
-        cell = figure.text_with_time()
-        if failures:
-            cell += f" — {len(failures)} FAILED"
-            table.note(f"POST {what}, {threads} thread(s): {len(failures)} failures, first: {failures[0]}")
+            shares = [o.seconds / p.seconds for p, o in zip(runs["Pharos"], runs["Orthanc"])]
+            rounds = ", ".join(f"{value:.2f}" for value in shares)
+            cell += f" — {sorted(shares)[len(shares) // 2]:.2f}× Orthanc (rounds: {rounds})"
+            reference = f"measured {orthanc.index}: {median_figure(runs['Orthanc']).text()}" + (
+                f"; ref. {reference_4_threads}" if threads > 1 else ""
+            )
         table.add(f"POST /instances, {what}, {threads} thread{'s' if threads > 1 else ''}", cell, baseline.text(), reference)
-        delete_everything(server)
     log(f"manage.py import, {what}")
     figure, problem = import_folder(server, file_set)
     table.add(f"manage.py import, {what}", figure.text_with_time(), baseline.text())
@@ -378,7 +397,8 @@ def run(sizes, quick, only=None):
             orthanc = Orthanc(shutil.which("Orthanc"), tmp / "orthanc", OUT_DIR / "ingest-orthanc.log",
                               f"orthanc_bench_{os.getpid()}")
             orthanc_text = (f"Orthanc: {orthanc.version()} measured in this run ({orthanc.index} index, no "
-                            "authentication), each figure right before Pharos's on the same files.")
+                            f"authentication) on the same files; POST rows: {POST_ROUNDS} rounds of Orthanc then "
+                            "Pharos, figures at each one's median run, the ratio the median of the rounds' ratios.")
         try:
             if orthanc is not None:
                 log(f"starting {orthanc.name} on port {orthanc.http_port}")

@@ -15,35 +15,42 @@ from django.http import HttpResponse
 
 PUBLIC_PREFIXES = ("/login/", "/static/", "/admin/login/")
 REALM = 'Basic realm="Pharos Secure Area"'
-# Checking a password costs a deliberately slow hash; a client that sends the
-# same credentials on every request is checked once, then recognised by the
-# hash of its header for a while, as long as the password is unchanged.
-CACHE_SECONDS = 300
+# Checking a password costs a deliberately slow hash (PBKDF2: about 0.3 s of CPU here). A
+# client that sends the same credentials on every request is checked once, then recognised
+# by the hash of its header for as long as its user's password hash is unchanged.
+# (Forgetting it after five minutes made a busy server hash the password again, in every
+# worker thread at once.)
 # How long a recognised client's user is trusted without reading it again: a password
 # changed or a user deactivated in another process takes effect within this time (in this
 # process, at once: saving a user forgets what was remembered). Reading the user on every
 # request was a seventh of the cost of an upload.
 USER_SECONDS = 5
+REMEMBERED_HEADERS = 1000
 
 
 class _BasicCache:
     def __init__(self):
         self._entries = {}
+        self._checks = {}
         self._lock = threading.Lock()
 
     def get(self, key):
         with self._lock:
-            entry = self._entries.get(key)
-        if entry and entry.expires > time.monotonic():
-            return entry
-        return None
+            return self._entries.get(key)
 
     def put(self, key, user):
-        now = time.monotonic()
         with self._lock:
-            if len(self._entries) > 1000:
+            if len(self._entries) >= REMEMBERED_HEADERS:
                 self._entries.clear()
-            self._entries[key] = _Remembered(user, user.password, now + CACHE_SECONDS, now + USER_SECONDS)
+            self._entries[key] = _Remembered(user, user.password, time.monotonic() + USER_SECONDS)
+
+    def checking(self, key):
+        """The lock held while a header's password is checked: threads that bring the same
+        header meanwhile wait for that answer instead of hashing the password too."""
+        with self._lock:
+            if len(self._checks) >= REMEMBERED_HEADERS:
+                self._checks.clear()
+            return self._checks.setdefault(key, threading.Lock())
 
     def clear(self):
         with self._lock:
@@ -54,7 +61,6 @@ class _BasicCache:
 class _Remembered:
     user: object
     password: str  # the hash checked, to notice a change
-    expires: float
     user_fresh_until: float
 
 
@@ -74,16 +80,28 @@ def user_from_basic_header(header):
     except (ValueError, IndexError, UnicodeDecodeError):
         return None
     key = hashlib.sha256(header.encode("utf-8")).hexdigest()
-    cached = _cache.get(key)
-    if cached:
-        if cached.user_fresh_until > time.monotonic():
-            return cached.user
-        user = get_user_model().objects.filter(pk=cached.user.pk, is_active=True).first()
-        if user is not None and user.password == cached.password:
+    user = _remembered_user(key)
+    if user is not None:
+        return user
+    with _cache.checking(key):
+        user = _remembered_user(key)  # checked by another thread while this one waited
+        if user is None:
+            user = authenticate(username=username, password=password)
+            if user is None or not user.is_active:
+                return None
             _cache.put(key, user)
-            return user
-    user = authenticate(username=username, password=password)
-    if user is None or not user.is_active:
+    return user
+
+
+def _remembered_user(key):
+    """The user of a header checked before, while its password is unchanged; or None."""
+    cached = _cache.get(key)
+    if cached is None:
+        return None
+    if cached.user_fresh_until > time.monotonic():
+        return cached.user
+    user = get_user_model().objects.filter(pk=cached.user.pk, is_active=True).first()
+    if user is None or user.password != cached.password:
         return None
     _cache.put(key, user)
     return user

@@ -116,3 +116,53 @@ def test_a_user_changed_elsewhere_is_read_again_after_a_while(user, monkeypatch)
     later = time.monotonic() + auth.USER_SECONDS + 1
     monkeypatch.setattr(auth.time, "monotonic", lambda: later)
     assert client.get("/system").status_code == 401
+
+
+def counting_authenticate(monkeypatch, seconds=0):
+    """auth.authenticate, counting its calls (each one hashes the password) and taking at
+    least `seconds`, as a real password hash does."""
+    calls = []
+    real = auth.authenticate
+
+    def authenticate(**credentials):
+        calls.append(credentials["username"])
+        time.sleep(seconds)
+        return real(**credentials)
+
+    monkeypatch.setattr(auth, "authenticate", authenticate)
+    return calls
+
+
+def test_a_remembered_client_is_not_checked_again_while_its_password_is_unchanged(user, monkeypatch):
+    calls = counting_authenticate(monkeypatch)
+    client = Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland"))
+    assert client.get("/system").status_code == 200
+    an_hour_later = time.monotonic() + 3600
+    monkeypatch.setattr(auth.time, "monotonic", lambda: an_hour_later)
+    assert client.get("/system").status_code == 200
+    assert calls == ["alice"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_requests_check_the_password_once(monkeypatch):
+    import threading
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    get_user_model().objects.create_user("bob", password="builder")
+    calls = counting_authenticate(monkeypatch, seconds=0.3)
+    header = basic_header("bob", "builder")
+    users = []
+
+    def ask():
+        users.append(auth.user_from_basic_header(header))
+        connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [user.username for user in users] == ["bob"] * 4
+    assert calls == ["bob"]

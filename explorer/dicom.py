@@ -65,11 +65,16 @@ def element_text(dataset, keyword, converted=None):
         return None
     if converted and tag in converted:
         vr, value = converted[tag]
-    elif tag in dataset:
-        elem = dataset[tag]
-        vr, value = elem.VR, elem.value
     else:
-        return None
+        element = dataset._dict.get(tag)
+        if element is None:
+            return None
+        fast = dicom_json.fast_conversion(tag, element, dicom_json.character_sets(dataset))
+        if fast is not None:
+            _, vr, value = fast
+        else:
+            element = dataset[tag]
+            vr, value = element.VR, element.value
     if vr == "SQ" or vr in BYTES_VR:
         return None
     if value is None or value == "":

@@ -46,23 +46,15 @@ def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
     """(The data set's JSON, {tag as int: (VR, value)} of the elements converted here, which
     the dataset still holds raw). An element whose value cannot be read is left out, with a
     warning."""
-    encoding = dataset.original_character_set or dataset._character_set
-    encoding_key = encoding if isinstance(encoding, str) else tuple(encoding)
+    encodings = character_sets(dataset)
     converted, as_json = {}, {}
     for tag, element in list(dataset._dict.items()):
-        json_element = None
         number = int(tag)  # a plain int: a BaseTag compares through Python code in every lookup
-        vr = fast_vr(number, element)
-        if vr is not None:
-            try:
-                if number in SPECIFIC_CHARACTER_SET:
-                    json_element, value = converted_element(vr, element, default_encoding, default_encoding)
-                else:
-                    json_element, value = converted_element(vr, element, encoding, encoding_key)
-                converted[number] = (vr, value)
-            except Exception:  # pydicom's own path below says what is wrong
-                json_element = None
-        if json_element is None:
+        fast = fast_conversion(number, element, encodings)
+        if fast is not None:
+            json_element, vr, value = fast
+            converted[number] = (vr, value)
+        else:  # pydicom's own path, which also says what is wrong with a value
             try:
                 json_element = dataset[tag].to_json_dict(bulk_data_element_handler, bulk_data_threshold)
             except Exception as exc:
@@ -70,6 +62,27 @@ def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
                 continue
         as_json[json_key(number)] = json_element
     return as_json, converted
+
+
+def character_sets(dataset):
+    """(The data set's character sets as pydicom's converters take them, the same as a key)."""
+    encoding = dataset.original_character_set or dataset._character_set
+    return encoding, (encoding if isinstance(encoding, str) else tuple(encoding))
+
+
+def fast_conversion(tag, element, encodings):
+    """(JSON, VR, value) of a raw element (`tag` as an int) converted here; None for pydicom's
+    path: an element of another kind, or a value pydicom's converter refuses."""
+    vr = fast_vr(tag, element)
+    if vr is None:
+        return None
+    if tag in SPECIFIC_CHARACTER_SET:
+        encodings = (default_encoding, default_encoding)
+    try:
+        json_element, value = converted_element(vr, element, *encodings)
+    except Exception:
+        return None
+    return json_element, vr, value
 
 
 # Most values repeat from file to file (the instances of a series share most of their

@@ -34,6 +34,8 @@ from pynetdicom.transport import AssociationSocket, RequestHandler as Pynetdicom
 
 # Seconds between looks at the timers when nothing happens.
 IDLE_CHECK = 0.05
+# Largest single read from an association's socket.
+RECEIVE_CHUNK = 1 << 20
 
 
 class WakingQueue(queue.Queue):
@@ -52,18 +54,14 @@ class WakingQueue(queue.Queue):
 class Socket(AssociationSocket):
     def recv(self, nr_bytes):
         """AssociationSocket.recv (`nr_bytes` bytes, fewer when the connection closes first)
-        without its 4 kB reads: a 128 kB PDU took 32 of them, each through Python."""
-        received = bytearray(nr_bytes)
-        view = memoryview(received)
-        nr_read = 0
-        while nr_read < nr_bytes:
-            count = self.socket.recv_into(view[nr_read:])
-            if not count:
+        without its 4 kB reads: a 128 kB PDU took 32 of them, each through Python. Memory
+        grows with what arrives, never with what a PDU's length field announces."""
+        received = bytearray()
+        while len(received) < nr_bytes:
+            chunk = self.socket.recv(min(nr_bytes - len(received), RECEIVE_CHUNK))
+            if not chunk:
                 break
-            nr_read += count
-        view.release()
-        if nr_read < nr_bytes:
-            del received[nr_read:]
+            received += chunk
         return received
 
 

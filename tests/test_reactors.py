@@ -145,3 +145,18 @@ def test_the_socket_returns_what_arrived_when_the_peer_closes(connected_socket):
     peer.sendall(b"only this")
     peer.close()
     assert sock.recv(100) == bytearray(b"only this")
+
+
+def test_a_huge_announced_length_costs_only_what_arrives(connected_socket):
+    """A PDU's length field comes from the peer: 4 GB announced, ten bytes sent."""
+    import tracemalloc
+
+    sock, peer = connected_socket
+    peer.sendall(b"ten bytes!")
+    peer.close()
+    tracemalloc.start()
+    try:
+        assert sock.recv(2**32 - 1) == bytearray(b"ten bytes!")
+        assert tracemalloc.get_traced_memory()[1] < 10_000_000
+    finally:
+        tracemalloc.stop()

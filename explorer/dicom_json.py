@@ -11,9 +11,9 @@ every file of pydicom's test data.
 
 Values are read as pydicom reads them by default: one that breaks a rule of its VR (too
 long, a stray character) is kept, with pydicom's warning (once: a value seen again is taken
-from the memo below), as Orthanc keeps it. pydicom's own
-Dataset.to_json_dict(suppress_invalid_tags=True) would drop it, and switches pydicom's
-process-wide reading mode to strict while it runs, which other threads then see.
+from the memo below), as Orthanc keeps it.
+pydicom's own Dataset.to_json_dict(suppress_invalid_tags=True) would drop it, and switches
+pydicom's process-wide reading mode to strict while it runs, which other threads then see.
 """
 
 import logging

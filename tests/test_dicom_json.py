@@ -92,8 +92,6 @@ def test_an_invalid_value_is_kept_and_the_reading_mode_left_alone():
 def raw_dataset(character_set, little_endian=True):
     """A data set read back from bytes, its elements raw: the same value bytes whatever the
     character set and byte order it is read with."""
-    import io
-
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 

@@ -1,4 +1,5 @@
-"""The web server's workers take connections arriving together in turn (explorer/web_worker.py)."""
+"""The web server's workers (explorer/web_worker.py): connections arriving together taken in turn,
+kept-alive connections served back to back."""
 
 import os
 import socket
@@ -35,18 +36,24 @@ def owner(pids, inode):
     return None
 
 
-def test_connections_arriving_together_spread_over_the_workers(tmp_path, settings):
+def start_web_server(tmp_path, settings, workers, threads, options=()):
+    """The web server of `manage.py start`, on a free port."""
     settings.PHAROS_HTTP_HOST, settings.PHAROS_HTTP_PORT = "127.0.0.1", free_port()
-    settings.PHAROS_HTTP_WORKERS, settings.PHAROS_HTTP_THREADS = 2, 4
+    settings.PHAROS_HTTP_WORKERS, settings.PHAROS_HTTP_THREADS = workers, threads
+    env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path / "data"))
+    server = subprocess.Popen(web_server_command() + list(options), cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(settings.PHAROS_HTTP_PORT, server, timeout=60)
+    return server
+
+
+def test_connections_arriving_together_spread_over_the_workers(tmp_path, settings):
     # Longer than the default, so that a loaded machine cannot decide the race.
     config = tmp_path / "gunicorn_config.py"
     config.write_text("import explorer.accepting as a\na.DELAY_PER_CONNECTION = 0.25\na.DELAY_MAX = 1\n")
-    env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path / "data"))
-    server = subprocess.Popen(web_server_command() + ["--config", str(config)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_web_server(tmp_path, settings, workers=2, threads=4, options=["--config", str(config)])
     connections = []
     try:
-        wait_for_port(settings.PHAROS_HTTP_PORT, server, timeout=60)
         deadline = time.monotonic() + 60
         while len(child_processes(server.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -62,5 +69,34 @@ def test_connections_arriving_together_spread_over_the_workers(tmp_path, setting
     finally:
         for connection in connections:
             connection.close()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def get(connection, path="/static/explorer/pharos.css"):
+    connection.request("GET", path)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def test_a_kept_alive_connection_is_served_back_to_back_and_after_a_pause(tmp_path, settings):
+    import http.client
+
+    from explorer import web_worker
+
+    server = start_web_server(tmp_path, settings, workers=1, threads=1)
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
+        answers = [get(connection) for _ in range(20)]  # in the thread that served the first
+        assert {status for status, _ in answers} == {200}
+        time.sleep(web_worker.NEXT_REQUEST_WAIT * 40)  # the connection went back to the main loop
+        assert get(connection)[0] == 200
+        # The only thread does not stay with an idle connection: another client is served.
+        other = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
+        assert get(other)[0] == 200
+        assert get(connection)[0] == 200
+        connection.close()
+        other.close()
+    finally:
         server.terminate()
         server.wait(timeout=30)

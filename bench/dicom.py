@@ -46,6 +46,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,7 @@ from harness import (
     free_port,
     log,
     measure_latency,
+    middle,
     postgres_version,
     stop_process,
     wait_for_port,
@@ -403,7 +405,7 @@ def ratio(figure, baseline):
 
 def median_run(runs):
     """The run ((Throughput, CPU seconds per instance)) of median time."""
-    return sorted(runs, key=lambda run: run[0].seconds)[len(runs) // 2]
+    return middle(runs, key=lambda run: run[0].seconds)
 
 
 def measure_stores(table, pharos, bare, orthanc, file_set, reference_4):
@@ -422,7 +424,7 @@ def measure_stores(table, pharos, bare, orthanc, file_set, reference_4):
                     table.note(f"{what} to {target.name}, round {round_number}: {problem}")
                 target.clear()
         shares = [ratio(p, b) for (p, _), (b, _) in zip(runs[pharos.name], runs[bare.name])]
-        share = sorted(shares)[len(shares) // 2]
+        share = statistics.median(shares)
         target_text = ""
         if associations > 1 and "CT" in file_set.label:
             target_text = f"; target ≥{TARGET_STORE_RATIO}× {'met' if share >= TARGET_STORE_RATIO else 'NOT met'}"

@@ -246,6 +246,11 @@ def _duration(seconds):
     return f"{seconds * 1000:,.1f} ms" if seconds < 1 else f"{seconds:,.2f} s"
 
 
+def middle(items, key):
+    """The item at the median of `key` (of an even count, the upper of the two middle ones)."""
+    return sorted(items, key=key)[len(items) // 2]
+
+
 def measure_latency(call, runs, warmup=2):
     """Time `call()` `runs` times after `warmup` untimed calls; returns (Latency, last result)."""
     result = None

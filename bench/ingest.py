@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -58,6 +59,7 @@ from harness import (
     drop_database,
     log,
     measure_latency,
+    middle,
     postgres_version,
 )
 from orthanc import Orthanc
@@ -202,8 +204,12 @@ def delete_everything(server):
         raise RuntimeError(f"after deleting every patient, {left} instances and {server.stored_files()} files remain")
 
 
+def failed_text(rounds):
+    return f" — FAILED in {rounds} of {POST_ROUNDS} rounds" if rounds else ""
+
+
 def median_figure(figures):
-    return sorted(figures, key=lambda figure: figure.seconds)[len(figures) // 2]
+    return middle(figures, key=lambda figure: figure.seconds)
 
 
 def measure_ingest(server, table, file_set, baseline, reference_4_threads="—", orthanc=None):
@@ -211,6 +217,7 @@ def measure_ingest(server, table, file_set, baseline, reference_4_threads="—",
     what = file_set.describe()
     for threads, reference in ((1, "—"), (4, reference_4_threads)):
         runs = {"Pharos": [], "Orthanc": []}
+        failed = {"Pharos": 0, "Orthanc": 0}
         # The machine's speed drifts within minutes: each round posts to Orthanc then to
         # Pharos, and Pharos is compared with Orthanc of its own round.
         for round_number in range(1, POST_ROUNDS + 1):
@@ -218,6 +225,7 @@ def measure_ingest(server, table, file_set, baseline, reference_4_threads="—",
                 log(f"POST /instances, {what}, {threads} thread(s) → {orthanc.name} (round {round_number} of {POST_ROUNDS})")
                 figure, failures = post_instances(orthanc, payloads, threads)
                 runs["Orthanc"].append(figure)
+                failed["Orthanc"] += bool(failures)
                 if failures:
                     table.note(f"Orthanc, POST {what}, {threads} thread(s): {len(failures)} failures, first: {failures[0]}")
                 orthanc.clear()
@@ -225,17 +233,18 @@ def measure_ingest(server, table, file_set, baseline, reference_4_threads="—",
             log(f"POST /instances, {what}, {threads} thread(s) (round {round_number} of {POST_ROUNDS})")
             figure, failures = post_instances(server, payloads, threads)
             runs["Pharos"].append(figure)
+            failed["Pharos"] += bool(failures)
             if failures:
                 table.note(f"POST {what}, {threads} thread(s): {len(failures)} failures, first: {failures[0]}")
             delete_everything(server)
-        cell = median_figure(runs["Pharos"]).text_with_time()
+        cell = median_figure(runs["Pharos"]).text_with_time() + failed_text(failed["Pharos"])
         if orthanc is not None:
             shares = [o.seconds / p.seconds for p, o in zip(runs["Pharos"], runs["Orthanc"])]
             rounds = ", ".join(f"{value:.2f}" for value in shares)
-            cell += f" — {sorted(shares)[len(shares) // 2]:.2f}× Orthanc (rounds: {rounds})"
+            cell += f" — {statistics.median(shares):.2f}× Orthanc (rounds: {rounds})"
             reference = f"measured {orthanc.index}: {median_figure(runs['Orthanc']).text()}" + (
-                f"; ref. {reference_4_threads}" if threads > 1 else ""
-            )
+                failed_text(failed["Orthanc"])
+            ) + (f"; ref. {reference_4_threads}" if threads > 1 else "")
         table.add(f"POST /instances, {what}, {threads} thread{'s' if threads > 1 else ''}", cell, baseline.text(), reference)
     log(f"manage.py import, {what}")
     figure, problem = import_folder(server, file_set)

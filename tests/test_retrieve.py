@@ -4,7 +4,6 @@ Our SCP runs in-process; DCMTK's movescu/getscu and pynetdicom ask it; the move
 destinations are a pynetdicom storage SCP started here and DCMTK's storescp.
 """
 
-import socket
 import subprocess
 import time
 from types import SimpleNamespace
@@ -38,7 +37,7 @@ from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
 from tests.conftest import VARIED_FILES, dicom_bytes, make_image, sample_path
-from tests.dicom_peers import DCMTK_ENV, dcmtk, free_port, port_of
+from tests.dicom_peers import DCMTK_ENV, dcmtk, free_port, port_of, wait_for_port
 
 PATIENT_ROOT_MOVE = PatientRootQueryRetrieveInformationModelMove
 STUDY_ROOT_MOVE = StudyRootQueryRetrieveInformationModelMove
@@ -304,17 +303,6 @@ def destination(archive, storage_scps):
     return start
 
 
-def wait_for_port(port, timeout=5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
-
-
 @pytest.fixture
 def storescp(archive, tmp_path):
     """DCMTK's storescp, registered as the modality STORESCP; gives the folder it writes to."""
@@ -328,7 +316,7 @@ def storescp(archive, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port)
+        wait_for_port(port, process)
         Modality.objects.create(name="storescp", aet="STORESCP", host="127.0.0.1", port=port)
         yield folder
     finally:

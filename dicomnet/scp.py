@@ -5,7 +5,6 @@ Handlers only adapt: they check who asks, hand the work to plain functions
 outcome into a DIMSE status and a log line.
 """
 
-import fnmatch
 import logging
 import socket
 import tempfile
@@ -14,25 +13,12 @@ import weakref
 
 from django.conf import settings
 from django.db import close_old_connections
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-)
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
+from pynetdicom import AE, AllStoragePresentationContexts, _config, evt
 from pynetdicom.transport import ThreadedAssociationServer
-from pynetdicom.sop_class import (
-    PatientRootQueryRetrieveInformationModelFind,
-    PatientRootQueryRetrieveInformationModelGet,
-    PatientRootQueryRetrieveInformationModelMove,
-    StudyRootQueryRetrieveInformationModelFind,
-    StudyRootQueryRetrieveInformationModelGet,
-    StudyRootQueryRetrieveInformationModelMove,
-    Verification,
-)
+from pynetdicom.sop_class import Verification
 
 from dicomnet import access, reactors, store_response
+from dicomnet.contexts import QUERY_RETRIEVE, UNCOMPRESSED, accepted_transfer_syntaxes, set_no_delay
 from explorer import accepting, storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
@@ -43,26 +29,6 @@ SUCCESS = 0x0000
 REFUSED_NOT_AUTHORISED = 0x0124
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
-
-UNCOMPRESSED = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian]
-QUERY_RETRIEVE = [
-    PatientRootQueryRetrieveInformationModelFind,
-    StudyRootQueryRetrieveInformationModelFind,
-    PatientRootQueryRetrieveInformationModelMove,
-    StudyRootQueryRetrieveInformationModelMove,
-    PatientRootQueryRetrieveInformationModelGet,
-    StudyRootQueryRetrieveInformationModelGet,
-]
-
-
-def accepted_transfer_syntaxes(patterns=None):
-    """The transfer syntaxes the storage service accepts, from the setting's UIDs and prefixes."""
-    patterns = settings.PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES if patterns is None else patterns
-    accepted = [uid for uid in ALL_TRANSFER_SYNTAXES if any(fnmatch.fnmatchcase(uid, p) for p in patterns)]
-    # pynetdicom takes the first of ours that the peer proposes: prefer a compressed
-    # syntax the peer offers, so that it sends its file as it is instead of transcoding.
-    compressed = [uid for uid in accepted if uid not in UNCOMPRESSED]
-    return compressed + [uid for uid in UNCOMPRESSED if uid in accepted]
 
 
 def build_ae():
@@ -168,11 +134,6 @@ def handle_get(event):
         yield from retrieve.get_refusal(REFUSED_NOT_AUTHORISED)
         return
     yield from retrieve.get(event)
-
-
-def set_no_delay(event):
-    # Nagle's algorithm stalls every DIMSE exchange by about 40 ms.
-    event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def log_accepted(event):

@@ -59,7 +59,7 @@ from pynetdicom.status import (
     code_to_category,
 )
 
-from dicomnet.scp import UNCOMPRESSED, accepted_transfer_syntaxes, set_no_delay
+from dicomnet.contexts import UNCOMPRESSED, accepted_transfer_syntaxes, set_no_delay
 from dicomnet.transcoding import to_explicit_little_endian
 from explorer import levels, storage
 from explorer.errors import BadFileFormat, BadRequest, DatabaseFailure, StorageFailure

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from explorer import forms, index, levels, pages
-from explorer.api.instances import request_origin, store_many, uploaded_contents
+from explorer.uploads import request_origin, store_many, uploaded_contents
 
 
 @login_required

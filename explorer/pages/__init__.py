@@ -8,7 +8,8 @@ over the rows of that page, never one query per row.
 
 One module per part of a page, each imported by name from where it lives:
 
-- formatting: DICOM dates, times, names, sizes and UIDs as a person reads them
+- formatting: DICOM dates, times, names, sizes and UIDs as a person reads them; moments,
+  counts of resources
 - links: the URLs pages link to, and query strings kept from link to link
 - listings: filtering, sorting and paging a list of resources
 - patients: the patient list

@@ -1,4 +1,5 @@
-"""DICOM values as a person reads them: dates, times, names, sizes and UIDs."""
+"""Values as a person reads them: DICOM dates, times, names, sizes and UIDs, moments in the
+server's time zone, counts of resources ("3 studies")."""
 
 from datetime import datetime
 

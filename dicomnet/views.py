@@ -2,9 +2,9 @@
 
 Thin views, as the explorer's: they check the form, call the same plain functions the
 REST API calls (dicomnet.jobs, dicomnet.queries, dicomnet.scu), and render what
-dicomnet.pages prepares. Anything that starts a job does so inside a transaction
-(the job is queued once it commits), then goes to the job's page, where its progress
-shows live.
+dicomnet.job_pages and dicomnet.query_pages prepare. Anything that starts a job does so
+inside a transaction (the job is queued once it commits), then goes to the job's page,
+where its progress shows live.
 """
 
 from django.conf import settings
@@ -14,10 +14,12 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dicomnet import forms, jobs, pages, queries, scu
+from dicomnet import forms, job_pages, jobs, queries, query_pages, scu
 from dicomnet.models import Modality
-from explorer import pages as explorer_pages
 from explorer.errors import PharosError
+from explorer.pages.formatting import counted
+from explorer.pages.links import resource_url
+from explorer.pages.resource import load, title_of
 from explorer.views import not_found
 
 JOB_ACTIONS = ("cancel", "pause", "resume", "resubmit")
@@ -47,18 +49,18 @@ def gone(request, what, identifier, status=404):
 @require_POST
 def send(request, level, public_id):
     """POST from a resource page: send it to the chosen modality as a DicomModalityStore job."""
-    resource = explorer_pages.load(level, public_id)
+    resource = load(level, public_id)
     if resource is None:
         return not_found(request, level, public_id)
     form = forms.SendForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a modality to send to.")
-        return redirect(explorer_pages.resource_url(level, public_id))
+        return redirect(resource_url(level, public_id))
     modality = form.cleaned_data["modality"]
     job = submit_job("DicomModalityStore", {"Modality": modality.name, "Resources": [public_id]})
-    title = explorer_pages.title_of(level, resource)
+    title = title_of(level, resource)
     messages.success(request, f"Sending {level.name.lower()} “{title}” to {modality.name} ({modality.aet}).")
-    return redirect(pages.job_url(job.id))
+    return redirect(job_pages.job_url(job.id))
 
 
 # ---------------------------------------------------------------- query/retrieve
@@ -66,7 +68,7 @@ def send(request, level, public_id):
 
 def search_form_initial(request):
     """?modality=name, or ?from=<query id> to change an earlier search."""
-    stored = pages.load_query(request.GET.get("from", ""))
+    stored = query_pages.load_query(request.GET.get("from", ""))
     if stored is not None and stored.level == "Study":
         return forms.initial_from_query(stored.modality, stored.query)
     return {"modality": request.GET.get("modality", "")}
@@ -105,14 +107,14 @@ def query_retrieve(request):
         elif valid:
             stored, problem = search(form)
             if stored is not None:
-                return redirect(pages.query_url(stored.id))
+                return redirect(query_pages.query_url(stored.id))
             messages.error(request, problem)
     else:
         form = forms.RemoteStudyQueryForm(initial=search_form_initial(request))
     context = {
         "form": form,
         "has_modalities": Modality.objects.exists(),
-        "recent": pages.recent_queries(),
+        "recent": query_pages.recent_queries(),
         "section": "query-retrieve",
     }
     return render(request, "dicomnet/query_retrieve.html", context)
@@ -120,7 +122,7 @@ def query_retrieve(request):
 
 def parent_of(request):
     """The study query a series query was opened from (?from=<id>&answer=<i>), if any."""
-    parent = pages.load_query(request.GET.get("from", ""))
+    parent = query_pages.load_query(request.GET.get("from", ""))
     try:
         position = int(request.GET.get("answer", ""))
     except ValueError:
@@ -131,12 +133,12 @@ def parent_of(request):
 @login_required
 def query_answers(request, query_id):
     """Step 2 or 3: the answers of a study or series query, each to open or retrieve."""
-    stored = pages.load_query(query_id)
+    stored = query_pages.load_query(query_id)
     if stored is None:
         return gone(request, "query", query_id)
     parent, position = parent_of(request)
     context = {
-        "page": pages.query_page(stored, parent, position),
+        "page": query_pages.query_page(stored, parent, position),
         "retrieve_form": forms.RetrieveForm(initial={"target_aet": settings.PHAROS_AET}),
         "section": "query-retrieve",
     }
@@ -146,21 +148,21 @@ def query_answers(request, query_id):
 @login_required
 def answer_series(request, query_id, index):
     """Drill down: a series-level query below one study answer, then its page."""
-    stored = pages.load_query(query_id)
+    stored = query_pages.load_query(query_id)
     answer = stored.answers.filter(position=index).first() if stored is not None else None
     if answer is None or stored.level != "Study":
         return gone(request, "study answer", f"{query_id}/{index}")
     modality = Modality.objects.filter(name=stored.modality).first()
     if modality is None:
         messages.error(request, f"The modality {stored.modality} is no longer configured.")
-        return redirect(pages.query_url(stored.id))
-    wanted = forms.series_query(pages.simplified(answer))
+        return redirect(query_pages.query_url(stored.id))
+    wanted = forms.series_query(query_pages.simplified(answer))
     try:
         series_query = queries.run_query(modality, "Series", wanted)
     except (scu.ScuError, PharosError) as error:
         messages.error(request, f"The series query failed: {error}")
-        return redirect(pages.query_url(stored.id))
-    return redirect(f"{pages.query_url(series_query.id)}?from={stored.id}&answer={index}")
+        return redirect(query_pages.query_url(stored.id))
+    return redirect(f"{query_pages.query_url(series_query.id)}?from={stored.id}&answer={index}")
 
 
 def retrieve(request, stored, chosen, what):
@@ -170,12 +172,12 @@ def retrieve(request, stored, chosen, what):
         target = form.cleaned_data["target_aet"]
         job = submit_job("DicomMoveScu", queries.move_parameters(stored, chosen, target))
         messages.success(request, f"Retrieving {what} from {stored.modality} to {target}.")
-        return redirect(pages.job_url(job.id))
+        return redirect(job_pages.job_url(job.id))
     context = {
         "form": form,
         "what": what,
         "query": stored,
-        "back_url": pages.query_url(stored.id),
+        "back_url": query_pages.query_url(stored.id),
         "section": "query-retrieve",
     }
     return render(request, "dicomnet/retrieve.html", context, status=400 if form.is_bound else 200)
@@ -184,24 +186,24 @@ def retrieve(request, stored, chosen, what):
 @login_required
 @require_http_methods(["GET", "POST"])
 def retrieve_answer(request, query_id, index):
-    stored = pages.load_query(query_id)
+    stored = query_pages.load_query(query_id)
     answer = stored.answers.filter(position=index).first() if stored is not None else None
     if answer is None:
         return gone(request, "answer", f"{query_id}/{index}")
-    return retrieve(request, stored, [answer], pages.answer_title(stored.level, answer))
+    return retrieve(request, stored, [answer], query_pages.answer_title(stored.level, answer))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def retrieve_all(request, query_id):
-    stored = pages.load_query(query_id)
+    stored = query_pages.load_query(query_id)
     if stored is None:
         return gone(request, "query", query_id)
     answers = list(stored.answers.all())
     if not answers:
         messages.error(request, "This query has no answer to retrieve.")
-        return redirect(pages.query_url(stored.id))
-    return retrieve(request, stored, answers, pages.counted(len(answers), stored.level))
+        return redirect(query_pages.query_url(stored.id))
+    return retrieve(request, stored, answers, counted(len(answers), stored.level))
 
 
 # ---------------------------------------------------------------- jobs
@@ -210,17 +212,17 @@ def retrieve_all(request, query_id):
 @login_required
 def job_list(request):
     jobs.fail_dead_jobs()
-    context = {"listing": pages.job_listing(request.GET), "section": "jobs"}
+    context = {"listing": job_pages.job_listing(request.GET), "section": "jobs"}
     return render(request, "dicomnet/jobs.html", context)
 
 
 @login_required
 def job_detail(request, job_id):
     jobs.fail_dead_jobs()
-    job = pages.load_job(job_id)
+    job = job_pages.load_job(job_id)
     if job is None:
         return gone(request, "job", job_id)
-    context = {"page": pages.job_page(job), "section": "jobs"}
+    context = {"page": job_pages.job_page(job), "section": "jobs"}
     return render(request, "dicomnet/job.html", context)
 
 
@@ -228,7 +230,7 @@ def job_detail(request, job_id):
 @require_POST
 def job_action(request, job_id, action):
     """Cancel, pause, resume or resubmit; back to the page the button was on."""
-    job = pages.load_job(job_id)
+    job = job_pages.load_job(job_id)
     if job is None or action not in JOB_ACTIONS:
         return gone(request, "job", job_id)
     with transaction.atomic():
@@ -236,4 +238,4 @@ def job_action(request, job_id, action):
     messages.success(request, ACTION_DONE[action])
     back = request.POST.get("next", "")
     # Only our own job pages: a form must not be able to send the browser elsewhere.
-    return redirect(back if back.startswith("/ui/jobs") else pages.job_url(job.id))
+    return redirect(back if back.startswith("/ui/jobs") else job_pages.job_url(job.id))

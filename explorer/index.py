@@ -1,4 +1,5 @@
-"""The database side of the index: add an instance, delete a resource, count things.
+"""The database side of the index: add an instance, delete a resource, count things,
+look resources up by identifier, tell whether a series is complete.
 
 Every change to the index happens in one transaction; files are removed only
 after the transaction that forgot them has committed.
@@ -332,3 +333,65 @@ def global_statistics():
         "instances": Instance.objects.count(),
         "size": size,
     }
+
+
+# A series' completeness: Orthanc's ExpectedNumberOfInstances and Status, which the REST
+# answers and the series page both show.
+EXPECTED_FROM = (
+    ("ImagesInAcquisition", "NumberOfTemporalPositions"),
+    ("NumberOfSlices", "NumberOfTimeSlices"),
+    ("CardiacNumberOfImages",),
+)
+
+
+def expected_instances(series_tags):
+    """Orthanc's ExpectedNumberOfInstances, from the series' main tags, or None."""
+    for keywords in EXPECTED_FROM:
+        if all(series_tags.get(k) for k in keywords):
+            try:
+                product = 1
+                for keyword in keywords:
+                    product *= int(series_tags[keyword])
+            except ValueError:
+                return None
+            return product if product > 0 else None
+    return None
+
+
+def series_status(expected, indexes):
+    if expected is None:
+        return "Unknown"
+    seen = set()
+    for index in indexes:
+        if index is None or not 1 <= index <= expected or index in seen:
+            return "Inconsistent"
+        seen.add(index)
+    return "Complete" if len(seen) == expected else "Missing"
+
+
+LOOKUP_FIELDS = (
+    (levels.PATIENT, Patient, "patient_id"),
+    (levels.STUDY, Study, "study_instance_uid"),
+    (levels.STUDY, Study, "accession_number"),
+    (levels.SERIES, Series, "series_instance_uid"),
+    (levels.INSTANCE, Instance, "sop_instance_uid"),
+)
+
+
+def lookup_identifier(identifier):
+    """Every resource whose identifier (PatientID, any UID, AccessionNumber) is the given text."""
+    found = []
+    for level, model, field in LOOKUP_FIELDS:
+        for public_id in model.objects.filter(**{field: identifier}).values_list("public_id", flat=True):
+            found.append({"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.name})
+    return found
+
+
+def studies_with_uids(uids):
+    """The stored studies among these StudyInstanceUIDs, with their patient."""
+    return Study.objects.filter(study_instance_uid__in=[uid for uid in uids if uid]).select_related("patient")
+
+
+def series_with_uids(uids):
+    """The stored series among these SeriesInstanceUIDs."""
+    return Series.objects.filter(series_instance_uid__in=[uid for uid in uids if uid])

@@ -1,5 +1,5 @@
-"""Uploads of several files at once, for REST POST /instances and the explorer's upload page:
-each file (ZIP archives opened) through the ingest funnel, an answer per file in Orthanc's shape."""
+"""Uploads of many files at once (POST /instances and the upload page): each file stored
+through explorer.ingest, ZIP archives opened, every file answered as Orthanc answers it."""
 
 from explorer import ingest, sources
 from explorer.errors import PharosError

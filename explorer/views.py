@@ -13,7 +13,26 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from explorer import forms, index, levels, pages
+from explorer import forms, index, levels
+from explorer.pages.children import (
+    latest_studies,
+    patient_studies,
+    scroller_frames,
+    series_instances,
+    study_series,
+)
+from explorer.pages.deletion import delete_and_go_up, deletion
+from explorer.pages.instance import instance_view, tag_nodes
+from explorer.pages.lookup import jump_matches
+from explorer.pages.patients import patient_listing
+from explorer.pages.resource import (
+    file_fields,
+    load,
+    resource_page,
+    series_fields,
+    title_of,
+)
+from explorer.pages.studies import study_listing
 from explorer.uploads import request_origin, store_many, uploaded_contents
 
 
@@ -28,7 +47,7 @@ def home(request):
     jump = forms.JumpForm(request.GET if "q" in request.GET else None)
     matches = None
     if jump.is_bound and jump.is_valid():
-        matches = pages.jump_matches(jump.cleaned_data["q"])
+        matches = jump_matches(jump.cleaned_data["q"])
         if len(matches) == 1:
             return redirect(matches[0].url)
     context = {
@@ -37,7 +56,7 @@ def home(request):
         "matches": matches,
         "modalities": forms.COMMON_MODALITIES,
         "statistics": index.global_statistics(),
-        "latest": pages.latest_studies(),
+        "latest": latest_studies(),
         "aet": settings.PHAROS_AET,
         "dicom_port": settings.PHAROS_DICOM_PORT,
         "section": "lookup",
@@ -47,13 +66,13 @@ def home(request):
 
 @login_required
 def patient_list(request):
-    context = {"listing": pages.patient_listing(request.GET), "section": "patients"}
+    context = {"listing": patient_listing(request.GET), "section": "patients"}
     return render(request, "explorer/patients.html", context)
 
 
 @login_required
 def study_list(request):
-    context = {"listing": pages.study_listing(request.GET), "modalities": forms.COMMON_MODALITIES, "section": "studies"}
+    context = {"listing": study_listing(request.GET), "modalities": forms.COMMON_MODALITIES, "section": "studies"}
     return render(request, "explorer/studies.html", context)
 
 
@@ -64,12 +83,12 @@ def not_found(request, level, public_id):
 
 @login_required
 def patient(request, public_id):
-    resource = pages.load(levels.PATIENT, public_id)
+    resource = load(levels.PATIENT, public_id)
     if resource is None:
         return not_found(request, levels.PATIENT, public_id)
     context = {
-        "page": pages.resource_page(levels.PATIENT, resource),
-        "studies": pages.patient_studies(resource),
+        "page": resource_page(levels.PATIENT, resource),
+        "studies": patient_studies(resource),
         "section": "patients",
     }
     return render(request, "explorer/patient.html", context)
@@ -77,12 +96,12 @@ def patient(request, public_id):
 
 @login_required
 def study(request, public_id):
-    resource = pages.load(levels.STUDY, public_id)
+    resource = load(levels.STUDY, public_id)
     if resource is None:
         return not_found(request, levels.STUDY, public_id)
     context = {
-        "page": pages.resource_page(levels.STUDY, resource),
-        "series_rows": pages.study_series(resource),
+        "page": resource_page(levels.STUDY, resource),
+        "series_rows": study_series(resource),
         "section": "studies",
     }
     return render(request, "explorer/study.html", context)
@@ -90,15 +109,15 @@ def study(request, public_id):
 
 @login_required
 def series(request, public_id):
-    resource = pages.load(levels.SERIES, public_id)
+    resource = load(levels.SERIES, public_id)
     if resource is None:
         return not_found(request, levels.SERIES, public_id)
-    instances = pages.series_instances(resource)
-    status = pages.series_fields(resource, [row.index_in_series for row in instances])
-    scroller = pages.scroller_frames(instances)
+    instances = series_instances(resource)
+    status = series_fields(resource, [row.index_in_series for row in instances])
+    scroller = scroller_frames(instances)
     start = (len(scroller) - 1) // 2  # the middle instance, as the study page's thumbnail
     context = {
-        "page": pages.resource_page(levels.SERIES, resource, extra_fields=status),
+        "page": resource_page(levels.SERIES, resource, extra_fields=status),
         "instances": instances,
         "scroller": scroller,
         "start": start,
@@ -110,13 +129,13 @@ def series(request, public_id):
 
 @login_required
 def instance(request, public_id):
-    resource = pages.load(levels.INSTANCE, public_id)
+    resource = load(levels.INSTANCE, public_id)
     if resource is None:
         return not_found(request, levels.INSTANCE, public_id)
     context = {
-        "page": pages.resource_page(levels.INSTANCE, resource, extra_fields=pages.file_fields(resource)),
-        "view": pages.instance_view(resource),
-        "tags": pages.tag_nodes(resource.dataset),
+        "page": resource_page(levels.INSTANCE, resource, extra_fields=file_fields(resource)),
+        "view": instance_view(resource),
+        "tags": tag_nodes(resource.dataset),
         "section": "studies",
     }
     return render(request, "explorer/instance.html", context)
@@ -126,17 +145,17 @@ def instance(request, public_id):
 @require_http_methods(["GET", "POST"])
 def delete(request, level, public_id):
     """GET: the confirmation step; POST (with the CSRF token): delete, then go to what remains above."""
-    resource = pages.load(level, public_id)
+    resource = load(level, public_id)
     if resource is None:
         return not_found(request, level, public_id)
     if request.method == "POST":
-        title = pages.title_of(level, resource)
-        destination = pages.delete_and_go_up(level, resource)
+        title = title_of(level, resource)
+        destination = delete_and_go_up(level, resource)
         messages.success(request, f"{level.name} “{title}” was deleted.")
         return redirect(destination)
     context = {
-        "page": pages.resource_page(level, resource),
-        "deletion": pages.deletion(level, resource),
+        "page": resource_page(level, resource),
+        "deletion": deletion(level, resource),
     }
     return render(request, "explorer/delete.html", context)
 

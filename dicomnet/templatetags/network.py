@@ -24,7 +24,7 @@ class SendAction:
 
 @register.simple_tag
 def send_action(page):
-    """The send form of a resource page (`page`: explorer.pages.ResourcePage)."""
+    """The send form of a resource page (`page`: explorer.pages.resource.ResourcePage)."""
     form = SendForm(auto_id="send_%s")
     field = form.fields["modality"]
     # One query for the whole page: the choices are read once, not counted and then read.

@@ -4,9 +4,9 @@ import pydicom
 from django.http import FileResponse, HttpResponse
 
 from explorer import index, ingest, levels, sources, storage, tags
-from explorer.uploads import request_origin, store_many, upload_answer, uploaded_contents
 from explorer.api.base import NoSuchResource, flag, json_response
 from explorer.errors import BadFileFormat, UnsupportedMediaType
+from explorer.uploads import request_origin, store_many, upload_answer, uploaded_contents
 
 
 def upload(request, level=None):

@@ -11,7 +11,7 @@ from pydicom.datadict import tag_for_keyword
 
 from explorer import levels
 from explorer.api.base import timestamp
-from explorer.index import model_for
+from explorer.index import expected_instances, model_for, series_status
 from explorer.models import Instance, Series, Study
 
 CHUNK = 5000  # ids per IN (…) clause: SQLite limits the number of parameters
@@ -43,38 +43,6 @@ def _children_ids(child_model, parent_field, parent_pks):
         for parent_pk, public_id in rows:
             children[parent_pk].append(public_id)
     return children
-
-
-EXPECTED_FROM = (
-    ("ImagesInAcquisition", "NumberOfTemporalPositions"),
-    ("NumberOfSlices", "NumberOfTimeSlices"),
-    ("CardiacNumberOfImages",),
-)
-
-
-def expected_instances(series_tags):
-    """Orthanc's ExpectedNumberOfInstances, from the series' main tags, or None."""
-    for keywords in EXPECTED_FROM:
-        if all(series_tags.get(k) for k in keywords):
-            try:
-                product = 1
-                for keyword in keywords:
-                    product *= int(series_tags[keyword])
-            except ValueError:
-                return None
-            return product if product > 0 else None
-    return None
-
-
-def series_status(expected, indexes):
-    if expected is None:
-        return "Unknown"
-    seen = set()
-    for index in indexes:
-        if index is None or not 1 <= index <= expected or index in seen:
-            return "Inconsistent"
-        seen.add(index)
-    return "Complete" if len(seen) == expected else "Missing"
 
 
 ROW_FIELDS = {

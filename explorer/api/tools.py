@@ -4,24 +4,7 @@ from explorer import levels, query
 from explorer.api.base import json_body, json_response
 from explorer.api.representation import describe_many, with_parents
 from explorer.errors import BadRequest
-from explorer.models import Instance, Patient, Series, Study
-
-LOOKUP_FIELDS = (
-    (levels.PATIENT, Patient, "patient_id"),
-    (levels.STUDY, Study, "study_instance_uid"),
-    (levels.STUDY, Study, "accession_number"),
-    (levels.SERIES, Series, "series_instance_uid"),
-    (levels.INSTANCE, Instance, "sop_instance_uid"),
-)
-
-
-def lookup_identifier(identifier):
-    """Every resource whose identifier (PatientID, any UID, AccessionNumber) is the given text."""
-    found = []
-    for level, model, field in LOOKUP_FIELDS:
-        for public_id in model.objects.filter(**{field: identifier}).values_list("public_id", flat=True):
-            found.append({"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.name})
-    return found
+from explorer.index import lookup_identifier
 
 
 def lookup(request):

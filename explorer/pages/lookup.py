@@ -1,0 +1,45 @@
+"""The jump box of the lookup page: the resources an identifier names."""
+
+from dataclasses import dataclass
+
+from explorer import index, levels
+from explorer.pages.links import resource_url
+from explorer.pages.resource import title_of
+
+
+@dataclass
+class Match:
+    level: str
+    public_id: str
+    url: str
+    label: str
+
+
+def jump_matches(text):
+    """Every resource an identifier names: PatientID, AccessionNumber, any UID (as /tools/lookup)
+    or a Pharos (Orthanc) public id, each once, patients first."""
+    text = text.strip()
+    if not text:
+        return []
+    found = [(levels.level_named(m["Type"]), m["ID"]) for m in index.lookup_identifier(text)]
+    level, resource = index.resolve(text)
+    if resource is not None:
+        found.append((level, resource.public_id))
+    unique = list(dict.fromkeys(found))
+    return [Match(lvl.name, public_id, resource_url(lvl, public_id), label) for lvl, public_id, label in labelled(unique)]
+
+
+def labelled(level_ids):
+    """(level, public id, title) for each, with one query per level involved."""
+    by_level = {}
+    for level, public_id in level_ids:
+        by_level.setdefault(level, []).append(public_id)
+    titles = {}
+    for level, public_ids in by_level.items():
+        queryset = index.model_for(level).objects.filter(public_id__in=public_ids)
+        if level is levels.INSTANCE:
+            queryset = queryset.defer("dataset")
+        for resource in queryset:
+            titles[(level, resource.public_id)] = title_of(level, resource)
+    ordered = sorted(level_ids, key=lambda pair: levels.LEVELS.index(pair[0]))
+    return [(level, public_id, titles.get((level, public_id), public_id)) for level, public_id in ordered]

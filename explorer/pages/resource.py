@@ -1,0 +1,197 @@
+"""One resource's page: the resource with its ancestors, a module of main tags for each
+level from the patient down, the breadcrumbs, and what can be done with it."""
+
+from dataclasses import dataclass
+
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+from explorer import index, levels
+from explorer.pages.formatting import (
+    file_size,
+    format_date,
+    format_moment,
+    format_value,
+    person_name,
+    readable_label,
+    uid_name,
+)
+from explorer.pages.links import archive_url, delete_url, resource_url
+
+# What to load with a resource so that its ancestors come in the same query.
+ANCESTORS = {
+    levels.PATIENT: (),
+    levels.STUDY: ("patient",),
+    levels.SERIES: ("study__patient",),
+    levels.INSTANCE: ("series__study__patient",),
+}
+PARENT_ATTRIBUTE = {levels.STUDY: "patient", levels.SERIES: "study", levels.INSTANCE: "series"}
+
+
+def load(level, public_id):
+    """The resource with its ancestors, or None. An instance's data set comes along: its page shows it."""
+    model = index.model_for(level)
+    return model.objects.select_related(*ANCESTORS[level]).filter(public_id=public_id).first()
+
+
+def lineage(level, resource):
+    """[(level, resource)] from the patient down to this resource."""
+    chain = [(level, resource)]
+    while chain[0][0] in PARENT_ATTRIBUTE:
+        child_level, child = chain[0]
+        chain.insert(0, (levels.parent_of(child_level), getattr(child, PARENT_ATTRIBUTE[child_level])))
+    return chain
+
+
+@dataclass
+class Field:
+    label: str
+    value: str
+    keyword: str = ""
+    mono: bool = False  # UIDs and lists of numbers read better in a fixed-width font
+
+
+@dataclass
+class Module:
+    level: str  # "Patient"
+    title: str
+    url: str
+    fields: list
+    current: bool = False
+
+
+def title_of(level, resource):
+    """How a resource is named in breadcrumbs and module headings."""
+    main = resource.main_tags
+    if level is levels.PATIENT:
+        return person_name(main.get("PatientName", "")) or main.get("PatientID") or "Unnamed patient"
+    if level is levels.STUDY:
+        return main.get("StudyDescription") or format_date(main.get("StudyDate", "")) or "Study"
+    if level is levels.SERIES:
+        parts = [main.get("Modality", ""), main.get("SeriesDescription", "")]
+        text = " · ".join(part for part in parts if part)
+        return text or f"Series {main.get('SeriesNumber', '')}".strip()
+    number = main.get("InstanceNumber") or main.get("ImageIndex")
+    return f"Instance {number}" if number else "Instance"
+
+
+# The levels above the page's resource show only what identifies them, so that the page's
+# own module and its actions stay in sight; their full modules are one click away.
+SUMMARY_TAGS = {
+    levels.PATIENT: ("PatientName", "PatientID", "PatientBirthDate", "PatientSex"),
+    levels.STUDY: ("StudyDate", "StudyDescription", "AccessionNumber"),
+    levels.SERIES: ("Modality", "SeriesNumber", "SeriesDescription", "SeriesDate"),
+}
+
+
+def main_tag_fields(level, main_tags, keywords=None):
+    """The level's main tags in Orthanc's order (or the given keywords), empty ones left out."""
+    fields = []
+    for keyword in keywords or level.main_tags:
+        text = main_tags.get(keyword)
+        if text:
+            tag = tag_for_keyword(keyword)
+            mono = (tag is not None and dictionary_VR(tag) == "UI") or "\\" in text
+            fields.append(Field(readable_label(keyword), format_value(keyword, text), keyword, mono))
+    return fields
+
+
+def file_fields(instance):
+    """What the instance page adds about the stored file."""
+    origin = instance.origin
+    sender = instance.remote_aet or instance.remote_ip or instance.http_username
+    if sender:
+        origin = f"{origin} ({sender})"
+    return [
+        Field("SOP Class", uid_name(instance.sop_class_uid)),
+        Field("Transfer Syntax", uid_name(instance.transfer_syntax_uid)),
+        Field("File size", file_size(instance.file_size)),
+        Field("Received", format_moment(instance.received_at)),
+        Field("Origin", origin),
+    ]
+
+
+def series_fields(series, instance_indexes):
+    """The series status (Complete, Missing, …) and its instance count, as Orthanc's explorer shows them."""
+    expected = index.expected_instances(series.main_tags)
+    count = len(instance_indexes)
+    status = index.series_status(expected, instance_indexes)
+    shown = f"{count} / {expected}" if expected else str(count)
+    return [Field("Status", status), Field("Instances", shown)]
+
+
+def modules(level, resource, extra_fields=()):
+    """One module per level from the patient down to this resource; the current one gets `extra_fields`."""
+    found = []
+    for each_level, each in lineage(level, resource):
+        current = each is resource
+        if current:
+            fields = main_tag_fields(each_level, each.main_tags) + list(extra_fields)
+        else:
+            fields = main_tag_fields(each_level, each.main_tags, SUMMARY_TAGS[each_level])
+        found.append(
+            Module(
+                level=each_level.name,
+                title=title_of(each_level, each),
+                url=resource_url(each_level, each.public_id),
+                fields=fields,
+                current=current,
+            )
+        )
+    return found
+
+
+@dataclass
+class Crumb:
+    level: str
+    label: str
+    url: str
+    current: bool = False
+
+
+def breadcrumbs(level, resource):
+    return [
+        Crumb(each_level.name, title_of(each_level, each), resource_url(each_level, each.public_id), each is resource)
+        for each_level, each in lineage(level, resource)
+    ]
+
+
+@dataclass
+class Actions:
+    delete_url: str
+    archive_url: str = ""  # no archive for a single instance: its file is the download
+    file_url: str = ""
+    png_url: str = ""
+
+
+def actions(level, resource):
+    public_id = resource.public_id
+    if level is levels.INSTANCE:
+        return Actions(
+            delete_url=delete_url(level, public_id),
+            file_url=f"/instances/{public_id}/file",
+            png_url=f"/instances/{public_id}/preview?returnUnsupportedImage",
+        )
+    return Actions(delete_url=delete_url(level, public_id), archive_url=archive_url(level, public_id))
+
+
+@dataclass
+class ResourcePage:
+    """What every resource page has: who it is, where it sits, and what can be done with it."""
+
+    level: str
+    public_id: str
+    title: str
+    breadcrumbs: list
+    modules: list
+    actions: Actions
+
+
+def resource_page(level, resource, extra_fields=()):
+    return ResourcePage(
+        level=level.name,
+        public_id=resource.public_id,
+        title=title_of(level, resource),
+        breadcrumbs=breadcrumbs(level, resource),
+        modules=modules(level, resource, extra_fields),
+        actions=actions(level, resource),
+    )

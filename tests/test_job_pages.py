@@ -1,0 +1,203 @@
+"""The jobs pages (dicomnet.job_pages) with Django's test client, logged in: "send to a
+modality" on resource pages and the store job it starts, the jobs list, a job's page and
+its buttons, and CSRF on every form."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from dicomnet.job_pages import JOBS_PER_PAGE, job_summary
+from dicomnet.models import Job
+from explorer.pages.formatting import counted
+from tests.conftest import CT_SMALL_IDS, run_queued_jobs
+from tests.dicom_peers import modality
+from tests.page_helpers import csrf_token, messages_of, store_ct
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CT_PATIENT, CT_STUDY, CT_SERIES, CT_INSTANCE = (CT_SMALL_IDS[k] for k in ("patient", "study", "series", "instance"))
+CT_SOP_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
+
+
+def test_anonymous_browsers_are_sent_to_the_login_page():
+    anonymous = Client()
+    for path in ("/ui/jobs", f"/ui/jobs/{Job.objects.create(type='X').id}"):
+        response = anonymous.get(path, HTTP_ACCEPT="text/html")
+        assert response.status_code == 302 and response["Location"].startswith("/login/?next="), path
+
+
+# ---------------------------------------------------------------- send to a modality
+
+
+@pytest.mark.parametrize(
+    "page, action",
+    [
+        (f"/ui/patients/{CT_PATIENT}", f"/ui/patients/{CT_PATIENT}/send"),
+        (f"/ui/studies/{CT_STUDY}", f"/ui/studies/{CT_STUDY}/send"),
+        (f"/ui/series/{CT_SERIES}", f"/ui/series/{CT_SERIES}/send"),
+        (f"/ui/instances/{CT_INSTANCE}", f"/ui/instances/{CT_INSTANCE}/send"),
+    ],
+)
+def test_every_resource_page_offers_to_send_it(browser, page, action):
+    store_ct()
+    modality("COLLECTOR", 11112)
+    modality("ARCHIVE", 11113)
+    html = browser.get(page).content.decode()
+    assert f'action="{action}"' in html
+    assert '<label for="send_modality">' in html
+    assert '<option value="archive">' in html and '<option value="collector">' in html
+
+
+def test_without_a_modality_the_page_says_so(browser, user):
+    store_ct()
+    html = browser.get(f"/ui/studies/{CT_STUDY}").content.decode()
+    assert "No DICOM modality is configured" in html and "An administrator can add one" in html
+    assert "/send" not in html
+    user.is_staff = True
+    user.save()
+    html = browser.get(f"/ui/studies/{CT_STUDY}").content.decode()
+    assert 'href="/admin/dicomnet/modality/add/"' in html
+
+
+def test_sending_a_study_runs_a_store_job_and_shows_it(browser, queue, collector):
+    store_ct()
+    modality("COLLECTOR", collector.port)
+    response = browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector"})
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/ui/jobs/{job.id}"
+    assert (job.type, job.state, job.parameters) == (
+        "DicomModalityStore", "Pending", {"Modality": "collector", "Resources": [CT_STUDY]}
+    )
+    page = browser.get(response["Location"])
+    assert "Sending study “e+1” to collector (COLLECTOR)." in messages_of(page)
+    html = page.content.decode()
+    assert "data-job-live" in html and 'data-job-state="Pending"' in html
+    assert f'href="/ui/studies/{CT_STUDY}"' in html  # what is sent
+
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert (job.state, job.progress, job.content["InstancesCount"]) == ("Success", 100, 1)
+    assert [dataset.SOPInstanceUID for _, dataset in collector.received] == [CT_SOP_UID]
+    html = browser.get(f"/ui/jobs/{job.id}").content.decode()
+    assert 'aria-valuenow="100"' in html and "data-job-live" not in html
+
+
+def test_send_needs_a_configured_modality_and_a_post(browser):
+    store_ct()
+    response = browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "nowhere"})
+    assert response.status_code == 302 and response["Location"] == f"/ui/studies/{CT_STUDY}"
+    assert not Job.objects.exists()
+    assert browser.get(f"/ui/studies/{CT_STUDY}/send").status_code == 405
+    modality("COLLECTOR", 11112)
+    assert browser.post("/ui/studies/no-such-study/send", {"modality": "collector"}).status_code == 404
+    assert not Job.objects.exists()
+
+
+def test_send_needs_the_csrf_token(strict_browser):
+    store_ct()
+    modality("COLLECTOR", 11112)
+    assert strict_browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector"}).status_code == 403
+    assert not Job.objects.exists()
+    token = csrf_token(strict_browser, f"/ui/studies/{CT_STUDY}")
+    response = strict_browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302 and Job.objects.count() == 1
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def a_job(state="Pending", minutes_ago=0, **fields):
+    job = Job.objects.create(type="DicomModalityStore", state=state, parameters={"Modality": "pacs", "Resources": ["x"]}, **fields)
+    Job.objects.filter(pk=job.pk).update(created=timezone.now() - timedelta(minutes=minutes_ago))
+    job.refresh_from_db()
+    return job
+
+
+def test_the_jobs_list_newest_first_with_progress_counts_and_errors(browser):
+    old = a_job("Success", minutes_ago=30, progress=100, content={"InstancesCount": 12, "FailedInstancesCount": 0})
+    failed = a_job("Failure", minutes_ago=20, progress=40, error_code=9, error_description="Error in the network protocol",
+                   error_details="DicomAssociation - connecting to AET \"PACS\": refused",
+                   content={"InstancesCount": 5, "FailedInstancesCount": 3})
+    running = a_job("Running", minutes_ago=10, progress=55, heartbeat=timezone.now())
+    response = browser.get("/ui/jobs")
+    rows = response.context["listing"].rows
+    assert [row.id for row in rows] == [str(running.id), str(failed.id), str(old.id)]
+    html = response.content.decode()
+    assert html.count("data-job-live") == 1 and 'aria-valuenow="55"' in html
+    assert "(3 failed)" in html and "Error in the network protocol (code 9)" in html
+    assert "/static/explorer/jobs.js" in html
+    assert [a.name for a in rows[0].actions] == ["pause", "cancel"]
+    assert [a.name for a in rows[1].actions] == ["resubmit"]
+    assert rows[2].actions == []
+    # Filtered by state.
+    assert [row.id for row in browser.get("/ui/jobs?state=Failure").context["listing"].rows] == [str(failed.id)]
+
+
+def test_the_jobs_list_is_paged(browser):
+    for n in range(JOBS_PER_PAGE + 5):
+        a_job(minutes_ago=n)
+    first = browser.get("/ui/jobs").context["listing"]
+    assert len(first.rows) == JOBS_PER_PAGE and first.total == JOBS_PER_PAGE + 5
+    assert len(browser.get("/ui/jobs?page=2").context["listing"].rows) == 5
+
+
+def test_a_job_page_and_a_dead_worker(browser, settings):
+    settings.PHAROS_JOB_DEAD_AFTER_SECONDS = 5
+    job = a_job("Running", progress=30, heartbeat=timezone.now() - timedelta(minutes=5), started=timezone.now())
+    response = browser.get(f"/ui/jobs/{job.id}")
+    assert response.status_code == 200
+    # Rendering marks a job whose worker stopped as failed, as GET /jobs does.
+    assert response.context["page"].row.state == "Failure"
+    html = response.content.decode()
+    assert "The worker running this job stopped" in html and "Resubmit" in html
+    assert f'href="/jobs/{job.id}"' in html
+    assert browser.get("/ui/jobs/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert browser.get("/ui/jobs/nonsense").status_code == 404
+
+
+def test_the_job_buttons(browser, queue):
+    job = a_job("Pending")
+    page = f"/ui/jobs/{job.id}"
+    response = browser.post(f"{page}/pause", {"next": page})
+    assert response["Location"] == page
+    job.refresh_from_db()
+    assert job.state == "Paused"
+    browser.post(f"{page}/resume", {"next": "/ui/jobs?state=Pending"})
+    job.refresh_from_db()
+    assert job.state == "Pending" and queue.count == 1  # queued again
+    response = browser.post(f"{page}/cancel", {"next": "https://elsewhere.example/"})
+    assert response["Location"] == page  # never to another site
+    job.refresh_from_db()
+    assert (job.state, job.error_code) == ("Failure", 37)
+    browser.post(f"{page}/resubmit")
+    job.refresh_from_db()
+    assert (job.state, job.progress) == ("Pending", 0)
+    assert browser.post(f"{page}/explode").status_code == 404
+    assert browser.get(f"{page}/cancel").status_code == 405
+
+
+def test_job_buttons_need_the_csrf_token(strict_browser):
+    job = a_job("Pending")
+    assert strict_browser.post(f"/ui/jobs/{job.id}/cancel").status_code == 403
+    job.refresh_from_db()
+    assert job.state == "Pending"
+    token = csrf_token(strict_browser, f"/ui/jobs/{job.id}")
+    assert strict_browser.post(f"/ui/jobs/{job.id}/cancel", {"csrfmiddlewaretoken": token}).status_code == 302
+    job.refresh_from_db()
+    assert job.state == "Failure"
+
+
+def test_the_rest_api_answers_the_page_polling_with_the_session(browser):
+    job = a_job("Running", progress=42, heartbeat=timezone.now())
+    answer = browser.get(f"/jobs/{job.id}", HTTP_ACCEPT="application/json").json()
+    assert (answer["State"], answer["Progress"]) == ("Running", 42)
+
+
+def test_summaries():
+    assert counted(1, "Study") == "1 study" and counted(3, "Study") == "3 studies"
+    assert counted(2, "Series") == "2 series"
+    move = Job(type="DicomMoveScu", parameters={"Modality": "pacs", "Level": "Study", "TargetAet": "PHAROS",
+                                                "Identifiers": [{}, {}]})
+    assert job_summary(move) == "2 studies from pacs to PHAROS"

@@ -1,0 +1,20 @@
+"""DICOM values as the pages print them (explorer.pages.formatting)."""
+
+from explorer.pages.formatting import (
+    format_date,
+    format_time,
+    person_name,
+    readable_label,
+)
+
+
+def test_formatting():
+    assert format_date("20040119") == "19 Jan 2004"
+    assert format_date("2004") == "2004"
+    assert format_time("072730.123") == "07:27:30"
+    assert format_time("07:27") == "07:27"
+    assert person_name("DOE^JOHN^^DR") == "DOE, JOHN DR"
+    assert person_name("Yamada^Tarou=山田^太郎") == "Yamada, Tarou = 山田, 太郎"
+    assert person_name("SMITH") == "SMITH"
+    assert readable_label("PatientBirthDate") == "Patient Birth Date"
+    assert readable_label("OperatorsName") == "Operators Name"

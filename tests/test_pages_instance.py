@@ -1,0 +1,86 @@
+"""An instance's page (explorer.pages.instance): its picture and frames, and its tag tree."""
+
+import pytest
+
+from explorer.models import Instance
+from explorer.pages.instance import SHORTENED_LENGTH, tag_nodes
+from tests.conftest import CT_SMALL_IDS, make_dicom
+from tests.page_helpers import store
+
+pytestmark = pytest.mark.django_db
+
+CT_PATIENT, CT_STUDY, CT_SERIES, CT_INSTANCE = (CT_SMALL_IDS[k] for k in ("patient", "study", "series", "instance"))
+
+
+def test_the_instance_page(browser, samples, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        response = browser.get(f"/ui/instances/{CT_INSTANCE}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert [crumb.level for crumb in response.context["page"].breadcrumbs] == ["Patient", "Study", "Series", "Instance"]
+    assert f'src="/instances/{CT_INSTANCE}/preview?returnUnsupportedImage"' in html
+    assert f'href="/instances/{CT_INSTANCE}/file"' in html
+    assert "data-cine" not in html  # a single frame
+    assert "OtherPatientIDsSequence" in html and "<details>" in html
+    assert "is-private" in html
+    file_fields = {f.label: f.value for f in response.context["page"].modules[-1].fields}
+    assert file_fields["Transfer Syntax"] == "Explicit VR Little Endian"
+    assert file_fields["SOP Class"] == "CT Image Storage"
+    assert '/archive"' not in html  # no ZIP for one instance
+
+
+def test_a_multi_frame_instance_gets_a_frame_slider(browser, samples):
+    instance_id = samples["emri_small.dcm"][3]
+    html = browser.get(f"/ui/instances/{instance_id}").content.decode()
+    assert 'data-frame-count="10"' in html
+    assert f'data-frame-url="/instances/{instance_id}/frames/{{n}}/preview?returnUnsupportedImage"' in html
+    assert "data-cine-play" in html
+    assert browser.get(f"/instances/{instance_id}/frames/9/preview?returnUnsupportedImage").status_code == 200
+
+
+def test_an_instance_without_pixels_shows_the_placeholder(browser, samples):
+    instance_id = samples["rtplan.dcm"][3]
+    response = browser.get(f"/ui/instances/{instance_id}")
+    assert response.status_code == 200
+    assert "BeamSequence" in response.content.decode()
+    preview = browser.get(f"/instances/{instance_id}/preview?returnUnsupportedImage")
+    assert preview.status_code == 200 and preview["Content-Type"] == "image/png"
+
+
+# ---------------------------------------------------------------- the tag tree
+
+
+def node(nodes, name):
+    return next(n for n in nodes if n.name == name)
+
+
+def test_the_tag_tree_of_ct_small(samples):
+    dataset = Instance.objects.get(public_id=CT_INSTANCE).dataset
+    nodes = tag_nodes(dataset)
+    name = node(nodes, "PatientName")
+    assert (name.tag, name.vr, name.value, name.kind) == ("0010,0010", "PN", "CompressedSamples^CT1", "text")
+    sequence = node(nodes, "OtherPatientIDsSequence")
+    assert sequence.kind == "sequence" and sequence.vr == "SQ"
+    assert len(sequence.items) == 2 and sequence.value == "2 items"
+    assert node(sequence.items[0], "PatientID").value
+    pixels = node(nodes, "PixelData")
+    assert pixels.kind == "binary" and pixels.link == f"/instances/{CT_INSTANCE}/content/7fe0-0010"
+    private = [n for n in nodes if n.private]
+    assert private and all(int(n.tag[:4], 16) % 2 for n in private)
+    assert any(n.creator == "GEMS_IDEN_01" for n in private)
+
+
+def test_long_values_are_shortened():
+    result = store(make_dicom(ImageComments="x" * 400))
+    nodes = tag_nodes(Instance.objects.get(public_id=result.ids[3]).dataset)
+    comments = node(nodes, "ImageComments")
+    assert comments.kind == "long"
+    assert comments.value.startswith("x" * SHORTENED_LENGTH + "…")
+    assert comments.value.endswith("(400 characters)")
+
+
+def test_sequences_nest_in_rtplan(samples):
+    nodes = tag_nodes(Instance.objects.get(public_id=samples["rtplan.dcm"][3]).dataset)
+    beams = node(nodes, "BeamSequence")
+    control_points = node(beams.items[0], "ControlPointSequence")
+    assert control_points.items and node(control_points.items[0], "ControlPointIndex").value == "0"

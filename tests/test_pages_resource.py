@@ -1,0 +1,40 @@
+"""A resource's page (explorer.pages.resource): its modules, breadcrumbs and actions, on every level."""
+
+import pytest
+
+from tests.conftest import CT_SMALL_IDS
+
+pytestmark = pytest.mark.django_db
+
+CT_PATIENT, CT_STUDY, CT_SERIES, CT_INSTANCE = (CT_SMALL_IDS[k] for k in ("patient", "study", "series", "instance"))
+
+
+def test_the_patient_page(browser, samples, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        response = browser.get(f"/ui/patients/{CT_PATIENT}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    page = response.context["page"]
+    assert [crumb.level for crumb in page.breadcrumbs] == ["Patient"]
+    fields = {f.label: f.value for f in page.modules[0].fields}
+    assert fields["Patient Name"] == "CompressedSamples, CT1"
+    assert fields["Patient ID"] == "1CT1"
+    assert fields["Patient Sex"] == "Other"
+    assert [s.description for s in response.context["studies"]] == ["e+1"]
+    assert f'href="/patients/{CT_PATIENT}/archive"' in html
+    assert f'href="/ui/patients/{CT_PATIENT}/delete"' in html
+    # The place where "Send to modality" will go: an include every resource page renders.
+    assert "explorer/_send_action.html" in [t.name for t in response.templates]
+
+
+def test_every_sample_renders_on_every_level(browser, samples):
+    for patient, study, series, instance in samples.values():
+        for path in (f"/ui/patients/{patient}", f"/ui/studies/{study}", f"/ui/series/{series}", f"/ui/instances/{instance}"):
+            assert browser.get(path).status_code == 200, path
+
+
+def test_unknown_resources_are_a_404_page(browser):
+    for path in ("/ui/patients/nope", "/ui/studies/nope", "/ui/series/nope", "/ui/instances/nope", "/ui/series/nope/delete"):
+        response = browser.get(path)
+        assert response.status_code == 404
+        assert b"It may have been deleted" in response.content

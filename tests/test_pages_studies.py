@@ -1,0 +1,81 @@
+"""The study list (explorer.pages.studies): filtered, sorted, paged with few queries."""
+
+from datetime import date
+
+import pytest
+
+from explorer.pages.studies import study_listing
+from tests.page_helpers import many_studies
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_study_list(browser, samples, brain_study):
+    response = browser.get("/ui/studies")
+    assert response.status_code == 200
+    listing = response.context["listing"]
+    assert listing.total == 5
+    dates = [row.date for row in listing.rows]
+    assert dates[0] == "15 Mar 2024"  # newest first
+    brain = listing.rows[0]
+    assert (brain.description, brain.patient_name, brain.accession_number) == ("Brain MRI", "Doe, Jane", "ACC-42")
+    assert (brain.modalities, brain.series_count, brain.instance_count) == (("MR", "SR"), 3, 8)
+    assert brain.time == "10:15"
+    html = response.content.decode()
+    assert f'href="/ui/studies/{brain_study["study"]}"' in html
+    assert f'href="/ui/patients/{brain_study["patient"]}"' in html
+
+
+def test_studies_are_filtered(browser, samples, brain_study):
+    def descriptions(**params):
+        return sorted(row.description or row.patient_id for row in study_listing(params, today=date(2024, 3, 20)).rows)
+
+    assert descriptions(accession_number="ACC-42") == ["Brain MRI"]
+    assert descriptions(accession_number="acc*") == ["Brain MRI"]
+    assert descriptions(study_description="brain") == ["Brain MRI"]
+    assert descriptions(modality="sr") == ["Brain MRI"]
+    assert descriptions(modality="CT") == ["e+1"]
+    assert descriptions(patient_name="samples") == ["4MR1", "e+1"]
+    assert descriptions(patient_id="id00001") == ["id00001"]
+    assert descriptions(study_date="last7") == ["Brain MRI"]
+    assert descriptions(study_date="yesterday") == []
+    assert descriptions(study_date="range", date_from="2003-01-01", date_to="2004-01-31") == ["e+1", "id00001"]
+    assert descriptions(study_date="range", date_to="2001-01-01") == [""]  # emri_small, whose IDs are empty
+
+
+def test_invalid_filters_show_the_form_again(browser, samples):
+    response = browser.get("/ui/studies", {"study_date": "range", "date_from": "2024-02-01", "date_to": "2024-01-01"})
+    assert response.status_code == 200
+    assert response.context["listing"].rows == []
+    assert "comes after the last one" in response.content.decode()
+
+
+def test_studies_are_sorted(browser, samples, brain_study):
+    def order(sort):
+        return [row.patient_id for row in study_listing({"sort": sort}).rows]
+
+    assert order("date") == ["", "id00001", "1CT1", "4MR1", "BRAIN-1"]
+    assert order("-date") == order("date")[::-1]
+    assert order("patientid") == sorted(order("patientid"))
+    assert order("accession")[-1] == "BRAIN-1"
+
+
+def test_the_study_list_is_paged_with_few_queries(browser, django_assert_max_num_queries):
+    many_studies(60)
+    # Session, user, count, page, counts of the page: whatever the number of studies.
+    with django_assert_max_num_queries(6):
+        response = browser.get("/ui/studies", {"modality": "CT", "sort": "-date"})
+    listing = response.context["listing"]
+    assert listing.total == 60 and len(listing.rows) == 50
+    assert listing.rows[0].description == "Study 059"
+    assert all(row.modalities == ("CT", "PT") and row.series_count == 2 for row in listing.rows)
+    with django_assert_max_num_queries(6):
+        last = browser.get("/ui/studies", {"page": "2", "modality": "CT", "sort": "-date"})
+    assert [row.description for row in last.context["listing"].rows][-1] == "Study 000"
+    html = last.content.decode()
+    assert 'rel="prev"' in html and 'rel="next"' not in html
+
+
+def test_a_page_number_out_of_range_shows_the_last_page(browser):
+    many_studies(3)
+    assert len(browser.get("/ui/studies", {"page": "99"}).context["listing"].rows) == 3

@@ -1,0 +1,115 @@
+"""Uploading from the page: the form without JavaScript (explorer.uploads behind
+explorer.views.upload), the REST call the page's JavaScript makes, and CSRF on both."""
+
+import io
+import re
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils.html import escape
+
+from explorer.models import Instance
+from tests.conftest import dicom_bytes
+from tests.page_helpers import csrf_token, messages_of, store_ct
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MR_SOP_PREFIX = "1.3.6.1.4.1.5962.1.1.4"
+
+
+def a_zip(members):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def upload_file(name, data, content_type="application/octet-stream"):
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def test_anonymous_browsers_are_sent_to_the_login_page():
+    response = Client().get("/ui/upload", HTTP_ACCEPT="text/html")
+    assert response.status_code == 302 and response["Location"].startswith("/login/?next="), "/ui/upload"
+
+
+def test_the_upload_page(browser):
+    response = browser.get("/ui/upload")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'enctype="multipart/form-data"' in html and "csrfmiddlewaretoken" in html
+    assert re.search(r'<input[^>]+type="file"[^>]+name="files"[^>]+multiple', html)
+    assert re.search(r'<input[^>]+name="folder"[^>]+multiple webkitdirectory', html)
+    assert '<label for="upload-files">' in html and '<label for="upload-folder">' in html
+    assert "/static/explorer/upload.js" in html
+    assert 'aria-current="page">Upload' in html
+
+
+def test_uploading_files_a_folder_and_a_zip_without_javascript(browser):
+    store_ct()  # CT_small is already here: its second copy is "already stored"
+    archive = a_zip({"mr/MR_small.dcm": dicom_bytes("MR_small.dcm"), "plan.dcm": dicom_bytes("rtplan.dcm")})
+    response = browser.post(
+        "/ui/upload",
+        {
+            "files": [upload_file("CT_small.dcm", dicom_bytes("CT_small.dcm")), upload_file("notes.txt", b"not DICOM")],
+            "folder": [upload_file("exams.zip", archive, "application/zip")],
+        },
+    )
+    assert response.status_code == 200
+    answers = {answer["Filename"]: answer for answer in response.context["answers"]}
+    assert {name: answer["Status"] for name, answer in answers.items()} == {
+        "CT_small.dcm": "AlreadyStored",
+        "notes.txt": "Failure",
+        "exams.zip/mr/MR_small.dcm": "Success",
+        "exams.zip/plan.dcm": "Success",
+    }
+    html = response.content.decode()
+    assert "2 stored, 1 already stored, 1 rejected" in html
+    assert "Already stored" in html and "Rejected" in html
+    assert escape(answers["notes.txt"]["Details"]) in html  # the reason is shown
+    assert f'href="/ui/studies/{answers["exams.zip/plan.dcm"]["ParentStudy"]}"' in html
+    assert Instance.objects.count() == 3
+    assert Instance.objects.filter(sop_instance_uid__startswith=MR_SOP_PREFIX, http_username="alice").exists()
+
+
+def test_a_broken_zip_is_one_rejected_file_and_the_others_are_stored(browser):
+    response = browser.post(
+        "/ui/upload",
+        {"files": [upload_file("broken.zip", b"PK\x03\x04 not really a zip"), upload_file("mr.dcm", dicom_bytes("MR_small.dcm"))]},
+    )
+    statuses = [(a["Filename"], a["Status"]) for a in response.context["answers"]]
+    assert statuses == [("broken.zip", "Failure"), ("mr.dcm", "Success")]
+    assert "Cannot read the ZIP archive" in response.content.decode()
+
+
+def test_an_upload_without_files_says_so(browser):
+    response = browser.post("/ui/upload", {})
+    assert response.status_code == 200
+    assert "Choose at least one file" in " ".join(messages_of(response))
+
+
+def test_the_page_javascript_call_needs_the_csrf_token(strict_browser):
+    """The page's JavaScript posts each file to POST /instances with the session: the CSRF
+    token from the page goes with it in the X-CSRFToken header."""
+    data = dicom_bytes("CT_small.dcm")
+    refused = strict_browser.post("/instances", data=data, content_type="application/dicom")
+    assert refused.status_code == 403
+    token = csrf_token(strict_browser)
+    accepted = strict_browser.post("/instances", data=data, content_type="application/dicom", HTTP_X_CSRFTOKEN=token)
+    assert accepted.status_code == 200 and accepted.json()["Status"] == "Success"
+    # A ZIP answers for each member, as the page lists them.
+    archive = a_zip({"a.dcm": dicom_bytes("MR_small.dcm"), "b.txt": b"nothing"})
+    answers = strict_browser.post("/instances", data=archive, content_type="application/zip", HTTP_X_CSRFTOKEN=token).json()
+    assert [(a["Filename"], a["Status"]) for a in answers] == [("a.dcm", "Success"), ("b.txt", "Failure")]
+
+
+def test_the_upload_form_needs_the_csrf_token(strict_browser):
+    files = {"files": [upload_file("ct.dcm", dicom_bytes("CT_small.dcm"))]}
+    assert strict_browser.post("/ui/upload", files).status_code == 403
+    token = csrf_token(strict_browser)
+    files = {"files": [upload_file("ct.dcm", dicom_bytes("CT_small.dcm"))], "csrfmiddlewaretoken": token}
+    assert strict_browser.post("/ui/upload", files).status_code == 200
+    assert Instance.objects.count() == 1

@@ -2,7 +2,7 @@
 uncompressed little endian only."""
 
 import os
-import time
+import threading
 
 import pydicom
 import pytest
@@ -141,17 +141,23 @@ def test_store_sends_an_instance_again_when_its_response_is_lost(collector):
     ingest(dicom_bytes("CT_small.dcm"))
     answer = collector.on_store
     calls = []
+    store_finished = threading.Event()
 
-    def first_answer_too_late(event):
+    def first_answer_withheld(event):
         calls.append(1)
         if len(calls) == 1:
-            time.sleep(3)  # past the modality's 1 s timeout: the requestor gives up on it
+            # Held past the modality's 1 s timeout, until the store is over: the requestor
+            # gives up on this answer. (The wait's own limit only frees the thread on failure.)
+            store_finished.wait(timeout=30)
         return answer(event)
 
     collector.server.unbind(evt.EVT_C_STORE, answer)
-    collector.server.bind(evt.EVT_C_STORE, first_answer_too_late)
+    collector.server.bind(evt.EVT_C_STORE, first_answer_withheld)
 
-    content = scu.store(modality("COLLECTOR", collector.port, timeout=1), Instance.objects.all())
+    try:
+        content = scu.store(modality("COLLECTOR", collector.port, timeout=1), Instance.objects.all())
+    finally:
+        store_finished.set()
 
     assert content["FailedInstancesCount"] == 0
     assert len(calls) == 2

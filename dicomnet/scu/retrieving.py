@@ -29,7 +29,7 @@ from dicomnet.scu.association import (
     stop_requested,
 )
 from dicomnet.scu.errors import AssociationRejected, RemoteFailure, failure_text
-from dicomnet.scu.find import as_orthanc_query, level_of, model_for, retrieve_identifier
+from dicomnet.scu.querying import as_orthanc_query, level_of, model_for, retrieve_identifier
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
 

@@ -3,7 +3,7 @@
 import pytest
 
 from dicomnet import scu
-from dicomnet.scu.find import _find_identifier
+from dicomnet.scu.querying import _find_identifier
 from explorer import levels
 from tests.dicom_peers import UTF8_PATIENT
 

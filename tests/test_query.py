@@ -1,9 +1,16 @@
 """explorer.query: where constraints are checked, search() and its REST flavour find() on an index of real and
 made-up files. The matching rules alone: tests/test_matching.py."""
 
-import pytest
-from pydicom.data import get_testdata_file
+import json
 
+import pytest
+from pydicom import config as pydicom_config
+from pydicom.data import get_testdata_file
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+
+from dicomnet import find
 from explorer import levels, matching, query
 from explorer.errors import ParameterOutOfRange
 from explorer.ingest import Origin, store_instance
@@ -277,3 +284,143 @@ def test_other_test_files_are_found_by_their_tags():
         found = query.find(levels.STUDY, {"StudyDescription": "whole body*", "PatientSex": "M"})
         assert public_ids(found) == [ids["JPEG2000.dcm"][1]]
     assert Patient.objects.count() == len(ids)
+
+
+# --- search(): the one search of every caller --------------------------------------------
+
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+STUDY_COUNTS = ("NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances", "ModalitiesInStudy", "SOPClassesInStudy")
+
+
+def rest(level, keys):
+    return query.rest_constraints(level, keys, case_sensitive=False)
+
+
+def test_search_reads_fields_and_main_tags_of_the_level_and_above(index):
+    found = query.search(
+        levels.SERIES,
+        rest(levels.SERIES, {"Modality": "CT"}),
+        fields=("public_id", "study__public_id"),
+        main_tags=("Modality", "StudyDate", "PatientName"),
+    )
+    assert found.values("public_id") == [index["ct"][2], index["roe"][2]]
+    assert found.values("study__public_id") == study_ids(index, "ct", "roe")
+    assert found.values("Modality") == ["CT", "CT"]
+    assert found.values("StudyDate") == ["20040119", "19991231"]
+    assert found.values("PatientName") == ["CompressedSamples^CT1", "Roe^Jane"]
+    assert (found.truncated, found.total) == (False, None)
+
+
+def test_search_reads_elements_of_the_first_instance(index):
+    found = query.search(levels.STUDY, rest(levels.STUDY, {"PatientID": "1CT1\\P-NONE"}), elements=("00180060",))
+    ct_kvp, nameless_kvp = found.values("00180060")
+    assert ct_kvp["vr"] == "DS" and float(ct_kvp["Value"][0]) == 120
+    assert nameless_kvp is None  # the first instance has no such element
+
+
+def test_search_refuses_a_main_tag_of_a_lower_level():
+    with pytest.raises(ValueError, match="Modality is no main tag of the Study level"):
+        query.search(levels.STUDY, [], main_tags=("Modality",))
+
+
+def test_search_computes_counts_and_collected_values_per_row(index):
+    found = query.search(levels.STUDY, [], computed=STUDY_COUNTS)
+    by_row = [tuple(found.computed[keyword][pk] for keyword in STUDY_COUNTS) for pk in found.pks()]
+    assert by_row[0] == ("1", "1", "CT", CT_IMAGE_STORAGE)  # CT_small
+    assert [row[2] for row in by_row] == ["CT", "MR", "DX", "CT", "MR"]
+    assert {row[:2] for row in by_row} == {("1", "1")}
+    assert found.computed["NumberOfStudyRelatedInstances"][-1] == "0"  # a study no query saw
+    patients = query.search(levels.PATIENT, [], computed=("NumberOfPatientRelatedStudies",))
+    assert [patients.computed["NumberOfPatientRelatedStudies"][pk] for pk in patients.pks()] == ["1"] * 5
+
+
+def test_search_refuses_a_computed_key_of_another_level():
+    with pytest.raises(ValueError, match="NumberOfStudyRelatedInstances is not computed at the Series level"):
+        query.search(levels.SERIES, [], computed=("NumberOfStudyRelatedInstances",))
+
+
+def test_search_says_when_the_limit_cut_the_answer(index):
+    cut = query.search(levels.STUDY, [], fields=("public_id",), limit=2)
+    assert (cut.values("public_id"), cut.truncated) == (study_ids(index, "ct", "mr"), True)
+    assert query.search(levels.STUDY, [], limit=5).truncated is False
+    last = query.search(levels.STUDY, [], fields=("public_id",), limit=2, since=4)
+    assert (last.values("public_id"), last.truncated) == (study_ids(index, "nameless"), False)
+
+
+def test_search_says_when_the_limit_cut_an_answer_matched_in_the_data_sets(index):
+    for n in range(4):
+        store(make_dicom(PatientID=f"P{n}", KVP="80"))
+    constraints = rest(levels.STUDY, {"KVP": "80"})
+    assert [len(query.search(levels.STUDY, constraints, limit=n)) for n in (3, 4)] == [3, 4]
+    assert [query.search(levels.STUDY, constraints, limit=n).truncated for n in (3, 4)] == [True, False]
+
+
+def test_search_orders_pages_and_counts_as_the_explorer_lists_need(index, django_assert_num_queries):
+    newest_first = ("-study_date", "-main_tags__StudyTime")
+    everything = query.search(levels.STUDY, [], fields=("public_id",), order_by=newest_first, count_total=True)
+    assert everything.values("public_id") == study_ids(index, "doe", "mr", "ct", "roe", "nameless")
+    assert everything.total == 5
+    with django_assert_num_queries(3):  # the page, its COUNT, one GROUP BY
+        page = query.search(
+            levels.STUDY,
+            [],
+            fields=("public_id",),
+            computed=("NumberOfStudyRelatedInstances",),
+            order_by=newest_first,
+            limit=2,
+            since=1,
+            count_total=True,
+        )
+    assert page.values("public_id") == everything.values("public_id")[1:3]
+    assert (page.truncated, page.total) == (True, 5)
+    with django_assert_num_queries(1):  # the last page tells the total itself
+        assert query.search(levels.STUDY, [], limit=2, since=4, count_total=True).total == 5
+
+
+def test_search_counts_every_match_of_the_data_sets(index):
+    for n in range(4):
+        store(make_dicom(PatientID=f"P{n}", KVP="80"))
+    page = query.search(levels.STUDY, rest(levels.STUDY, {"KVP": "80"}), limit=2, since=1, count_total=True)
+    assert (len(page), page.truncated, page.total) == (2, True, 4)
+
+
+def test_a_long_answer_set_is_a_subquery_and_a_list_of_ids_goes_in_chunks(index, monkeypatch):
+    expected = query.search(levels.STUDY, [], computed=STUDY_COUNTS)
+    monkeypatch.setattr(query, "SHORT_ANSWER", 1)
+    long = query.search(levels.STUDY, [], computed=STUDY_COUNTS, limit=4)
+    assert not isinstance(long.answer_set, list)
+    assert {k: dict(v) for k, v in long.computed.items()} == {
+        keyword: {pk: text for pk, text in values.items() if pk in long.pks()}
+        for keyword, values in expected.computed.items()
+    }
+    monkeypatch.setattr(query, "SHORT_ANSWER", 1000)
+    monkeypatch.setattr(query, "CHUNK", 2)
+    chunked = query.search(levels.STUDY, [], computed=STUDY_COUNTS)
+    assert chunked.answer_set == chunked.pks() and chunked.computed == expected.computed
+
+
+def test_c_find_and_rest_find_go_through_the_same_search(index, api, monkeypatch):
+    calls = []
+    search = query.search
+
+    def recorded(level, constraints, **wanted):
+        found = search(level, constraints, **wanted)
+        calls.append((level, sorted(constraint.keyword for constraint in constraints), found.pks()))
+        return found
+
+    monkeypatch.setattr(query, "search", recorded)
+    keys = {"PatientName": "*o*", "StudyDate": "2000-", "InstitutionName": ""}
+    body = {"Level": "Study", "Query": keys}
+    response = api.post("/tools/find", data=json.dumps(body), content_type="application/json")
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "STUDY"
+    identifier.StudyInstanceUID = ""
+    for keyword, value in keys.items():  # a range is no valid DA value: pydicom need not check it
+        tag = tag_for_keyword(keyword)
+        identifier.add(DataElement(tag, dictionary_VR(tag), value, validation_mode=pydicom_config.IGNORE))
+    answers = find.find_answers(identifier, find.STUDY_ROOT)
+    (rest_call, dicom_call) = calls
+    assert rest_call == dicom_call == (levels.STUDY, ["PatientName", "StudyDate"], rest_call[2])
+    studies = Study.objects.in_bulk(rest_call[2])
+    assert response.json() == [studies[pk].public_id for pk in rest_call[2]] == study_ids(index, "ct", "mr", "doe")
+    assert [answer.StudyInstanceUID for answer in answers] == [studies[pk].study_instance_uid for pk in rest_call[2]]

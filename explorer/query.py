@@ -193,7 +193,7 @@ def matches_in_dataset(constraints, elements):
 
 
 @dataclass
-class Found:
+class SearchResult:
     """What `search` gives.
 
     `rows` are tuples (pk, *fields, *main tag texts, *data set elements), in the order the
@@ -277,7 +277,8 @@ def search(
     if count_total and total is None:
         told = not truncated and (rows or not since)  # the page reaches the end
         total = since + len(rows) if told else matching.count()
-    found = Found(rows, truncated, {"pk": 0, **{name: n for n, name in enumerate((*fields, *main_tags, *elements), 1)}})
+    columns = {name: position for position, name in enumerate(("pk", *fields, *main_tags, *elements))}
+    found = SearchResult(rows, truncated, columns)
     found.answer_set = answer_set(plan, matching, found, limit, since)
     found.computed = computed_values(level, computed, found.answer_set)
     found.total = total

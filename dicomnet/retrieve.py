@@ -39,8 +39,8 @@ from pynetdicom.sop_class import (
 
 from dicomnet import access
 from dicomnet.transcoding import to_explicit_little_endian
-from explorer import storage
-from explorer.models import Instance
+from explorer import index, storage
+from explorer.levels import BY_QUERY_LEVEL
 
 logger = logging.getLogger("dicomnet")
 
@@ -57,15 +57,8 @@ LEVELS_OF_MODEL = {
     StudyRootQueryRetrieveInformationModelMove: ALL_LEVELS[1:],
     StudyRootQueryRetrieveInformationModelGet: ALL_LEVELS[1:],
 }
-# Each level's unique key, and the lookup from an instance to the resource it names.
-UNIQUE_KEYS = {
-    "PATIENT": ("PatientID", "series__study__patient__patient_id__in"),
-    "STUDY": ("StudyInstanceUID", "series__study__study_instance_uid__in"),
-    "SERIES": ("SeriesInstanceUID", "series__series_instance_uid__in"),
-    "IMAGE": ("SOPInstanceUID", "sop_instance_uid__in"),
-}
-# What sending needs of an instance: its data set in the index is large and unused here.
-SENDING_FIELDS = ("public_id", "sop_instance_uid", "sop_class_uid", "transfer_syntax_uid", "file_uuid")
+# Each level's unique key (PS3.4 C.6.1.1), the one key that selects.
+UNIQUE_KEYS = {name: BY_QUERY_LEVEL[name].identifier for name in ALL_LEVELS}
 
 MAX_CONTEXTS = 128  # PS3.8: presentation context ids are the odd numbers 1 to 255
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
@@ -90,11 +83,11 @@ def instances_for(identifier, model):
     request's SOP Class UID), as a queryset. Only the level's unique key selects, as in
     Orthanc; it may be a list ('uid1\\uid2'). Raises RetrieveRefused."""
     level = level_of(identifier, model)
-    keyword, lookup = UNIQUE_KEYS[level]
+    keyword = UNIQUE_KEYS[level]
     values = key_values(identifier, keyword)
     if not values:
         raise RetrieveRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, f"a {level} level retrieve without {keyword}")
-    return Instance.objects.filter(**{lookup: values}).only(*SENDING_FIELDS).order_by("series_id", "pk")
+    return index.instances_to_send(BY_QUERY_LEVEL[level], values)
 
 
 def level_of(identifier, model):
@@ -116,7 +109,7 @@ def deduced_level(identifier, levels):
     # Some SCUs leave QueryRetrieveLevel out; Orthanc takes the lowest level whose unique
     # key is given, and so do we.
     for level in reversed(levels):
-        if key_values(identifier, UNIQUE_KEYS[level][0]):
+        if key_values(identifier, UNIQUE_KEYS[level]):
             return level
     raise RetrieveRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, "no QueryRetrieveLevel and no unique key")
 

@@ -261,6 +261,25 @@ def instances_below(level, resource):
     return Instance.objects.filter(**{path: resource})
 
 
+# From an instance, the identifier of the resource it belongs to at each level.
+IDENTIFIER_OF_INSTANCE = {
+    levels.PATIENT: "series__study__patient__patient_id",
+    levels.STUDY: "series__study__study_instance_uid",
+    levels.SERIES: "series__series_instance_uid",
+    levels.INSTANCE: "sop_instance_uid",
+}
+# What sending an instance needs: its data set in the index is large and unused there.
+SENDING_FIELDS = ("public_id", "sop_instance_uid", "sop_class_uid", "transfer_syntax_uid", "file_uuid")
+
+
+def instances_to_send(level, identifiers):
+    """The instances of the resources of a level whose identifier (PatientID or UID, the
+    level's unique key) is one of these, series by series, in the order they arrived: light
+    rows for C-MOVE and C-GET, whose files are at storage.path_for(instance.file_uuid)."""
+    lookup = {f"{IDENTIFIER_OF_INSTANCE[level]}__in": identifiers}
+    return Instance.objects.filter(**lookup).only(*SENDING_FIELDS).order_by("series_id", "pk")
+
+
 def resolve(public_id):
     """The level and resource of any public id, or (None, None)."""
     for level in levels.LEVELS:

@@ -1,69 +1,39 @@
-"""Matching of DICOM queries against the index, for REST /tools/find and the C-FIND SCP.
+"""The one search of the index: REST /tools/find, the C-FIND SCP and (soon) the explorer's
+lists and QIDO-RS differ only in how they read a request and write the answers.
 
-A query maps tags to DICOM matching strings (PS3.4 C.2.2.2). The work is split in three:
-
-- `constraints_for` turns a query into `Constraint` objects that hold the matching rules
-  alone (single value, wildcard, range, list; which VRs ignore case). A constraint matches
-  a text in Python (`matches`) and makes a Django condition on a text expression
-  (`condition`), so both sides always agree.
+- explorer.matching holds the rules: a query becomes `Constraint` objects.
 - `plan_for` decides where each constraint is checked at a level: in SQL on an indexed column
   or a `main_tags` key of the level or of a level above; in Python on the data set of the
   first instance of each candidate for any other tag; nowhere for a main tag of a lower
   level, which matches nothing as in Orthanc.
-- `find_matching` runs a plan with paging and gives model objects; `find_matching_ids` gives
-  public ids alone, much cheaper for long answers. `find` and `find_ids` are the REST
-  flavour, where every VR ignores case unless asked otherwise. The C-FIND SCP calls
-  `constraints_for` with PN-only case-insensitivity (Orthanc's CaseSensitivePN=false) and
-  then `find_matching`.
+- `search` runs a plan: one query gives the matches, ordered and paged, with every value
+  asked for (fields of the level's rows, main tags of the level and the levels above,
+  elements of the first instance's stored data set, where the constraints on such tags are
+  checked too); then one GROUP BY per computed key (NumberOf...Related..., ModalitiesInStudy,
+  SOPClassesInStudy) over the answer set. No stored file is ever opened.
+- `find` and `find_ids` are the REST flavour, where every VR ignores case unless asked
+  otherwise. The C-FIND SCP builds its constraints with PN-only case-insensitivity
+  (Orthanc's CaseSensitivePN=false) and calls `search`.
 """
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import (
+    Count,
     F,
     Func,
     JSONField,
     OuterRef,
     Q,
     Subquery,
-    TextField,
-    Value,
-    lookups,
     prefetch_related_objects,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Replace
-from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
 from explorer import levels
-from explorer.errors import ParameterOutOfRange, UnknownDicomTag
 from explorer.index import model_for
-from explorer.models import Instance, Series
-
-# PS3.4 C.2.2.2.4: the VRs where '*' and '?' are wildcards; elsewhere they are plain characters.
-WILDCARD_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
-RANGE_VRS = frozenset({"DA", "TM", "DT"})
-# Stored data sets keep these as JSON numbers, their spelling lost ("120" reads back "120.0"):
-# read from a data set, they compare as numbers.
-NUMBER_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "SV", "UL", "US", "UV"})
-# Times and date-times come with any precision ("07", "0730", "073000.123"): a bound and a
-# value are compared on their common length, so "080000" as an upper bound keeps "080000.5".
-PREFIX_RANGE_VRS = frozenset({"TM", "DT"})
-# Keys that only shape a C-FIND answer, or that the index does not hold: never a constraint.
-IGNORED_KEYWORDS = frozenset(
-    {
-        "QueryRetrieveLevel",
-        "SpecificCharacterSet",
-        "RetrieveAETitle",
-        "NumberOfPatientRelatedStudies",
-        "NumberOfPatientRelatedSeries",
-        "NumberOfPatientRelatedInstances",
-        "NumberOfStudyRelatedSeries",
-        "NumberOfStudyRelatedInstances",
-        "NumberOfSeriesRelatedInstances",
-    }
-)
+from explorer.matching import constraints_for
+from explorer.models import Instance, Series, Study
 
 # From a level to itself and each level above, nearest first: the relation path to follow.
 PATHS_UP = {
@@ -100,256 +70,22 @@ STUDY_OF = {levels.STUDY: "pk", levels.SERIES: "study_id", levels.INSTANCE: "ser
 MATCHES_NOTHING = Q(pk__in=[])
 # From each level but the instance one, the instances below a resource.
 INSTANCES_OF = {levels.PATIENT: "series__study__patient", levels.STUDY: "series__study", levels.SERIES: "series"}
-
-_HEX_TAG = re.compile(r"^([0-9A-Fa-f]{4}),?([0-9A-Fa-f]{4})$")
-
-
-# --- Tags -------------------------------------------------------------------------------
-
-
-def tag_of(name):
-    """The tag (an int) of a keyword or of 'gggg,eeee' / 'ggggeeee'. Raises UnknownDicomTag."""
-    text = name.strip()
-    match = _HEX_TAG.match(text)
-    if match:
-        return int(match.group(1) + match.group(2), 16)
-    tag = tag_for_keyword(text)
-    if tag is None:
-        raise UnknownDicomTag(f"Unknown DICOM tag: {name}")
-    return tag
-
-
-def orthanc_tag(tag):
-    return f"{tag >> 16:04x},{tag & 0xFFFF:04x}"
-
-
-def vr_of(tag):
-    """The dictionary VR; 'UN' for private and unknown tags, which then match exactly."""
-    try:
-        return dictionary_VR(tag)
-    except KeyError:
-        return "UN"
-
-
-# --- Terms: one value of a matching string --------------------------------------------
-
-
-@dataclass(frozen=True)
-class Single:
-    """Single value matching: the whole value is equal."""
-
-    value: str
-    kind = "single"
-
-    def matches(self, text, ignore_case):
-        if ignore_case:
-            return text.casefold() == self.value.casefold()
-        return text == self.value
-
-    def condition(self, expression, ignore_case):
-        return Q((lookups.IExact if ignore_case else lookups.Exact)(expression, self.value))
-
-
-@dataclass(frozen=True)
-class Number(Single):
-    """Single value matching of a number: "120" matches "120.0" in Python. SQL compares the
-    text, as main tags keep the file's own spelling."""
-
-    def matches(self, text, ignore_case):
-        try:
-            return float(text) == float(self.value)
-        except ValueError:
-            return super().matches(text, ignore_case)
-
-
-@dataclass(frozen=True)
-class Wildcard:
-    """'*' for any run of characters, '?' for one, the rest literal; anchored at both ends."""
-
-    pattern: str
-    kind = "wildcard"
-
-    @property
-    def regex(self):
-        parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in self.pattern)
-        # (?s) and \Z mean the same in Python (SQLite's REGEXP) and PostgreSQL.
-        return "(?s)^" + "".join(parts) + r"\Z"
-
-    def matches(self, text, ignore_case):
-        return re.search(self.regex, text, re.IGNORECASE if ignore_case else 0) is not None
-
-    def condition(self, expression, ignore_case):
-        if ignore_case:
-            cheaper = self._like_lookup(expression)
-            if cheaper is not None:
-                return Q(cheaper)
-            return Q(lookups.IRegex(expression, self.regex))
-        # Not LIKE: SQLite's LIKE ignores case whatever the lookup says.
-        return Q(lookups.Regex(expression, self.regex))
-
-    def _like_lookup(self, expression):
-        """'abc*', '*abc*' and '*abc' as case-insensitive LIKE lookups, or None."""
-        core = self.pattern.strip("*")
-        if not core or "*" in core or "?" in core:
-            return None
-        starts, ends = self.pattern.startswith("*"), self.pattern.endswith("*")
-        if starts and ends:
-            return lookups.IContains(expression, core)
-        if ends:
-            return lookups.IStartsWith(expression, core)
-        return lookups.IEndsWith(expression, core)
-
-
-@dataclass(frozen=True)
-class Range:
-    """Range matching, inclusive; an empty bound is open. Only non-empty values match."""
-
-    lower: str
-    upper: str
-    by_prefix: bool
-    kind = "range"
-
-    def matches(self, text, ignore_case):
-        if not text:
-            return False
-        if self.lower and not self._at_least_lower(text):
-            return False
-        return not self.upper or self._at_most_upper(text)
-
-    def _at_least_lower(self, text):
-        if self.by_prefix:
-            length = min(len(text), len(self.lower))
-            return text[:length] >= self.lower[:length]
-        return text >= self.lower
-
-    def _at_most_upper(self, text):
-        if self.by_prefix:
-            length = min(len(text), len(self.upper))
-            return text[:length] <= self.upper[:length]
-        return text <= self.upper
-
-    def condition(self, expression, ignore_case):
-        condition = Q(lookups.GreaterThan(expression, ""))
-        if self.lower:
-            condition &= self._lower_condition(expression)
-        if self.upper:
-            condition &= self._upper_condition(expression)
-        return condition
-
-    def _lower_condition(self, expression):
-        at_least = Q(lookups.GreaterThanOrEqual(expression, self.lower))
-        if not self.by_prefix or len(self.lower) < 2:
-            return at_least
-        # A value shorter than the bound compares on its own length: it passes when it is a
-        # prefix of the bound (then value[:n] == bound[:n]), which ">=" alone misses.
-        prefixes = [self.lower[:n] for n in range(1, len(self.lower))]
-        return at_least | Q(lookups.In(expression, prefixes))
-
-    def _upper_condition(self, expression):
-        at_most = Q(lookups.LessThanOrEqual(expression, self.upper))
-        if not self.by_prefix:
-            return at_most
-        # A value longer than the bound compares on the bound's length: it passes when the
-        # bound is its prefix, which "<=" alone misses.
-        return at_most | Q(lookups.StartsWith(expression, self.upper))
-
-
-# --- Constraints ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """One key of a query: its terms are ORed (list matching when more than one)."""
-
-    tag: int
-    keyword: str | None
-    vr: str
-    terms: tuple
-    ignore_case: bool
-
-    @property
-    def kind(self):
-        """'single', 'wildcard', 'range' or 'list'."""
-        return "list" if len(self.terms) > 1 else self.terms[0].kind
-
-    @property
-    def dataset_key(self):
-        """The key of this tag in DICOM JSON."""
-        return f"{self.tag:08X}"
-
-    def matches(self, text):
-        """Whether a value, in Orthanc's string form, matches; None (absent) never does."""
-        if text is None:
-            return False
-        text = normalised_text(self.vr, text)
-        return any(term.matches(text, self.ignore_case) for term in self.terms)
-
-    def condition(self, expression):
-        """A Q matching the rows whose text expression (a column, a JSON key) matches."""
-        expression = normalised_expression(self.vr, expression)
-        condition = Q()
-        for term in self.terms:
-            condition |= term.condition(expression, self.ignore_case)
-        return condition
-
-
-def normalised_text(vr, text):
-    # Old (ACR-NEMA) times are written "07:30:00".
-    return text.replace(":", "") if vr == "TM" else text
-
-
-def normalised_expression(vr, expression):
-    if vr != "TM":
-        return expression
-    return Replace(expression, Value(":"), Value(""), output_field=TextField())
-
-
-def constraints_for(level, query, case_insensitive_vr=frozenset()):
-    """The constraints of a query {tag name: matching string} at a level.
-
-    `case_insensitive_vr` says which VRs ignore case: a set of VR names or a callable
-    vr -> bool. Empty values and `*` are universal matching (no constraint); ignored keys
-    and the level only shape answers. Raises UnknownDicomTag and ParameterOutOfRange.
-    """
-    ignores_case = case_insensitive_vr if callable(case_insensitive_vr) else case_insensitive_vr.__contains__
-    constraints = []
-    for name, value in query.items():
-        tag = tag_of(name)
-        keyword = keyword_for_tag(tag) or None
-        if keyword in IGNORED_KEYWORDS:
-            continue
-        vr = vr_of(tag)
-        terms = _terms(tag, vr, "" if value is None else str(value))
-        if terms:
-            constraints.append(Constraint(tag, keyword, vr, terms, bool(ignores_case(vr))))
-    return constraints
-
-
-def _terms(tag, vr, value):
-    """The terms of a matching string; () when it is universal matching."""
-    items = [item.strip(" ") for item in value.split("\\")]
-    terms = [_term(tag, vr, item) for item in items if item]
-    if not terms or any(term is None for term in terms):
-        return ()
-    return tuple(terms)
-
-
-def _term(tag, vr, item):
-    """One value as a term; None when it matches everything."""
-    has_wildcard = "*" in item or "?" in item
-    if vr in RANGE_VRS:
-        if has_wildcard:
-            raise ParameterOutOfRange(f"Wildcards are not allowed on tag {orthanc_tag(tag)}")
-        item = normalised_text(vr, item)
-        if "-" in item:
-            lower, upper = item.split("-", 1)
-            return Range(lower, upper, vr in PREFIX_RANGE_VRS) if lower or upper else None
-        return Single(item)
-    if vr in WILDCARD_VRS and has_wildcard:
-        return None if set(item) == {"*"} else Wildcard(item)
-    if set(vr.split(" or ")) & NUMBER_VRS:
-        return Number(item)
-    return Single(item)
+# Counted children, by key: the level it belongs to, the model counted and its path to it.
+COUNTED_KEYS = {
+    "NumberOfPatientRelatedStudies": (levels.PATIENT, Study, "patient_id"),
+    "NumberOfPatientRelatedSeries": (levels.PATIENT, Series, "study__patient_id"),
+    "NumberOfPatientRelatedInstances": (levels.PATIENT, Instance, "series__study__patient_id"),
+    "NumberOfStudyRelatedSeries": (levels.STUDY, Series, "study_id"),
+    "NumberOfStudyRelatedInstances": (levels.STUDY, Instance, "series__study_id"),
+    "NumberOfSeriesRelatedInstances": (levels.SERIES, Instance, "series_id"),
+}
+# Distinct values of the children of a study (ModalitiesInStudy, SOPClassesInStudy): the
+# level, the model, its path to the study and the column collected.
+COLLECTED_KEYS = {
+    keyword: (levels.STUDY, model, f"{study}_id", column) for keyword, (model, column, study) in COMPUTED_KEYS.items()
+}
+CHUNK = 5000  # ids per IN (...) clause: SQLite limits the number of parameters
+SHORT_ANSWER = 1000  # answer sets passed to later queries as their ids; longer ones as a subquery
 
 
 # --- Where each constraint is checked -------------------------------------------------
@@ -409,32 +145,7 @@ def plan_for(level, constraints):
     return Plan(level, condition, tuple(in_dataset))
 
 
-# --- Running a plan -------------------------------------------------------------------
-
-CHUNK = 5000  # ids per IN (...) clause: SQLite limits the number of parameters
-
-
-class Matches(list):
-    """The matching resources. A list that also answers select_related(), as the REST
-    handler calls it on the result to load parents: here in one query per relation."""
-
-    def select_related(self, *fields):
-        if fields:
-            prefetch_related_objects(self, *fields)
-        return self
-
-
-def candidates(plan):
-    """The resources passing the SQL condition, by primary key. An instance's data set is
-    left in the database: it is large and no answer shows it."""
-    queryset = model_for(plan.level).objects.filter(plan.condition).order_by("pk")
-    if plan.level is levels.INSTANCE:
-        queryset = queryset.defer("dataset")
-    return queryset
-
-
-def paged(queryset, limit, since):
-    return queryset[since : since + limit] if limit else queryset[since:]
+# --- Data set elements ------------------------------------------------------------------
 
 
 class DataSetElement(Func):
@@ -478,52 +189,231 @@ def matches_in_dataset(constraints, elements):
     return all(constraint.matches(element_text(element)) for constraint, element in zip(constraints, elements))
 
 
-def matched_in_datasets(plan, limit, since):
-    """(pk, public id) of the candidates whose first instance matches the data set
-    constraints, paged. One query reads the candidates with only the elements needed,
-    and stops early once the page is full."""
-    # One alias per constraint, not per tag: two keys may name the same tag ("KVP", "0018,0060").
-    elements = {
-        f"element_{n}": first_instance_element(plan.level, constraint.dataset_key)
-        for n, constraint in enumerate(plan.in_dataset)
-    }
-    rows = candidates(plan).annotate(**elements).values_list("pk", "public_id", *elements)
-    wanted = since + limit if limit else None
-    found = []
-    for pk, public_id, *values in rows.iterator(chunk_size=2000):
-        if matches_in_dataset(plan.in_dataset, values):
-            found.append((pk, public_id))
-            if wanted is not None and len(found) >= wanted:
-                break
-    return found[since:]
+# --- The search -----------------------------------------------------------------------
 
 
-def resources_by_pk(level, pks):
-    found = Matches()
-    for start in range(0, len(pks), CHUNK):
-        queryset = candidates(Plan(level, Q(pk__in=pks[start : start + CHUNK]), ()))
-        found.extend(queryset)
+@dataclass
+class SearchResult:
+    """What `search` gives.
+
+    `rows` are tuples (pk, *fields, *main tag texts, *data set elements), in the order the
+    search named them (`columns`: name -> position; a main tag's text is None when the
+    resource lacks it, an element is its DICOM JSON, None when the first instance lacks it).
+    `computed` holds {keyword: {pk: text}} for the computed keys. `truncated` says that
+    more matches follow the last row; `total` is the number of matches without paging,
+    when asked for. `answer_set` is what later queries take for "the rows' primary keys".
+    """
+
+    rows: list
+    truncated: bool
+    columns: dict
+    computed: dict = field(default_factory=dict)
+    total: int | None = None
+    answer_set: object = ()
+
+    def __len__(self):
+        return len(self.rows)
+
+    def pks(self):
+        return [row[0] for row in self.rows]
+
+    def values(self, name):
+        """One column of every row."""
+        position = self.columns[name]
+        return [row[position] for row in self.rows]
+
+
+def search(
+    level,
+    constraints,
+    *,
+    fields=(),
+    main_tags=(),
+    elements=(),
+    computed=(),
+    order_by=("pk",),
+    limit=None,
+    since=0,
+    count_total=False,
+):
+    """The resources of a level matching every constraint, with the values asked for.
+
+    - fields: model fields of the level, or reached through its parents ("public_id",
+      "patient__public_id"), read as they are.
+    - main_tags: keywords of main tags of the level or of a level above, as texts.
+    - elements: DICOM JSON keys ("00180060") of the first instance's data set.
+    - computed: keys computed at this level (see `computed_at`).
+    - order_by: Django orderings (the primary key ends any other, for stable pages).
+    - limit (None or 0: all) and since: the page; `truncated` says whether more follow.
+    - count_total: also count every match (one COUNT query unless the page tells it).
+
+    One query for the rows, whatever the constraints; one GROUP BY per computed key.
+    """
+    plan = plan_for(level, constraints)
+    since = max(since or 0, 0)
+    fields, main_tags, elements = (tuple(dict.fromkeys(names)) for names in (fields, main_tags, elements))
+    ordering = tuple(order_by) if "pk" in order_by else (*order_by, "pk")
+    matching = model_for(level).objects.filter(plan.condition).order_by(*ordering)
+    # The texts are taken out of the JSON by the database: decoding whole main tag
+    # dictionaries took longer than the query itself.
+    texts = {f"main_tag_{n}": main_tag_text(level, keyword) for n, keyword in enumerate(main_tags)}
+    aliases = {key: f"element_{n}" for n, key in enumerate(elements)}
+    for constraint in plan.in_dataset:
+        aliases.setdefault(constraint.dataset_key, f"element_{len(aliases)}")
+    shown = ["pk", *fields, *texts, *(aliases[key] for key in elements)]
+    checked_only = [alias for alias in aliases.values() if alias not in shown]
+    annotations = {**texts, **{alias: first_instance_element(level, key) for key, alias in aliases.items()}}
+    rows = matching.annotate(**annotations).values_list(*shown, *checked_only)
+    wanted = limit + 1 if limit else None  # one more than the page tells whether more follow
+    total = None
+    if plan.in_dataset:
+        checked = [(shown + checked_only).index(aliases[c.dataset_key]) for c in plan.in_dataset]
+        rows, total = matched_in_datasets(plan, rows, checked, len(shown), since, wanted, count_total)
+    else:
+        rows = list(rows[since : since + wanted] if wanted else rows[since:])
+    truncated = bool(limit) and len(rows) > limit
+    if truncated:
+        del rows[limit:]
+    if count_total and total is None:
+        told = not truncated and (rows or not since)  # the page reaches the end
+        total = since + len(rows) if told else matching.count()
+    columns = {name: position for position, name in enumerate(("pk", *fields, *main_tags, *elements))}
+    found = SearchResult(rows, truncated, columns)
+    found.answer_set = answer_set(plan, matching, found, limit, since)
+    found.computed = computed_values(level, computed, found.answer_set)
+    found.total = total
     return found
 
 
-def find_matching(level, constraints, limit=None, since=0):
-    """The resources (model objects) of a level matching every constraint, ordered by
-    primary key, `since` matches skipped and at most `limit` kept (None or 0: all)."""
-    plan = plan_for(level, constraints)
-    since = max(since or 0, 0)
-    if not plan.in_dataset:
-        return Matches(paged(candidates(plan), limit, since))
-    return resources_by_pk(level, [pk for pk, _ in matched_in_datasets(plan, limit, since)])
+def main_tag_text(level, keyword):
+    """The text of a main tag of the level or of one above, seen from the level."""
+    path = main_tag_path(level, keyword)
+    if path is None:
+        raise ValueError(f"{keyword} is no main tag of the {level.name} level or of one above")
+    return KeyTextTransform(keyword, f"{path}main_tags")
 
 
-def find_matching_ids(level, constraints, limit=None, since=0):
-    """As find_matching, but only the public ids: no model object is built, which is most
-    of the time of a long answer."""
-    plan = plan_for(level, constraints)
-    since = max(since or 0, 0)
-    if not plan.in_dataset:
-        return list(paged(candidates(plan).values_list("public_id", flat=True), limit, since))
-    return [public_id for _, public_id in matched_in_datasets(plan, limit, since)]
+def main_tag_path(level, keyword):
+    """The relation path to the nearest level (this one or above) keeping the main tag, or None."""
+    for owner, path in PATHS_UP[level]:
+        if keyword in owner.main_tags:
+            return path
+    return None
+
+
+def matched_in_datasets(plan, rows, checked, width, since, wanted, count_all):
+    """The rows whose first instance matches the data set constraints (the elements at
+    `checked`), cut to `width`, `since` matches skipped, at most `wanted` kept; and the
+    number of matches when `count_all` (else None). The rows are read in chunks and the
+    reading stops once the page is full, unless everything is counted."""
+    found, matched = [], 0
+    for row in rows.iterator(chunk_size=2000):
+        if not matches_in_dataset(plan.in_dataset, [row[index] for index in checked]):
+            continue
+        matched += 1
+        if matched <= since or (wanted is not None and len(found) >= wanted):
+            continue  # before the page, or after it while counting
+        found.append(row[:width])
+        if not count_all and len(found) == wanted:
+            break
+    return found, matched if count_all else None
+
+
+def answer_set(plan, matching, found, limit, since):
+    """The rows' primary keys for later queries: the list when it is short or when SQL alone
+    did not find them, else the matching query itself (a long list of ids costs more to send
+    than to recompute)."""
+    if plan.in_dataset or len(found.rows) <= SHORT_ANSWER:
+        return found.pks()
+    pks = matching.values("pk")
+    return pks[since : since + limit] if limit else pks[since:]
+
+
+def among(column, answer_set):
+    """Filters keeping the rows whose `column` is in the answer set, an IN (...) per chunk
+    of a list of ids."""
+    if not isinstance(answer_set, list):
+        yield {f"{column}__in": answer_set}
+        return
+    for start in range(0, len(answer_set), CHUNK):
+        yield {f"{column}__in": answer_set[start : start + CHUNK]}
+
+
+# --- Computed keys ----------------------------------------------------------------------
+
+
+def computed_at(keyword):
+    """The level whose resources have this computed key, or None when it is none."""
+    known = COUNTED_KEYS.get(keyword) or COLLECTED_KEYS.get(keyword)
+    return known[0] if known else None
+
+
+class ByAnswer(dict):
+    """Computed texts by primary key, and the text of an answer the queries did not see."""
+
+    def __init__(self, texts, missing):
+        super().__init__(texts)
+        self.missing = missing
+
+    def __missing__(self, pk):
+        return self.missing
+
+
+def computed_values(level, keywords, answer_set):
+    """{keyword: {pk: text}} for computed keys of the level over an answer set: one GROUP
+    BY per key (and chunk of a list of ids), never a query per answer."""
+    values = {}
+    for keyword in dict.fromkeys(keywords):
+        if computed_at(keyword) is not level:
+            raise ValueError(f"{keyword} is not computed at the {level.name} level")
+        if keyword in COUNTED_KEYS:
+            values[keyword] = counts(*COUNTED_KEYS[keyword][1:], answer_set)
+        else:
+            values[keyword] = distinct_values(*COLLECTED_KEYS[keyword][1:], answer_set)
+    return values
+
+
+def counts(model, group, answer_set):
+    found = {}
+    for condition in among(group, answer_set):
+        rows = model.objects.filter(**condition).values(group).annotate(n=Count("pk")).order_by()
+        found.update((row[group], str(row["n"])) for row in rows)
+    return ByAnswer(found, "0")
+
+
+def distinct_values(model, group, column, answer_set):
+    collected = {}
+    for condition in among(group, answer_set):
+        pairs = model.objects.filter(**condition).values_list(group, column).distinct().order_by()
+        for pk, value in pairs:
+            if value:
+                collected.setdefault(pk, set()).add(value)
+    return ByAnswer({pk: "\\".join(sorted(found)) for pk, found in collected.items()}, "")
+
+
+# --- The REST flavour -------------------------------------------------------------------
+
+
+class Matches(list):
+    """The matching resources. A list that also answers select_related(), as the REST
+    handler calls it on the result to load parents: here in one query per relation."""
+
+    def select_related(self, *fields):
+        if fields:
+            prefetch_related_objects(self, *fields)
+        return self
+
+
+def resources_of(level, found):
+    """The model objects of a search's rows, in the rows' order. An instance's data set is
+    left in the database: it is large and no answer shows it."""
+    queryset = model_for(level).objects.all()
+    if level is levels.INSTANCE:
+        queryset = queryset.defer("dataset")
+    by_pk = {}
+    for condition in among("pk", found.answer_set):
+        by_pk.update((resource.pk, resource) for resource in queryset.filter(**condition))
+    return Matches(by_pk[pk] for pk in found.pks() if pk in by_pk)
 
 
 def rest_constraints(level, query, case_sensitive):
@@ -533,9 +423,11 @@ def rest_constraints(level, query, case_sensitive):
 
 def find(level, query, case_sensitive=False, limit=None, since=0):
     """REST /tools/find: the matching resources (model objects), by primary key."""
-    return find_matching(level, rest_constraints(level, query, case_sensitive), limit=limit, since=since)
+    found = search(level, rest_constraints(level, query, case_sensitive), limit=limit, since=since)
+    return resources_of(level, found)
 
 
 def find_ids(level, query, case_sensitive=False, limit=None, since=0):
     """REST /tools/find without Expand: the public ids alone, the same as find() gives."""
-    return find_matching_ids(level, rest_constraints(level, query, case_sensitive), limit=limit, since=since)
+    constraints = rest_constraints(level, query, case_sensitive)
+    return search(level, constraints, fields=("public_id",), limit=limit, since=since).values("public_id")

@@ -1,10 +1,18 @@
-"""explorer.query: the matching rules on their own, then find() on an index of real and made-up files."""
+"""explorer.query: where constraints are checked, search() and its REST flavour find() on an index of real and
+made-up files. The matching rules alone: tests/test_matching.py."""
+
+import json
 
 import pytest
+from pydicom import config as pydicom_config
 from pydicom.data import get_testdata_file
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
 
-from explorer import levels, query
-from explorer.errors import ParameterOutOfRange, UnknownDicomTag
+from dicomnet import find
+from explorer import levels, matching, query
+from explorer.errors import ParameterOutOfRange
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance, Patient, Series, Study
 from tests.conftest import CT_SMALL_IDS, dicom_bytes, make_dicom
@@ -19,167 +27,11 @@ MR_STUDY_UID = "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457"
 CT_STUDY_UID = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
 
 
-def one(level, name, value, ignore_case=True):
-    """The single constraint of a one-key query."""
-    rule = (lambda vr: True) if ignore_case else frozenset()
-    (constraint,) = query.constraints_for(level, {name: value}, case_insensitive_vr=rule)
-    return constraint
-
-
-# --- Tags -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", ["PatientName", "0010,0010", "00100010", "0010,0010 "])
-def test_a_tag_is_a_keyword_or_hex(name):
-    assert query.tag_of(name) == 0x00100010
-
-
-def test_an_unknown_keyword_is_an_error():
-    with pytest.raises(UnknownDicomTag) as raised:
-        query.constraints_for(levels.STUDY, {"Foo": "x"})
-    assert str(raised.value) == "Unknown DICOM tag: Foo"
-
-
-def test_a_private_tag_matches_its_value_exactly():
-    constraint = one(levels.SERIES, "0009,1001", "A*")
-    assert (constraint.keyword, constraint.vr, constraint.kind) == (None, "UN", "single")
-    assert constraint.matches("A*") and not constraint.matches("AB")
-
-
-# --- Universal matching and ignored keys ----------------------------------------------
-
-
-@pytest.mark.parametrize("value", ["", None, "*", "**", "\\", " "])
-def test_an_empty_value_or_a_lone_star_is_no_constraint(value):
-    assert query.constraints_for(levels.STUDY, {"PatientName": value}) == []
-
-
-def test_answer_shaping_and_count_keys_are_no_constraint():
-    keys = {
-        "QueryRetrieveLevel": "STUDY",
-        "SpecificCharacterSet": "ISO_IR 100",
-        "NumberOfStudyRelatedInstances": "3",
-        "NumberOfPatientRelatedStudies": "1",
-        "NumberOfSeriesRelatedInstances": "7",
-    }
-    assert query.constraints_for(levels.STUDY, keys) == []
-
-
-# --- The kinds of matching ------------------------------------------------------------
-
-
-def test_single_value_matching_follows_the_case_rule():
-    assert one(levels.PATIENT, "PatientID", "1ct1").matches("1CT1")
-    assert not one(levels.PATIENT, "PatientID", "1ct1", ignore_case=False).matches("1CT1")
-
-
-def test_the_case_rule_can_be_a_set_of_vrs_as_for_c_find():
-    pn_only = {"PN"}
-    name, patient_id = query.constraints_for(
-        levels.PATIENT, {"PatientName": "doe^john", "PatientID": "abc"}, case_insensitive_vr=pn_only
-    )
-    assert name.ignore_case and name.matches("DOE^JOHN")
-    assert not patient_id.ignore_case and not patient_id.matches("ABC")
-
-
-def test_star_and_question_mark_are_wildcards_on_text_vrs():
-    constraint = one(levels.PATIENT, "PatientName", "*CT?")
-    assert constraint.kind == "wildcard"
-    assert constraint.matches("CompressedSamples^CT1")
-    assert not constraint.matches("CompressedSamples^CT12")
-    assert not constraint.matches("CompressedSamples^CT")
-
-
-def test_wildcards_treat_regex_characters_literally():
-    constraint = one(levels.STUDY, "StudyDescription", "a.b(c)*")
-    assert constraint.matches("a.b(c) and more")
-    assert not constraint.matches("axb(c)")
-
-
-def test_wildcards_are_plain_characters_on_uids():
-    constraint = one(levels.STUDY, "StudyInstanceUID", "1.2.*")
-    assert constraint.kind == "single"
-    assert constraint.matches("1.2.*") and not constraint.matches("1.2.3")
-
-
-@pytest.mark.parametrize(
-    "name, value", [("StudyDate", "2004*"), ("StudyTime", "07?000"), ("AcquisitionDateTime", "2004*")]
-)
-def test_a_wildcard_on_a_date_or_time_is_an_error(name, value):
-    with pytest.raises(ParameterOutOfRange) as raised:
-        query.constraints_for(levels.STUDY, {name: value})
-    assert str(raised.value) == f"Wildcards are not allowed on tag {query.orthanc_tag(query.tag_of(name))}"
-
-
-def test_the_error_names_the_tag_as_orthanc_does():
-    with pytest.raises(ParameterOutOfRange, match="Wildcards are not allowed on tag 0008,0020"):
-        query.constraints_for(levels.STUDY, {"StudyDate": "2004*"})
-
-
-@pytest.mark.parametrize(
-    "value, inside, outside",
-    [
-        ("20040101-20041231", ["20040101", "20040119", "20041231"], ["20031231", "20050101", ""]),
-        ("-20040119", ["20040119", "19991231"], ["20040120", ""]),
-        ("20040119-", ["20040119", "20261231"], ["20040118", ""]),
-    ],
-)
-def test_date_ranges_are_inclusive_and_may_be_open(value, inside, outside):
-    constraint = one(levels.STUDY, "StudyDate", value)
-    assert constraint.kind == "range"
-    assert all(constraint.matches(text) for text in inside)
-    assert not any(constraint.matches(text) for text in outside)
-
-
-@pytest.mark.parametrize(
-    "value, inside, outside",
-    [
-        ("070000-080000", ["070000", "072730", "080000", "080000.5", "07", "0730"], ["065959", "080001", "09"]),
-        ("07-08", ["070000", "085959.999", "08"], ["065959", "090000"]),
-        ("07:00-08:00", ["07:27:30", "072730"], ["08:01:00"]),
-        ("-0730", ["0700", "073059"], ["0731"]),
-    ],
-)
-def test_time_ranges_compare_on_the_common_precision(value, inside, outside):
-    constraint = one(levels.STUDY, "StudyTime", value)
-    assert all(constraint.matches(text) for text in inside), value
-    assert not any(constraint.matches(text) for text in outside), value
-
-
-def test_a_dash_is_a_plain_character_outside_dates_and_times():
-    constraint = one(levels.STUDY, "AccessionNumber", "A-1")
-    assert constraint.kind == "single" and constraint.matches("a-1")
-
-
-def test_a_backslash_makes_a_list_of_values_or_wildcards():
-    modality = one(levels.SERIES, "Modality", "CT\\M?")
-    assert modality.kind == "list"
-    assert [modality.matches(m) for m in ("CT", "MR", "mg", "US", "CTX")] == [True, True, True, False, False]
-    uids = one(levels.STUDY, "StudyInstanceUID", "1.2\\1.3")
-    assert uids.matches("1.3") and not uids.matches("1.2.3")
-
-
-def test_a_list_of_date_ranges():
-    constraint = one(levels.STUDY, "StudyDate", "-20000101\\20040119")
-    assert constraint.matches("19990101") and constraint.matches("20040119")
-    assert not constraint.matches("20040120")
-
-
-def test_numbers_read_from_a_data_set_compare_as_numbers():
-    kvp = one(levels.SERIES, "KVP", "120")
-    assert kvp.matches("120.0") and kvp.matches("120")
-    assert not kvp.matches("12") and not kvp.matches("abc")
-
-
-def test_an_absent_value_never_matches():
-    assert not one(levels.PATIENT, "PatientSex", "M").matches(None)
-
-
 # --- Where constraints are checked ----------------------------------------------------
 
 
 def test_the_plan_sends_main_tags_to_sql_and_other_tags_to_the_data_sets():
-    constraints = query.constraints_for(
+    constraints = matching.constraints_for(
         levels.SERIES, {"PatientName": "A*", "StudyDescription": "B", "Modality": "CT", "KVP": "120"}
     )
     plan = query.plan_for(levels.SERIES, constraints)
@@ -406,7 +258,8 @@ def test_find_ids_gives_the_ids_of_find(index, level, keys, limit, since):
 
 
 def test_sql_only_queries_are_one_query(index, django_assert_num_queries):
-    with django_assert_num_queries(1):
+    # The objects of an expanded answer take one more, by primary key.
+    with django_assert_num_queries(2):
         query.find(levels.STUDY, {"PatientName": "*CT1*", "StudyDate": "2000-"}, limit=5)
     with django_assert_num_queries(1):
         query.find_ids(levels.STUDY, {"PatientName": "*CT1*", "StudyDate": "2000-"}, limit=5)
@@ -431,3 +284,143 @@ def test_other_test_files_are_found_by_their_tags():
         found = query.find(levels.STUDY, {"StudyDescription": "whole body*", "PatientSex": "M"})
         assert public_ids(found) == [ids["JPEG2000.dcm"][1]]
     assert Patient.objects.count() == len(ids)
+
+
+# --- search(): the one search of every caller --------------------------------------------
+
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+STUDY_COUNTS = ("NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances", "ModalitiesInStudy", "SOPClassesInStudy")
+
+
+def rest(level, keys):
+    return query.rest_constraints(level, keys, case_sensitive=False)
+
+
+def test_search_reads_fields_and_main_tags_of_the_level_and_above(index):
+    found = query.search(
+        levels.SERIES,
+        rest(levels.SERIES, {"Modality": "CT"}),
+        fields=("public_id", "study__public_id"),
+        main_tags=("Modality", "StudyDate", "PatientName"),
+    )
+    assert found.values("public_id") == [index["ct"][2], index["roe"][2]]
+    assert found.values("study__public_id") == study_ids(index, "ct", "roe")
+    assert found.values("Modality") == ["CT", "CT"]
+    assert found.values("StudyDate") == ["20040119", "19991231"]
+    assert found.values("PatientName") == ["CompressedSamples^CT1", "Roe^Jane"]
+    assert (found.truncated, found.total) == (False, None)
+
+
+def test_search_reads_elements_of_the_first_instance(index):
+    found = query.search(levels.STUDY, rest(levels.STUDY, {"PatientID": "1CT1\\P-NONE"}), elements=("00180060",))
+    ct_kvp, nameless_kvp = found.values("00180060")
+    assert ct_kvp["vr"] == "DS" and float(ct_kvp["Value"][0]) == 120
+    assert nameless_kvp is None  # the first instance has no such element
+
+
+def test_search_refuses_a_main_tag_of_a_lower_level():
+    with pytest.raises(ValueError, match="Modality is no main tag of the Study level"):
+        query.search(levels.STUDY, [], main_tags=("Modality",))
+
+
+def test_search_computes_counts_and_collected_values_per_row(index):
+    found = query.search(levels.STUDY, [], computed=STUDY_COUNTS)
+    by_row = [tuple(found.computed[keyword][pk] for keyword in STUDY_COUNTS) for pk in found.pks()]
+    assert by_row[0] == ("1", "1", "CT", CT_IMAGE_STORAGE)  # CT_small
+    assert [row[2] for row in by_row] == ["CT", "MR", "DX", "CT", "MR"]
+    assert {row[:2] for row in by_row} == {("1", "1")}
+    assert found.computed["NumberOfStudyRelatedInstances"][-1] == "0"  # a study no query saw
+    patients = query.search(levels.PATIENT, [], computed=("NumberOfPatientRelatedStudies",))
+    assert [patients.computed["NumberOfPatientRelatedStudies"][pk] for pk in patients.pks()] == ["1"] * 5
+
+
+def test_search_refuses_a_computed_key_of_another_level():
+    with pytest.raises(ValueError, match="NumberOfStudyRelatedInstances is not computed at the Series level"):
+        query.search(levels.SERIES, [], computed=("NumberOfStudyRelatedInstances",))
+
+
+def test_search_says_when_the_limit_cut_the_answer(index):
+    cut = query.search(levels.STUDY, [], fields=("public_id",), limit=2)
+    assert (cut.values("public_id"), cut.truncated) == (study_ids(index, "ct", "mr"), True)
+    assert query.search(levels.STUDY, [], limit=5).truncated is False
+    last = query.search(levels.STUDY, [], fields=("public_id",), limit=2, since=4)
+    assert (last.values("public_id"), last.truncated) == (study_ids(index, "nameless"), False)
+
+
+def test_search_says_when_the_limit_cut_an_answer_matched_in_the_data_sets(index):
+    for n in range(4):
+        store(make_dicom(PatientID=f"P{n}", KVP="80"))
+    constraints = rest(levels.STUDY, {"KVP": "80"})
+    assert [len(query.search(levels.STUDY, constraints, limit=n)) for n in (3, 4)] == [3, 4]
+    assert [query.search(levels.STUDY, constraints, limit=n).truncated for n in (3, 4)] == [True, False]
+
+
+def test_search_orders_pages_and_counts_as_the_explorer_lists_need(index, django_assert_num_queries):
+    newest_first = ("-study_date", "-main_tags__StudyTime")
+    everything = query.search(levels.STUDY, [], fields=("public_id",), order_by=newest_first, count_total=True)
+    assert everything.values("public_id") == study_ids(index, "doe", "mr", "ct", "roe", "nameless")
+    assert everything.total == 5
+    with django_assert_num_queries(3):  # the page, its COUNT, one GROUP BY
+        page = query.search(
+            levels.STUDY,
+            [],
+            fields=("public_id",),
+            computed=("NumberOfStudyRelatedInstances",),
+            order_by=newest_first,
+            limit=2,
+            since=1,
+            count_total=True,
+        )
+    assert page.values("public_id") == everything.values("public_id")[1:3]
+    assert (page.truncated, page.total) == (True, 5)
+    with django_assert_num_queries(1):  # the last page tells the total itself
+        assert query.search(levels.STUDY, [], limit=2, since=4, count_total=True).total == 5
+
+
+def test_search_counts_every_match_of_the_data_sets(index):
+    for n in range(4):
+        store(make_dicom(PatientID=f"P{n}", KVP="80"))
+    page = query.search(levels.STUDY, rest(levels.STUDY, {"KVP": "80"}), limit=2, since=1, count_total=True)
+    assert (len(page), page.truncated, page.total) == (2, True, 4)
+
+
+def test_a_long_answer_set_is_a_subquery_and_a_list_of_ids_goes_in_chunks(index, monkeypatch):
+    expected = query.search(levels.STUDY, [], computed=STUDY_COUNTS)
+    monkeypatch.setattr(query, "SHORT_ANSWER", 1)
+    long = query.search(levels.STUDY, [], computed=STUDY_COUNTS, limit=4)
+    assert not isinstance(long.answer_set, list)
+    assert {k: dict(v) for k, v in long.computed.items()} == {
+        keyword: {pk: text for pk, text in values.items() if pk in long.pks()}
+        for keyword, values in expected.computed.items()
+    }
+    monkeypatch.setattr(query, "SHORT_ANSWER", 1000)
+    monkeypatch.setattr(query, "CHUNK", 2)
+    chunked = query.search(levels.STUDY, [], computed=STUDY_COUNTS)
+    assert chunked.answer_set == chunked.pks() and chunked.computed == expected.computed
+
+
+def test_c_find_and_rest_find_go_through_the_same_search(index, api, monkeypatch):
+    calls = []
+    search = query.search
+
+    def recorded(level, constraints, **wanted):
+        found = search(level, constraints, **wanted)
+        calls.append((level, sorted(constraint.keyword for constraint in constraints), found.pks()))
+        return found
+
+    monkeypatch.setattr(query, "search", recorded)
+    keys = {"PatientName": "*o*", "StudyDate": "2000-", "InstitutionName": ""}
+    body = {"Level": "Study", "Query": keys}
+    response = api.post("/tools/find", data=json.dumps(body), content_type="application/json")
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "STUDY"
+    identifier.StudyInstanceUID = ""
+    for keyword, value in keys.items():  # a range is no valid DA value: pydicom need not check it
+        tag = tag_for_keyword(keyword)
+        identifier.add(DataElement(tag, dictionary_VR(tag), value, validation_mode=pydicom_config.IGNORE))
+    answers = find.find_answers(identifier, find.STUDY_ROOT)
+    (rest_call, dicom_call) = calls
+    assert rest_call == dicom_call == (levels.STUDY, ["PatientName", "StudyDate"], rest_call[2])
+    studies = Study.objects.in_bulk(rest_call[2])
+    assert response.json() == [studies[pk].public_id for pk in rest_call[2]] == study_ids(index, "ct", "mr", "doe")
+    assert [answer.StudyInstanceUID for answer in answers] == [studies[pk].study_instance_uid for pk in rest_call[2]]

@@ -235,6 +235,7 @@ def search(
     limit=None,
     since=0,
     count_total=False,
+    scope=None,
 ):
     """The resources of a level matching every constraint, with the values asked for.
 
@@ -246,6 +247,8 @@ def search(
     - order_by: Django orderings (the primary key ends any other, for stable pages).
     - limit (None or 0: all) and since: the page; `truncated` says whether more follow.
     - count_total: also count every match (one COUNT query unless the page tells it).
+    - scope: a Q narrowing the resources before matching (the explorer's "studies of this
+      patient"), for what no DICOM query says exactly.
 
     One query for the rows, whatever the constraints; one GROUP BY per computed key.
     """
@@ -253,7 +256,10 @@ def search(
     since = max(since or 0, 0)
     fields, main_tags, elements = (tuple(dict.fromkeys(names)) for names in (fields, main_tags, elements))
     ordering = tuple(order_by) if "pk" in order_by else (*order_by, "pk")
-    matching = model_for(level).objects.filter(plan.condition).order_by(*ordering)
+    matching = model_for(level).objects.filter(plan.condition)
+    if scope is not None:
+        matching = matching.filter(scope)
+    matching = matching.order_by(*ordering)
     # The texts are taken out of the JSON by the database: decoding whole main tag
     # dictionaries took longer than the query itself.
     texts = {f"main_tag_{n}": main_tag_text(level, keyword) for n, keyword in enumerate(main_tags)}
@@ -359,18 +365,53 @@ class ByAnswer(dict):
         return self.missing
 
 
+# Study keys read from its series: one GROUP BY by study and modality answers them all.
+SERIES_OF_STUDY_KEYS = ("ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances")
+
+
 def computed_values(level, keywords, answer_set):
     """{keyword: {pk: text}} for computed keys of the level over an answer set: one GROUP
-    BY per key (and chunk of a list of ids), never a query per answer."""
-    values = {}
-    for keyword in dict.fromkeys(keywords):
+    BY per key (and chunk of a list of ids), never a query per answer; one for all the
+    study keys read from its series when more than one of them is asked."""
+    keywords = list(dict.fromkeys(keywords))
+    for keyword in keywords:
         if computed_at(keyword) is not level:
             raise ValueError(f"{keyword} is not computed at the {level.name} level")
+    values = {}
+    if sum(keyword in SERIES_OF_STUDY_KEYS for keyword in keywords) > 1:
+        values.update(series_of_study_values(answer_set))
+    for keyword in keywords:
+        if keyword in values:
+            continue
         if keyword in COUNTED_KEYS:
             values[keyword] = counts(*COUNTED_KEYS[keyword][1:], answer_set)
         else:
             values[keyword] = distinct_values(*COLLECTED_KEYS[keyword][1:], answer_set)
-    return values
+    return {keyword: values[keyword] for keyword in keywords}
+
+
+def series_of_study_values(answer_set):
+    """ModalitiesInStudy, NumberOfStudyRelatedSeries and NumberOfStudyRelatedInstances of
+    the studies of an answer set, from one query grouped by study and modality."""
+    modalities, series, instances = {}, {}, {}
+    for condition in among("study_id", answer_set):
+        grouped = (
+            Series.objects.filter(**condition)
+            .values("study_id", "modality")
+            .annotate(series=Count("pk", distinct=True), instances=Count("instances"))
+            .order_by()
+        )
+        for row in grouped:
+            study = row["study_id"]
+            if row["modality"]:
+                modalities.setdefault(study, set()).add(row["modality"])
+            series[study] = series.get(study, 0) + row["series"]
+            instances[study] = instances.get(study, 0) + row["instances"]
+    return {
+        "ModalitiesInStudy": ByAnswer({pk: "\\".join(sorted(found)) for pk, found in modalities.items()}, ""),
+        "NumberOfStudyRelatedSeries": ByAnswer({pk: str(n) for pk, n in series.items()}, "0"),
+        "NumberOfStudyRelatedInstances": ByAnswer({pk: str(n) for pk, n in instances.items()}, "0"),
+    }
 
 
 def counts(model, group, answer_set):

@@ -424,3 +424,19 @@ def test_c_find_and_rest_find_go_through_the_same_search(index, api, monkeypatch
     studies = Study.objects.in_bulk(rest_call[2])
     assert response.json() == [studies[pk].public_id for pk in rest_call[2]] == study_ids(index, "ct", "mr", "doe")
     assert [answer.StudyInstanceUID for answer in answers] == [studies[pk].study_instance_uid for pk in rest_call[2]]
+
+
+def test_the_study_keys_read_from_series_take_one_query_together(django_assert_num_queries):
+    store_instance(dicom_bytes("CT_small.dcm"), Origin())
+    store_instance(dicom_bytes("MR_small.dcm"), Origin())
+    keys = ("ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances")
+    with django_assert_num_queries(2):
+        found = query.search(levels.STUDY, (), computed=keys)
+    together = {key: sorted(found.computed[key][pk] for pk in found.pks()) for key in keys}
+    alone = query.search(levels.STUDY, (), computed=keys[:1])
+    assert together == {
+        "ModalitiesInStudy": ["CT", "MR"],
+        "NumberOfStudyRelatedSeries": ["1", "1"],
+        "NumberOfStudyRelatedInstances": ["1", "1"],
+    }
+    assert sorted(alone.computed["ModalitiesInStudy"][pk] for pk in alone.pks()) == ["CT", "MR"]

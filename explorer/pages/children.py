@@ -3,28 +3,27 @@ thumbnail each, a series' instances for its viewer; and the latest studies of th
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
-from explorer import levels
-from explorer.models import Instance, Series, Study
+from explorer import levels, query
+from explorer.models import Instance, Series
 from explorer.pages.formatting import format_date
 from explorer.pages.links import preview_url, resource_url, thumbnail_url
-from explorer.pages.studies import study_rows
+from explorer.pages.studies import STUDY_ROW_VALUES, study_rows
 
 
 def latest_studies(count=10):
     """The studies that changed last (the lookup page shows them)."""
-    studies = list(Study.objects.select_related("patient").order_by("-last_update", "-pk")[:count])
-    return study_rows(studies)
+    found = query.search(levels.STUDY, (), order_by=("-last_update", "-pk"), limit=count, **STUDY_ROW_VALUES)
+    return study_rows(found)
 
 
 def patient_studies(patient):
     """The patient's studies, newest first, with their counts."""
-    studies = list(
-        Study.objects.filter(patient=patient).select_related("patient").order_by("-study_date", "-pk")
-    )
-    return study_rows(studies)
+    mine = Q(patient=patient)
+    found = query.search(levels.STUDY, (), order_by=("-study_date", "-pk"), scope=mine, **STUDY_ROW_VALUES)
+    return study_rows(found)
 
 
 @dataclass

@@ -83,29 +83,40 @@ def page_links(params, page):
     return links
 
 
-def matching_condition(level, dicom_query):
-    """The Q of a DICOM query at a level, with explorer.query's matching rules (as /tools/find)."""
-    constraints = query.rest_constraints(level, dicom_query, case_sensitive=False)
-    plan = query.plan_for(level, constraints)
-    # The forms only ask for main tags held in columns: nothing is left to read in data sets.
-    assert not plan.in_dataset, plan.in_dataset
-    return plan.condition
+class SearchedPages:
+    """A list's matches as Django's Paginator pages them: counted, then each page read by
+    explorer.query.search, the one search of REST /tools/find and C-FIND, with the values
+    the rows show (`wanted`: search's fields, main_tags and computed)."""
+
+    def __init__(self, level, constraints, order_by, wanted):
+        self.level, self.constraints, self.order_by, self.wanted = level, constraints, order_by, wanted
+
+    def count(self):
+        return query.search(self.level, self.constraints, limit=1, count_total=True).total
+
+    def __getitem__(self, window):
+        limit = window.stop - window.start
+        return query.search(
+            self.level, self.constraints, order_by=self.order_by, limit=limit, since=window.start, **self.wanted
+        )
 
 
-def paged_listing(params, form, queryset, sorts, default_sort, headers, build_rows):
-    """Filter, sort and page a queryset, then turn the page's objects into rows."""
+def paged_listing(params, form, sorts, default_sort, headers, wanted, build_rows):
+    """Filter (the form's DICOM query, matched as /tools/find matches), sort and page the
+    resources of the form's level, then turn the page's search result into rows."""
     params = as_query_dict(params)
     dicom_query = form.dicom_query() if form.is_valid() else {}
-    if form.is_valid():
-        queryset = queryset.filter(matching_condition(form.level, dicom_query))
-    else:
-        queryset = queryset.none()  # the form shows what to correct
     sort_key, descending = chosen_order(params.get("sort"), sorts, default_sort)
-    queryset = queryset.order_by(*order_by_fields(sorts, sort_key, descending))
-    page = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
+    order_by = order_by_fields(sorts, sort_key, descending)
+    if form.is_valid():
+        constraints = query.rest_constraints(form.level, dicom_query, case_sensitive=False)
+        matches = SearchedPages(form.level, constraints, order_by, wanted)
+    else:
+        matches = []  # the form shows what to correct
+    page = Paginator(matches, PAGE_SIZE).get_page(params.get("page"))
     return Listing(
         form=form,
-        rows=build_rows(list(page.object_list)),
+        rows=build_rows(page.object_list) if matches else [],
         columns=sort_columns(params, headers, sort_key, descending),
         page=page,
         page_links=page_links(params, page),

@@ -2,10 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count
-
 from explorer import forms, levels
-from explorer.models import Patient, Study
 from explorer.pages.formatting import SEX, format_date, person_name
 from explorer.pages.links import as_query_dict, resource_url
 from explorer.pages.listings import paged_listing
@@ -36,34 +33,32 @@ PATIENT_HEADERS = (
 )
 
 
-def study_counts_of_patients(patient_pks):
-    """{patient pk: number of studies}, in one query."""
-    rows = (
-        Study.objects.filter(patient_id__in=patient_pks)
-        .values("patient_id")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
-    return {row["patient_id"]: row["count"] for row in rows}
+# What a patient row shows, as explorer.query.search reads it.
+PATIENT_ROW_VALUES = {
+    "fields": ("public_id", "patient_name", "patient_id", "patient_birth_date"),
+    "main_tags": ("PatientSex",),
+    "computed": ("NumberOfPatientRelatedStudies",),
+}
 
 
-def patient_rows(patients):
-    counts = study_counts_of_patients([p.pk for p in patients])
+def patient_rows(found):
+    """Rows for the patients of a search result read with PATIENT_ROW_VALUES."""
+    studies = found.computed["NumberOfPatientRelatedStudies"]
     return [
         PatientRow(
-            public_id=p.public_id,
-            url=resource_url(levels.PATIENT, p.public_id),
-            name=person_name(p.patient_name),
-            patient_id=p.patient_id,
-            birth_date=format_date(p.patient_birth_date),
-            sex=SEX.get(p.main_tags.get("PatientSex", ""), p.main_tags.get("PatientSex", "")),
-            study_count=counts.get(p.pk, 0),
+            public_id=public_id,
+            url=resource_url(levels.PATIENT, public_id),
+            name=person_name(name),
+            patient_id=patient_id,
+            birth_date=format_date(birth_date),
+            sex=SEX.get(sex or "", sex or ""),
+            study_count=int(studies[pk]),
         )
-        for p in patients
+        for pk, public_id, name, patient_id, birth_date, sex in found.rows
     ]
 
 
 def patient_listing(params):
     """/ui/patients: the patients matching ?patient_name=&patient_id=&birth_date=, sorted by ?sort=, paged by ?page=."""
     form = forms.PatientFilterForm(as_query_dict(params))
-    return paged_listing(params, form, Patient.objects.all(), PATIENT_SORTS, "name", PATIENT_HEADERS, patient_rows)
+    return paged_listing(params, form, PATIENT_SORTS, "name", PATIENT_HEADERS, PATIENT_ROW_VALUES, patient_rows)

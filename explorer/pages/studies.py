@@ -1,11 +1,8 @@
 """The study list (/ui/studies), and the rows of studies every page lists alike."""
 
-from dataclasses import dataclass, field
-
-from django.db.models import Count
+from dataclasses import dataclass
 
 from explorer import forms, levels
-from explorer.models import Series, Study
 from explorer.pages.formatting import format_date, format_time, person_name
 from explorer.pages.links import as_query_dict, resource_url
 from explorer.pages.listings import paged_listing
@@ -27,13 +24,6 @@ class StudyRow:
     instance_count: int = 0
 
 
-@dataclass
-class StudyCounts:
-    modalities: set = field(default_factory=set)
-    series: int = 0
-    instances: int = 0
-
-
 STUDY_SORTS = {
     "date": ("study_date", "main_tags__StudyTime"),
     "description": ("study_description",),
@@ -53,45 +43,41 @@ STUDY_HEADERS = (
 )
 
 
-def study_counts(study_pks):
-    """{study pk: StudyCounts}: modalities, series and instances of each study, in one query
-    grouped by study and modality."""
-    grouped = (
-        Series.objects.filter(study_id__in=study_pks)
-        .values("study_id", "modality")
-        .annotate(series=Count("id", distinct=True), instances=Count("instances"))
-        .order_by()
-    )
-    counts = {}
-    for row in grouped:
-        entry = counts.setdefault(row["study_id"], StudyCounts())
-        if row["modality"]:
-            entry.modalities.add(row["modality"])
-        entry.series += row["series"]
-        entry.instances += row["instances"]
-    return counts
+# What a study row shows, as explorer.query.search reads it.
+STUDY_ROW_VALUES = {
+    "fields": (
+        "public_id",
+        "study_date",
+        "study_description",
+        "accession_number",
+        "patient__public_id",
+        "patient__patient_name",
+        "patient__patient_id",
+    ),
+    "main_tags": ("StudyTime",),
+    "computed": ("ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances"),
+}
 
 
-def study_rows(studies):
-    """Rows for studies loaded with their patient (select_related)."""
-    counts = study_counts([s.pk for s in studies])
+def study_rows(found):
+    """Rows for the studies of a search result read with STUDY_ROW_VALUES."""
+    modalities, series, instances = (found.computed[key] for key in STUDY_ROW_VALUES["computed"])
     rows = []
-    for study in studies:
-        numbers = counts.get(study.pk, StudyCounts())
+    for pk, public_id, date, description, accession, patient_public_id, name, patient_id, time in found.rows:
         rows.append(
             StudyRow(
-                public_id=study.public_id,
-                url=resource_url(levels.STUDY, study.public_id),
-                date=format_date(study.study_date),
-                time=format_time(study.main_tags.get("StudyTime", ""))[:5],  # hours and minutes
-                description=study.study_description,
-                accession_number=study.accession_number,
-                patient_name=person_name(study.patient.patient_name),
-                patient_id=study.patient.patient_id,
-                patient_url=resource_url(levels.PATIENT, study.patient.public_id),
-                modalities=tuple(sorted(numbers.modalities)),
-                series_count=numbers.series,
-                instance_count=numbers.instances,
+                public_id=public_id,
+                url=resource_url(levels.STUDY, public_id),
+                date=format_date(date),
+                time=format_time(time or "")[:5],  # hours and minutes
+                description=description,
+                accession_number=accession,
+                patient_name=person_name(name),
+                patient_id=patient_id,
+                patient_url=resource_url(levels.PATIENT, patient_public_id),
+                modalities=tuple(sorted(filter(None, modalities[pk].split("\\")))),
+                series_count=int(series[pk]),
+                instance_count=int(instances[pk]),
             )
         )
     return rows
@@ -101,5 +87,4 @@ def study_listing(params, today=None):
     """/ui/studies: studies matching the lookup fields (see forms.StudyFilterForm), newest first
     unless ?sort= says otherwise, paged by ?page=."""
     form = forms.StudyFilterForm(as_query_dict(params), today=today)
-    queryset = Study.objects.select_related("patient")
-    return paged_listing(params, form, queryset, STUDY_SORTS, "-date", STUDY_HEADERS, study_rows)
+    return paged_listing(params, form, STUDY_SORTS, "-date", STUDY_HEADERS, STUDY_ROW_VALUES, study_rows)

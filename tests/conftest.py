@@ -12,8 +12,9 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 warnings.filterwarnings("ignore", module="pydicom")
 
-# Fixtures for real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs) live beside the tests.
-pytest_plugins = ["tests.dicom_peers"]
+# Fixtures for real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs) live beside the tests;
+# tests/tools.py skips or fails (under CI) a test whose program is missing.
+pytest_plugins = ["tests.tools", "tests.dicom_peers"]
 
 CT_SMALL = "CT_small.dcm"
 CT_SMALL_IDS = {

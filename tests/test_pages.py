@@ -5,9 +5,9 @@ import re
 from datetime import date
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.db import connection
 from pydicom.uid import generate_uid
 
 from explorer import forms, pages
@@ -318,7 +318,8 @@ def test_the_study_list(browser, samples, brain_study):
 
 def test_studies_are_filtered(browser, samples, brain_study):
     def descriptions(**params):
-        return sorted(row.description or row.patient_id for row in pages.study_listing(params, today=date(2024, 3, 20)).rows)
+        listing = pages.study_listing(params, today=date(2024, 3, 20))
+        return sorted(row.description or row.patient_id for row in listing.rows)
 
     assert descriptions(accession_number="ACC-42") == ["Brain MRI"]
     assert descriptions(accession_number="acc*") == ["Brain MRI"]
@@ -471,12 +472,23 @@ def test_an_instance_without_pixels_shows_the_placeholder(browser, samples):
 
 def test_every_sample_renders_on_every_level(browser, samples):
     for patient, study, series, instance in samples.values():
-        for path in (f"/ui/patients/{patient}", f"/ui/studies/{study}", f"/ui/series/{series}", f"/ui/instances/{instance}"):
+        for path in (
+            f"/ui/patients/{patient}",
+            f"/ui/studies/{study}",
+            f"/ui/series/{series}",
+            f"/ui/instances/{instance}",
+        ):
             assert browser.get(path).status_code == 200, path
 
 
 def test_unknown_resources_are_a_404_page(browser):
-    for path in ("/ui/patients/nope", "/ui/studies/nope", "/ui/series/nope", "/ui/instances/nope", "/ui/series/nope/delete"):
+    for path in (
+        "/ui/patients/nope",
+        "/ui/studies/nope",
+        "/ui/series/nope",
+        "/ui/instances/nope",
+        "/ui/series/nope/delete",
+    ):
         response = browser.get(path)
         assert response.status_code == 404
         assert b"It may have been deleted" in response.content
@@ -599,7 +611,15 @@ def test_page_queries_do_not_grow_with_the_rows(browser, brain_study):
     for n in range(6, 16):
         series_uid = generate_uid()
         for i in (1, 2):
-            store(make_dicom(PatientID="BRAIN-1", PatientName="Doe^Jane", StudyInstanceUID=brain_study["study_uid"],
-                             SeriesInstanceUID=series_uid, SeriesNumber=str(n), InstanceNumber=str(i)))
+            store(
+                make_dicom(
+                    PatientID="BRAIN-1",
+                    PatientName="Doe^Jane",
+                    StudyInstanceUID=brain_study["study_uid"],
+                    SeriesInstanceUID=series_uid,
+                    SeriesNumber=str(n),
+                    InstanceNumber=str(i),
+                )
+            )
     after = queries(f"/ui/studies/{brain_study['study']}"), queries(f"/ui/series/{brain_study['series'][3]}")
     assert before == after

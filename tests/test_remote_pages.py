@@ -124,7 +124,12 @@ def test_uploading_files_a_folder_and_a_zip_without_javascript(browser):
 def test_a_broken_zip_is_one_rejected_file_and_the_others_are_stored(browser):
     response = browser.post(
         "/ui/upload",
-        {"files": [upload_file("broken.zip", b"PK\x03\x04 not really a zip"), upload_file("mr.dcm", dicom_bytes("MR_small.dcm"))]},
+        {
+            "files": [
+                upload_file("broken.zip", b"PK\x03\x04 not really a zip"),
+                upload_file("mr.dcm", dicom_bytes("MR_small.dcm")),
+            ]
+        },
     )
     statuses = [(a["Filename"], a["Status"]) for a in response.context["answers"]]
     assert statuses == [("broken.zip", "Failure"), ("mr.dcm", "Success")]
@@ -148,7 +153,9 @@ def test_the_page_javascript_call_needs_the_csrf_token(strict_browser):
     assert accepted.status_code == 200 and accepted.json()["Status"] == "Success"
     # A ZIP answers for each member, as the page lists them.
     archive = a_zip({"a.dcm": dicom_bytes("MR_small.dcm"), "b.txt": b"nothing"})
-    answers = strict_browser.post("/instances", data=archive, content_type="application/zip", HTTP_X_CSRFTOKEN=token).json()
+    answers = strict_browser.post(
+        "/instances", data=archive, content_type="application/zip", HTTP_X_CSRFTOKEN=token
+    ).json()
     assert [(a["Filename"], a["Status"]) for a in answers] == [("a.dcm", "Success"), ("b.txt", "Failure")]
 
 
@@ -201,7 +208,9 @@ def test_sending_a_study_runs_a_store_job_and_shows_it(browser, queue, collector
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/ui/jobs/{job.id}"
     assert (job.type, job.state, job.parameters) == (
-        "DicomModalityStore", "Pending", {"Modality": "collector", "Resources": [CT_STUDY]}
+        "DicomModalityStore",
+        "Pending",
+        {"Modality": "collector", "Resources": [CT_STUDY]},
     )
     page = browser.get(response["Location"])
     assert "Sending study “e+1” to collector (COLLECTOR)." in messages_of(page)
@@ -234,7 +243,9 @@ def test_send_needs_the_csrf_token(strict_browser):
     assert strict_browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector"}).status_code == 403
     assert not Job.objects.exists()
     token = csrf_token(strict_browser, f"/ui/studies/{CT_STUDY}")
-    response = strict_browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector", "csrfmiddlewaretoken": token})
+    response = strict_browser.post(
+        f"/ui/studies/{CT_STUDY}/send", {"modality": "collector", "csrfmiddlewaretoken": token}
+    )
     assert response.status_code == 302 and Job.objects.count() == 1
 
 
@@ -304,7 +315,9 @@ def test_search_drill_down_and_retrieve_a_study(browser, queue, dcmqrscp):
     job = Job.objects.get()
     assert response["Location"] == f"/ui/jobs/{job.id}"
     assert job.type == "DicomMoveScu" and job.parameters == {
-        "Modality": "qrscp", "Level": "Study", "TargetAet": "PHAROS",
+        "Modality": "qrscp",
+        "Level": "Study",
+        "TargetAet": "PHAROS",
         "Identifiers": [{"PatientID": "1CT1", "StudyInstanceUID": CT_STUDY_UID}],
     }
     run_queued_jobs()
@@ -396,7 +409,9 @@ def test_query_forms_need_the_csrf_token(strict_browser, dcmqrscp):
 
 
 def a_job(state="Pending", minutes_ago=0, **fields):
-    job = Job.objects.create(type="DicomModalityStore", state=state, parameters={"Modality": "pacs", "Resources": ["x"]}, **fields)
+    job = Job.objects.create(
+        type="DicomModalityStore", state=state, parameters={"Modality": "pacs", "Resources": ["x"]}, **fields
+    )
     Job.objects.filter(pk=job.pk).update(created=timezone.now() - timedelta(minutes=minutes_ago))
     job.refresh_from_db()
     return job
@@ -404,9 +419,15 @@ def a_job(state="Pending", minutes_ago=0, **fields):
 
 def test_the_jobs_list_newest_first_with_progress_counts_and_errors(browser):
     old = a_job("Success", minutes_ago=30, progress=100, content={"InstancesCount": 12, "FailedInstancesCount": 0})
-    failed = a_job("Failure", minutes_ago=20, progress=40, error_code=9, error_description="Error in the network protocol",
-                   error_details="DicomAssociation - connecting to AET \"PACS\": refused",
-                   content={"InstancesCount": 5, "FailedInstancesCount": 3})
+    failed = a_job(
+        "Failure",
+        minutes_ago=20,
+        progress=40,
+        error_code=9,
+        error_description="Error in the network protocol",
+        error_details='DicomAssociation - connecting to AET "PACS": refused',
+        content={"InstancesCount": 5, "FailedInstancesCount": 3},
+    )
     running = a_job("Running", minutes_ago=10, progress=55, heartbeat=timezone.now())
     response = browser.get("/ui/jobs")
     rows = response.context["listing"].rows
@@ -509,6 +530,8 @@ def test_readable_criteria_and_summaries():
     assert pages.readable_dates("20200101-") == "1 Jan 2020 – …"
     assert pages.counted(1, "Study") == "1 study" and pages.counted(3, "Study") == "3 studies"
     assert pages.counted(2, "Series") == "2 series"
-    move = Job(type="DicomMoveScu", parameters={"Modality": "pacs", "Level": "Study", "TargetAet": "PHAROS",
-                                                "Identifiers": [{}, {}]})
+    move = Job(
+        type="DicomMoveScu",
+        parameters={"Modality": "pacs", "Level": "Study", "TargetAet": "PHAROS", "Identifiers": [{}, {}]},
+    )
     assert pages.job_summary(move) == "2 studies from pacs to PHAROS"

@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed-stamp
 run: $(STAMP)
 	$(BIN)/python manage.py start
 
+# CI adds coverage to one pass: PYTEST_ADDOPTS="--cov" (the report and its floor are in pyproject.toml).
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 install: $(STAMP)

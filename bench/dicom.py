@@ -56,13 +56,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-
 from harness import (
+    DCMTK_ENV,
+    DCMTK_PDU,
     LoadMonitor,
     Server,
     Table,
-    DCMTK_ENV,
-    DCMTK_PDU,
     Throughput,
     create_database,
     drop_database,
@@ -479,7 +478,7 @@ def measure_finds(table, pharos, orthanc, db_url, file_set, bare, scratch):
             runs = find.runs
             log(f"{find.label}, {runs} runs")
             sql = f"{STUDY_ROWS} WHERE {find.sql_where} ORDER BY s.id"
-            select, rows = measure_latency(lambda: conn.execute(sql, find.params).fetchall(), runs)
+            select, rows = measure_latency(lambda sql=sql, find=find: conn.execute(sql, find.params).fetchall(), runs)
             baseline_cell = f"SELECT: {select.text()} ({len(rows):,} rows)"
             answers = count_answers(pharos, find, scratch / "answers")
             latency, inside = find_latency(pharos, find)
@@ -509,7 +508,8 @@ def measure_finds(table, pharos, orthanc, db_url, file_set, bare, scratch):
 def preamble(sizes, quick, db_version, load, orthanc_text, server_text):
     return [
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{db_version}, {dcmtk_version()}; server: `manage.py start` (gunicorn, threaded workers taking connections in turn, default workers/threads; "
+        f"{db_version}, {dcmtk_version()}; server: `manage.py start` (gunicorn, threaded workers taking connections "
+        "in turn, default workers/threads; "
         f"DICOM: {server_text}, default settings, 4 MB maximum PDU).",
         f"Sizes{' (--quick)' if quick else ''}: {sizes.ct:,} CT slices 512×512×16-bit, {sizes.small:,} small "
         f"64×64 SC, {sizes.studies:,} one-instance studies (populated with `manage.py import --quiet`). "
@@ -556,7 +556,10 @@ def run(sizes, quick, only=None):
         if orthanc_binary:
             orthanc_db = f"orthanc_dicom_{os.getpid()}"
             orthanc = Orthanc(
-                orthanc_binary, tmp / "orthanc", OUT_DIR / "dicom-orthanc.log", orthanc_db,
+                orthanc_binary,
+                tmp / "orthanc",
+                OUT_DIR / "dicom-orthanc.log",
+                orthanc_db,
                 modalities={"finder": [FINDER_AET, "127.0.0.1", 104]},
             )
             orthanc_text = f"Orthanc: {orthanc.version()} measured in this run, {orthanc.index} index."

@@ -47,7 +47,6 @@ sys.path[:] = [str(PROJECT)] + [p for p in sys.path if Path(p or ".").resolve() 
 
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
-
 import synthetic  # noqa: E402
 from harness import LoadMonitor, Table, create_database, drop_database, log, measure_latency, postgres_version  # noqa: E402
 
@@ -126,28 +125,48 @@ def _study_rows(first, last, rng):
         date = str(np.datetime64("2015-01-01") + int(rng.integers(0, 3653))).replace("-", "")
         modality = synthetic.MODALITIES[int(rng.integers(0, len(synthetic.MODALITIES)))]
         ids = public_ids(patient_id, study_uid, "", "")
-        studies.append(Study(
-            public_id=ids[1], study_instance_uid=study_uid, accession_number=f"ACC-Q-{i:06d}", study_date=date,
-            study_description=f"{modality} EXAMINATION",
-            main_tags={"StudyDate": date, "StudyTime": f"{8 + i % 10:02d}3000", "StudyDescription": f"{modality} EXAMINATION",
-                       "AccessionNumber": f"ACC-Q-{i:06d}", "StudyInstanceUID": study_uid},
-        ))
+        studies.append(
+            Study(
+                public_id=ids[1],
+                study_instance_uid=study_uid,
+                accession_number=f"ACC-Q-{i:06d}",
+                study_date=date,
+                study_description=f"{modality} EXAMINATION",
+                main_tags={
+                    "StudyDate": date,
+                    "StudyTime": f"{8 + i % 10:02d}3000",
+                    "StudyDescription": f"{modality} EXAMINATION",
+                    "AccessionNumber": f"ACC-Q-{i:06d}",
+                    "StudyInstanceUID": study_uid,
+                },
+            )
+        )
         studies[-1].patient_key = patient_id
         for s in range(SERIES_PER_STUDY):
             series_uid = synthetic.uid("q-series", i, s)
             series_modality = modality if s == 0 else "SR"
-            series.append(Series(
-                public_id=public_ids(patient_id, study_uid, series_uid, "")[2], series_instance_uid=series_uid,
-                modality=series_modality, main_tags={"Modality": series_modality, "SeriesNumber": str(s + 1)},
-            ))
+            series.append(
+                Series(
+                    public_id=public_ids(patient_id, study_uid, series_uid, "")[2],
+                    series_instance_uid=series_uid,
+                    modality=series_modality,
+                    main_tags={"Modality": series_modality, "SeriesNumber": str(s + 1)},
+                )
+            )
             series[-1].study_key = study_uid
             for n in range(INSTANCES_PER_SERIES):
                 sop_uid = synthetic.uid("q-instance", i, s, n)
-                instances.append(Instance(
-                    public_id=public_ids(patient_id, study_uid, series_uid, sop_uid)[3], sop_instance_uid=sop_uid,
-                    index_in_series=n + 1, file_uuid=uuid.uuid4(), file_size=1000, file_md5="0" * 32,
-                    main_tags={"InstanceNumber": str(n + 1), "SOPInstanceUID": sop_uid},
-                ))
+                instances.append(
+                    Instance(
+                        public_id=public_ids(patient_id, study_uid, series_uid, sop_uid)[3],
+                        sop_instance_uid=sop_uid,
+                        index_in_series=n + 1,
+                        file_uuid=uuid.uuid4(),
+                        file_size=1000,
+                        file_md5="0" * 32,
+                        main_tags={"InstanceNumber": str(n + 1), "SOPInstanceUID": sop_uid},
+                    )
+                )
                 instances[-1].series_key = series_uid
     return patients, studies, series, instances
 
@@ -161,7 +180,9 @@ def grow_to(current, target, rng):
     patients, studies, series, instances = _study_rows(current, target, rng)
     with transaction.atomic():
         Patient.objects.bulk_create(patients, ignore_conflicts=True)
-        patient_pk = dict(Patient.objects.filter(patient_id__in={s.patient_key for s in studies}).values_list("patient_id", "pk"))
+        patient_pk = dict(
+            Patient.objects.filter(patient_id__in={s.patient_key for s in studies}).values_list("patient_id", "pk")
+        )
         for study in studies:
             study.patient_id = patient_pk[study.patient_key]
         study_pk = {s.study_instance_uid: s.pk for s in Study.objects.bulk_create(studies, batch_size=2000)}
@@ -194,7 +215,12 @@ def main_select(statements):
     """The page's main SELECT: the one that reads the sorted page of rows from the index
     (the paginator's LIMIT is 50, or fewer on a short last page)."""
     for sql in statements:
-        if sql.lstrip().startswith("SELECT") and 'FROM "explorer_' in sql and " ORDER BY " in sql and re.search(r" LIMIT \d+", sql):
+        if (
+            sql.lstrip().startswith("SELECT")
+            and 'FROM "explorer_' in sql
+            and " ORDER BY " in sql
+            and re.search(r" LIMIT \d+", sql)
+        ):
             return sql
     raise RuntimeError("no paged SELECT among the page's queries")
 
@@ -225,12 +251,15 @@ def measure_page(client, conn, path, runs):
     size = len(response.content) / 1000
     return (
         f"{latency.text()} ({len(statements)} queries, {size:,.0f} kB HTML)",
-        f"main SELECT {select_latency.text()} ({rows} row{'s' if rows != 1 else ''}); all {len(statements)} queries {all_latency.text()}",
+        f"main SELECT {select_latency.text()} ({rows} row{'s' if rows != 1 else ''}); "
+        f"all {len(statements)} queries {all_latency.text()}",
     )
 
 
 def count_rows(conn):
-    return conn.execute("SELECT (SELECT count(*) FROM explorer_patient), (SELECT count(*) FROM explorer_study)").fetchone()
+    return conn.execute(
+        "SELECT (SELECT count(*) FROM explorer_patient), (SELECT count(*) FROM explorer_study)"
+    ).fetchone()
 
 
 def measure_pages(client, table, plan):
@@ -292,10 +321,11 @@ def preamble(plan, quick, db_version, load):
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{db_version}. Server time: Django's test client in this process, logged in (no HTTP, no network).",
         f"Sizes{' (--quick)' if quick else ''}: {', '.join(f'{s:,}' for s in plan.sizes)} studies "
-        f"(two per patient, {SERIES_PER_STUDY} series × {INSTANCES_PER_SERIES} instances each), inserted with bulk_create. "
-        f"Latencies over {plan.runs} runs after 2 warm-up runs. Page baselines: the page's own SQL captured from "
-        "one rendering, run again through psycopg (the main SELECT that reads the page of at most 50 rows, and every query of "
-        "the request in a row). Preview baseline: pydicom's dcmread + pixel_array of the same stored file.",
+        f"(two per patient, {SERIES_PER_STUDY} series × {INSTANCES_PER_SERIES} instances each), inserted with "
+        f"bulk_create. Latencies over {plan.runs} runs after 2 warm-up runs. Page baselines: the page's own SQL "
+        "captured from one rendering, run again through psycopg (the main SELECT that reads the page of at most 50 "
+        "rows, and every query of the request in a row). Preview baseline: pydicom's dcmread + pixel_array of the "
+        "same stored file.",
         load.text() + ".",
     ]
 

@@ -48,7 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-
 import synthetic
 from harness import (
     LoadMonitor,
@@ -222,12 +221,17 @@ def measure_ingest(server, table, file_set, baseline, reference_4_threads="—",
         # Pharos, and Pharos is compared with Orthanc of its own round.
         for round_number in range(1, POST_ROUNDS + 1):
             if orthanc is not None:
-                log(f"POST /instances, {what}, {threads} thread(s) → {orthanc.name} (round {round_number} of {POST_ROUNDS})")
+                log(
+                    f"POST /instances, {what}, {threads} thread(s) → {orthanc.name} "
+                    f"(round {round_number} of {POST_ROUNDS})"
+                )
                 figure, failures = post_instances(orthanc, payloads, threads)
                 runs["Orthanc"].append(figure)
                 failed["Orthanc"] += bool(failures)
                 if failures:
-                    table.note(f"Orthanc, POST {what}, {threads} thread(s): {len(failures)} failures, first: {failures[0]}")
+                    table.note(
+                        f"Orthanc, POST {what}, {threads} thread(s): {len(failures)} failures, first: {failures[0]}"
+                    )
                 orthanc.clear()
             warm_up(server)
             log(f"POST /instances, {what}, {threads} thread(s) (round {round_number} of {POST_ROUNDS})")
@@ -242,10 +246,14 @@ def measure_ingest(server, table, file_set, baseline, reference_4_threads="—",
             shares = [o.seconds / p.seconds for p, o in zip(runs["Pharos"], runs["Orthanc"])]
             rounds = ", ".join(f"{value:.2f}" for value in shares)
             cell += f" — {statistics.median(shares):.2f}× Orthanc (rounds: {rounds})"
-            reference = f"measured {orthanc.index}: {median_figure(runs['Orthanc']).text()}" + (
-                failed_text(failed["Orthanc"])
-            ) + (f"; ref. {reference_4_threads}" if threads > 1 else "")
-        table.add(f"POST /instances, {what}, {threads} thread{'s' if threads > 1 else ''}", cell, baseline.text(), reference)
+            reference = (
+                f"measured {orthanc.index}: {median_figure(runs['Orthanc']).text()}"
+                + (failed_text(failed["Orthanc"]))
+                + (f"; ref. {reference_4_threads}" if threads > 1 else "")
+            )
+        table.add(
+            f"POST /instances, {what}, {threads} thread{'s' if threads > 1 else ''}", cell, baseline.text(), reference
+        )
     log(f"manage.py import, {what}")
     figure, problem = import_folder(server, file_set)
     table.add(f"manage.py import, {what}", figure.text_with_time(), baseline.text())
@@ -285,7 +293,7 @@ QUERIES = (
         ORTHANC_STUDIES_EXPAND,
     ),
     Query(
-        'POST /tools/find Study PatientName=*SMITH*',
+        "POST /tools/find Study PatientName=*SMITH*",
         "POST",
         "/tools/find",
         {"Level": "Study", "Query": {"PatientName": "*SMITH*"}},
@@ -347,8 +355,12 @@ def measure_queries(server, db_url, table, file_set, baseline, runs, orthanc=Non
     if orthanc is not None:
         log(f"POST /instances, {file_set.describe()} → {orthanc.name} (to populate it)")
         figure, failures = post_instances(orthanc, [p.read_bytes() for p in file_set.paths], 4)
-        table.add(f"{orthanc.name} populated by POST /instances, {file_set.describe()}, 4 threads", "—", "—",
-                  f"measured: {figure.text_with_time()}" + (f" — {len(failures)} FAILED" if failures else ""))
+        table.add(
+            f"{orthanc.name} populated by POST /instances, {file_set.describe()}, 4 threads",
+            "—",
+            "—",
+            f"measured: {figure.text_with_time()}" + (f" — {len(failures)} FAILED" if failures else ""),
+        )
         orthanc_client = orthanc.client()
     client = server.client()
     warm_up(server)
@@ -378,7 +390,8 @@ def measure_queries(server, db_url, table, file_set, baseline, runs, orthanc=Non
 def preamble(sizes, quick, db_version, load):
     return [
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{db_version}; server: `manage.py start` (gunicorn, threaded workers taking connections in turn, default workers/threads).",
+        f"{db_version}; server: `manage.py start` (gunicorn, threaded workers taking connections in turn, "
+        "default workers/threads).",
         f"Sizes{' (--quick)' if quick else ''}: {sizes.ct:,} CT slices 512×512×16-bit, {sizes.small:,} small "
         f"64×64 SC, {sizes.studies:,} one-instance studies. Latencies over {LATENCY_RUNS} runs after 2 warm-up runs. "
         "Baseline for ingest rows: plain copy of the same files with fsync per file; "
@@ -403,11 +416,14 @@ def run(sizes, quick, only=None):
         server = Server(tmp / "data", db_url, OUT_DIR / "ingest-server.log")
         orthanc = None
         if shutil.which("Orthanc"):
-            orthanc = Orthanc(shutil.which("Orthanc"), tmp / "orthanc", OUT_DIR / "ingest-orthanc.log",
-                              f"orthanc_bench_{os.getpid()}")
-            orthanc_text = (f"Orthanc: {orthanc.version()} measured in this run ({orthanc.index} index, no "
-                            f"authentication) on the same files; POST rows: {POST_ROUNDS} rounds of Orthanc then "
-                            "Pharos, figures at each one's median run, the ratio the median of the rounds' ratios.")
+            orthanc = Orthanc(
+                shutil.which("Orthanc"), tmp / "orthanc", OUT_DIR / "ingest-orthanc.log", f"orthanc_bench_{os.getpid()}"
+            )
+            orthanc_text = (
+                f"Orthanc: {orthanc.version()} measured in this run ({orthanc.index} index, no "
+                f"authentication) on the same files; POST rows: {POST_ROUNDS} rounds of Orthanc then "
+                "Pharos, figures at each one's median run, the ratio the median of the rounds' ratios."
+            )
         try:
             if orthanc is not None:
                 log(f"starting {orthanc.name} on port {orthanc.http_port}")

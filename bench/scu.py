@@ -44,12 +44,13 @@ import time
 import traceback
 from pathlib import Path
 
+import synthetic
 from harness import (
+    DCMTK_ENV,
+    DCMTK_PDU,
     LoadMonitor,
     Server,
     Table,
-    DCMTK_ENV,
-    DCMTK_PDU,
     Throughput,
     create_database,
     drop_database,
@@ -58,7 +59,6 @@ from harness import (
     postgres_version,
 )
 from ingest import FileSet, import_folder
-import synthetic
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 SCU_MAX_PDU = 4 * 1024 * 1024  # what the bare SCU receives; what it sends is storescp's 131072
@@ -121,8 +121,8 @@ class StoreScp:
 
 def bare_send(paths, port):
     """One association, every file with send_c_store(path); returns (seconds, failures)."""
-    from pynetdicom import AE, _config, evt
     from pydicom.uid import ExplicitVRLittleEndian
+    from pynetdicom import AE, _config, evt
 
     _config.LOG_HANDLER_LEVEL = "none"
     _config.STORE_SEND_CHUNKED_DATASET = True  # stream each file from disk, as our SCU does
@@ -288,7 +288,8 @@ def run(count, quick):
 def preamble(count, quick, db_version, load):
     return [
         f"Run {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{db_version}; server: `manage.py start` (gunicorn, threaded workers taking connections in turn, default workers/threads).",
+        f"{db_version}; server: `manage.py start` (gunicorn, threaded workers taking connections in turn, "
+        "default workers/threads).",
         f"Sizes{' (--quick)' if quick else ''}: {count:,} CT slices 512×512×16-bit, explicit VR little endian. "
         "Receiver: DCMTK storescp (TCP_NODELAY=1, -pdu 131072, no fsync). "
         "Pharos: the store job run through the real server, `POST /modalities/storescp/store` with "

@@ -12,6 +12,7 @@ from pynetdicom import AE, AllStoragePresentationContexts, evt
 
 from dicomnet.models import Modality
 from tests.conftest import make_dicom, sample_path
+from tests.tools import require_tool
 
 DCMTK_ENV = dict(os.environ, TCP_NODELAY="1")
 
@@ -23,7 +24,9 @@ def free_port():
 
 
 def dcmtk(tool, *args, timeout=60):
-    """Run a DCMTK tool; returns the CompletedProcess (stdout and stderr merged)."""
+    """Run a DCMTK tool; returns the CompletedProcess (stdout and stderr merged).
+    A missing tool skips the test, or fails it under CI (tests/tools.py)."""
+    require_tool(tool)
     return subprocess.run(
         [tool, *map(str, args)], env=DCMTK_ENV, capture_output=True, text=True, timeout=timeout
     )
@@ -62,15 +65,31 @@ def child_processes(parent):
     return found
 
 
-def wait_for_port(port, process, timeout=10):
+def wait_until(predicate, timeout, message, interval=0.05):
+    """Poll `predicate` until it returns a true value (returned) or `timeout` seconds pass
+    (an AssertionError saying `message`)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{message} (after {timeout} s)"
+        time.sleep(interval)
+
+
+def listening(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for_port(port, process, timeout=10):
+    """Wait until something listens on `port`; fail at once if `process` stops meanwhile."""
+
+    def up():
         assert process.poll() is None, f"the peer stopped: {process.stdout.read() if process.stdout else ''}"
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
+        return listening(port)
+
+    wait_until(up, timeout, f"nothing listens on port {port}")
 
 
 # --- Peers ------------------------------------------------------------------------------------
@@ -109,6 +128,7 @@ def collector():
 @pytest.fixture
 def storescp(tmp_path):
     """DCMTK's storescp writing what it receives to a folder."""
+    require_tool("storescp")
     folder = tmp_path / "storescp"
     folder.mkdir()
     port = free_port()
@@ -150,6 +170,7 @@ def dcmqrscp(tmp_path, dicom_server):
     """DCMTK's dcmqrscp as a remote PACS holding CT_small, MR_small and a UTF-8 patient;
     it knows our SCP as PHAROS, for moves. (Forking mode: single-process mode crashes
     after the first association.)"""
+    require_tool("dcmqrscp")
     folder = tmp_path / "qrscp"
     folder.mkdir()
     port = free_port()

@@ -19,7 +19,7 @@ from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
 from tests.conftest import make_image, run_queued_jobs
-from tests.dicom_peers import child_processes, free_port, modality
+from tests.dicom_peers import child_processes, free_port, modality, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ class SlowCollector:
         )
 
     def on_store(self, event):
-        time.sleep(self.delay)
+        time.sleep(self.delay)  # the slowness is what the tests need: a job still running when they act
         self.received[event.dataset.SOPInstanceUID] = event.dataset.PixelData
         return 0x0000
 
@@ -87,7 +87,10 @@ def test_sending_a_study_of_fifty_instances_as_a_job(api, queue, slow_peer):
     assert job["Content"]["ParentResources"] == [study]
     assert len(slow_peer.received) == 50
     for instance in Instance.objects.all():
-        assert slow_peer.received[instance.sop_instance_uid] == pydicom.dcmread(storage.path_for(instance.file_uuid)).PixelData
+        assert (
+            slow_peer.received[instance.sop_instance_uid]
+            == pydicom.dcmread(storage.path_for(instance.file_uuid)).PixelData
+        )
 
 
 def test_a_synchronous_store_answers_the_content(api, slow_peer):
@@ -101,8 +104,11 @@ def test_query_and_retrieve_from_a_remote_pacs(api, dcmqrscp, dicom_server):
     from tests.dicom_peers import port_of
 
     modality("PHAROS", port_of(dicom_server))  # dcmqrscp sends to us as a known modality
-    answer = post(api, f"/modalities/{dcmqrscp.name}/query",
-                  {"Level": "Study", "Query": {"PatientName": "Compressed*", "SeriesDescription": "x", "StudyDate": ""}}).json()
+    answer = post(
+        api,
+        f"/modalities/{dcmqrscp.name}/query",
+        {"Level": "Study", "Query": {"PatientName": "Compressed*", "SeriesDescription": "x", "StudyDate": ""}},
+    ).json()
     query = answer["Path"]
     assert api.get(f"{query}/dropped-keys").json() == ["SeriesDescription"]
     answers = api.get(f"{query}/answers?expand&simplify").json()
@@ -159,16 +165,19 @@ def test_a_worker_killed_mid_job_leaves_it_failed_and_resubmitting_completes(api
         answer = post(api, "/modalities/slow/store", {"Resources": [study], "Asynchronous": True}).json()
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "rqworker", "default", "--burst"],
-            cwd=ROOT, env=worker_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=worker_environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
-        while not peer.received:
-            assert time.monotonic() < deadline and worker.poll() is None, "the job never started"
-            time.sleep(0.1)
+        wait_until(lambda: peer.received or worker.poll() is not None, 60, "the job never started")
+        assert worker.poll() is None, "the worker stopped before its job sent anything"
         kill_with_children(worker.pid)
         worker.wait()
         assert api.get(answer["Path"]).json()["State"] == "Running"
-        time.sleep(4)
+        wait_until(
+            lambda: api.get(answer["Path"]).json()["State"] != "Running", 30, "the dead worker's job kept running"
+        )
         job = api.get(answer["Path"]).json()
         assert job["State"] == "Failure"
         assert "worker running this job stopped" in job["ErrorDetails"]
@@ -202,10 +211,7 @@ def test_cancel_a_running_store_job(api, queue):
 
         thread = threading.Thread(target=work)
         thread.start()
-        deadline = time.monotonic() + 30
-        while not peer.received:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: peer.received, 30, "the job never sent anything")
         assert post(api, f"/jobs/{job_id}/cancel").json() == {}
         thread.join(timeout=30)
         job = Job.objects.get(pk=job_id)

@@ -126,7 +126,7 @@ def counting_authenticate(monkeypatch, seconds=0):
 
     def authenticate(**credentials):
         calls.append(credentials["username"])
-        time.sleep(seconds)
+        time.sleep(seconds)  # the duration of a real hash is the behaviour under test
         return real(**credentials)
 
     monkeypatch.setattr(auth, "authenticate", authenticate)

@@ -4,11 +4,10 @@ instance, opens sequences of the tag tree, checks that pictures really load, del
 series, jumps by identifier, and leaves screenshots of the main pages in docs/screenshots/.
 
 Only the Python package comes from PyPI: the browser is the system's (/usr/bin/chromium),
-never one downloaded by `playwright install`. Without it the tests are skipped.
+never one downloaded by `playwright install`. Without it the tests are skipped (and fail under CI).
 """
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,8 @@ from pydicom.uid import generate_uid
 
 from explorer.ingest import Origin, store_instance
 from tests.conftest import CT_SMALL_IDS, dicom_bytes, sample_path
+from tests.tools import CHROMIUM, needs_tool
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -35,7 +34,7 @@ PASSWORD = "lighthouse-keeper"
 TIMEOUT_MS = 15_000
 
 pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (CI installs Debian's chromium)"),
+    needs_tool(CHROMIUM),
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -69,7 +68,9 @@ def derived(sample, count, **tags):
 
 def store_demo_data():
     """The pydicom samples, and a head study of two image series and a plan without pixels."""
-    samples = {name: store(dicom_bytes(name)) for name in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "emri_small.dcm")}
+    samples = {
+        name: store(dicom_bytes(name)) for name in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "emri_small.dcm")
+    }
     study = {
         "PatientID": "BRAIN-1",
         "PatientName": "Doe^Jane",
@@ -137,7 +138,8 @@ def page(chromium, live_server, keeper):
 def image_loaded(page, selector):
     """Wait until the <img> has really arrived and been decoded (naturalWidth > 0)."""
     page.wait_for_function(
-        "selector => { const img = document.querySelector(selector); return img && img.complete && img.naturalWidth > 0; }",
+        "selector => { const img = document.querySelector(selector); "
+        "return img && img.complete && img.naturalWidth > 0; }",
         arg=selector,
     )
     return page.evaluate("selector => document.querySelector(selector).naturalWidth", selector)
@@ -218,7 +220,9 @@ def test_the_series_scroller(page, data):
     first_src = image.get_attribute("src")
     page.focus("[data-scroller-range]")
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("src => document.querySelector('[data-scroller-image]').getAttribute('src') !== src", arg=first_src)
+    page.wait_for_function(
+        "src => document.querySelector('[data-scroller-image]').getAttribute('src') !== src", arg=first_src
+    )
     assert page.locator("[data-scroller-label]").inner_text() == "Instance 5 · 5 / 7"
     assert image_loaded(page, "[data-scroller-image]") == 128
     assert page.locator("[data-scroller-link]").get_attribute("href").startswith("/ui/instances/")

@@ -5,10 +5,9 @@ real RQ worker runs it, query DCMTK's dcmqrscp and retrieve a study into our own
 server, and the jobs list. Screenshots go to docs/screenshots/ (upload, send, query-retrieve,
 query-answers, retrieve, job, jobs).
 
-Skipped when /usr/bin/chromium is missing.
+Skipped when /usr/bin/chromium is missing (failed under CI).
 """
 
-import os
 import subprocess
 import sys
 
@@ -16,17 +15,19 @@ import pytest
 
 from dicomnet.models import Job
 from explorer.models import Instance
+from tests import test_browser
 from tests.conftest import CT_SMALL_IDS, dicom_bytes, run_queued_jobs, sample_path
 from tests.dicom_peers import free_port, modality
 from tests.test_api_remote import ROOT, worker_environment
 from tests.test_browser import SCREENSHOTS, screenshot, store
-from tests.test_browser import chromium, keeper, page  # noqa: F401  (the same fixtures)
+from tests.tools import CHROMIUM, needs_tool
 
-CHROMIUM = "/usr/bin/chromium"
+# The browser fixtures of tests/test_browser.py, found here by name.
+chromium, keeper, page = test_browser.chromium, test_browser.keeper, test_browser.page
 CT_SOP_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
 
 pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (CI installs Debian's chromium)"),
+    needs_tool(CHROMIUM),
     pytest.mark.django_db(transaction=True),
 ]
 

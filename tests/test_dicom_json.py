@@ -4,19 +4,22 @@ import io
 import warnings
 from pathlib import Path
 
+import data_store
 import pydicom
 import pytest
 from pydicom import config
 from pydicom.data import get_testdata_file
 
-import data_store
 from explorer import dicom, dicom_json
 from tests.conftest import make_dicom
 
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data"
 PYDICOM_DATA_FILES = Path(data_store.__file__).parent / "data"
 ALL_FILES = sorted(
-    path for folder in (PYDICOM_FILES, PYDICOM_DATA_FILES) for path in folder.rglob("*.dcm") if path.stat().st_size < 5_000_000
+    path
+    for folder in (PYDICOM_FILES, PYDICOM_DATA_FILES)
+    for path in folder.rglob("*.dcm")
+    if path.stat().st_size < 5_000_000
 )
 
 
@@ -70,7 +73,9 @@ def test_every_test_file_gets_pydicoms_json(defer):
 def test_public_texts_and_numbers_take_the_fast_path():
     dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, dicom.BULK_DATA_THRESHOLD)
-    public_plain = [key for key, element in as_json.items() if int(key[:4], 16) % 2 == 0 and element["vr"] in dicom_json.FAST_VRS]
+    public_plain = [
+        key for key, element in as_json.items() if int(key[:4], 16) % 2 == 0 and element["vr"] in dicom_json.FAST_VRS
+    ]
     assert len(converted) >= len(public_plain) - 1  # all but SpecificCharacterSet, read first for the others
 
 

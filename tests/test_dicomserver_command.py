@@ -5,11 +5,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import sample_path
-from tests.dicom_peers import child_processes, dcmtk, free_port
+from tests.dicom_peers import child_processes, dcmtk, free_port, wait_for_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,12 +29,7 @@ def start_dicomserver(data_dir, *options, output=subprocess.PIPE):
 def test_it_serves_and_stops_on_sigterm(tmp_path):
     server, port = start_dicomserver(tmp_path)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port, server, timeout=30)
         assert dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", port, sample_path("CT_small.dcm")).returncode == 0
     finally:
         server.send_signal(signal.SIGTERM)
@@ -63,19 +57,18 @@ def test_a_port_in_use_is_a_clear_error(tmp_path):
 
 def test_helper_processes_stop_when_the_server_is_killed_outright(tmp_path):
     server, _ = start_dicomserver(tmp_path, "--processes", "2", output=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not (helpers := helpers_of(server.pid)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert helpers, "no helper process started"
+    helpers = wait_until(lambda: helpers_of(server.pid), 60, "no helper process started")
     server.kill()
     server.wait()
-    deadline = time.monotonic() + 20
-    while any(Path(f"/proc/{pid}").exists() for pid in helpers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    alive = [pid for pid in helpers if Path(f"/proc/{pid}").exists()]
-    for pid in alive:
-        os.kill(pid, signal.SIGKILL)
-    assert not alive, "a helper outlived the DICOM server"
+    try:
+        wait_until(lambda: not still_running(helpers), 20, "a helper outlived the DICOM server")
+    finally:
+        for pid in still_running(helpers):
+            os.kill(pid, signal.SIGKILL)
+
+
+def still_running(pids):
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
 def helpers_of(parent):

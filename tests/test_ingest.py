@@ -43,7 +43,7 @@ def test_an_arrival_ages_its_parents_again(storage_dir):
     each arriving instance, so that a resource becomes stable only once its arrivals stop."""
     same_series = {"StudyInstanceUID": "1.2.3", "SeriesInstanceUID": "1.2.3.4"}
     store_instance(make_dicom(SOPInstanceUID="1.2.3.4.1", **same_series), Origin())
-    long_ago = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    long_ago = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
     for model in (Patient, Study, Series):
         model.objects.update(last_update=long_ago)
     store_instance(make_dicom(SOPInstanceUID="1.2.3.4.2", **same_series), Origin())

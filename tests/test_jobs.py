@@ -11,6 +11,7 @@ from django.utils import timezone
 from dicomnet import jobs
 from dicomnet.models import Job
 from tests.conftest import run_queued_jobs
+from tests.dicom_peers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,16 +23,13 @@ def counting(job, progress, should_stop):
         should_stop()
         if job.parameters.get("fail_at") == step:
             raise RuntimeError("step failed on purpose")
-        time.sleep(job.parameters.get("delay", 0))
+        time.sleep(job.parameters.get("delay", 0))  # a slow step: the tests act on a job while it runs
         progress(step + 1, total)
     return {"Steps": total}
 
 
 def wait_until_running(job, seconds=30):
-    deadline = time.monotonic() + seconds
-    while Job.objects.get(pk=job.pk).state != Job.RUNNING:
-        assert time.monotonic() < deadline, "the job never started"
-        time.sleep(0.05)
+    wait_until(lambda: Job.objects.get(pk=job.pk).state == Job.RUNNING, seconds, "the job never started")
 
 
 def run_in_thread(job):

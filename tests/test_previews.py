@@ -6,7 +6,6 @@ is compared with DCMTK's rendering of its uncompressed twin from pydicom-data.
 """
 
 import io
-import shutil
 import subprocess
 
 import numpy as np
@@ -18,12 +17,13 @@ from pydicom.uid import ImplicitVRLittleEndian, generate_uid
 
 from explorer import previews
 from tests.conftest import dicom_bytes, sample_path, upload
+from tests.tools import needs_tool
 
 # Measured: 0 on nearly every file; a few tenths where colour conversion or a
 # fractional rescale slope rounds differently.
 MAX_MEAN_DIFFERENCE = 1.0
 
-dcmtk_required = pytest.mark.skipif(shutil.which("dcmj2pnm") is None, reason="DCMTK is not installed")
+dcmtk_required = needs_tool("dcmj2pnm")
 
 
 # ---------------------------------------------------------------- helpers

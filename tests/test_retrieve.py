@@ -13,10 +13,10 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import (
+    JPEG2000,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    JPEG2000,
     generate_uid,
 )
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, build_role, evt
@@ -38,6 +38,7 @@ from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
 from tests.conftest import VARIED_FILES, dicom_bytes, make_image, sample_path
 from tests.dicom_peers import DCMTK_ENV, dcmtk, free_port, port_of, wait_for_port
+from tests.tools import require_tool
 
 PATIENT_ROOT_MOVE = PatientRootQueryRetrieveInformationModelMove
 STUDY_ROOT_MOVE = StudyRootQueryRetrieveInformationModelMove
@@ -262,7 +263,7 @@ class StorageSCP:
         self.delay = delay
 
     def on_store(self, event):
-        time.sleep(self.delay)
+        time.sleep(self.delay)  # a deliberately slow destination, for the tests that need one
         if event.request.AffectedSOPInstanceUID in self.failing:
             return 0xA700
         dataset = event.dataset
@@ -306,6 +307,7 @@ def destination(archive, storage_scps):
 @pytest.fixture
 def storescp(archive, tmp_path):
     """DCMTK's storescp, registered as the modality STORESCP; gives the folder it writes to."""
+    require_tool("storescp")
     folder = tmp_path / "storescp"
     folder.mkdir()
     port = free_port()

@@ -58,10 +58,14 @@ def test_every_transfer_syntax_is_stored_as_sent(dicom_server, name):
 
 def test_store_refused_for_unknown_aes_when_the_setting_says_so(dicom_server, settings):
     settings.PHAROS_DICOM_ALWAYS_ALLOW_STORE = False
-    result = dcmtk("storescu", "-aec", "PHAROS", "-aet", "STRANGER", "127.0.0.1", port_of(dicom_server), sample_path(CT_SMALL))
+    result = dcmtk(
+        "storescu", "-aec", "PHAROS", "-aet", "STRANGER", "127.0.0.1", port_of(dicom_server), sample_path(CT_SMALL)
+    )
     assert Instance.objects.count() == 0
     Modality.objects.create(name="known", aet="STRANGER", host="127.0.0.1", port=104)
-    result = dcmtk("storescu", "-aec", "PHAROS", "-aet", "STRANGER", "127.0.0.1", port_of(dicom_server), sample_path(CT_SMALL))
+    result = dcmtk(
+        "storescu", "-aec", "PHAROS", "-aet", "STRANGER", "127.0.0.1", port_of(dicom_server), sample_path(CT_SMALL)
+    )
     assert result.returncode == 0
     assert Instance.objects.count() == 1
 

@@ -1,0 +1,64 @@
+"""Pharos started as the README starts it (`manage.py start`) in its own processes, on free ports
+with its own data folder, and driven from outside: HTTP with Basic credentials."""
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.dicom_peers import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def request(port, path, password, method="GET", data=None, content_type=None, user="admin"):
+    """(status, headers, body) of one request; `password=None` sends no credentials."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    if password is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+class Server:
+    """`manage.py start` as on a fresh machine: SQLite and the embedded Redis in `data_dir`,
+    unless `database_url` names a PostgreSQL database of its own."""
+
+    def __init__(self, data_dir, password, database_url=None, **environment):
+        self.port = free_port()
+        self.dicom_port = free_port()
+        env = dict(os.environ, PHAROS_DATA_DIR=str(data_dir), PHAROS_HTTP_PORT=str(self.port))
+        env["PHAROS_DICOM_PORT"] = str(self.dicom_port)
+        env["PHAROS_ADMIN_PASSWORD"] = password
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        env.update(environment)
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "start"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            for port in (self.port, self.dicom_port):
+                wait_for_port(port, self.process, timeout=60)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self.process.stdout.close()

@@ -33,7 +33,9 @@ def may(operation, calling_aet, address):
     modality = known_modality(calling_aet, address)
     allowed = modality.allows(operation) if modality else always_allowed(operation)
     if not allowed:
-        reason = f"modality {modality.name!r} may not {operation}" if modality else "this AE is not a configured modality"
+        reason = (
+            f"modality {modality.name!r} may not {operation}" if modality else "this AE is not a configured modality"
+        )
         logger.warning("Refused %s from %s at %s: %s", operation.upper(), calling_aet, address, reason)
     return allowed
 

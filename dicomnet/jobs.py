@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from dicomnet.models import Job
 from dicomnet import scu
+from dicomnet.models import Job
 from dicomnet.scu import ScuError
 from explorer.index import instances_of
 

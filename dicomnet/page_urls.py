@@ -10,7 +10,9 @@ urlpatterns = [
     path("ui/queries/<str:query_id>", views.query_answers, name="remote-query"),
     path("ui/queries/<str:query_id>/retrieve", views.retrieve_all, name="remote-query-retrieve"),
     path("ui/queries/<str:query_id>/answers/<int:index>/series", views.answer_series, name="remote-answer-series"),
-    path("ui/queries/<str:query_id>/answers/<int:index>/retrieve", views.retrieve_answer, name="remote-answer-retrieve"),
+    path(
+        "ui/queries/<str:query_id>/answers/<int:index>/retrieve", views.retrieve_answer, name="remote-answer-retrieve"
+    ),
     path("ui/jobs", views.job_list, name="job-list"),
     path("ui/jobs/<str:job_id>", views.job_detail, name="job"),
     path("ui/jobs/<str:job_id>/<str:action>", views.job_action, name="job-action"),

@@ -28,7 +28,9 @@ def run_query(modality, level_name, wanted, normalize=True):
     modality cannot be asked, scu.BadQuery for a key that cannot be encoded."""
     answers, dropped = scu.find(modality, level_name, wanted, normalize=normalize)
     with transaction.atomic():
-        stored = RemoteQuery.objects.create(modality=modality.name, level=level_name, query=wanted, dropped_keys=dropped)
+        stored = RemoteQuery.objects.create(
+            modality=modality.name, level=level_name, query=wanted, dropped_keys=dropped
+        )
         RemoteAnswer.objects.bulk_create(
             RemoteAnswer(query=stored, position=i, content=answer.to_json_dict()) for i, answer in enumerate(answers)
         )

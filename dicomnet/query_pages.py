@@ -256,7 +256,9 @@ class RecentQuery:
 
 def recent_queries(count=5):
     """The last study searches, to open their answers again without asking the server."""
-    found = RemoteQuery.objects.filter(level="Study").annotate(answer_count=Count("answers")).order_by("-created")[:count]
+    found = (
+        RemoteQuery.objects.filter(level="Study").annotate(answer_count=Count("answers")).order_by("-created")[:count]
+    )
     return [
         RecentQuery(query_url(q.id), q.modality, format_moment(q.created), criteria(q), q.answer_count) for q in found
     ]

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from dicomnet.api import jobs, modalities as api, remote as ops
+from dicomnet.api import jobs
+from dicomnet.api import modalities as api
+from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
 
 urlpatterns = [

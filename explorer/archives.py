@@ -42,7 +42,8 @@ def archive_entries(level, resource):
         modality = series.main_tags.get("Modality", "")
         folder = "/".join(
             [
-                clean_name(patient.main_tags.get("PatientID"), patient.main_tags.get("PatientName")) or "Unknown patient",
+                clean_name(patient.main_tags.get("PatientID"), patient.main_tags.get("PatientName"))
+                or "Unknown patient",
                 clean_name(study.main_tags.get("AccessionNumber"), study.main_tags.get("StudyDescription"))
                 or "Unknown study",
                 clean_name(modality, series.main_tags.get("SeriesDescription")) or "Unknown series",

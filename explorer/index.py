@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import orjson
-
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, JSONField, Sum
 from django.utils import timezone
@@ -102,7 +101,7 @@ def _as_datetime(value):
     # SQLite gives back its text, in UTC; PostgreSQL an aware datetime.
     if isinstance(value, str):
         value = parse_datetime(value)
-    return value.replace(tzinfo=datetime.timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value
 
 
 PARENTS_SQL = (
@@ -162,7 +161,10 @@ def _insert(cursor, model, rows):
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES " + ", ".join([placeholders] * len(rows))
-    prepare = [_json_text if isinstance(field, JSONField) else partial(field.get_db_prep_save, connection=connection) for field in fields]
+    prepare = [
+        _json_text if isinstance(field, JSONField) else partial(field.get_db_prep_save, connection=connection)
+        for field in fields
+    ]
     cursor.execute(sql, [to_db(row[name]) for row in rows for name, to_db in zip(names, prepare)])
 
 
@@ -320,7 +322,9 @@ def delete(level, resource):
             if children.exists():
                 break
             grandparent_model = type(parent)
-            next_parent = getattr(parent, PARENT_FIELD[grandparent_model]) if grandparent_model in PARENT_FIELD else None
+            next_parent = (
+                getattr(parent, PARENT_FIELD[grandparent_model]) if grandparent_model in PARENT_FIELD else None
+            )
             parent.delete()
             parent, parent_level = next_parent, levels.parent_of(parent_level)
         transaction.on_commit(lambda: [storage.delete(u) for u in file_uuids])

@@ -22,7 +22,9 @@ page_patterns = [
     path("", include("dicomnet.page_urls")),
 ]
 page_patterns += [
-    path(f"ui/{level.plural}/<str:public_id>/delete", views.delete, {"level": level}, name=f"delete-{level.name.lower()}")
+    path(
+        f"ui/{level.plural}/<str:public_id>/delete", views.delete, {"level": level}, name=f"delete-{level.name.lower()}"
+    )
     for level in levels.LEVELS
 ]
 

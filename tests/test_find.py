@@ -391,7 +391,11 @@ def key(keyword, source=find.DATA_SET):
         ("KVP", {"vr": "DS", "Value": [120]}, "120"),
         ("PixelSpacing", {"vr": "DS", "Value": [0.5, 0.25]}, ["0.5", "0.25"]),
         ("SeriesNumber", {"vr": "IS", "Value": [3]}, "3"),
-        ("PerformingPhysicianName", {"vr": "PN", "Value": [{"Alphabetic": "Doe^J", "Ideographic": "山田"}]}, "Doe^J=山田"),
+        (
+            "PerformingPhysicianName",
+            {"vr": "PN", "Value": [{"Alphabetic": "Doe^J", "Ideographic": "山田"}]},
+            "Doe^J=山田",
+        ),
         ("PatientComments", {"vr": "LT", "Value": ["a\\b"]}, "a\\b"),  # LT may hold a backslash
         ("Rows", {"vr": "US", "Value": [512]}, "512"),
         ("FrameIncrementPointer", {"vr": "AT", "Value": ["00181063"]}, "(0018,1063)"),

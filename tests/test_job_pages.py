@@ -101,7 +101,9 @@ def test_send_needs_the_csrf_token(strict_browser):
     assert strict_browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector"}).status_code == 403
     assert not Job.objects.exists()
     token = csrf_token(strict_browser, f"/ui/studies/{CT_STUDY}")
-    response = strict_browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector", "csrfmiddlewaretoken": token})
+    response = strict_browser.post(
+        f"/ui/studies/{CT_STUDY}/send", {"modality": "collector", "csrfmiddlewaretoken": token}
+    )
     assert response.status_code == 302 and Job.objects.count() == 1
 
 
@@ -109,7 +111,9 @@ def test_send_needs_the_csrf_token(strict_browser):
 
 
 def a_job(state="Pending", minutes_ago=0, **fields):
-    job = Job.objects.create(type="DicomModalityStore", state=state, parameters={"Modality": "pacs", "Resources": ["x"]}, **fields)
+    job = Job.objects.create(
+        type="DicomModalityStore", state=state, parameters={"Modality": "pacs", "Resources": ["x"]}, **fields
+    )
     Job.objects.filter(pk=job.pk).update(created=timezone.now() - timedelta(minutes=minutes_ago))
     job.refresh_from_db()
     return job
@@ -117,9 +121,15 @@ def a_job(state="Pending", minutes_ago=0, **fields):
 
 def test_the_jobs_list_newest_first_with_progress_counts_and_errors(browser):
     old = a_job("Success", minutes_ago=30, progress=100, content={"InstancesCount": 12, "FailedInstancesCount": 0})
-    failed = a_job("Failure", minutes_ago=20, progress=40, error_code=9, error_description="Error in the network protocol",
-                   error_details="DicomAssociation - connecting to AET \"PACS\": refused",
-                   content={"InstancesCount": 5, "FailedInstancesCount": 3})
+    failed = a_job(
+        "Failure",
+        minutes_ago=20,
+        progress=40,
+        error_code=9,
+        error_description="Error in the network protocol",
+        error_details='DicomAssociation - connecting to AET "PACS": refused',
+        content={"InstancesCount": 5, "FailedInstancesCount": 3},
+    )
     running = a_job("Running", minutes_ago=10, progress=55, heartbeat=timezone.now())
     response = browser.get("/ui/jobs")
     rows = response.context["listing"].rows

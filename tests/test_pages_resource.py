@@ -29,12 +29,23 @@ def test_the_patient_page(browser, samples, django_assert_max_num_queries):
 
 def test_every_sample_renders_on_every_level(browser, samples):
     for patient, study, series, instance in samples.values():
-        for path in (f"/ui/patients/{patient}", f"/ui/studies/{study}", f"/ui/series/{series}", f"/ui/instances/{instance}"):
+        for path in (
+            f"/ui/patients/{patient}",
+            f"/ui/studies/{study}",
+            f"/ui/series/{series}",
+            f"/ui/instances/{instance}",
+        ):
             assert browser.get(path).status_code == 200, path
 
 
 def test_unknown_resources_are_a_404_page(browser):
-    for path in ("/ui/patients/nope", "/ui/studies/nope", "/ui/series/nope", "/ui/instances/nope", "/ui/series/nope/delete"):
+    for path in (
+        "/ui/patients/nope",
+        "/ui/studies/nope",
+        "/ui/series/nope",
+        "/ui/instances/nope",
+        "/ui/series/nope/delete",
+    ):
         response = browser.get(path)
         assert response.status_code == 404
         assert b"It may have been deleted" in response.content

@@ -78,7 +78,12 @@ def test_uploading_files_a_folder_and_a_zip_without_javascript(browser):
 def test_a_broken_zip_is_one_rejected_file_and_the_others_are_stored(browser):
     response = browser.post(
         "/ui/upload",
-        {"files": [upload_file("broken.zip", b"PK\x03\x04 not really a zip"), upload_file("mr.dcm", dicom_bytes("MR_small.dcm"))]},
+        {
+            "files": [
+                upload_file("broken.zip", b"PK\x03\x04 not really a zip"),
+                upload_file("mr.dcm", dicom_bytes("MR_small.dcm")),
+            ]
+        },
     )
     statuses = [(a["Filename"], a["Status"]) for a in response.context["answers"]]
     assert statuses == [("broken.zip", "Failure"), ("mr.dcm", "Success")]
@@ -102,7 +107,9 @@ def test_the_page_javascript_call_needs_the_csrf_token(strict_browser):
     assert accepted.status_code == 200 and accepted.json()["Status"] == "Success"
     # A ZIP answers for each member, as the page lists them.
     archive = a_zip({"a.dcm": dicom_bytes("MR_small.dcm"), "b.txt": b"nothing"})
-    answers = strict_browser.post("/instances", data=archive, content_type="application/zip", HTTP_X_CSRFTOKEN=token).json()
+    answers = strict_browser.post(
+        "/instances", data=archive, content_type="application/zip", HTTP_X_CSRFTOKEN=token
+    ).json()
     assert [(a["Filename"], a["Status"]) for a in answers] == [("a.dcm", "Success"), ("b.txt", "Failure")]
 
 

@@ -5,6 +5,7 @@ from dicomnet.models import Job
 from explorer.api.base import NoSuchResource, flag, json_response
 from explorer.identifiers import is_uuid
 
+
 def _time(moment):
     return moment.strftime("%Y%m%dT%H%M%S.%f") if moment else ""
 

@@ -13,9 +13,9 @@ from dicomnet import jobs, queries, scu
 from dicomnet.api.modalities import _modality
 from dicomnet.models import Job, RemoteAnswer, RemoteQuery
 from explorer import levels, tags
-from explorer.identifiers import is_uuid
 from explorer.api.base import NoSuchResource, flag, json_body, json_response
 from explorer.errors import BadRequest, NetworkProtocol
+from explorer.identifiers import is_uuid
 
 
 def _network(function, *args, **kwargs):
@@ -157,7 +157,12 @@ def delete_query(request, query_id):
 
 def query_part(request, query_id, part):
     stored = _query(query_id)
-    values = {"level": stored.level, "modality": stored.modality, "query": stored.query, "dropped-keys": stored.dropped_keys}
+    values = {
+        "level": stored.level,
+        "modality": stored.modality,
+        "query": stored.query,
+        "dropped-keys": stored.dropped_keys,
+    }
     return json_response(values[part])
 
 

@@ -3,7 +3,6 @@
 import json
 
 import orjson
-
 from django.http import HttpResponse
 
 from explorer.errors import BadJson, BadRequest, PharosError

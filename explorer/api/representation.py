@@ -6,7 +6,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
-
 from pydicom.datadict import tag_for_keyword
 
 from explorer import levels

@@ -3,8 +3,7 @@
 from django.urls import path
 
 from explorer import levels
-from explorer.api import instances, resources, system, tools
-from explorer.api import images
+from explorer.api import images, instances, resources, system, tools
 from explorer.api.base import endpoint
 
 urlpatterns = [

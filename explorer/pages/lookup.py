@@ -26,7 +26,9 @@ def jump_matches(text):
     if resource is not None:
         found.append((level, resource.public_id))
     unique = list(dict.fromkeys(found))
-    return [Match(lvl.name, public_id, resource_url(lvl, public_id), label) for lvl, public_id, label in labelled(unique)]
+    return [
+        Match(lvl.name, public_id, resource_url(lvl, public_id), label) for lvl, public_id, label in labelled(unique)
+    ]
 
 
 def labelled(level_ids):

@@ -1,4 +1,4 @@
-"""Successful C-STORE responses written as bytes by dicomnet.store_response: the same PDU as
+"""Successful C-STORE responses written as bytes by dicomnet.wire.store_response: the same PDU as
 pynetdicom's, and pynetdicom's own path for everything else."""
 
 import pytest
@@ -7,7 +7,7 @@ from pynetdicom.dimse_messages import C_STORE_RSP
 from pynetdicom.dimse_primitives import C_FIND, C_STORE
 from pynetdicom.pdu import P_DATA_TF
 
-from dicomnet.store_response import success_pdu
+from dicomnet.wire.store_response import success_pdu
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, sample_path
 from tests.dicom_peers import port_of

@@ -1,4 +1,4 @@
-"""The server's associations sleep until something arrives for them (dicomnet/reactors.py)."""
+"""The server's associations sleep until something arrives for them (dicomnet/wire/reactors.py)."""
 
 import os
 import socket
@@ -8,7 +8,7 @@ import time
 import pytest
 from pynetdicom import AE
 
-from dicomnet import reactors
+from dicomnet.wire import reactors
 from tests.dicom_peers import dcmtk, port_of
 
 

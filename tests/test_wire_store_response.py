@@ -70,3 +70,40 @@ def test_a_peer_reads_the_responses_written_directly(dicom_server):
     assoc.release()
     assert statuses == [0x0000] * 3
     assert Instance.objects.count() == 1
+
+
+@pytest.fixture
+def pynetdicom_sends(monkeypatch):
+    """(primitive class name, status) of each DIMSE response pynetdicom itself encodes and
+    sends (the requestor in this process sends its requests through it too)."""
+    from pynetdicom.dimse import DIMSEServiceProvider
+
+    sent = []
+    send_msg = DIMSEServiceProvider.send_msg
+
+    def noting(self, primitive, context_id):
+        if primitive.MessageIDBeingRespondedTo is not None:
+            sent.append((type(primitive).__name__, primitive.Status))
+        send_msg(self, primitive, context_id)
+
+    monkeypatch.setattr(DIMSEServiceProvider, "send_msg", noting)
+    return sent
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
+def test_successes_are_written_directly_only_with_the_fast_paths(transactional_db, settings, pynetdicom_sends, fast):
+    from dicomnet import scp
+    from tests.dicom_peers import free_port
+
+    settings.PHAROS_FAST_PATHS = fast
+    server = scp.start(port=free_port(), host="127.0.0.1")
+    try:
+        ae = AE(ae_title="PYSCU")
+        ae.add_requested_context(CT_IMAGE_STORAGE)
+        assoc = ae.associate("127.0.0.1", port_of(server), ae_title="PHAROS")
+        statuses = [assoc.send_c_store(sample_path(CT_SMALL)).Status for _ in range(3)]
+        assoc.release()
+    finally:
+        server.shutdown()
+    assert statuses == [0x0000] * 3
+    assert pynetdicom_sends == ([] if fast else [("C_STORE", 0x0000)] * 3)

@@ -14,13 +14,29 @@ import logging
 from importlib import metadata
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 logger = logging.getLogger("explorer")
+
+# {(library, read_from): whether its fast paths run}. Asked for every instance stored, where
+# reading a Django setting (about half a microsecond) would already be a cost.
+decided = {}
 
 
 def enabled(library, read_from):
     """Whether the fast paths of the seam read from `library` at version `read_from` run."""
-    return settings.PHAROS_FAST_PATHS and version_matches(library, read_from)
+    try:
+        return decided[library, read_from]
+    except KeyError:
+        answer = decided[library, read_from] = settings.PHAROS_FAST_PATHS and version_matches(library, read_from)
+        return answer
+
+
+@receiver(setting_changed)
+def setting_changed_in_tests(setting, **kwargs):
+    if setting == "PHAROS_FAST_PATHS":
+        decided.clear()
 
 
 @functools.cache

@@ -50,6 +50,7 @@ def test_the_installed_libraries_are_the_ones_the_seams_were_read_from():
 def test_another_version_is_one_warning_and_the_stock_path(settings, caplog):
     settings.PHAROS_FAST_PATHS = True
     fast_paths.version_matches.cache_clear()
+    fast_paths.decided.clear()
     try:
         with caplog.at_level(logging.WARNING, logger="explorer"):
             assert not fast_paths.enabled("pydicom", "2.4.4")
@@ -61,6 +62,7 @@ def test_another_version_is_one_warning_and_the_stock_path(settings, caplog):
         assert fast_paths.enabled(*pydicom_compat.READ_FROM)
     finally:
         fast_paths.version_matches.cache_clear()
+        fast_paths.decided.clear()
 
 
 def test_the_switch_turns_every_seam_off(settings):

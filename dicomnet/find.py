@@ -11,7 +11,7 @@ A query goes through three steps, each a plain function that tests call directly
   the first instance's stored data set, computed keys (counts, ModalitiesInStudy,
   SOPClassesInStudy). No stored file is ever opened.
 - `Found.encoded_answers` writes the identifiers one at a time (a generator: a long answer is
-  never held twice) as bytes, with dicomnet.find_encoding, each in the query's character set
+  never held twice) as bytes, with dicomnet.wire.find_encoding, each in the query's character set
   when its values fit, in UTF-8 otherwise (the values: dicomnet.find_answers);
   `Found.answers` gives the same as Datasets.
 
@@ -20,7 +20,6 @@ A query goes through three steps, each a plain function that tests call directly
 """
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -29,7 +28,6 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
-from pydicom.uid import UID
 
 from dicomnet.find_answers import (
     answer_charset,
@@ -39,7 +37,8 @@ from dicomnet.find_answers import (
     non_ascii_texts,
     text_element,
 )
-from dicomnet.find_encoding import CHARSET_VRS, IdentifierWriter, message_pdus, pending_command
+from dicomnet.wire.find_encoding import CHARSET_VRS, PENDING
+from dicomnet.wire.pending import PendingResponder, writes_directly
 from explorer import levels, matching, query
 from explorer.errors import PharosError
 
@@ -72,7 +71,7 @@ UNIQUE_KEYS_ABOVE = {
     },
 }
 
-# PS3.4 C.4.1.1.4, Table C.4-1 (pending responses: dicomnet.find_encoding).
+# PS3.4 C.4.1.1.4, Table C.4-1 (pending responses: dicomnet.wire.find_encoding).
 CANCELLED = 0xFE00
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 # Ends an answer cut short by PHAROS_DICOM_LIMIT_FIND_RESULTS, after the pending answers that
@@ -412,6 +411,8 @@ def pending_answers(event, found, aet):
     its command set again, and its reactor would send each PDU through its state machine:
     most of the time of a long answer); False when a C-CANCEL or the end of the association
     stopped them. pynetdicom sends the final response, after these."""
+    if not writes_directly(event.assoc):
+        return (yield from answers_for_pynetdicom(event, found))
     responder = PendingResponder(event)
     sent = 0
     try:
@@ -433,56 +434,12 @@ def pending_answers(event, found, aet):
     return responder.flush()
 
 
-# Responses are written to the socket dozens at a time, but none waits longer than this for
-# the others: answers that come slowly still come one by one.
-WRITE_SIZE = 64 * 1024
-WRITE_INTERVAL = 0.02  # seconds
-QUEUE_WAIT = 0.0005  # seconds between looks at pynetdicom's queue
-
-
-class PendingResponder:
-    """Pending C-FIND responses written to the association's socket, each in as few P-DATA-TF
-    PDUs as the peer's maximum PDU length allows, many PDUs per write. pynetdicom's reactor
-    sends only what is queued for it, and nothing is while the answers are written: its own
-    responses (the final one, a cancel, a failure) are queued once they are written. It goes
-    on reading meanwhile, so a C-CANCEL, an A-RELEASE or an A-ABORT is seen."""
-
-    def __init__(self, event):
-        context = event.context
-        self.assoc = event.assoc
-        self.dul = event.assoc.dul
-        self.context_id = context.context_id
-        self.writer = IdentifierWriter(UID(context.transfer_syntax))
-        self.command = pending_command(str(event.request.AffectedSOPClassUID), event.request.MessageID)
-        self.max_pdu_length = event.assoc.dimse.maximum_pdu_size
-        self.buffer = bytearray()
-        self.written_at = float("-inf")  # the first answer goes at once
-        self.wait_for_the_reactor()
-
-    def wait_for_the_reactor(self):
-        # Whatever pynetdicom queued before goes first (in practice, nothing is).
-        while self.dul.to_provider_queue.qsize() and not self.ended():
-            time.sleep(QUEUE_WAIT)
-
-    def send(self, identifier):
-        """Adds a pending response with this identifier; False when the association ended."""
-        self.buffer += message_pdus(self.context_id, self.command, identifier, self.max_pdu_length)
-        if len(self.buffer) >= WRITE_SIZE or time.monotonic() - self.written_at >= WRITE_INTERVAL:
-            return self.flush()
-        return True
-
-    def flush(self):
-        """Writes what is waiting; False when the association ended. A failed write makes
-        pynetdicom end the association (AssociationSocket.send queues its event)."""
-        if self.ended():
+def answers_for_pynetdicom(event, found):
+    """pending_answers on pynetdicom's own association (PHAROS_FAST_PATHS=off): each answer
+    a Dataset that pynetdicom encodes and sends."""
+    for answer in found.answers():
+        if event.is_cancelled:
+            yield CANCELLED, None
             return False
-        if self.buffer:
-            self.dul.socket.send(bytes(self.buffer))
-            self.buffer.clear()
-            self.written_at = time.monotonic()
-        return not self.ended()
-
-    def ended(self):
-        # An A-RELEASE or A-ABORT waiting for the association (pynetdicom checks for one
-        # between the answers it sends), or an association already over.
-        return self.dul.peek_next_pdu() is not None or not self.assoc.is_established or not self.dul.is_alive()
+        yield PENDING, answer
+    return True

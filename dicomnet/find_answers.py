@@ -17,7 +17,8 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.valuerep import ALLOW_BACKSLASH, DS, IS, PersonName, format_number_as_ds
 
-from dicomnet.find_encoding import CHARSET_VRS
+from dicomnet.wire.find_encoding import CHARSET_VRS
+from explorer import pydicom_compat
 
 logger = logging.getLogger("dicomnet")
 
@@ -80,7 +81,7 @@ def text_element(tag, vr, text):
         value = MultiValue(partial(single_value, vr), text.split("\\"))
     else:
         value = single_value(vr, text)
-    return DataElement(tag, vr, value, already_converted=True)
+    return pydicom_compat.element_as_converted(tag, vr, value)
 
 
 def converted_element(tag, vr, text):

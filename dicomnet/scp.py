@@ -2,24 +2,27 @@
 
 Handlers only adapt: they check who asks, hand the work to plain functions
 (the ingest funnel, the query matcher, the retrieval functions) and turn the
-outcome into a DIMSE status and a log line.
+outcome into a DIMSE status and a log line. What reaches into pynetdicom's
+internals lives in dicomnet/wire/.
 """
 
 import logging
 import socket
-import tempfile
 import threading
 import weakref
 
 from django.conf import settings
 from django.db import close_old_connections
-from pynetdicom import AE, AllStoragePresentationContexts, _config, evt
-from pynetdicom.transport import ThreadedAssociationServer
+from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification
+from pynetdicom.transport import ThreadedAssociationServer
 
-from dicomnet import access, reactors, store_response
+from dicomnet import access, wire
 from dicomnet.contexts import QUERY_RETRIEVE, UNCOMPRESSED, accepted_transfer_syntaxes, set_no_delay
-from explorer import accepting, storage
+from dicomnet.wire import config as wire_config
+from dicomnet.wire import server as wire_server
+from dicomnet.wire.reactors import Association
+from explorer import accepting, fast_paths, pydicom_compat, storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
 
@@ -50,11 +53,7 @@ def build_ae():
 def configure_pynetdicom():
     # Received data sets go to a temporary file beside the store, then are renamed into
     # it: a large instance is never held in memory.
-    _config.STORE_RECV_CHUNKED_DATASET = True
-    tempfile.tempdir = str(storage.incoming_dir())
-    _config.LOG_HANDLER_LEVEL = "none"
-    _config.LOG_REQUEST_IDENTIFIERS = False
-    _config.LOG_RESPONSE_IDENTIFIERS = False
+    wire_config.configure(incoming_folder=storage.incoming_dir())
 
 
 def peer(event):
@@ -76,12 +75,15 @@ def handle_echo(event):
 
 
 def may_store(event):
-    """access.may for C-STORE, decided once per association: its peer cannot change, and a
-    database query for each of thousands of instances is a cost worth sparing."""
+    """access.may for C-STORE, decided once per association of ours (Association.store_allowed):
+    its peer cannot change, and a database query for each of thousands of instances is a
+    cost worth sparing. pynetdicom's own association (PHAROS_FAST_PATHS=off) asks each time."""
     assoc = event.assoc
-    if not hasattr(assoc, "pharos_may_store"):
-        assoc.pharos_may_store = access.may("store", *peer(event))
-    return assoc.pharos_may_store
+    if not isinstance(assoc, Association):
+        return access.may("store", *peer(event))
+    if assoc.store_allowed is None:
+        assoc.store_allowed = access.may("store", *peer(event))
+    return assoc.store_allowed
 
 
 def handle_store(event):
@@ -90,7 +92,7 @@ def handle_store(event):
     if not may_store(event):
         return REFUSED_NOT_AUTHORISED
     try:
-        if _config.STORE_RECV_CHUNKED_DATASET:
+        if wire_config.datasets_received_as_files():
             result = store_instance_file(str(event.dataset_path), origin_of(event))
         else:
             result = store_instance(event.encoded_dataset(include_meta=True), origin_of(event))
@@ -160,7 +162,6 @@ HANDLERS = [
     (evt.EVT_C_MOVE, handle_move),
     (evt.EVT_C_GET, handle_get),
     (evt.EVT_ACCEPTED, log_accepted),
-    (evt.EVT_ACCEPTED, store_response.send_successes_directly),
     (evt.EVT_REJECTED, log_rejected),
     (evt.EVT_RELEASED, log_ended),
     (evt.EVT_ABORTED, log_ended),
@@ -213,37 +214,20 @@ class Server(ThreadedAssociationServer):
         self.socket.close()
 
 
-class SharedContexts(list):
-    """The server's presentation contexts, given to every association as they are.
-
-    pynetdicom deep-copies the server's contexts for each association it accepts: with
-    every storage class in every transfer syntax that is thousands of objects, about a
-    tenth of a second of CPU per association. Negotiation only reads them."""
-
-    def __deepcopy__(self, memo):
-        return self
-
-
 def start(port=None, host="", listener=None, shared=False):
     """Start the DICOM server in a thread and return it.
 
     `listener` is a listening socket from listening_socket(), `shared` when other processes
     accept on it too; without one the server listens on `port` (default: the setting)."""
+    # A warning now, not at the first association, when a library is not the version read.
+    fast_paths.check_versions(wire.READ_FROM, pydicom_compat.READ_FROM)
     configure_pynetdicom()
     ae = build_ae()
     if listener is None:
         listener = listening_socket(settings.PHAROS_DICOM_PORT if port is None else port, host)
-    contexts = SharedContexts(ae.supported_contexts)
-    server = ae.make_server(
-        listener.getsockname(),
-        contexts=contexts,
-        evt_handlers=HANDLERS,
-        server_class=Server,
-        request_handler=reactors.RequestHandler,
-        listener=listener,
-        shared=shared,
+    server = wire_server.make_server(
+        ae, listener.getsockname(), evt_handlers=HANDLERS, server_class=Server, listener=listener, shared=shared
     )
-    ae._servers.append(server)  # AssociationServer.shutdown() removes it
     threading.Thread(target=server.serve_forever, name="DICOM server", daemon=True).start()
     logger.info("DICOM server %s listening on port %s", settings.PHAROS_AET, server.server_address[1])
     return server

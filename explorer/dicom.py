@@ -14,7 +14,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.valuerep import BYTES_VR
 
-from explorer import dicom_json, levels
+from explorer import dicom_json, levels, pydicom_compat
 from explorer.errors import BadFileFormat
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -66,10 +66,12 @@ def element_text(dataset, keyword, converted=None):
     if converted and tag in converted:
         vr, value = converted[tag]
     else:
-        element = dataset._dict.get(tag)
+        element = pydicom_compat.raw_elements(dataset).get(tag)
         if element is None:
             return None
-        fast = dicom_json.fast_conversion(tag, element, dicom_json.character_sets(dataset))
+        fast = None
+        if pydicom_compat.fast_paths():
+            fast = dicom_json.fast_conversion(tag, element, dicom_json.character_sets(dataset))
         if fast is not None:
             _, vr, value = fast
         else:
@@ -88,8 +90,9 @@ def element_text(dataset, keyword, converted=None):
 
 def _check_not_truncated(dataset):
     """pydicom reads a value cut short by the end of the file without complaint."""
+    elements = pydicom_compat.raw_elements(dataset)
     for tag in list(dataset.keys()):
-        raw = dataset._dict.get(tag)
+        raw = elements.get(tag)
         if isinstance(raw, RawDataElement) and raw.length != UNDEFINED_LENGTH:
             if raw.value is not None and len(raw.value) < raw.length:
                 name = keyword_for_tag(tag) or str(tag)

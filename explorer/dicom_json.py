@@ -14,6 +14,9 @@ long, a stray character) is kept, with pydicom's warning (once: a value seen aga
 from the memo below), as Orthanc keeps it.
 pydicom's own Dataset.to_json_dict(suppress_invalid_tags=True) would drop it, and switches
 pydicom's process-wide reading mode to strict while it runs, which other threads then see.
+
+pydicom's internals come through explorer/pydicom_compat.py. When its fast_paths() is off
+(PHAROS_FAST_PATHS=off, or another pydicom version), every element goes through pydicom.
 """
 
 import logging
@@ -24,9 +27,10 @@ from pydicom.datadict import DicomDictionary
 from pydicom.dataelem import RawDataElement
 from pydicom.jsonrep import convert_to_python_number
 from pydicom.multival import MultiValue
-from pydicom.tag import _LUT_DESCRIPTOR_TAGS
-from pydicom.values import convert_value
 from pydicom.valuerep import PersonName
+from pydicom.values import convert_value
+
+from explorer import pydicom_compat
 
 logger = logging.getLogger(__name__)
 
@@ -39,34 +43,53 @@ FAST_VRS = PLAIN_VRS | {"PN"}
 # Sets of plain integers: a BaseTag compares through Python code, and these are asked of
 # every element (a set compares only on a matching hash).
 SPECIFIC_CHARACTER_SET = frozenset({0x00080005})
-LUT_DESCRIPTOR_TAGS = frozenset(int(tag) for tag in _LUT_DESCRIPTOR_TAGS)
+LUT_DESCRIPTOR_TAGS = pydicom_compat.LUT_DESCRIPTOR_TAGS
 
 
 def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
     """(The data set's JSON, {tag as int: (VR, value)} of the elements converted here, which
     the dataset still holds raw). An element whose value cannot be read is left out, with a
     warning."""
+    if not pydicom_compat.fast_paths():
+        return pydicom_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold), {}
     encodings = character_sets(dataset)
     converted, as_json = {}, {}
-    for tag, element in list(dataset._dict.items()):
+    for tag, element in list(pydicom_compat.raw_elements(dataset).items()):
         number = int(tag)  # a plain int: a BaseTag compares through Python code in every lookup
         fast = fast_conversion(number, element, encodings)
         if fast is not None:
             json_element, vr, value = fast
             converted[number] = (vr, value)
         else:  # pydicom's own path, which also says what is wrong with a value
-            try:
-                json_element = dataset[tag].to_json_dict(bulk_data_element_handler, bulk_data_threshold)
-            except Exception as exc:
-                logger.warning("Cannot read tag %08X: %s", tag, exc)
+            json_element = pydicom_json(dataset, tag, bulk_data_element_handler, bulk_data_threshold)
+            if json_element is None:
                 continue
         as_json[json_key(number)] = json_element
     return as_json, converted
 
 
+def pydicom_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
+    """The data set's JSON, every element written by pydicom."""
+    as_json = {}
+    for tag in list(dataset.keys()):
+        json_element = pydicom_json(dataset, tag, bulk_data_element_handler, bulk_data_threshold)
+        if json_element is not None:
+            as_json[json_key(int(tag))] = json_element
+    return as_json
+
+
+def pydicom_json(dataset, tag, bulk_data_element_handler, bulk_data_threshold):
+    """An element's JSON as pydicom writes it; None, with a warning, when it cannot be read."""
+    try:
+        return dataset[tag].to_json_dict(bulk_data_element_handler, bulk_data_threshold)
+    except Exception as exc:
+        logger.warning("Cannot read tag %08X: %s", tag, exc)
+        return None
+
+
 def character_sets(dataset):
     """(The data set's character sets as pydicom's converters take them, the same as a key)."""
-    encoding = dataset.original_character_set or dataset._character_set
+    encoding = dataset.original_character_set or pydicom_compat.character_set(dataset)
     return encoding, (encoding if isinstance(encoding, str) else tuple(encoding))
 
 

@@ -73,6 +73,10 @@ PHAROS_DICOM_MAX_ASSOCIATIONS = env_int("PHAROS_DICOM_MAX_ASSOCIATIONS", 50, min
 PHAROS_DICOM_SCP_TIMEOUT = env_int("PHAROS_DICOM_SCP_TIMEOUT", 30, minimum=1)
 PHAROS_DICOM_SCU_TIMEOUT = env_int("PHAROS_DICOM_SCU_TIMEOUT", 10, minimum=1)
 
+# The speed-ups that reach into pynetdicom's, pydicom's and gunicorn's internals
+# (explorer/fast_paths.py); off runs the libraries as they come, to debug a peer.
+PHAROS_FAST_PATHS = env_bool("PHAROS_FAST_PATHS", True)
+
 # --- services ------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))

@@ -12,6 +12,7 @@ from pydicom.data import get_testdata_file
 
 from explorer import dicom, dicom_json
 from tests.conftest import make_dicom
+from tests.test_wire_reactors import fast_paths_only
 
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data"
 PYDICOM_DATA_FILES = Path(data_store.__file__).parent / "data"
@@ -70,6 +71,7 @@ def test_every_test_file_gets_pydicoms_json(defer):
     assert different == []
 
 
+@fast_paths_only
 def test_public_texts_and_numbers_take_the_fast_path():
     dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, dicom.BULK_DATA_THRESHOLD)
@@ -123,6 +125,7 @@ def test_a_value_seen_before_is_read_again_in_another_character_set():
     assert answers == {"ISO_IR 100": ["RenÃ©"], "ISO_IR 192": ["René"]}
 
 
+@fast_paths_only
 def test_a_number_seen_before_is_read_again_in_the_other_byte_order():
     for little_endian in (True, False, True):
         dataset = raw_dataset("ISO_IR 192", little_endian)

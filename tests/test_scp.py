@@ -12,6 +12,7 @@ from explorer import storage
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, VARIED_FILES, dicom_bytes, sample_path
 from tests.dicom_peers import dcmtk, port_of
+from tests.test_wire_reactors import fast_paths_only
 
 
 def test_echo_with_echoscu(dicom_server):
@@ -83,6 +84,7 @@ def test_store_with_pynetdicom(dicom_server):
     assert Instance.objects.get().remote_aet == "PYSCU"
 
 
+@fast_paths_only  # wire.server.SharedContexts
 def test_associations_share_the_servers_contexts_unchanged(dicom_server):
     """Each association reads the server's presentation contexts without its own copy;
     negotiating one association leaves them as they were for the next."""

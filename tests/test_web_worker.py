@@ -1,15 +1,17 @@
 """The web server's workers (explorer/web_worker.py): connections arriving together taken in turn,
-kept-alive connections served back to back."""
+kept-alive connections served back to back; gunicorn's own worker when the fast paths are off."""
 
 import os
 import socket
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from explorer.management.commands.start import web_server_command
 from tests.dicom_peers import child_processes, free_port, wait_for_port
+from tests.test_wire_reactors import fast_paths_only, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,24 +49,62 @@ def start_web_server(tmp_path, settings, workers, threads, options=()):
     return server
 
 
+# A gunicorn configuration that notes, in `notes`, each worker ready ("ready <pid>") and each
+# time a worker thread keeps a kept-alive connection for its next request or gives it back.
+NOTING_CONFIG = """
+import os
+from explorer import web_worker
+
+def note(text):
+    with open({notes!r}, "a") as notes:
+        notes.write(text + "\\n")
+
+def post_worker_init(worker):
+    note(f"ready {{os.getpid()}} {{type(worker).__name__}}")
+
+follows = web_worker.BalancedThreadWorker.next_request_follows
+
+def noting(conn):
+    answer = follows(conn)
+    note("kept" if answer else "back")
+    return answer
+
+web_worker.BalancedThreadWorker.next_request_follows = staticmethod(noting)
+"""
+
+
+def noting_config(tmp_path, extra=""):
+    notes = tmp_path / "notes"
+    config = tmp_path / "gunicorn_config.py"
+    config.write_text(NOTING_CONFIG.format(notes=str(notes)) + extra)
+    return config, notes
+
+
+def notes_of(notes):
+    return notes.read_text().splitlines() if notes.exists() else []
+
+
+@fast_paths_only
 def test_connections_arriving_together_spread_over_the_workers(tmp_path, settings):
     # Longer than the default, so that a loaded machine cannot decide the race.
-    config = tmp_path / "gunicorn_config.py"
-    config.write_text("import explorer.accepting as a\na.DELAY_PER_CONNECTION = 0.25\na.DELAY_MAX = 1\n")
+    slower = "import explorer.accepting as a\na.DELAY_PER_CONNECTION = 0.25\na.DELAY_MAX = 1\n"
+    config, notes = noting_config(tmp_path, slower)
     server = start_web_server(tmp_path, settings, workers=2, threads=4, options=["--config", str(config)])
     connections = []
     try:
-        deadline = time.monotonic() + 60
-        while len(child_processes(server.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(3)  # both workers have loaded the application and wait for connections
+        # Both workers have loaded the application and wait for connections.
+        wait_until(lambda: len([n for n in notes_of(notes) if n.startswith("ready")]) == 2, seconds=60)
         address = ("127.0.0.1", settings.PHAROS_HTTP_PORT)
         with ThreadPoolExecutor(4) as pool:  # as four upload threads do
             connections = list(pool.map(lambda _: socket.create_connection(address), range(4)))
-        time.sleep(2)  # each accepted
         workers = list(child_processes(server.pid))
-        owners = [owner(workers, server_side_inode(settings.PHAROS_HTTP_PORT, c.getsockname()[1])) for c in connections]
-        assert None not in owners
+
+        def owners_now():
+            port = settings.PHAROS_HTTP_PORT
+            return [owner(workers, server_side_inode(port, c.getsockname()[1])) for c in connections]
+
+        wait_until(lambda: None not in owners_now(), seconds=30)  # each accepted
+        owners = owners_now()
         assert sorted(owners.count(pid) for pid in set(owners)) == [2, 2]
     finally:
         for connection in connections:
@@ -79,17 +119,17 @@ def get(connection, path="/static/explorer/pharos.css"):
     return response.status, response.read()
 
 
+@fast_paths_only
 def test_a_kept_alive_connection_is_served_back_to_back_and_after_a_pause(tmp_path, settings):
     import http.client
 
-    from explorer import web_worker
-
-    server = start_web_server(tmp_path, settings, workers=1, threads=1)
+    config, notes = noting_config(tmp_path)
+    server = start_web_server(tmp_path, settings, workers=1, threads=1, options=["--config", str(config)])
     try:
         connection = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
         answers = [get(connection) for _ in range(20)]  # in the thread that served the first
         assert {status for status, _ in answers} == {200}
-        time.sleep(web_worker.NEXT_REQUEST_WAIT * 40)  # the connection went back to the main loop
+        wait_until(lambda: "back" in notes_of(notes))  # the connection went back to the main loop
         assert get(connection)[0] == 200
         # The only thread does not stay with an idle connection: another client is served.
         other = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
@@ -97,6 +137,30 @@ def test_a_kept_alive_connection_is_served_back_to_back_and_after_a_pause(tmp_pa
         assert get(connection)[0] == 200
         connection.close()
         other.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
+def test_the_next_request_is_kept_in_the_thread_only_with_the_fast_paths(tmp_path, settings, fast):
+    import http.client
+
+    settings.PHAROS_FAST_PATHS = fast
+    config, notes = noting_config(tmp_path)
+    server = start_web_server(tmp_path, settings, workers=1, threads=2, options=["--config", str(config)])
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
+        assert {get(connection)[0] for _ in range(20)} == {200}
+        connection.close()
+        wait_until(lambda: any(n.startswith("ready") for n in notes_of(notes)))
+        (ready,) = [n for n in notes_of(notes) if n.startswith("ready")]
+        if fast:
+            assert ready.endswith(" BalancedThreadWorker")
+            assert "kept" in notes_of(notes)
+        else:
+            assert ready.endswith(" ThreadWorker")
+            assert "kept" not in notes_of(notes) and "back" not in notes_of(notes)
     finally:
         server.terminate()
         server.wait(timeout=30)

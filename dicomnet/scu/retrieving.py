@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 
 from pydicom.uid import UID
-from pynetdicom import StoragePresentationContexts, _config, build_context, build_role, evt
+from pynetdicom import StoragePresentationContexts, build_context, build_role, evt
 from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelGet,
     PatientRootQueryRetrieveInformationModelMove,
@@ -30,6 +30,7 @@ from dicomnet.scu.association import (
 )
 from dicomnet.scu.errors import AssociationRejected, RemoteFailure, failure_text
 from dicomnet.scu.querying import as_orthanc_query, level_of, model_for, retrieve_identifier
+from dicomnet.wire import config as wire_config
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
 
@@ -194,7 +195,7 @@ class _Receiver:
 
     def __call__(self, event):
         try:
-            if _config.STORE_RECV_CHUNKED_DATASET:  # set by our SCP when it runs in this process
+            if wire_config.datasets_received_as_files():  # set by our SCP when it runs in this process
                 store_instance_file(str(event.dataset_path), self.origin)
             else:
                 store_instance(event.encoded_dataset(include_meta=True), self.origin)

@@ -9,7 +9,7 @@ import pydicom
 from django.conf import settings
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import _config, build_context
+from pynetdicom import build_context
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
 from dicomnet.scu.association import (
@@ -22,6 +22,7 @@ from dicomnet.scu.association import (
     status_text,
 )
 from dicomnet.transcoding import to_explicit_little_endian
+from dicomnet.wire import config as wire_config
 from explorer import storage
 
 logger = logging.getLogger("dicomnet")
@@ -174,9 +175,7 @@ def store(modality, instances, progress=None, should_stop=None):
     (more only past 128 presentation contexts). Returns Orthanc's job content; the caller
     fills ParentResources. Raises ScuError when no association can be opened after
     PHAROS_DICOM_STORE_RETRIES further attempts."""
-    # Sending a file path streams it from disk instead of decoding it (pynetdicom's switch is
-    # global; it changes nothing for callers that send data sets).
-    _config.STORE_SEND_CHUNKED_DATASET = True
+    wire_config.send_datasets_from_files()
     items = [_outgoing(instance) for instance in instances]
     content = {
         "Description": "REST API",

@@ -14,8 +14,18 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer import fast_paths, pydicom_compat, web_worker
 from explorer.accounts import PASSWORD_FILE, ensure_admin
 from explorer.processes import spawn
+
+WORKER_CLASS = "explorer.web_worker.BalancedThreadWorker"
+STOCK_WORKER_CLASS = "gthread"
+
+
+def worker_class():
+    """Our worker (explorer/web_worker.py) while the fast paths are on and gunicorn is the
+    version it was read from, gunicorn's own threaded worker otherwise."""
+    return WORKER_CLASS if fast_paths.enabled(*web_worker.READ_FROM) else STOCK_WORKER_CLASS
 
 
 def web_server_command():
@@ -31,7 +41,7 @@ def web_server_command():
         "--threads",
         str(settings.PHAROS_HTTP_THREADS),
         "--worker-class",
-        "explorer.web_worker.BalancedThreadWorker",
+        worker_class(),
         "--timeout",
         "600",
         "--access-logfile",
@@ -79,6 +89,9 @@ class Command(BaseCommand):
     help = "Prepare the database and run the web server (and the other servers) until stopped."
 
     def handle(self, *args, **options):
+        # A warning now for a library that is not the version its seam was read from (the
+        # DICOM server checks pynetdicom as it starts: explorer never imports dicomnet).
+        fast_paths.check_versions(web_worker.READ_FROM, pydicom_compat.READ_FROM)
         call_command("migrate", interactive=False, verbosity=0)
         generated = ensure_admin()
         if generated:

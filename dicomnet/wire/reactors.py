@@ -14,9 +14,28 @@ each hand-over. Here both threads sleep until something arrives for them:
 Timers (ARTIM, the network timeout) are still checked every IDLE_CHECK seconds. The socket
 also reads a PDU with a few large reads, where pynetdicom reads 4 kB at a time.
 
-Association._run_reactor mirrors pynetdicom 3.0's, with its first-line sleep replaced by the
-wait. The server (dicomnet/scp.py) makes its associations with RequestHandler; pynetdicom's
-requesting associations (the SCU side) are left as they are.
+Association._run_reactor mirrors pynetdicom 3.0.4's, with its first-line sleep replaced by the
+wait; RequestHandler._create_association is pynetdicom 3.0.4's, making the classes below;
+Socket.recv replaces AssociationSocket.recv. UPSTREAM_SHA256 holds the hash of each upstream
+method as read, and tests/test_wire_reactors.py compares it with the installed library's. The
+server (dicomnet/scp.py, through wire.server) makes its associations with RequestHandler
+while the fast paths are on; pynetdicom's requesting associations (the SCU side) are left as
+they are.
+
+Every byte an association sends goes through Socket.send, under the socket's send lock:
+pynetdicom's own PDUs from the DUL reactor and the responses written directly
+(wire.store_response, wire.pending) alike, so that two writes never interleave.
+
+Private names of pynetdicom used here, and why:
+- Association._run_reactor, _serve_request, _kill, _is_paused, _reactor_checkpoint: the loop
+  replaced, and the state it keeps, read and written as pynetdicom's loop does;
+- RequestHandler._create_association, Association._server, AssociationServer._handlers:
+  the association made with our classes, bound to the server and its handlers as upstream;
+- pynetdicom._globals (MODE_ACCEPTOR);
+- DULServiceProvider._run_loop_delay, _is_transport_event: the DUL loop's sleep turned off,
+  and the wait put where it looks for work; event_queue, to_user_queue,
+  DIMSEServiceProvider.msg_queue: the queues watched, or replaced by ones that wake the
+  reactor.
 """
 
 import os
@@ -30,7 +49,39 @@ from pynetdicom import evt
 from pynetdicom._globals import MODE_ACCEPTOR
 from pynetdicom.association import Association as PynetdicomAssociation
 from pynetdicom.dul import DULServiceProvider
-from pynetdicom.transport import AssociationSocket, RequestHandler as PynetdicomRequestHandler
+from pynetdicom.transport import AssociationSocket
+from pynetdicom.transport import RequestHandler as PynetdicomRequestHandler
+
+from dicomnet.wire.store_response import DIMSE
+
+PRIVATE_NAMES = (
+    "_run_reactor",
+    "_serve_request",
+    "_kill",
+    "_is_paused",
+    "_reactor_checkpoint",
+    "_create_association",
+    "_server",
+    "_handlers",
+    "_globals",
+    "_run_loop_delay",
+    "_is_transport_event",
+    "event_queue",
+    "to_user_queue",
+    "msg_queue",
+)
+
+# The upstream methods copied or replaced here, as read from pynetdicom 3.0.4: the sha256 of
+# inspect.getsource(method). Another hash means upstream changed what this module mirrors.
+UPSTREAM_SHA256 = {
+    "pynetdicom.association.Association._run_reactor": (
+        "f28838c5559e462a563750cfc9f3790027f4bb7e2223baf42c9f5d682c359dee"
+    ),
+    "pynetdicom.transport.RequestHandler._create_association": (
+        "05c8d12b79863cdbdb901ce37187b7030a0434c5cd89d219ed0bedbda679a61e"
+    ),
+    "pynetdicom.transport.AssociationSocket.recv": "6bc20a33b1b7cfe76d4ad4407ca242563bc6206fde4b4e1cf7a2fbb1f11d621d",
+}
 
 # Seconds between looks at the timers when nothing happens.
 IDLE_CHECK = 0.05
@@ -52,6 +103,17 @@ class WakingQueue(queue.Queue):
 
 
 class Socket(AssociationSocket):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.send_lock = threading.Lock()
+
+    def send(self, bytestream):
+        """AssociationSocket.send under the send lock: the only way bytes leave an association.
+        pynetdicom's DUL reactor sends its PDUs here, and the handler threads' direct
+        responses too; without the lock a response could land inside another PDU."""
+        with self.send_lock:
+            super().send(bytestream)
+
     def recv(self, nr_bytes):
         """AssociationSocket.recv (`nr_bytes` bytes, fewer when the connection closes first)
         without its 4 kB reads: a 128 kB PDU took 32 of them, each through Python. Memory
@@ -72,16 +134,16 @@ class DUL(DULServiceProvider):
         super().__init__(assoc)
         # The loop's own sleep between turns; the waiting happens in _is_transport_event.
         self._run_loop_delay = 0
-        self._wake_lock = threading.Lock()
+        self.wake_lock = threading.Lock()
         # Made when the reactor starts and closed when it ends: a wake-up before then is not
         # needed, the reactor looks at its queues before it first waits.
-        self._wake_read = self._wake_write = None
+        self.wake_read = self.wake_write = None
 
     def wake(self):
-        with self._wake_lock:
-            if self._wake_write is not None:
+        with self.wake_lock:
+            if self.wake_write is not None:
                 try:
-                    os.write(self._wake_write, b"\0")
+                    os.write(self.wake_write, b"\0")
                 except BlockingIOError:
                     pass  # the pipe is full: the reactor has wake-ups enough waiting
 
@@ -95,19 +157,19 @@ class DUL(DULServiceProvider):
 
     def _is_transport_event(self):
         if self.event_queue.empty():
-            self._wait_for_something()
+            self.wait_for_something()
         return super()._is_transport_event()
 
-    def _wait_for_something(self):
+    def wait_for_something(self):
         """Sleep until the peer sends, a primitive is queued to be sent, or IDLE_CHECK passes."""
         poller = select.poll()
-        poller.register(self._wake_read, select.POLLIN)
+        poller.register(self.wake_read, select.POLLIN)
         connection = self.socket.socket if self.socket is not None else None
         if connection is not None and connection.fileno() != -1:
             poller.register(connection.fileno(), select.POLLIN)
         poller.poll(IDLE_CHECK * 1000)
         try:
-            while os.read(self._wake_read, 4096):
+            while os.read(self.wake_read, 4096):
                 pass
         except BlockingIOError:
             pass
@@ -116,25 +178,31 @@ class DUL(DULServiceProvider):
         read, write = os.pipe()
         os.set_blocking(read, False)
         os.set_blocking(write, False)
-        with self._wake_lock:
-            self._wake_read, self._wake_write = read, write
+        with self.wake_lock:
+            self.wake_read, self.wake_write = read, write
         try:
             super().run_reactor()
         finally:
-            with self._wake_lock:
-                self._wake_read = self._wake_write = None
+            with self.wake_lock:
+                self.wake_read = self.wake_write = None
                 os.close(read)
                 os.close(write)
             self.assoc.activity.set()
 
 
 class Association(PynetdicomAssociation):
-    """An accepted association whose reactor sleeps until something arrives for it."""
+    """An accepted association whose reactor sleeps until something arrives for it, and whose
+    successful C-STORE responses are written directly (wire.store_response.DIMSE)."""
+
+    # Whether the peer may C-STORE, decided at its first C-STORE (dicomnet/scp.py may_store):
+    # its peer cannot change, and a database query per instance is a cost worth sparing.
+    store_allowed = None
 
     def __init__(self, ae, mode):
         super().__init__(ae, mode)
         self.activity = threading.Event()
         self.dul = DUL(self)
+        self.dimse = DIMSE(self)
         # The timeouts set by pynetdicom went to the DUL it made: give them to this one.
         self.acse_timeout = self.ae.acse_timeout
         self.network_timeout = self.ae.network_timeout
@@ -190,8 +258,8 @@ class Association(PynetdicomAssociation):
 
 
 class RequestHandler(PynetdicomRequestHandler):
-    """pynetdicom's handler of an incoming connection (its _create_association, 3.0), making
-    the association and socket above."""
+    """pynetdicom's handler of an incoming connection (its _create_association, 3.0.4),
+    making the association and socket above."""
 
     def _create_association(self):
         assoc = Association(self.ae, MODE_ACCEPTOR)

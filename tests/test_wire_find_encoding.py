@@ -1,4 +1,4 @@
-"""C-FIND responses written as bytes by dicomnet.find_encoding: the same bytes as pydicom's
+"""C-FIND responses written as bytes by dicomnet.wire.find_encoding: the same bytes as pydicom's
 and pynetdicom's encoding of the same answers and responses, in every transfer syntax."""
 
 from io import BytesIO
@@ -19,7 +19,7 @@ from pynetdicom.dsutils import encode
 from pynetdicom.pdu import P_DATA_TF
 
 from dicomnet import find
-from dicomnet.find_encoding import IdentifierWriter, message_pdus, message_primitives, pending_command
+from dicomnet.wire.find_encoding import IdentifierWriter, message_pdus, message_primitives, pending_command
 from tests.test_find import archive, identifier  # noqa: F401 (archive is a fixture)
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning")]

@@ -5,8 +5,12 @@ A long answer is the same few text elements many times over. pydicom builds and 
 object per element and pynetdicom encodes a command set per response, which together were
 most of the time of a long C-FIND. Here an identifier is its elements' bytes joined: a text
 value in ASCII is written directly (pydicom writes it as it is in every character set but
-its own codecs' ones), anything else by pydicom's write_data_element. tests/test_find_encoding.py
-checks that the bytes are pydicom's and pynetdicom's.
+its own codecs' ones), anything else by pydicom's write_data_element.
+tests/test_wire_find_encoding.py checks that the bytes are pydicom's and pynetdicom's.
+
+No private name of pynetdicom is used here: the bytes follow the Standard and pynetdicom's
+public encoders, and the test compares them. pydicom's own codecs come through
+explorer/pydicom_compat.py.
 """
 
 import re
@@ -14,11 +18,15 @@ import struct
 import zlib
 from functools import lru_cache
 
-from pydicom.charset import convert_encodings, custom_encoders, handled_encodings
+from pydicom.charset import convert_encodings
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 from pynetdicom.pdu_primitives import P_DATA
+
+from explorer.pydicom_compat import OWN_CODECS
+
+PRIVATE_NAMES = ()
 
 # The VRs whose values may leave the default repertoire (PS3.5 6.1.2.3).
 CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT", "PN"})
@@ -29,9 +37,6 @@ PLAIN_NUMBERS = {
     "IS": re.compile(r"(?:[+-]?\d+)?(?:\\(?:[+-]?\d+)?)*"),
     "DS": re.compile(r"(?:[+-]?(?:\d+\.?\d*|\.\d+))?(?:\\(?:[+-]?(?:\d+\.?\d*|\.\d+))?)*"),
 }
-# pydicom's own codecs (ISO 2022 Japanese, JIS X 0201, ISO 2022 GB 2312) may add escape
-# sequences even to ASCII, or fail on empty name groups.
-OWN_CODECS = frozenset(custom_encoders) | frozenset(handled_encodings)
 MAX_SHORT_LENGTH = 0xFFFF  # beyond it pydicom writes a short-length VR as UN
 
 PENDING = 0xFF00
@@ -120,6 +125,8 @@ def ascii_as_is(charset):
         first = convert_encodings(charset_value(charset))[0]
     except LookupError:
         return False
+    # pydicom's own codecs (ISO 2022 Japanese, JIS X 0201, ISO 2022 GB 2312) may add escape
+    # sequences even to ASCII, or fail on empty name groups.
     return first not in OWN_CODECS
 
 

@@ -1,4 +1,4 @@
-"""Successful C-STORE responses written as bytes by dicomnet.store_response: the same PDU as
+"""Successful C-STORE responses written as bytes by dicomnet.wire.store_response: the same PDU as
 pynetdicom's, and pynetdicom's own path for everything else."""
 
 import pytest
@@ -7,7 +7,7 @@ from pynetdicom.dimse_messages import C_STORE_RSP
 from pynetdicom.dimse_primitives import C_FIND, C_STORE
 from pynetdicom.pdu import P_DATA_TF
 
-from dicomnet.store_response import success_pdu
+from dicomnet.wire.store_response import success_pdu
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, sample_path
 from tests.dicom_peers import port_of
@@ -35,7 +35,9 @@ def pynetdicom_pdus(primitive, context_id, max_pdu_length):
     return b"".join(pdus)
 
 
-@pytest.mark.parametrize("sop_instance_uid", ["1.2.3.4", "1.2.3", "1.2.826.0.1.3680043.8.498.12345678901234567890123456"])
+@pytest.mark.parametrize(
+    "sop_instance_uid", ["1.2.3.4", "1.2.3", "1.2.826.0.1.3680043.8.498.12345678901234567890123456"]
+)
 @pytest.mark.parametrize("message_id", [1, 7, 65535])
 @pytest.mark.parametrize("context_id", [1, 255])
 def test_a_success_is_pynetdicoms_pdu(sop_instance_uid, message_id, context_id):
@@ -70,3 +72,40 @@ def test_a_peer_reads_the_responses_written_directly(dicom_server):
     assoc.release()
     assert statuses == [0x0000] * 3
     assert Instance.objects.count() == 1
+
+
+@pytest.fixture
+def pynetdicom_sends(monkeypatch):
+    """(primitive class name, status) of each DIMSE response pynetdicom itself encodes and
+    sends (the requestor in this process sends its requests through it too)."""
+    from pynetdicom.dimse import DIMSEServiceProvider
+
+    sent = []
+    send_msg = DIMSEServiceProvider.send_msg
+
+    def noting(self, primitive, context_id):
+        if primitive.MessageIDBeingRespondedTo is not None:
+            sent.append((type(primitive).__name__, primitive.Status))
+        send_msg(self, primitive, context_id)
+
+    monkeypatch.setattr(DIMSEServiceProvider, "send_msg", noting)
+    return sent
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
+def test_successes_are_written_directly_only_with_the_fast_paths(transactional_db, settings, pynetdicom_sends, fast):
+    from dicomnet import scp
+    from tests.dicom_peers import free_port
+
+    settings.PHAROS_FAST_PATHS = fast
+    server = scp.start(port=free_port(), host="127.0.0.1")
+    try:
+        ae = AE(ae_title="PYSCU")
+        ae.add_requested_context(CT_IMAGE_STORAGE)
+        assoc = ae.associate("127.0.0.1", port_of(server), ae_title="PHAROS")
+        statuses = [assoc.send_c_store(sample_path(CT_SMALL)).Status for _ in range(3)]
+        assoc.release()
+    finally:
+        server.shutdown()
+    assert statuses == [0x0000] * 3
+    assert pynetdicom_sends == ([] if fast else [("C_STORE", 0x0000)] * 3)

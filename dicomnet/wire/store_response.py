@@ -4,16 +4,24 @@ For each response pynetdicom builds a pydicom data set, encodes it twice (once f
 length) and queues it for its reactor thread, which sends it on its next turn, up to a
 millisecond later. Over thousands of instances that was about a tenth of the DICOM server's
 time. A success is written here instead, in the handler's thread, as soon as pynetdicom
-would send it; anything else (a failure, a response that would need several PDUs, one
-behind something already queued) still goes through pynetdicom.
-tests/test_store_response.py checks the bytes are pynetdicom's.
+would send it, through the association's locked Socket.send (wire.reactors); anything else
+(a failure, a response that would need several PDUs, one behind something already queued)
+still goes through pynetdicom. tests/test_wire_store_response.py checks the bytes are
+pynetdicom's.
+
+Private names of pynetdicom used here, and why: DIMSEServiceProvider.send_msg is extended by
+a subclass made by wire.reactors.Association; DULServiceProvider.to_provider_queue is looked
+at so that a response never overtakes a PDU pynetdicom queued before it.
 """
 
 import struct
 
+from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dimse_primitives import C_STORE
 
-from dicomnet.find_encoding import COMMAND_LAST, PDV_OVERHEAD, implicit_element, p_data_tf
+from dicomnet.wire.find_encoding import COMMAND_LAST, PDV_OVERHEAD, implicit_element, p_data_tf
+
+PRIVATE_NAMES = ("to_provider_queue",)
 
 C_STORE_RSP = 0x8001
 NO_DATA_SET = 0x0101
@@ -58,18 +66,14 @@ def success_pdu(primitive, context_id, max_pdu_length):
     return p_data_tf([(context_id, COMMAND_LAST + command)])
 
 
-def send_successes_directly(event):
-    """Bound to EVT_ACCEPTED: this association's successful C-STORE responses are written to
-    its socket by the thread that handled the request."""
-    assoc = event.assoc
-    dimse, dul = assoc.dimse, assoc.dul
-    send_through_pynetdicom = dimse.send_msg
+class DIMSE(DIMSEServiceProvider):
+    """pynetdicom's DIMSE provider of one of our associations, whose successful C-STORE
+    responses are written to the socket by the thread that handled the request."""
 
-    def send_msg(primitive, context_id):
-        pdu = None if dul.to_provider_queue.qsize() else success_pdu(primitive, context_id, dimse.maximum_pdu_size)
-        if pdu is None:
-            send_through_pynetdicom(primitive, context_id)
+    def send_msg(self, primitive, context_id):
+        dul = self.dul
+        pdu = None if dul.to_provider_queue.qsize() else success_pdu(primitive, context_id, self.maximum_pdu_size)
+        if pdu is None or dul.socket is None:
+            super().send_msg(primitive, context_id)
         else:
             dul.socket.send(pdu)
-
-    dimse.send_msg = send_msg

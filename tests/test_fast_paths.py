@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 
 import pytest
@@ -45,6 +46,16 @@ def test_the_installed_libraries_are_the_ones_the_seams_were_read_from():
 
     for library, read_from in (wire.READ_FROM, pydicom_compat.READ_FROM, web_worker.READ_FROM):
         assert metadata.version(library) == read_from
+
+
+def test_pyproject_pins_each_library_to_the_version_its_seam_was_read_from():
+    # Exact pins: a patch release installed on a fresh machine would otherwise turn the fast
+    # paths off there (the version check warns and takes the stock path).
+    from dicomnet import wire
+
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for library, read_from in (wire.READ_FROM, pydicom_compat.READ_FROM, web_worker.READ_FROM):
+        assert f"{library}=={read_from}" in dependencies
 
 
 def test_another_version_is_one_warning_and_the_stock_path(settings, caplog):

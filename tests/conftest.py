@@ -12,10 +12,10 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 warnings.filterwarnings("ignore", module="pydicom")
 
-# Fixtures for real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs) and for the tests of
-# the HTML pages (logged-in browsers, sample studies) live beside the tests; tests/tools.py
+# Fixtures live beside the tests: real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs),
+# the HTML pages' (logged-in browsers, sample studies), the C-FIND tests' index; tests/tools.py
 # skips or fails (under CI) a test whose program is missing.
-pytest_plugins = ["tests.tools", "tests.dicom_peers", "tests.page_helpers"]
+pytest_plugins = ["tests.tools", "tests.dicom_peers", "tests.page_helpers", "tests.find_archive"]
 
 CT_SMALL = "CT_small.dcm"
 CT_SMALL_IDS = {

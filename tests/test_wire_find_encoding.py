@@ -20,7 +20,7 @@ from pynetdicom.pdu import P_DATA_TF
 
 from dicomnet import find
 from dicomnet.wire.find_encoding import IdentifierWriter, message_pdus, message_primitives, pending_command
-from tests.test_find import archive, identifier  # noqa: F401 (archive is a fixture)
+from tests.find_archive import identifier
 
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning")]
 

@@ -7,7 +7,8 @@ from pydicom.dataset import Dataset
 from dicomnet import scp
 from dicomnet.wire import pending
 from tests.dicom_peers import free_port
-from tests.test_find import DOE_BRAIN, archive, identifier, pyfind, pynetdicom_find  # noqa: F401 (fixtures)
+from tests.find_archive import DOE_BRAIN, identifier
+from tests.test_find import pyfind, pynetdicom_find  # noqa: F401 (pyfind is a fixture)
 from tests.test_wire_store_response import pynetdicom_sends  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)

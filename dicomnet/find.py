@@ -124,8 +124,8 @@ FIXED, MAIN_TAG, COMPUTED, DATA_SET = "fixed", "main tag", "computed", "data set
 @dataclass(frozen=True)
 class ReturnKey:
     """One key of the answers, and where its value comes from: a FIXED value, a MAIN_TAG of
-    the level or one above (`where` is (relation path, keyword)), a COMPUTED key (`where`
-    is the keyword), or the DATA_SET of the first instance (`where` is the DICOM JSON key)."""
+    the level or one above or a COMPUTED key (`where` is the keyword), or the DATA_SET of
+    the first instance (`where` is the DICOM JSON key)."""
 
     tag: BaseTag
     vr: str
@@ -229,9 +229,8 @@ def return_key(level, tag, vr):
     keyword = keyword_for_tag(tag)
     if query.computed_at(keyword) is level:
         return ReturnKey(tag, vr, COMPUTED, keyword)
-    path = query.main_tag_path(level, keyword)
-    if path is not None:
-        return ReturnKey(tag, vr, MAIN_TAG, (path, keyword))
+    if query.main_tag_path(level, keyword) is not None:
+        return ReturnKey(tag, vr, MAIN_TAG, keyword)
     # A main tag of a lower level too: the first instance's value, as Orthanc reads it
     # from the file.
     return ReturnKey(tag, vr, DATA_SET, f"{int(tag):08X}")
@@ -350,18 +349,16 @@ def search(request, limit=None):
     except PharosError as error:  # ParameterOutOfRange: a wildcard on a date or a time
         raise FindRefused(UNABLE_TO_PROCESS, str(error)) from error
     grouped = request.keys_by_source
-    main_tags = {key.where: key.where[1] for key in grouped.get(MAIN_TAG, [])}
-    data_set_keys = {key.where: key.where for key in grouped.get(DATA_SET, [])}
     found = query.search(
         request.level,
         constraints,
-        main_tags=sorted(set(main_tags.values())),
-        elements=sorted(set(data_set_keys.values())),
+        main_tags=sorted({key.where for key in grouped.get(MAIN_TAG, [])}),
+        elements=sorted({key.where for key in grouped.get(DATA_SET, [])}),
         computed=[key.where for key in grouped.get(COMPUTED, [])],
         limit=limit or None,
     )
-    columns = {where: found.columns[name] for where, name in (*main_tags.items(), *data_set_keys.items())}
-    return Found(request, found.rows, found.truncated, found.computed, columns)
+    # The search names its columns by keyword and DICOM JSON key, as ReturnKey.where does.
+    return Found(request, found.rows, found.truncated, found.computed, found.columns)
 
 
 # --- Putting it together --------------------------------------------------------------

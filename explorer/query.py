@@ -93,13 +93,13 @@ SHORT_ANSWER = 1000  # answer sets passed to later queries as their ids; longer 
 
 def main_tag_expression(level, keyword):
     """The SQL text of a main tag of the level or of one above, seen from the level, or None."""
-    for owner, path in PATHS_UP[level]:
-        if keyword in owner.main_tags:
-            column = INDEXED_COLUMNS.get((owner, keyword))
-            if column:
-                return F(path + column)
-            return KeyTextTransform(keyword, f"{path}main_tags")
-    return None
+    owner, path = main_tag_owner(level, keyword)
+    if owner is None:
+        return None
+    column = INDEXED_COLUMNS.get((owner, keyword))
+    if column:
+        return F(path + column)
+    return KeyTextTransform(keyword, f"{path}main_tags")
 
 
 def is_main_tag_anywhere(keyword):
@@ -291,6 +291,14 @@ def search(
     return found
 
 
+def count(level, constraints):
+    """How many resources of a level match: one COUNT when SQL decides alone."""
+    plan = plan_for(level, constraints)
+    if plan.in_dataset:
+        return search(level, constraints, count_total=True).total
+    return model_for(level).objects.filter(plan.condition).count()
+
+
 def main_tag_text(level, keyword):
     """The text of a main tag of the level or of one above, seen from the level."""
     path = main_tag_path(level, keyword)
@@ -299,12 +307,18 @@ def main_tag_text(level, keyword):
     return KeyTextTransform(keyword, f"{path}main_tags")
 
 
-def main_tag_path(level, keyword):
-    """The relation path to the nearest level (this one or above) keeping the main tag, or None."""
+def main_tag_owner(level, keyword):
+    """(The nearest level, this one or above, keeping the main tag; the relation path to it),
+    or (None, None)."""
     for owner, path in PATHS_UP[level]:
         if keyword in owner.main_tags:
-            return path
-    return None
+            return owner, path
+    return None, None
+
+
+def main_tag_path(level, keyword):
+    """The relation path to the nearest level (this one or above) keeping the main tag, or None."""
+    return main_tag_owner(level, keyword)[1]
 
 
 def matched_in_datasets(plan, rows, checked, width, since, wanted, count_all):

@@ -440,3 +440,14 @@ def test_the_study_keys_read_from_series_take_one_query_together(django_assert_n
         "NumberOfStudyRelatedInstances": ["1", "1"],
     }
     assert sorted(alone.computed["ModalitiesInStudy"][pk] for pk in alone.pks()) == ["CT", "MR"]
+
+
+def test_count_is_one_count_query_when_sql_decides_and_counts_data_set_matches_too(django_assert_num_queries):
+    store(dicom_bytes("CT_small.dcm"))
+    for n in range(3):
+        store(make_dicom(PatientID=f"P{n}", Modality="CT", KVP="80"))
+    by_sql = query.rest_constraints(levels.SERIES, {"Modality": "CT"}, case_sensitive=False)
+    with django_assert_num_queries(1):
+        assert query.count(levels.SERIES, by_sql) == 4
+    in_data_sets = query.rest_constraints(levels.SERIES, {"KVP": "80"}, case_sensitive=False)
+    assert query.count(levels.SERIES, in_data_sets) == 3

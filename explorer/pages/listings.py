@@ -92,7 +92,7 @@ class SearchedPages:
         self.level, self.constraints, self.order_by, self.wanted = level, constraints, order_by, wanted
 
     def count(self):
-        return query.search(self.level, self.constraints, limit=1, count_total=True).total
+        return query.count(self.level, self.constraints)
 
     def __getitem__(self, window):
         limit = window.stop - window.start

@@ -185,7 +185,7 @@ def test_an_answer_pydicom_cannot_write_is_refused():
     # pydicom's ISO 2022 Japanese codec fails on an empty name group (and pynetdicom then
     # answered 0xC312 too).
     request = find.parse_request(identifier("PATIENT", "ISO 2022 IR 87", PatientName=""), find.PATIENT_ROOT)
-    found = find.Found(request, rows=[(1, "=A")], truncated=False, columns={("", "PatientName"): 1})
+    found = find.Found(request, rows=[(1, "=A")], truncated=False, columns={"PatientName": 1})
     with pytest.raises(find.FindRefused) as refused:
         list(found.encoded_answers(IdentifierWriter(ExplicitVRLittleEndian)))
     assert refused.value.status == find.CANNOT_ENCODE == 0xC312

@@ -83,3 +83,14 @@ class Change(models.Model):
     resource_type = models.CharField(max_length=16)
     public_id = models.CharField(max_length=44)
     date = models.DateTimeField(default=timezone.now)
+
+
+class RuntimeSetting(models.Model):
+    """A setting changed at run time through REST (/tools/default-encoding, …).
+
+    Kept in the database so that every process (web, DICOM, workers) sees it;
+    explorer/runtime_settings.py reads it and falls back to the configured value.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.JSONField()

@@ -59,6 +59,15 @@ PHAROS_DICOM_CHECK_MODALITY_HOST = env_bool("PHAROS_DICOM_CHECK_MODALITY_HOST", 
 PHAROS_DICOM_CASE_SENSITIVE_PN = env_bool("PHAROS_DICOM_CASE_SENSITIVE_PN", False)
 # LimitFindResults: the most answers one C-FIND gives (0: no limit).
 PHAROS_DICOM_LIMIT_FIND_RESULTS = env_int("PHAROS_DICOM_LIMIT_FIND_RESULTS", 0, minimum=0)
+# LimitFindInstances: the most answers one C-FIND at instance level gives (0: no limit).
+PHAROS_DICOM_LIMIT_FIND_INSTANCES = env_int("PHAROS_DICOM_LIMIT_FIND_INSTANCES", 0, minimum=0)
+# UnknownSopClassAccepted: accept any abstract syntax proposed for storage (read at run time
+# through explorer/runtime_settings.py, which /tools/unknown-sop-class-accepted changes).
+PHAROS_DICOM_UNKNOWN_SOP_CLASS_ACCEPTED = env_bool("PHAROS_DICOM_UNKNOWN_SOP_CLASS_ACCEPTED", False)
+# DicomAssociationCloseDelay: seconds an SCU association stays open for the next request.
+PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY = env_int("PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY", 5, minimum=0)
+# SynchronousCMove: an incoming C-MOVE runs inside the association (false: as a job in /jobs).
+PHAROS_DICOM_SYNCHRONOUS_CMOVE = env_bool("PHAROS_DICOM_SYNCHRONOUS_CMOVE", True)
 # AcceptedTransferSyntaxes: UIDs, comma-separated; a trailing * matches a prefix.
 PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES = [
     uid.strip()
@@ -76,6 +85,14 @@ PHAROS_DICOM_SCU_TIMEOUT = env_int("PHAROS_DICOM_SCU_TIMEOUT", 10, minimum=1)
 # The speed-ups that reach into pynetdicom's, pydicom's and gunicorn's internals
 # (explorer/fast_paths.py); off runs the libraries as they come, to debug a peer.
 PHAROS_FAST_PATHS = env_bool("PHAROS_FAST_PATHS", True)
+
+# DefaultEncoding: the character set of files without SpecificCharacterSet and of C-FIND
+# answers (Orthanc's names: Latin1, Utf8, …; read at run time through explorer/runtime_settings.py).
+PHAROS_DEFAULT_ENCODING = env_str("PHAROS_DEFAULT_ENCODING", "Latin1")
+# JobsHistorySize: how many finished jobs /jobs keeps.
+PHAROS_JOBS_HISTORY_SIZE = env_int("PHAROS_JOBS_HISTORY_SIZE", 10, minimum=0)
+# LogExportedResources: sends are recorded in /exports.
+PHAROS_LOG_EXPORTED_RESOURCES = env_bool("PHAROS_LOG_EXPORTED_RESOURCES", False)
 
 # --- services ------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
@@ -205,11 +222,13 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 
+# Orthanc's /tools/log-level changes it at run time (explorer/runtime_settings.py).
+PHAROS_LOG_LEVEL = env_str("PHAROS_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("PHAROS_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": PHAROS_LOG_LEVEL},
     "loggers": {"pynetdicom": {"level": "WARNING"}},
 }

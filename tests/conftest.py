@@ -10,6 +10,8 @@ from pydicom.data import get_charset_files, get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from explorer import runtime_settings
+
 warnings.filterwarnings("ignore", module="pydicom")
 
 # Fixtures live beside the tests: real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs),
@@ -103,6 +105,8 @@ def storage_dir(settings, tmp_path):
     settings.STORAGE_DIR.mkdir()
     # The real hasher is deliberately slow; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each test starts from the configured runtime settings, not another test's copy.
+    runtime_settings.forget()
     return settings.STORAGE_DIR
 
 

@@ -30,3 +30,17 @@ def ensure_admin(username=None, password=None):
         admin.is_active = admin.is_staff = admin.is_superuser = True
         admin.save()
     return generated
+
+
+def ensure_users(passwords):
+    """Create the users of Orthanc's RegisteredUsers ({name: password}) or align their
+    passwords; other users and the users' other rights are left as they are."""
+    users = get_user_model()
+    for username, password in passwords.items():
+        user = users.objects.filter(username=username).first()
+        if user is None:
+            users.objects.create_user(username, email="", password=password)
+        elif not user.check_password(password) or not user.is_active:
+            user.set_password(password)
+            user.is_active = True
+            user.save()

@@ -1,7 +1,9 @@
 """Reading the environment: every setting has a name, a default and a rule.
 
-A bad value stops the server at start with a message naming the variable and
-saying what is allowed, instead of failing later in a handler.
+A variable the environment leaves unset may come from an Orthanc configuration file
+(`PHAROS_ORTHANC_CONFIG`, explorer/orthanc_config.py): the environment overrides the file.
+A bad value stops the server at start with a message naming the variable (or the file's
+option) and saying what is allowed, instead of failing later in a handler.
 """
 
 import os
@@ -10,18 +12,28 @@ from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from explorer import orthanc_config
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
 
-def _raw(name, default):
+def _from_environment(name):
     value = os.environ.get(name)
+    return value is not None and value.strip() != ""
+
+
+def _raw(name, default):
+    value = os.environ[name] if _from_environment(name) else orthanc_config.setting(name)
     if value is None or value.strip() == "":
         return default
     return value.strip()
 
 
 def _fail(name, value, allowed):
+    from_file = None if _from_environment(name) else orthanc_config.describe(name)
+    if from_file:
+        raise ImproperlyConfigured(f"The Orthanc option {from_file} ({name}) is not valid: {allowed}")
     raise ImproperlyConfigured(f"{name}={value!r} is not valid: {allowed}")
 
 

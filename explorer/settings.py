@@ -1,7 +1,8 @@
 """The only settings module: everything a deployment changes comes from the environment.
 
 The README lists every variable with its default; `explorer/config.py` checks
-each value and fails at start with a message naming the variable.
+each value and fails at start with a message naming the variable. An Orthanc configuration
+file (`PHAROS_ORTHANC_CONFIG`) fills the variables the environment leaves unset.
 """
 
 import secrets
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from explorer import orthanc_config
 from explorer.config import (
     env_aet,
     env_bool,
@@ -20,6 +22,9 @@ from explorer.config import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Read and checked first: a bad file stops every process at start, naming the option.
+PHAROS_ORTHANC_CONFIG = getattr(orthanc_config.current(), "path", None)
 
 # --- where things live -------------------------------------------------------
 DATA_DIR = Path(env_dir("PHAROS_DATA_DIR", str(BASE_DIR / "data")))

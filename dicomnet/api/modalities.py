@@ -63,7 +63,9 @@ def fields_from_body(body):
         body = dict(zip(("AET", "Host", "Port", "Manufacturer"), body))
     if not isinstance(body, dict):
         raise BadRequest("A modality is a JSON object or array")
-    unknown = set(body) - set(FIELDS) - {"AllowEventReport", "AllowFindWorklist", "AllowNAction", "UseDicomTls"}
+    # Orthanc's other keys, answered with defaults (AllowStorageCommitment is its alias of the N- ones).
+    accepted = {"AllowEventReport", "AllowFindWorklist", "AllowNAction", "AllowStorageCommitment", "UseDicomTls"}
+    unknown = set(body) - set(FIELDS) - accepted
     if unknown:
         raise BadRequest("Unknown modality parameter(s): " + ", ".join(sorted(unknown)))
     return {FIELDS[key]: value for key, value in body.items() if key in FIELDS}

@@ -1,4 +1,5 @@
-"""`manage.py start`: migrate, make sure the administrator exists, and run the servers.
+"""`manage.py start`: migrate, make sure the administrator exists, apply the Orthanc
+configuration file's users and modalities, and run the servers.
 
 This is what `make run` calls. Each server runs in its own process; stopping
 this command (Ctrl-C or SIGTERM) stops them all.
@@ -14,8 +15,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from explorer import fast_paths, pydicom_compat, web_worker
-from explorer.accounts import PASSWORD_FILE, ensure_admin
+from explorer import fast_paths, orthanc_config, pydicom_compat, web_worker
+from explorer.accounts import PASSWORD_FILE, ensure_admin, ensure_users
 from explorer.processes import spawn
 
 WORKER_CLASS = "explorer.web_worker.BalancedThreadWorker"
@@ -93,12 +94,9 @@ class Command(BaseCommand):
         # DICOM server checks pynetdicom as it starts: explorer never imports dicomnet).
         fast_paths.check_versions(web_worker.READ_FROM, pydicom_compat.READ_FROM)
         call_command("migrate", interactive=False, verbosity=0)
-        generated = ensure_admin()
-        if generated:
-            self.stdout.write(
-                f"Created the administrator {settings.PHAROS_ADMIN_USER!r} with password {generated!r} "
-                f"(also written to {settings.DATA_DIR / PASSWORD_FILE})"
-            )
+        self._ensure_users()
+        # The modalities belong to the DICOM network (dicomnet), which explorer does not import.
+        call_command("configuremodalities")
         processes = {}
         if settings.PHAROS_EMBEDDED_REDIS:
             processes["Redis"] = start_embedded_redis()
@@ -111,6 +109,19 @@ class Command(BaseCommand):
             f"DICOM {settings.PHAROS_AET} on port {settings.PHAROS_DICOM_PORT}, data in {settings.DATA_DIR}"
         )
         self._supervise(processes)
+
+    def _ensure_users(self):
+        configuration = orthanc_config.current()
+        registered = dict(configuration.section("RegisteredUsers")) if configuration else {}
+        # The administrator may be one of Orthanc's users: PHAROS_ADMIN_PASSWORD overrides the file.
+        file_password = registered.pop(settings.PHAROS_ADMIN_USER, None)
+        generated = ensure_admin(password=settings.PHAROS_ADMIN_PASSWORD or file_password)
+        if generated:
+            self.stdout.write(
+                f"Created the administrator {settings.PHAROS_ADMIN_USER!r} with password {generated!r} "
+                f"(also written to {settings.DATA_DIR / PASSWORD_FILE})"
+            )
+        ensure_users(registered)
 
     def _supervise(self, processes):
         """Wait until a signal or until one server exits; then stop the others."""

@@ -32,11 +32,12 @@ def request(port, path, password, method="GET", data=None, content_type=None, us
 
 class Server:
     """`manage.py start` as on a fresh machine: SQLite and the embedded Redis in `data_dir`,
-    unless `database_url` names a PostgreSQL database of its own."""
+    unless `database_url` names a PostgreSQL database of its own. `port` and `dicom_port` are
+    where it is awaited (free ones unless given, as when a configuration file sets them)."""
 
-    def __init__(self, data_dir, password, database_url=None, **environment):
-        self.port = free_port()
-        self.dicom_port = free_port()
+    def __init__(self, data_dir, password, database_url=None, port=None, dicom_port=None, **environment):
+        self.port = port or free_port()
+        self.dicom_port = dicom_port or free_port()
         env = dict(os.environ, PHAROS_DATA_DIR=str(data_dir), PHAROS_HTTP_PORT=str(self.port))
         env["PHAROS_DICOM_PORT"] = str(self.dicom_port)
         env["PHAROS_ADMIN_PASSWORD"] = password

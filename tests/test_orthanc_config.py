@@ -4,6 +4,7 @@ it, under the environment, with its users, modalities and private tags applied a
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -159,7 +160,8 @@ def test_every_mapped_option_is_tested():
 def test_each_option_reaches_its_setting(configure):
     path = configure({option: value for option, (value, _, _) in MAPPED.items()})
     names = [variable for _, variable, _ in MAPPED.values()]
-    code = f"from django.conf import settings; import json; print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}))"
+    code = "import json; from django.conf import settings as s; "
+    code += f"print(json.dumps({{n: getattr(s, n) for n in {names}}}))"
     result = run_manage("shell", "-c", code, PHAROS_ORTHANC_CONFIG=str(path))
     assert result.returncode == 0, result.stderr
     # The shell may first say what it imported: the answer is the last line.
@@ -241,7 +243,8 @@ def test_modalities_in_both_forms_are_created_then_updated(configure):
     assert (ct.local_aet, ct.timeout) == ("PHAROS_CT", 20)
     configure({"DicomModalities": {"storescp": {"AET": "STORESCP", "Host": "10.0.0.5", "Port": 2001}}})
     call_command("configuremodalities")
-    assert (Modality.objects.get(name="storescp").host, Modality.objects.get(name="storescp").port) == ("10.0.0.5", 2001)
+    updated = Modality.objects.get(name="storescp")
+    assert (updated.host, updated.port) == ("10.0.0.5", 2001)
 
 
 @pytest.mark.django_db
@@ -255,7 +258,7 @@ def test_modalities_in_both_forms_are_created_then_updated(configure):
 )
 def test_a_bad_modality_stops_the_start_naming_it(configure, modality, message):
     configure({"DicomModalities": {"bad": modality}})
-    with pytest.raises(CommandError, match="The Orthanc option DicomModalities in .*" + __import__("re").escape(message)):
+    with pytest.raises(CommandError, match="The Orthanc option DicomModalities in .*" + re.escape(message)):
         call_command("configuremodalities")
 
 
@@ -324,7 +327,7 @@ def test_the_server_starts_on_an_orthanc_configuration(tmp_path):
         '  "DicomModalities" : { "storescp" : [ "STORESCP", "127.0.0.1", 2000 ] },\n'
         "}\n"
     )
-    (folder / "credentials.json").write_text('{ "RegisteredUsers" : { "alice" : "wonderland", "admin" : "from-file" } }')
+    (folder / "credentials.json").write_text('{"RegisteredUsers": {"alice": "wonderland", "admin": "from-file"}}')
     server = Server(
         tmp_path / "data",
         "from-environment",

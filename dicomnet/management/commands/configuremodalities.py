@@ -19,7 +19,8 @@ def apply(configuration):
         try:
             warnings = modalities.save(name, modalities.fields_from_body(body))
         except PharosError as error:
-            raise CommandError(f"The Orthanc option DicomModalities in {configuration.path}: {name!r}: {error}") from error
+            where = f"The Orthanc option DicomModalities in {configuration.path}"
+            raise CommandError(f"{where}: {name!r}: {error}") from error
         for warning in warnings:
             logger.warning("DicomModalities %r: %s", name, warning)
 

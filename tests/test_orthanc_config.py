@@ -1,6 +1,7 @@
 """An Orthanc configuration file (PHAROS_ORTHANC_CONFIG) configures Pharos: read as Orthanc reads
 it, under the environment, with its users, modalities and private tags applied at start."""
 
+import io
 import json
 import logging
 import os
@@ -15,11 +16,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from dicomnet.models import Modality
 from explorer import config, orthanc_config, tags
 from explorer.accounts import ensure_users
+from tests.conftest import make_dicom
 from tests.dicom_peers import free_port
 from tests.pharos_server import Server, request
 
@@ -312,6 +315,14 @@ def test_the_readme_table_names_every_honoured_option():
 # --- the real server ----------------------------------------------------------------------------------
 
 
+def with_private_dose():
+    ds = dcmread(io.BytesIO(make_dicom()))
+    ds.private_block(0x0009, "PHAROS TEST", create=True).add_new(0x01, "DS", "1.5")
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
 def test_the_server_starts_on_an_orthanc_configuration(tmp_path):
     http_port, dicom_port = free_port(), free_port()
     folder = tmp_path / "orthanc"
@@ -325,6 +336,7 @@ def test_the_server_starts_on_an_orthanc_configuration(tmp_path):
         '  /* Orthanc options Pharos has no use for */\n'
         '  "StorageDirectory" : "/var/lib/orthanc/db", "HttpThreadsCount" : 50,\n'
         '  "DicomModalities" : { "storescp" : [ "STORESCP", "127.0.0.1", 2000 ] },\n'
+        '  "Dictionary" : { "0009,1001" : [ "DS", "PharosTestDose", 1, 1, "PHAROS TEST" ] },\n'
         "}\n"
     )
     (folder / "credentials.json").write_text('{"RegisteredUsers": {"alice": "wonderland", "admin": "from-file"}}')
@@ -346,6 +358,14 @@ def test_the_server_starts_on_an_orthanc_configuration(tmp_path):
         assert (system["Name"], system["DicomAet"]) == ("Radiology", "RADIOLOGY")
         assert (system["HttpPort"], system["DicomPort"]) == (http_port, dicom_port)
         assert json.loads(request(http_port, "/modalities", "wonderland", user="alice")[2]) == ["storescp"]
+        # The web server's processes name the file's private tags.
+        status, _, body = request(
+            http_port, "/instances", "wonderland", "POST", with_private_dose(), "application/dicom", user="alice"
+        )
+        assert status == 200, body
+        tags_url = f"/instances/{json.loads(body)['ID']}/tags"
+        dose = json.loads(request(http_port, tags_url, "wonderland", user="alice")[2])["0009,1001"]
+        assert dose["Name"] == "PharosTestDose"
         # The environment's administrator password wins over the file's.
         assert request(http_port, "/system", "from-environment")[0] == 200
         assert request(http_port, "/system", "from-file")[0] == 401

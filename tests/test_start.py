@@ -1,12 +1,15 @@
 """`manage.py start` (what `make run` calls) serves the API from a real WSGI server, end to end."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, sample_path
 from tests.dicom_peers import dcmtk, listening, wait_until
-from tests.pharos_server import Server, request
+from tests.pharos_server import ROOT, Server, request
 
 
 @pytest.fixture
@@ -56,3 +59,16 @@ def test_the_servers_stop_when_start_is_killed_outright(data_dir):
     server.process.wait()
     for name, port in (("web", server.port), ("DICOM", server.dicom_port)):
         wait_until(lambda port=port: not listening(port), 20, f"the {name} server outlived manage.py start")
+
+
+def test_start_stops_at_a_bad_modality_of_the_orthanc_configuration(tmp_path, data_dir):
+    path = tmp_path / "orthanc.json"
+    path.write_text('{"DicomModalities": {"scanner": ["SCANNER", "10.0.0.7"]}}')
+    env = dict(os.environ, PHAROS_DATA_DIR=str(data_dir), PHAROS_ORTHANC_CONFIG=str(path), PHAROS_ADMIN_PASSWORD="pw")
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "start"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert f"The Orthanc option DicomModalities in {path}: 'scanner': A modality as an array is" in result.stderr

@@ -244,10 +244,13 @@ def test_modalities_in_both_forms_are_created_then_updated(configure):
         True, False, False, True, False
     )
     assert (ct.local_aet, ct.timeout) == ("PHAROS_CT", 20)
-    configure({"DicomModalities": {"storescp": {"AET": "STORESCP", "Host": "10.0.0.5", "Port": 2001}}})
+    # As Orthanc's PUT does, an entry replaces the modality: the fields it leaves out take their defaults.
+    configure({"DicomModalities": {"ct": {"AET": "CT", "Host": "10.0.0.5", "Port": 4101}}})
     call_command("configuremodalities")
-    updated = Modality.objects.get(name="storescp")
-    assert (updated.host, updated.port) == ("10.0.0.5", 2001)
+    ct = Modality.objects.get(name="ct")
+    assert (ct.host, ct.port, ct.allow_find, ct.allow_transcoding, ct.local_aet, ct.timeout) == (
+        "10.0.0.5", 4101, True, True, "", 0
+    )
 
 
 @pytest.mark.django_db

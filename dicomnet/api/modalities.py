@@ -72,8 +72,12 @@ def fields_from_body(body):
 
 
 def save(name, fields):
-    """Create or update the named modality; returns warnings for the administrator."""
+    """Create or replace the named modality; returns warnings for the administrator.
+
+    As in Orthanc, the fields not given take their defaults, not their former values."""
     modality = Modality.objects.filter(name=name).first() or Modality(name=name)
+    for field in FIELDS.values():
+        setattr(modality, field, Modality._meta.get_field(field).get_default())
     for field, value in fields.items():
         setattr(modality, field, value)
     try:

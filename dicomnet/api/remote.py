@@ -46,9 +46,7 @@ def start_job(job_type, parameters, body):
     """Run now and answer the content, or enqueue and answer {ID, Path}."""
     priority = body.get("Priority", 0) if isinstance(body, dict) else 0
     if _wants_synchronous(body):
-        job = Job.objects.create(type=job_type, parameters=parameters, priority=priority)
-        jobs.run(job.id)
-        job.refresh_from_db()
+        job = jobs.execute(Job.objects.create(type=job_type, parameters=parameters, priority=priority).id)
         if job.state != Job.SUCCESS:
             raise NetworkProtocol(job.error_details or job.error_description)
         return json_response(job.content)

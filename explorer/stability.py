@@ -26,15 +26,14 @@ from explorer.models import Change, Instance, Patient, Series, Study
 # Resources marked per level and tick: a large import becomes stable over a few ticks
 # instead of in one long transaction.
 BATCH = 1000
+# What the partial index of each level holds (explorer/models.py, Aggregate).
+UNSTABLE = "(stable_update IS NULL OR stable_update < last_update)"
+UNSTABLE_Q = Q(stable_update__isnull=True) | Q(stable_update__lt=F("last_update"))
 
 
 def tick_seconds():
     """How often the clock ticks: a tenth of StableAge, between 1 and 10 seconds."""
     return max(1, min(10, settings.PHAROS_STABLE_AGE // 10))
-
-# What the partial index of each level holds (explorer/models.py, Aggregate).
-UNSTABLE = "(stable_update IS NULL OR stable_update < last_update)"
-UNSTABLE_Q = Q(stable_update__isnull=True) | Q(stable_update__lt=F("last_update"))
 
 
 def _mark_stable(model, parent_column, cutoff):
@@ -78,14 +77,16 @@ def _newly_complete(series_rows):
 def _log_completed_series(now):
     """CompletedSeries for the series still receiving instances (the unstable ones, plus
     those becoming stable now) whose Status reads Complete for the first time."""
-    candidates = Series.objects.filter(UNSTABLE_Q, completed_logged=False)
+    # Only a series whose tags give an expected number of instances can be complete.
+    counted = Q(main_tags__has_any_keys=[keywords[0] for keywords in index.EXPECTED_FROM])
+    candidates = Series.objects.filter(UNSTABLE_Q, counted, completed_logged=False)
     rows = candidates.order_by("id").values_list("id", "public_id", "main_tags")[:BATCH]
-    complete = _newly_complete(rows)
-    marked = Series.objects.filter(pk__in=[pk for pk, _ in complete], completed_logged=False)
-    if not marked.update(completed_logged=True):
-        return []
-    return [Change(change_type="CompletedSeries", resource_type="Series", public_id=public_id, date=now)
-            for _, public_id in complete]
+    return [
+        Change(change_type="CompletedSeries", resource_type="Series", public_id=public_id, date=now)
+        for pk, public_id in _newly_complete(rows)
+        # Marked one by one: a series another clock has just logged is not logged again.
+        if Series.objects.filter(pk=pk, completed_logged=False).update(completed_logged=True)
+    ]
 
 
 def _stable_changes(now):

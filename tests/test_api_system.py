@@ -3,6 +3,7 @@ Orthanc 1.10.1's for the same files."""
 
 import pytest
 
+import explorer
 from explorer import stability
 from tests.conftest import dicom_bytes, make_dicom, upload
 from tests.test_stability import CT, MR, later
@@ -17,7 +18,7 @@ def test_system_names_the_orthanc_release_whose_api_pharos_follows(api):
     body = api.get("/system").json()
     # Orthanc 1.10.1 answers "Version": "1.10.1" and "ApiVersion": 16; clients compare them.
     assert (body["Version"], body["ApiVersion"]) == ("1.10.1", 16)
-    assert body["PharosVersion"] == "0.1.0"
+    assert body["PharosVersion"] == explorer.__version__
     orthancs_keys = {
         "ApiVersion", "CheckRevisions", "DatabaseBackendPlugin", "DatabaseVersion", "DicomAet", "DicomPort",
         "HttpPort", "IsHttpServerSecure", "Name", "PluginsEnabled", "StorageAreaPlugin", "Version",

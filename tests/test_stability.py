@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from django_rq.cron import DjangoCronScheduler
 from pydicom.uid import generate_uid
 
 from explorer import stability
@@ -142,6 +143,14 @@ def test_the_tick_follows_stable_age(settings):
     assert stability.tick_seconds() == 1
     settings.PHAROS_STABLE_AGE = 3600
     assert stability.tick_seconds() == 10
+
+
+def test_the_cron_configuration_queues_the_tick(redis_url):
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file("explorer.cron")
+    [job] = scheduler.get_jobs()
+    assert (job.func, job.queue_name, job.interval) == (stability.tick, "default", stability.tick_seconds())
+    assert job.job_options["ttl"] == 2 * stability.tick_seconds()
 
 
 def test_the_servers_clock_logs_stable_changes(tmp_path):

@@ -4,7 +4,7 @@ A job is a `Job` row. `submit` creates it and enqueues `run(job_id)` once the
 transaction commits; a worker runs it, reporting progress and a heartbeat in
 the row, which is where the REST API and the explorer read it. A job whose
 worker died (no heartbeat) is marked failed by `fail_dead_jobs`, and can be
-resubmitted.
+resubmitted. Only the newest PHAROS_JOBS_HISTORY_SIZE finished jobs are kept.
 """
 
 import logging
@@ -117,10 +117,17 @@ class Heartbeat(threading.Thread):
 
 
 def run(job_id):
-    """The RQ entry point (also called directly for synchronous requests)."""
+    """The RQ entry point."""
+    job = execute(job_id)
+    return job.id if job else None
+
+
+def execute(job_id):
+    """Run a pending job here (a worker, or a synchronous request); returns the job as it
+    finished, even when the history keeps no finished job, or None when it was not pending."""
     close_old_connections()
     if not _claim(job_id):
-        return
+        return None
     job = Job.objects.get(pk=job_id)
     heartbeat = Heartbeat(job.id)
     heartbeat.start()
@@ -151,7 +158,7 @@ def run(job_id):
         _finish(job, began, state=Job.SUCCESS, content=content, progress=100)
     finally:
         heartbeat.stopped.set()
-    return job.id
+    return job
 
 
 def _finish(job, began, state, code=0, description="Success", details="", content=None, progress=None):
@@ -169,18 +176,38 @@ def _finish(job, began, state, code=0, description="Success", details="", conten
     if progress is not None:
         fields["progress"] = progress
     Job.objects.filter(pk=job.id).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    if state != Job.PAUSED:
+        forget_old_jobs()
+
+
+FINISHED = (Job.SUCCESS, Job.FAILURE)
+
+
+def forget_old_jobs():
+    """Keep the newest PHAROS_JOBS_HISTORY_SIZE finished jobs (Orthanc's JobsHistorySize):
+    older ones vanish from /jobs, as Orthanc forgets them when another job finishes."""
+    finished = Job.objects.filter(state__in=FINISHED).order_by("-completed", "-created")
+    old = list(finished.values_list("id", flat=True)[settings.PHAROS_JOBS_HISTORY_SIZE :])
+    if old:
+        # A job resubmitted meanwhile is no longer finished, and stays.
+        Job.objects.filter(id__in=old, state__in=FINISHED).delete()
 
 
 def fail_dead_jobs():
     """Running jobs whose worker stopped sending its heartbeat end as failed."""
     cutoff = timezone.now() - timedelta(seconds=settings.PHAROS_JOB_DEAD_AFTER_SECONDS)
-    return Job.objects.filter(state=Job.RUNNING, heartbeat__lt=cutoff).update(
+    failed = Job.objects.filter(state=Job.RUNNING, heartbeat__lt=cutoff).update(
         state=Job.FAILURE,
         error_code=INTERNAL_CODE,
         error_description=INTERNAL_TEXT,
         error_details=DEAD_TEXT,
         completed=timezone.now(),
     )
+    if failed:
+        forget_old_jobs()
+    return failed
 
 
 # --- what users ask of a job (Orthanc's POST /jobs/{id}/cancel|pause|resume|resubmit) ---
@@ -191,7 +218,9 @@ def cancel(job):
     stopped = Job.objects.filter(pk=job.pk, state__in=[Job.PENDING, Job.PAUSED, Job.RETRY]).update(
         state=Job.FAILURE, error_code=CANCELED_CODE, error_description=CANCELED_TEXT, completed=now
     )
-    if not stopped:
+    if stopped:
+        forget_old_jobs()
+    else:
         Job.objects.filter(pk=job.pk, state=Job.RUNNING).update(requested="cancel")
 
 

@@ -316,6 +316,7 @@ def delete(level, resource):
         model = MODELS[level]
         parent = getattr(resource, PARENT_FIELD[model]) if model in PARENT_FIELD else None
         parent_level = levels.parent_of(level)
+        _forget_changes(level, resource)
         resource.delete()
         while parent is not None:
             children = getattr(parent, {Patient: "studies", Study: "series", Series: "instances"}[type(parent)])
@@ -325,10 +326,31 @@ def delete(level, resource):
             next_parent = (
                 getattr(parent, PARENT_FIELD[grandparent_model]) if grandparent_model in PARENT_FIELD else None
             )
+            Change.objects.filter(public_id=parent.public_id).delete()
             parent.delete()
             parent, parent_level = next_parent, levels.parent_of(parent_level)
         transaction.on_commit(lambda: [storage.delete(u) for u in file_uuids])
     return (parent_level, parent) if parent is not None else None
+
+
+# From a resource of a level, the path to it from the models of the levels below.
+PATHS_FROM_BELOW = {
+    levels.PATIENT: {Study: "patient", Series: "study__patient", Instance: "series__study__patient"},
+    levels.STUDY: {Series: "study", Instance: "series__study"},
+    levels.SERIES: {Instance: "series"},
+    levels.INSTANCE: {},
+}
+
+
+def _forget_changes(level, resource):
+    """The change log forgets a deleted resource and everything below it, as Orthanc's does
+    (its changes cascade with the resource), before the resources go. One DELETE per level:
+    each joins its subquery through the index on public_id, where an OR of them would scan
+    the whole log."""
+    Change.objects.filter(public_id=resource.public_id).delete()
+    for model, path in PATHS_FROM_BELOW[level].items():
+        below = model.objects.filter(**{path: resource}).values("public_id")
+        Change.objects.filter(resource_type=model.__name__, public_id__in=below).delete()
 
 
 def resource_statistics(level, resource):

@@ -30,29 +30,51 @@ class Resource(models.Model):
         return timezone.now() - self.last_update >= age
 
 
-class Patient(Resource):
+class Aggregate(Resource):
+    """A patient, study or series: it becomes stable after StableAge seconds without a new
+    instance, which the change log records once per quiet period (explorer/stability.py)."""
+
+    # The LastUpdate for which Stable<Level> was logged: a newer LastUpdate (a new instance)
+    # makes the resource unstable again. The partial index holds only the unstable ones, the
+    # few the stability clock looks at.
+    stable_update = models.DateTimeField(null=True, editable=False)
+
+    class Meta:
+        abstract = True
+        indexes = [
+            models.Index(
+                fields=["last_update"],
+                name="%(app_label)s_%(class)s_unstable",
+                condition=models.Q(stable_update__isnull=True) | models.Q(stable_update__lt=models.F("last_update")),
+            )
+        ]
+
+
+class Patient(Aggregate):
     patient_id = models.TextField(db_index=True)
     patient_name = models.TextField(blank=True, db_index=True)
     patient_birth_date = models.CharField(max_length=32, blank=True, db_index=True)
 
 
-class Study(Resource):
+class Study(Aggregate):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="studies")
     study_instance_uid = models.CharField(max_length=128, db_index=True)
     accession_number = models.TextField(blank=True, db_index=True)
     study_date = models.CharField(max_length=32, blank=True, db_index=True)
     study_description = models.TextField(blank=True, db_index=True)
 
-    class Meta:
+    class Meta(Aggregate.Meta):
         verbose_name_plural = "studies"
 
 
-class Series(Resource):
+class Series(Aggregate):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
     series_instance_uid = models.CharField(max_length=128, db_index=True)
     modality = models.CharField(max_length=32, blank=True, db_index=True)
+    # CompletedSeries is logged once, when the series' Status first reads Complete.
+    completed_logged = models.BooleanField(default=False, editable=False)
 
-    class Meta:
+    class Meta(Aggregate.Meta):
         verbose_name_plural = "series"
 
 
@@ -81,7 +103,8 @@ class Change(models.Model):
 
     change_type = models.CharField(max_length=32)
     resource_type = models.CharField(max_length=16)
-    public_id = models.CharField(max_length=44)
+    # Indexed: deleting a resource deletes its changes.
+    public_id = models.CharField(max_length=44, db_index=True)
     date = models.DateTimeField(default=timezone.now)
 
 

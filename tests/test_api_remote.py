@@ -113,7 +113,20 @@ def test_query_and_retrieve_from_a_remote_pacs(api, dcmqrscp, dicom_server):
     assert api.get(f"{query}/dropped-keys").json() == ["SeriesDescription"]
     answers = api.get(f"{query}/answers?expand&simplify").json()
     assert sorted(a["PatientName"] for a in answers) == ["CompressedSamples^CT1", "CompressedSamples^MR1"]
-    assert api.get(f"{query}/level").json() == "Study"
+    # Orthanc 1.10.1: the level and the modality are plain text, the query is shown as sent,
+    # keys by tag in its full format (?short and ?simplify as for tags).
+    level = api.get(f"{query}/level")
+    assert (level["Content-Type"], level.content) == ("text/plain", b"Study")
+    assert api.get(f"{query}/modality").content == dcmqrscp.name.encode()
+    assert api.get(f"{query}/query").json() == {
+        "0008,0020": {"Name": "StudyDate", "Type": "String", "Value": ""},
+        "0008,103e": {"Name": "SeriesDescription", "Type": "String", "Value": "x"},
+        "0010,0010": {"Name": "PatientName", "Type": "String", "Value": "Compressed*"},
+    }
+    assert api.get(f"{query}/query?short").json() == {"0008,0020": "", "0008,103e": "x", "0010,0010": "Compressed*"}
+    assert api.get(f"{query}/query?simplify").json() == {
+        "PatientName": "Compressed*", "SeriesDescription": "x", "StudyDate": ""
+    }
     ct = next(i for i, a in enumerate(answers) if a["PatientName"].endswith("CT1"))
     content = api.get(f"{query}/answers/{ct}/content?simplify").json()
     assert content["QueryRetrieveLevel"] == "STUDY"

@@ -129,3 +129,34 @@ def test_rest_jobs(api, queue):
     assert api.post(f"/jobs/{job.pk}/cancel").json() == {}
     assert api.get(f"/jobs/{job.pk}").json()["State"] == "Success"  # a finished job stays as it is
     assert api.get("/jobs/not-a-job").status_code == 404
+
+
+def test_only_the_newest_finished_jobs_are_kept(api, queue, settings):
+    # Orthanc 1.10.1 (JobsHistorySize 10) listed 10 of 12 finished store jobs: the oldest vanish.
+    settings.PHAROS_JOBS_HISTORY_SIZE = 2
+    finished = []
+    for _ in range(4):
+        finished.append(submit(steps=1))
+        run_queued_jobs()
+    paused = submit(steps=1)
+    jobs.pause(paused)
+    assert api.get("/jobs").json() == [str(finished[2].pk), str(finished[3].pk), str(paused.pk)]
+    assert api.get(f"/jobs/{finished[0].pk}").status_code == 404
+
+
+def test_a_cancelled_job_counts_in_the_history(queue, settings):
+    settings.PHAROS_JOBS_HISTORY_SIZE = 1
+    old = submit(steps=1)
+    run_queued_jobs()
+    cancelled = submit(steps=1)
+    jobs.cancel(cancelled)
+    assert list(Job.objects.values_list("pk", flat=True)) == [cancelled.pk]
+    assert not Job.objects.filter(pk=old.pk).exists()
+
+
+def test_with_no_history_a_synchronous_job_still_answers(queue, settings):
+    settings.PHAROS_JOBS_HISTORY_SIZE = 0
+    job = Job.objects.create(type="TestCounting", parameters={"steps": 2})
+    finished = jobs.execute(job.pk)
+    assert (finished.state, finished.content) == (Job.SUCCESS, {"Steps": 2})
+    assert not Job.objects.exists()

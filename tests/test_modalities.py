@@ -80,3 +80,38 @@ def test_the_admin_warns_about_unusual_ae_titles(admin_client):
     assert response.status_code == 200
     assert b"outside A-Z" in response.content
     assert Modality.objects.filter(name="odd").exists()
+
+
+def test_an_unknown_manufacturer_is_refused_as_orthanc_refuses_it(api):
+    response = put(api, "bad", ["X", "127.0.0.1", 104, "Foo"])
+    # Orthanc 1.10.1's answer, word for word but for the Method and Uri it adds.
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["Message"], body["OrthancStatus"], body["Details"]) == (
+        "Parameter out of range", 3, 'Unknown modality manufacturer: "Foo"'
+    )
+    # Names are case-sensitive.
+    assert put(api, "bad", {"AET": "X", "Host": "h", "Port": 104, "Manufacturer": "generic"}).status_code == 400
+    assert not Modality.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "given, kept",
+    [
+        ("Generic", "Generic"),
+        ("GenericNoWildcardInDates", "GenericNoWildcardInDates"),
+        ("GenericNoUniversalWildcard", "GenericNoUniversalWildcard"),
+        ("Vitrea", "Vitrea"),
+        ("GE", "GE"),
+        # Older names Orthanc 1.10.1 still takes, and what it shows for them.
+        ("AgfaImpax", "GenericNoWildcardInDates"),
+        ("SyngoVia", "GenericNoWildcardInDates"),
+        ("EFilm2", "Generic"),
+        ("MedInria", "Generic"),
+        ("Dcm4Chee", "Generic"),
+        ("ClearCanvas", "Generic"),
+    ],
+)
+def test_the_manufacturers_orthanc_knows(api, given, kept):
+    assert put(api, "known", ["X", "127.0.0.1", 104, given]).status_code == 200
+    assert api.get("/modalities/known/configuration").json()["Manufacturer"] == kept

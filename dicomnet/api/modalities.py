@@ -1,12 +1,14 @@
 """REST /modalities, as Orthanc has it: list, show, create or update (PUT), delete."""
 
+import json
+
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 
 from dicomnet.aet import is_safe
 from dicomnet.models import Modality
 from explorer.api.base import NoSuchResource, flag, json_body, json_response
-from explorer.errors import BadRequest
+from explorer.errors import BadRequest, ParameterOutOfRange
 
 # Orthanc's JSON keys and our fields; keys Orthanc has but we do not keep are answered with defaults.
 FIELDS = {
@@ -24,6 +26,18 @@ FIELDS = {
     "Timeout": "timeout",
 }
 OPERATIONS = ["configuration", "echo", "find", "get", "move", "query", "store"]
+# The manufacturers Orthanc 1.10.1 knows (names are case-sensitive), and the older names it
+# still takes for one of them; any other is refused.
+MANUFACTURERS = {
+    name: name for name in ("Generic", "GenericNoWildcardInDates", "GenericNoUniversalWildcard", "Vitrea", "GE")
+} | {
+    "AgfaImpax": "GenericNoWildcardInDates",
+    "SyngoVia": "GenericNoWildcardInDates",
+    "EFilm2": "Generic",
+    "MedInria": "Generic",
+    "Dcm4Chee": "Generic",
+    "ClearCanvas": "Generic",
+}
 
 
 def configuration(modality):
@@ -68,7 +82,17 @@ def fields_from_body(body):
     unknown = set(body) - set(FIELDS) - accepted
     if unknown:
         raise BadRequest("Unknown modality parameter(s): " + ", ".join(sorted(unknown)))
-    return {FIELDS[key]: value for key, value in body.items() if key in FIELDS}
+    fields = {FIELDS[key]: value for key, value in body.items() if key in FIELDS}
+    if "manufacturer" in fields:
+        fields["manufacturer"] = manufacturer(fields["manufacturer"])
+    return fields
+
+
+def manufacturer(name):
+    """Orthanc's name for a modality's manufacturer; ParameterOutOfRange if it knows none."""
+    if not isinstance(name, str) or name not in MANUFACTURERS:
+        raise ParameterOutOfRange(f"Unknown modality manufacturer: {json.dumps(name)}")
+    return MANUFACTURERS[name]
 
 
 def save(name, fields):

@@ -8,6 +8,7 @@ the same job runs within the request and its content is the answer.
 import json
 
 from django.db import transaction
+from django.http import HttpResponse
 
 from dicomnet import jobs, queries, scu
 from dicomnet.api.modalities import _modality
@@ -46,9 +47,7 @@ def start_job(job_type, parameters, body):
     """Run now and answer the content, or enqueue and answer {ID, Path}."""
     priority = body.get("Priority", 0) if isinstance(body, dict) else 0
     if _wants_synchronous(body):
-        job = Job.objects.create(type=job_type, parameters=parameters, priority=priority)
-        jobs.run(job.id)
-        job.refresh_from_db()
+        job = jobs.execute(Job.objects.create(type=job_type, parameters=parameters, priority=priority).id)
         if job.state != Job.SUCCESS:
             raise NetworkProtocol(job.error_details or job.error_description)
         return json_response(job.content)
@@ -157,13 +156,33 @@ def delete_query(request, query_id):
 
 def query_part(request, query_id, part):
     stored = _query(query_id)
-    values = {
-        "level": stored.level,
-        "modality": stored.modality,
-        "query": stored.query,
-        "dropped-keys": stored.dropped_keys,
-    }
-    return json_response(values[part])
+    if part in ("level", "modality"):
+        # Orthanc answers these two as plain text.
+        return HttpResponse(getattr(stored, part), content_type="text/plain")
+    if part == "query":
+        return json_response(query_in_format(stored.query, simplify=flag(request, "simplify"),
+                                             short=flag(request, "short")))
+    return json_response(stored.dropped_keys)
+
+
+def query_in_format(query, simplify=False, short=False):
+    """The keys of a query as sent, as Orthanc shows them at /queries/{id}/query: by tag with
+    {Name, Type, Value}, or in its ?short and ?simplify formats."""
+    shown = {}
+    for key, value in query.items():
+        try:
+            tag = tags.parse_tag(key.replace(",", "-"))
+        except KeyError:  # not a tag (the C-FIND refused it already): shown as given
+            shown[key] = value
+            continue
+        name = tags.tag_name(tag)
+        if short:
+            shown[tags.orthanc_tag(tag)] = value
+        elif simplify:
+            shown[tags.orthanc_tag(tag) if name == tags.UNKNOWN_TAG_NAME else name] = value
+        else:
+            shown[tags.orthanc_tag(tag)] = {"Name": name, "Type": "String", "Value": value}
+    return shown
 
 
 def _answer_content(request, content):

@@ -69,7 +69,7 @@ def statistics(request, level, public_id):
     totals = index.resource_statistics(level, resource)
     size = totals["size"] or 0
     answer = {}
-    for prefix in ("Dicom", "DicomUncompressed", "Disk", "Uncompressed"):
+    for prefix in ("DicomDisk", "DicomUncompressed", "Disk", "Uncompressed"):
         answer |= _size_fields(prefix, size)
     counts = {
         levels.PATIENT: ("Studies", "Series", "Instances"),

@@ -9,7 +9,10 @@ from explorer.api.base import json_response, timestamp
 from explorer.errors import BadRequest
 from explorer.models import Change
 
-API_VERSION = 16  # the Orthanc REST API version whose shapes we answer
+# The Orthanc release whose REST API Pharos follows, and that release's ApiVersion: clients
+# compare these to choose their calls (pyorthanc, orthanc-api-client, Orthanc's own tools).
+ORTHANC_VERSION = "1.10.1"
+API_VERSION = 16
 
 
 def system(request):
@@ -26,9 +29,10 @@ def system(request):
             "IsHttpServerSecure": True,
             "Name": settings.PHAROS_NAME,
             "OverwriteInstances": settings.PHAROS_OVERWRITE_INSTANCES,
+            "PharosVersion": explorer.__version__,
             "PluginsEnabled": False,
             "StorageAreaPlugin": None,
-            "Version": explorer.__version__,
+            "Version": ORTHANC_VERSION,
         }
     )
 

@@ -21,6 +21,7 @@ from explorer.processes import spawn
 
 WORKER_CLASS = "explorer.web_worker.BalancedThreadWorker"
 STOCK_WORKER_CLASS = "gthread"
+CLOCK_COMMAND = ["rqcron", "explorer.cron", "--logging-level", "WARNING"]
 
 
 def worker_class():
@@ -104,6 +105,8 @@ class Command(BaseCommand):
         processes["web"] = spawn(web_server_command())
         processes["DICOM"] = spawn(manage + ["dicomserver"], cwd=settings.BASE_DIR)
         processes["worker"] = spawn(manage + ["rqworker", "default"], cwd=settings.BASE_DIR)
+        # The stability clock (explorer/stability.py): one scheduler, whose ticks the workers run.
+        processes["clock"] = spawn(manage + CLOCK_COMMAND, cwd=settings.BASE_DIR)
         self.stdout.write(
             f"Pharos: web on http://{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}/, "
             f"DICOM {settings.PHAROS_AET} on port {settings.PHAROS_DICOM_PORT}, data in {settings.DATA_DIR}"

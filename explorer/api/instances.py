@@ -6,23 +6,36 @@ from django.http import FileResponse, HttpResponse
 from explorer import index, ingest, levels, sources, storage, tags
 from explorer.api.base import NoSuchResource, flag, json_response
 from explorer.errors import BadFileFormat, UnsupportedMediaType
-from explorer.uploads import request_origin, store_many, upload_answer, uploaded_contents
+from explorer.uploads import (
+    multipart_files,
+    opened_contents,
+    request_origin,
+    store_archive,
+    store_many,
+    upload_answer,
+)
 
 
 def upload(request, level=None):
-    """POST /instances: a DICOM file, a ZIP of DICOM files, or a multipart form of files."""
+    """POST /instances: a DICOM file, a ZIP of DICOM files, or a multipart form of files.
+
+    A ZIP body answers as Orthanc: the stored members only, 200. With ?report-failures (the
+    upload page) it answers every member, the rejected ones with their reason, and 400 when
+    any was rejected, as a multipart form does."""
     origin = request_origin(request)
     content_type = request.content_type or ""
-    if content_type.startswith("multipart/"):
-        files = [f for field in request.FILES for f in request.FILES.getlist(field)]
+    if content_type == "multipart/form-data":
+        files = multipart_files(request)
         if not files:
             raise UnsupportedMediaType("The multipart body holds no file")
-        answers, all_stored = store_many(uploaded_contents(files), origin)
+        answers, all_stored = store_many(opened_contents(files), origin)
         return json_response(answers, status=200 if all_stored else 400)
     body = request.body
     if not body:
         raise BadFileFormat("The body is empty: a DICOM file or a ZIP archive was expected")
     if content_type == "application/zip" or sources.looks_like_zip(body[:4]):
+        if not flag(request, "report-failures"):
+            return json_response(store_archive(sources.zip_members(body), origin))
         answers, all_stored = store_many(sources.zip_members(body), origin)
         return json_response(answers, status=200 if all_stored else 400)
     return json_response(upload_answer(ingest.store_instance(body, origin)))

@@ -27,6 +27,8 @@ UNDEFINED_LENGTH = 0xFFFFFFFF
 # not inline, in the data set saved in the index.
 BULK_DATA_THRESHOLD = 1024
 IDENTIFIERS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
+ENCAPSULATED_DOCUMENT = 0x00420011
 
 
 def public_id(*identifiers):
@@ -264,3 +266,26 @@ def parse(data):
         json=as_json,
         json_text=json_text,
     )
+
+
+def _first_value(dataset_json, tag):
+    values = (dataset_json.get(tag) or {}).get("Value") or [""]
+    return str(values[0]).strip()
+
+
+def holds_pdf(dataset_json):
+    """Whether an instance (its DICOM JSON, as the index keeps it) is an encapsulated PDF:
+    Orthanc's test, the SOP class and the MIME type of the document."""
+    return (
+        _first_value(dataset_json, "00080016") == ENCAPSULATED_PDF_STORAGE
+        and _first_value(dataset_json, "00420012") == "application/pdf"
+    )
+
+
+def encapsulated_document(path):
+    """The document an encapsulated PDF file holds, without the pad byte that makes an odd
+    length even. Orthanc drops any last byte that is not CR or LF, which cuts a PDF ending
+    in "%%EOF" with no line end and even length; only a NUL pad is dropped here."""
+    element = pydicom.dcmread(path, specific_tags=[ENCAPSULATED_DOCUMENT]).get(ENCAPSULATED_DOCUMENT)
+    document = bytes(element.value or b"") if element is not None else b""
+    return document[:-1] if document.endswith(b"\x00") else document

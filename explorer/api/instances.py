@@ -1,11 +1,13 @@
 """Instance content: upload, the file itself, its tags."""
 
+import struct
+
 import pydicom
 from django.http import FileResponse, HttpResponse
 
-from explorer import index, ingest, levels, sources, storage, tags
+from explorer import dicom, index, ingest, levels, sources, storage, tags
 from explorer.api.base import NoSuchResource, flag, json_response
-from explorer.errors import BadFileFormat, UnsupportedMediaType
+from explorer.errors import BadFileFormat, UnknownResource, UnsupportedMediaType
 from explorer.uploads import (
     multipart_files,
     opened_contents,
@@ -14,6 +16,8 @@ from explorer.uploads import (
     store_many,
     upload_answer,
 )
+
+PIXEL_DATA = 0x7FE00010
 
 
 def upload(request, level=None):
@@ -48,11 +52,31 @@ def _instance(public_id):
     return instance
 
 
+def _known_instance(public_id):
+    """The instance, or Orthanc's JSON 404 "Unknown resource" (its answer on /pdf and /content)."""
+    instance = index.get(levels.INSTANCE, public_id)
+    if instance is None:
+        raise UnknownResource()
+    return instance
+
+
 def file(request, public_id):
     """GET /instances/{id}/file: the stored bytes, unchanged."""
     instance = _instance(public_id)
     response = FileResponse(storage.open_file(instance.file_uuid), content_type="application/dicom")
     response["Content-Disposition"] = f'filename="{instance.public_id}.dcm"'
+    return response
+
+
+def pdf(request, public_id):
+    """GET /instances/{id}/pdf: the PDF an encapsulated PDF instance holds; 404 with an
+    empty body for any other instance, as Orthanc."""
+    instance = _known_instance(public_id)
+    if not dicom.holds_pdf(instance.dataset):
+        return HttpResponse(status=404)
+    document = dicom.encapsulated_document(storage.path_for(instance.file_uuid))
+    response = HttpResponse(document, content_type="application/pdf")
+    response["X-Frame-Options"] = "SAMEORIGIN"  # the instance page shows it in an <object>
     return response
 
 
@@ -69,10 +93,12 @@ def simplified_tags(request, public_id):
 
 def content(request, public_id, path=""):
     """GET /instances/{id}/content/{gggg-eeee}[/{index}/{gggg-eeee}…]."""
-    instance = _instance(public_id)
+    instance = _known_instance(public_id)
     parts = [part for part in path.split("/") if part]
     if not parts:
         return json_response([k.replace(",", "-") for k in tags.short_tags(instance.dataset)])
+    if _is_pixel_data(parts[0]):
+        return _pixel_data(instance, parts[1:])
     try:
         kind, payload = tags.value_at_path(instance.dataset, parts)
     except (KeyError, IndexError, ValueError):
@@ -84,6 +110,44 @@ def content(request, public_id, path=""):
     if kind == "binary":
         return HttpResponse(payload, content_type="application/octet-stream")
     return HttpResponse(_bulk_value(instance, parts), content_type="application/octet-stream")
+
+
+def _is_pixel_data(part):
+    try:
+        return tags.parse_tag(part) == PIXEL_DATA
+    except KeyError:
+        return False
+
+
+def _pixel_data(instance, rest):
+    """…/content/7fe0-0010[/{n}] as Orthanc: encapsulated pixel data lists its items (the
+    Basic Offset Table is item 0) and answers item n; native pixel data is one value, item 0."""
+    element = pydicom.dcmread(storage.path_for(instance.file_uuid), specific_tags=[PIXEL_DATA]).get(PIXEL_DATA)
+    if element is None or len(rest) > 1:
+        raise NoSuchResource(instance.public_id)
+    value = element.value or b""
+    items = encapsulated_items(value) if element.is_undefined_length else [value]
+    if not rest:
+        if element.is_undefined_length:
+            return json_response([str(number) for number in range(len(items))])
+        return HttpResponse(value, content_type="application/octet-stream")
+    if not rest[0].isdigit() or int(rest[0]) >= len(items):
+        raise NoSuchResource(instance.public_id)
+    return HttpResponse(items[int(rest[0])], content_type="application/octet-stream")
+
+
+def encapsulated_items(value):
+    """The items of encapsulated pixel data (PS3.5 A.4), the Basic Offset Table first; each
+    an (FFFE,E000) tag and a 32-bit length, little endian, until the sequence delimiter."""
+    items, position = [], 0
+    while position + 8 <= len(value):
+        group, element, length = struct.unpack_from("<HHL", value, position)
+        position += 8
+        if (group, element) != (0xFFFE, 0xE000):
+            break
+        items.append(value[position : position + length])
+        position += length
+    return items
 
 
 def _bulk_value(instance, parts):

@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.encaps import get_frame
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, convert_color_space, get_decoder
+from pydicom.uid import ExplicitVRLittleEndian
 
 from explorer import storage
 
@@ -172,6 +173,30 @@ def gdcm_frame(dataset, frame):
     if photometric in ("YBR_ICT", "YBR_RCT"):  # JPEG 2000's colour transform, undone by GDCM
         photometric = "RGB"
     return pixels.reshape(rows, columns, samples), photometric
+
+
+def decompress(dataset):
+    """Decompress the data set in place (pixel data native, Explicit VR Little Endian), by
+    pydicom's plugins or, when they cannot, by GDCM frame by frame. For transcoding."""
+    try:
+        dataset.decompress(generate_instance_uid=False)
+        return dataset
+    except Exception as exc:  # decoders raise anything: ValueError, RuntimeError, NotImplementedError…
+        pydicom_failure = exc
+    try:
+        frames = [gdcm_frame(dataset, number) for number in range(frame_count(dataset))]
+    except Exception as exc:
+        raise ValueError(f"{pydicom_failure}; GDCM: {exc}") from exc
+    native = b"".join(pixels.astype(pixels.dtype.newbyteorder("<")).tobytes() for pixels, _ in frames)
+    element = dataset["PixelData"]
+    element.value = native + (b"\x00" if len(native) % 2 else b"")
+    element.is_undefined_length = False
+    element.VR = "OB" if int(dataset.BitsAllocated) <= 8 else "OW"
+    dataset.PhotometricInterpretation = frames[0][1]
+    if int(dataset.get("SamplesPerPixel") or 1) > 1:
+        dataset.PlanarConfiguration = 0
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return dataset
 
 
 # ---------------------------------------------------------------- grayscale

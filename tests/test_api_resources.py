@@ -248,7 +248,8 @@ def test_bad_uploads_get_a_clear_400_and_leave_nothing(api, storage_dir, data, d
     assert stored_files(storage_dir) == []
 
 
-def test_a_file_without_preamble_is_refused_with_400(api):
+def test_a_malformed_file_without_meta_header_is_refused_with_400(api):
+    # A byte too many before its first element: no data set (Orthanc refuses it too).
     response = upload(api, dicom_bytes("no_meta.dcm"))
     assert response.status_code == 400
     assert "Cannot parse an invalid DICOM file" in response.json()["Details"]

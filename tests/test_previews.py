@@ -386,10 +386,12 @@ def test_previews_are_drawn_once_then_kept(api, monkeypatch):
 
 @needs_tool("dcmdjpeg")
 def test_gdcm_decodes_12_bit_jpeg_extended_as_dcmtk_does(tmp_path):
-    # pydicom's plugins (its GDCM one included) refuse or fail on this file; GDCM itself reads it.
-    dataset = read("JPEG-lossy.dcm")
-    with pytest.raises(Exception):  # noqa: B017 - pydicom raises RuntimeError or NotImplementedError
-        dataset.pixel_array  # noqa: B018
+    # pydicom's plugins (its GDCM one, tried last, included) refuse or fail on this file;
+    # GDCM itself reads it.
+    with pytest.raises(RuntimeError) as caught:
+        read("JPEG-lossy.dcm").pixel_array  # noqa: B018
+    tried = [line.strip().split(":")[0] for line in str(caught.value).splitlines()[1:]]
+    assert tried == ["pylibjpeg", "pillow", "gdcm"]
     decompressed = tmp_path / "decompressed.dcm"
     subprocess.run(["dcmdjpeg", sample_path("JPEG-lossy.dcm"), str(decompressed)], check=True, capture_output=True)
     pixels, photometric = previews.decode_frame(read("JPEG-lossy.dcm"), 0)

@@ -116,24 +116,35 @@ def multipart_files(request):
 
 
 def multipart_parts(body, boundary):
-    """(name, content) of each part of a multipart body (RFC 2046 5.1.1); a part left
-    empty (a file input with no file chosen) is skipped."""
+    """(name, content) of each part of a multipart body (RFC 2046 5.1.1), each content
+    copied out of the body once; a part left empty (a file input with no file chosen) is
+    skipped."""
     delimiter = b"--" + boundary
-    start = body.find(delimiter)
-    if start < 0:
+    separator = b"\r\n" + delimiter
+    position = body.find(delimiter)
+    if position < 0:
         raise BadRequest("The multipart body does not hold its boundary")
-    pieces = body[start + len(delimiter) :].split(b"\r\n" + delimiter)
-    for number, piece in enumerate(pieces, start=1):
-        if piece.startswith(b"--"):  # the close delimiter
-            break
+    number = 0
+    while not body.startswith(b"--", position + len(delimiter)):  # not the close delimiter
         # The rest of the delimiter line (transport padding), then the headers and a blank line.
-        _, _, piece = piece.partition(b"\r\n")
-        if piece.startswith(b"\r\n"):
-            head, content = b"", piece[2:]
+        line_end = body.find(b"\r\n", position + len(delimiter))
+        if line_end < 0:
+            break
+        following = body.find(separator, line_end)
+        end = following if following >= 0 else len(body)
+        head_start = line_end + 2
+        if body.startswith(b"\r\n", head_start):
+            head, content_start = b"", head_start + 2
         else:
-            head, _, content = piece.partition(b"\r\n\r\n")
-        if content:
-            yield part_name(head) or f"part {number}", content
+            head_end = body.find(b"\r\n\r\n", head_start, end)
+            head_end = end if head_end < 0 else head_end
+            head, content_start = body[head_start:head_end], head_end + 4
+        number += 1
+        if content_start < end:
+            yield part_name(head) or f"part {number}", body[content_start:end]
+        if following < 0:
+            break
+        position = following + 2
 
 
 def part_headers(head):

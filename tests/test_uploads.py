@@ -131,3 +131,28 @@ def test_the_upload_form_needs_the_csrf_token(strict_browser):
     files = {"files": [upload_file("ct.dcm", dicom_bytes("CT_small.dcm"))], "csrfmiddlewaretoken": token}
     assert strict_browser.post("/ui/upload", files).status_code == 200
     assert Instance.objects.count() == 1
+
+
+def test_multipart_parts_read_as_orthanc_reads_them():
+    from explorer.uploads import multipart_parts
+
+    body = (
+        b"--B\r\n\r\nno headers at all\r\n"  # a part without headers
+        b"--B\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a\\\"b.dcm\"\r\n\r\n"
+        b"holds --B but not at a line start\r\n"
+        b"--B\r\nContent-Disposition: form-data; name=\"empty\"; filename=\"\"\r\n\r\n\r\n"  # skipped
+        b"--B\r\nContent-Disposition: form-data; name=\"last\"\r\n\r\ncut short, no close delimiter"
+    )
+    assert list(multipart_parts(body, b"B")) == [
+        ("part 1", b"no headers at all"),
+        ('a"b.dcm', b"holds --B but not at a line start"),
+        ("last", b"cut short, no close delimiter"),
+    ]
+
+
+def test_a_multipart_body_without_its_boundary_is_a_bad_request():
+    from explorer.errors import BadRequest
+    from explorer.uploads import multipart_parts
+
+    with pytest.raises(BadRequest):
+        list(multipart_parts(b"nothing here", b"B"))

@@ -68,3 +68,10 @@ def test_a_bare_data_set_is_shown(api):
     instance = upload(api, dicom_bytes("OT-PAL-8-face.dcm")).json()["ID"]  # no file meta header
     image = Image.open(io.BytesIO(api.get(f"/instances/{instance}/preview").content))
     assert (image.mode, image.size) == ("RGB", (640, 480))
+
+
+def test_with_return_unsupported_image_both_refusals_draw_the_placeholder(api, ct):
+    colour = upload(api, dicom_bytes("SC_rgb_rle.dcm")).json()["ID"]
+    for url in (f"/instances/{colour}/image-uint8", f"/instances/{ct}/preview?quality=0"):
+        response = api.get(url + ("&" if "?" in url else "?") + "returnUnsupportedImage")
+        assert (response.status_code, response["Content-Type"]) == (200, "image/png"), url

@@ -110,12 +110,20 @@ def _picture(request, image):
     return _png(previews.png_bytes(image))
 
 
+def _unsupported(request, reason):
+    """Orthanc's answer to a bad ?quality= and to image-uint8/16 of a colour image: 415 with
+    an empty body; with ?returnUnsupportedImage, the placeholder (Orthanc redirects to its own)."""
+    if flag(request, "returnUnsupportedImage"):
+        return _png(previews.placeholder_png(reason))
+    return HttpResponse(status=415)
+
+
 def _answer(request, public_id, frame_text, draw, encode):
     """Draw one frame with draw(dataset, frame) and encode it, or answer as Orthanc does when that
     fails. Images are kept in the preview cache: series thumbnails are drawn once."""
     instance = _instance(public_id)
     if _quality(request) is None:
-        return HttpResponse(status=415)  # Orthanc's answer to a bad ?quality=, an empty body
+        return _unsupported(request, "The JPEG quality is a whole number from 1 to 100")
     key = f"{instance.file_uuid}:{request.get_full_path()}:{_prefers_jpeg(request)}"
     kept = caches["previews"].get(key)
     if kept is not None:
@@ -132,8 +140,8 @@ def _draw(request, instance, frame_text, draw, encode):
         image = draw(previews.load(instance), frame)
     except previews.NoSuchFrame as exc:
         raise ParameterOutOfRange(str(exc)) from exc
-    except previews.NotGrayscale:
-        return HttpResponse(status=415)  # Orthanc's answer to image-uint8/16 of a colour image
+    except previews.NotGrayscale as exc:
+        return _unsupported(request, exc.reason)
     except previews.NoImage as exc:
         if flag(request, "returnUnsupportedImage"):
             return _png(previews.placeholder_png(exc.reason))

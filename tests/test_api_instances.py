@@ -121,6 +121,13 @@ def test_a_zip_without_any_dicom_file_answers_an_empty_list(api):
     assert (response.status_code, response.json()) == (200, [])
 
 
+def test_a_broken_zip_body_is_a_bad_file(api):
+    response = upload(api, b"PK\x03\x04 this is no archive at all, sorry", content_type="application/zip")
+    assert response.status_code == 400
+    assert (response.json()["OrthancStatus"], response.json()["Message"]) == (15, "Bad file format")
+    assert "ZIP archive" in response.json()["Details"]
+
+
 def test_the_upload_page_asks_for_the_rejected_members_too(api):
     body = a_zip({"good.dcm": dicom_bytes(CT_SMALL), "bad.dcm": b"garbage" * 100})
     response = api.post("/instances?report-failures", data=body, content_type="application/zip")

@@ -1,4 +1,4 @@
-"""Instance content: upload, the file itself, its tags."""
+"""Instance content: upload, the file itself, its tags and values (the pixel data item by item), its PDF."""
 
 import struct
 

@@ -3,6 +3,8 @@
 import numpy
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 
+from explorer import previews
+
 # Bytes per value of the VRs whose values are stored as raw bytes in the file's byte order.
 SWAPPED_VR_WIDTH = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 
@@ -13,7 +15,7 @@ def to_explicit_little_endian(dataset):
     if dataset.file_meta.TransferSyntaxUID == ExplicitVRBigEndian:
         _swap_to_little_endian(dataset)
     else:
-        dataset.decompress(generate_instance_uid=False)
+        previews.decompress(dataset)  # pydicom's decoders, then GDCM
     return dataset
 
 

@@ -10,8 +10,13 @@ import orjson
 import pydicom
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import RawDataElement
+from pydicom.dataset import FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_file_meta_info
 from pydicom.multival import MultiValue
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import BYTES_VR
 
 from explorer import dicom_json, levels, pydicom_compat
@@ -22,6 +27,8 @@ UNDEFINED_LENGTH = 0xFFFFFFFF
 # not inline, in the data set saved in the index.
 BULK_DATA_THRESHOLD = 1024
 IDENTIFIERS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
+ENCAPSULATED_DOCUMENT = 0x00420011
 
 
 def public_id(*identifiers):
@@ -143,6 +150,65 @@ def json_bytes(as_json):
 # Values larger than this stay on disk when a file is parsed from a path.
 DEFER_SIZE = "256 KB"
 
+PREAMBLE = b"\x00" * 128
+MAGIC = b"DICM"
+# The transfer syntax of a data set without one, from how it is encoded: pydicom's guess
+# (is_implicit_VR, is_little_endian) from its first element.
+GUESSED_SYNTAXES = {
+    (True, True): ImplicitVRLittleEndian,
+    (False, True): ExplicitVRLittleEndian,
+    (False, False): ExplicitVRBigEndian,
+}
+
+
+def is_part10(data):
+    return data[128:132] == MAGIC
+
+
+def _invalid(size, reason):
+    return BadFileFormat(f"Cannot parse an invalid DICOM file (size: {size} bytes): {reason}")
+
+
+def _meta_then_data_set(data):
+    """The file meta elements at the start of `data` (none for a bare data set) and where the
+    data set begins. The meta group is always explicit VR little endian (PS3.10 7.1)."""
+    source = io.BytesIO(data)
+    meta = read_dataset(source, is_implicit_VR=False, is_little_endian=True,
+                        stop_when=lambda tag, vr, length: tag.group != 2)
+    return meta, source.tell()
+
+
+def as_part10(data):
+    """`data` as a Part 10 file: unchanged when it is one; otherwise (a file without the
+    preamble, or a bare data set without a file meta header, as old devices write them)
+    a preamble, a file meta header built from the data set, then its bytes unchanged.
+
+    The transfer syntax is the meta header's when there is one, else the one pydicom deduces
+    from the data set's first element. Raises BadFileFormat when the bytes are no data set.
+    """
+    if is_part10(data) or not data:
+        return data
+    size = len(data)
+    try:
+        meta, start = _meta_then_data_set(data)
+        dataset = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
+        syntax = meta.get("TransferSyntaxUID") or GUESSED_SYNTAXES[dataset.original_encoding]
+        sop_class, sop_instance = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
+    except Exception as exc:  # pydicom raises many kinds on bytes that are no data set
+        raise _invalid(size, f"neither a DICOM file nor a DICOM data set ({type(exc).__name__}: {exc})") from exc
+    if not sop_class or not sop_instance:
+        raise _invalid(size, "no 'DICM' prefix at byte 128, and no SOPClassUID and SOPInstanceUID as a data set")
+    file_meta = FileMetaDataset()
+    file_meta.MediaStorageSOPClassUID = sop_class
+    file_meta.MediaStorageSOPInstanceUID = sop_instance
+    file_meta.TransferSyntaxUID = syntax
+    for keyword in ("ImplementationClassUID", "ImplementationVersionName", "SourceApplicationEntityTitle"):
+        if keyword in meta:
+            file_meta[keyword] = meta[keyword]
+    header = DicomBytesIO()
+    write_file_meta_info(header, file_meta, enforce_standard=True)
+    return PREAMBLE + MAGIC + header.getvalue() + data[start:]
+
 
 def parse(data):
     """Parse a Part 10 file, given as bytes or as a path, without decoding pixel data.
@@ -200,3 +266,26 @@ def parse(data):
         json=as_json,
         json_text=json_text,
     )
+
+
+def _first_value(dataset_json, tag):
+    values = (dataset_json.get(tag) or {}).get("Value") or [""]
+    return str(values[0]).strip()
+
+
+def holds_pdf(dataset_json):
+    """Whether an instance (its DICOM JSON, as the index keeps it) is an encapsulated PDF:
+    Orthanc's test, the SOP class and the MIME type of the document."""
+    return (
+        _first_value(dataset_json, "00080016") == ENCAPSULATED_PDF_STORAGE
+        and _first_value(dataset_json, "00420012") == "application/pdf"
+    )
+
+
+def encapsulated_document(path):
+    """The document an encapsulated PDF file holds, without the pad byte that makes an odd
+    length even. Orthanc drops any last byte that is not CR or LF, which cuts a PDF ending
+    in "%%EOF" with no line end and even length; only a NUL pad is dropped here."""
+    element = pydicom.dcmread(path, specific_tags=[ENCAPSULATED_DOCUMENT]).get(ENCAPSULATED_DOCUMENT)
+    document = bytes(element.value or b"") if element is not None else b""
+    return document[:-1] if document.endswith(b"\x00") else document

@@ -46,9 +46,11 @@ class StoreResult:
 def store_instance(data, origin, overwrite=None):
     """Store and index one DICOM file given as bytes.
 
-    Raises BadFileFormat for input that cannot be indexed, StorageFailure or
-    DatabaseFailure when the server cannot keep it.
+    A file without the preamble or without a file meta header is stored as a Part 10 file,
+    its data set bytes unchanged (dicom.as_part10). Raises BadFileFormat for input that
+    cannot be indexed, StorageFailure or DatabaseFailure when the server cannot keep it.
     """
+    data = dicom.as_part10(data)
     return _store(data, origin, overwrite, lambda: storage.write(data), len(data), lambda: hashlib.md5(data))
 
 

@@ -6,6 +6,11 @@ request, else the file's first window, else its VOI LUT, else the frame's min-ma
 range) → MONOCHROME1 inversion → 8 bits. Colour images come out as RGB: YBR is
 converted, palettes are looked up.
 
+Pixel data is decoded by pydicom's plugins (pylibjpeg, Pillow, and GDCM's through pydicom);
+when none of them can, by GDCM itself, which also reads what pydicom's GDCM plugin refuses
+(12-bit JPEG Extended, as DCMTK and Orthanc do). A file without Pixel Representation is read
+as unsigned, as DCMTK reads it.
+
 An instance that cannot be drawn (no pixel data, an undecodable syntax) raises
 NoImage with a reason a person can read; placeholder_png() draws that reason.
 """
@@ -13,11 +18,15 @@ NoImage with a reason a person can read; placeholder_png() draws that reason.
 import io
 import textwrap
 
+import gdcm
 import numpy as np
 import pydicom
+import pydicom.uid
 from PIL import Image, ImageDraw, ImageFont
+from pydicom.encaps import get_frame
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, convert_color_space, get_decoder
+from pydicom.uid import ExplicitVRLittleEndian
 
 from explorer import storage
 
@@ -26,6 +35,26 @@ YBR_CONVERTIBLE = ("YBR_FULL", "YBR_FULL_422")
 JPEG_QUALITY = 90  # Orthanc's default
 # zlib level 3 halves the encoding time of level 6 on large radiographs for ~10% more bytes.
 PNG_COMPRESS_LEVEL = 3
+
+
+GDCM_PLUGIN = ("pydicom.pixels.decoders.gdcm", "_decode_frame")
+
+
+def _gdcm_plugin_last():
+    """Once python-gdcm is installed pydicom tries its GDCM plugin first; put it last, so that
+    pylibjpeg and Pillow decode what they decoded before (and faster) and GDCM only what they
+    cannot. pydicom's public plugin API; done once, at import, before any thread decodes."""
+    for syntax in pydicom.uid.AllTransferSyntaxes:
+        try:
+            decoder = get_decoder(syntax)
+        except NotImplementedError:
+            continue
+        if "gdcm" in decoder.available_plugins:
+            decoder.remove_plugin("gdcm")
+            decoder.add_plugin("gdcm", GDCM_PLUGIN)
+
+
+_gdcm_plugin_last()
 
 
 class NoImage(Exception):
@@ -38,6 +67,10 @@ class NoImage(Exception):
 
 class NoSuchFrame(Exception):
     """A frame number outside 0..frame_count-1."""
+
+
+class NotGrayscale(NoImage):
+    """Orthanc's /image-uint8 and /image-uint16 draw grayscale frames only."""
 
 
 # ---------------------------------------------------------------- reading
@@ -92,19 +125,99 @@ def decode_frame(dataset, frame=0):
     _check_has_pixels(dataset)
     _check_frame(dataset, frame)
     syntax = _transfer_syntax(dataset)
+    if "PixelRepresentation" not in dataset and "PixelData" in dataset:
+        dataset.PixelRepresentation = 0  # what DCMTK assumes; pydicom refuses to decode without it
     try:
         decoder = get_decoder(syntax)
-    except NotImplementedError as exc:
-        raise NoImage(f"No decoder for the transfer syntax {syntax.name} ({syntax})") from exc
-    try:
-        pixels, meta = decoder.as_array(dataset, index=frame, as_rgb=True)
-    except Exception as exc:  # missing plugin, corrupt stream, inconsistent header…
-        raise NoImage(f"Cannot decode the pixel data ({syntax.name}): {exc}") from exc
-    photometric = str(meta.get("photometric_interpretation") or dataset.get("PhotometricInterpretation", ""))
+    except NotImplementedError:
+        pixels, photometric = _decode_with_gdcm(dataset, frame, f"no decoder for {syntax.name} ({syntax})")
+    else:
+        try:
+            pixels, meta = decoder.as_array(dataset, index=frame, as_rgb=True)
+            photometric = str(meta.get("photometric_interpretation") or dataset.get("PhotometricInterpretation", ""))
+        except Exception as exc:  # missing plugin, corrupt stream, inconsistent header…
+            pixels, photometric = _decode_with_gdcm(dataset, frame, f"{syntax.name}: {exc}")
     if photometric in YBR_CONVERTIBLE:
         pixels = convert_color_space(pixels, photometric, "RGB")
         photometric = "RGB"
     return pixels, photometric
+
+
+def _decode_with_gdcm(dataset, frame, pydicom_failure):
+    """One frame decoded by GDCM itself: what pydicom's plugins could not decode."""
+    try:
+        return gdcm_frame(dataset, frame)
+    except Exception as exc:  # GDCM cannot either: say why both failed
+        raise NoImage(f"Cannot decode the pixel data ({pydicom_failure}; GDCM: {exc})") from exc
+
+
+def gdcm_frame(dataset, frame):
+    """(pixels, photometric interpretation) of one frame of encapsulated pixel data, decoded
+    by GDCM as pydicom's GDCM plugin does it, without the plugin's refusal of 12-bit JPEG
+    Extended (GDCM reads it, to the value, as DCMTK does)."""
+    element = dataset["PixelData"]
+    if not element.is_undefined_length:
+        raise ValueError("the pixel data is not encapsulated: there is nothing for GDCM to decode")
+    syntax = _transfer_syntax(dataset)
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    samples = int(dataset.get("SamplesPerPixel") or 1)
+    bits_allocated, bits_stored = int(dataset.BitsAllocated), int(dataset.get("BitsStored") or dataset.BitsAllocated)
+    signed = int(dataset.get("PixelRepresentation") or 0)
+    photometric = str(dataset.get("PhotometricInterpretation", "")).strip()
+
+    fragment = gdcm.Fragment()
+    fragment.SetByteStringValue(get_frame(element.value, frame, number_of_frames=frame_count(dataset)))
+    fragments = gdcm.SequenceOfFragments.New()
+    fragments.AddFragment(fragment)
+    pixel_data = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))
+    pixel_data.SetValue(fragments.__ref__())
+    image = gdcm.Image()
+    image.SetNumberOfDimensions(2)
+    image.SetDimensions((columns, rows, 1))
+    image.SetDataElement(pixel_data)
+    image.SetPhotometricInterpretation(
+        gdcm.PhotometricInterpretation(gdcm.PhotometricInterpretation.GetPIType(photometric))
+    )
+    if samples > 1:
+        image.SetPlanarConfiguration(int(dataset.get("PlanarConfiguration") or 0))
+    image.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.GetTSType(str(syntax))))
+    image.SetPixelFormat(gdcm.PixelFormat(samples, bits_allocated, bits_stored, bits_stored - 1, signed))
+    # GDCM's Python binding hands the buffer out as a str of the raw bytes, None on failure.
+    decoded = (image.GetBuffer() or "").encode("utf-8", "surrogateescape")
+    dtype = np.dtype(f"{'i' if signed else 'u'}{max(bits_allocated // 8, 1)}")
+    size = rows * columns * samples
+    if len(decoded) != size * dtype.itemsize:
+        raise ValueError(f"GDCM cannot decode {syntax.name}")
+    pixels = np.frombuffer(decoded, dtype=dtype)
+    if samples == 1:
+        return pixels.reshape(rows, columns), photometric
+    if photometric in ("YBR_ICT", "YBR_RCT"):  # JPEG 2000's colour transform, undone by GDCM
+        photometric = "RGB"
+    return pixels.reshape(rows, columns, samples), photometric
+
+
+def decompress(dataset):
+    """Decompress the data set in place (pixel data native, Explicit VR Little Endian), by
+    pydicom's plugins or, when they cannot, by GDCM frame by frame. For transcoding."""
+    try:
+        dataset.decompress(generate_instance_uid=False)
+        return dataset
+    except Exception as exc:  # decoders raise anything: ValueError, RuntimeError, NotImplementedError…
+        pydicom_failure = exc
+    try:
+        frames = [gdcm_frame(dataset, number) for number in range(frame_count(dataset))]
+    except Exception as exc:
+        raise ValueError(f"{pydicom_failure}; GDCM: {exc}") from exc
+    native = b"".join(pixels.astype(pixels.dtype.newbyteorder("<")).tobytes() for pixels, _ in frames)
+    element = dataset["PixelData"]
+    element.value = native + (b"\x00" if len(native) % 2 else b"")
+    element.is_undefined_length = False
+    element.VR = "OB" if int(dataset.BitsAllocated) <= 8 else "OW"
+    dataset.PhotometricInterpretation = frames[0][1]
+    if int(dataset.get("SamplesPerPixel") or 1) > 1:
+        dataset.PlanarConfiguration = 0
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return dataset
 
 
 # ---------------------------------------------------------------- grayscale
@@ -259,28 +372,23 @@ def render_frame(dataset, frame=0, window=None):
     return render_grayscale(dataset, frame, stored, photometric, window)
 
 
-def _color_or_none(dataset, stored, photometric):
-    if photometric == "PALETTE COLOR":
-        return render_palette(dataset, stored)
-    if stored.ndim == 3:
-        return render_rgb(dataset, stored)
-    return None
+def _grayscale_frame(dataset, frame, bits):
+    stored, photometric = decode_frame(dataset, frame)
+    if photometric == "PALETTE COLOR" or stored.ndim != 2:
+        raise NotGrayscale(f"A {bits}-bit image needs a grayscale frame; this one is {photometric}")
+    return stored
 
 
 def image_uint8(dataset, frame=0):
-    """Orthanc's /image-uint8: the stored values clipped to 0..255, no rescale, no window."""
-    stored, photometric = decode_frame(dataset, frame)
-    color = _color_or_none(dataset, stored, photometric)
-    if color is not None:
-        return color
+    """Orthanc's /image-uint8: the stored values clipped to 0..255, no rescale, no window;
+    grayscale only (Orthanc refuses colour images here)."""
+    stored = _grayscale_frame(dataset, frame, 8)
     return Image.fromarray(np.clip(stored, 0, 255).astype(np.uint8), mode="L")
 
 
 def image_uint16(dataset, frame=0):
     """Orthanc's /image-uint16: the stored values clipped to 0..65535 ("I;16"), grayscale only."""
-    stored, photometric = decode_frame(dataset, frame)
-    if photometric == "PALETTE COLOR" or stored.ndim != 2:
-        raise NoImage(f"A 16-bit image needs a grayscale frame; this one is {photometric}")
+    stored = _grayscale_frame(dataset, frame, 16)
     return Image.fromarray(np.clip(stored, 0, 65535).astype(np.uint16))
 
 

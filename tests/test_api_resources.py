@@ -248,7 +248,8 @@ def test_bad_uploads_get_a_clear_400_and_leave_nothing(api, storage_dir, data, d
     assert stored_files(storage_dir) == []
 
 
-def test_a_file_without_preamble_is_refused_with_400(api):
+def test_a_malformed_file_without_meta_header_is_refused_with_400(api):
+    # A byte too many before its first element: no data set (Orthanc refuses it too).
     response = upload(api, dicom_bytes("no_meta.dcm"))
     assert response.status_code == 400
     assert "Cannot parse an invalid DICOM file" in response.json()["Details"]
@@ -270,19 +271,12 @@ def test_a_zip_is_stored_member_by_member(api):
     assert len(api.get("/instances").json()) == 2
 
 
-def test_a_zip_with_one_bad_member_reports_it_and_stores_the_others(api, storage_dir):
+def test_a_zip_with_one_bad_member_stores_the_others_and_answers_them_as_orthanc(api, storage_dir):
     body = make_zip({"good.dcm": dicom_bytes(CT_SMALL), "bad.dcm": b"garbage" * 100})
     response = upload(api, body, content_type="application/zip")
-    assert response.status_code == 400
-    good, bad = response.json()
+    assert response.status_code == 200
+    [good] = response.json()  # tests/test_api_instances.py: what Orthanc answers, and ?report-failures
     assert good["Status"] == "Success"
-    assert bad == {
-        "Details": bad["Details"],
-        "Filename": "bad.dcm",
-        "HttpStatus": 400,
-        "Message": "Bad file format",
-        "Status": "Failure",
-    }
     assert api.get("/instances").json() == [INSTANCE]
     assert len(stored_files(storage_dir)) == 1
 

@@ -59,3 +59,18 @@ def test_rejected_files_are_listed_and_fail_the_command(tree):
 def test_a_missing_path_is_an_error(tmp_path):
     with pytest.raises(CommandError, match="No such file or folder"):
         run_import(tmp_path / "nowhere")
+
+
+def test_files_without_a_meta_header_are_imported_as_part10_files(tmp_path):
+    from explorer import storage
+
+    folder = tmp_path / "old-device"
+    folder.mkdir()
+    bare = dicom_bytes("rtstruct.dcm")
+    (folder / "IM0001").write_bytes(bare)  # a bare data set, as old devices write them
+    (folder / "IM0002").write_bytes(dicom_bytes(CT_SMALL)[132:])  # no preamble
+    assert "Stored: 2, already stored: 0, rejected: 0" in run_import(folder)
+    rtstruct = Instance.objects.get(sop_instance_uid="1.2.826.0.1.3680043.8.498.2010020400001")
+    with storage.open_file(rtstruct.file_uuid) as handle:
+        stored = handle.read()
+    assert stored[128:132] == b"DICM" and stored.endswith(bare)

@@ -84,3 +84,22 @@ def test_sequences_nest_in_rtplan(samples):
     beams = node(nodes, "BeamSequence")
     control_points = node(beams.items[0], "ControlPointSequence")
     assert control_points.items and node(control_points.items[0], "ControlPointIndex").value == "0"
+
+
+def test_an_encapsulated_pdf_opens_from_its_page(browser, tmp_path):
+    from tests.test_api_instances import encapsulated_pdf
+
+    pdf, dicom = encapsulated_pdf(tmp_path)
+    instance_id = store(dicom).ids[3]
+    html = browser.get(f"/ui/instances/{instance_id}").content.decode()
+    assert f'href="/instances/{instance_id}/pdf"' in html and "Open the PDF" in html
+    assert f'<object class="viewer-document" data="/instances/{instance_id}/pdf"' in html
+    assert "data-preview" not in html  # no picture to draw
+    response = browser.get(f"/instances/{instance_id}/pdf")
+    assert (response["Content-Type"], response.content) == ("application/pdf", pdf)
+    assert response["X-Frame-Options"] == "SAMEORIGIN"  # the page may show it
+
+
+def test_an_image_has_no_pdf_button(browser, samples):
+    html = browser.get(f"/ui/instances/{CT_INSTANCE}").content.decode()
+    assert "Open the PDF" not in html

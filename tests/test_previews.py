@@ -100,6 +100,8 @@ REFERENCE_CASES = [
     ("US1_J2KR.dcm", "US1_UNCR.dcm", [], 0),  # JPEG 2000 colour (YBR_RCT)
     ("RG3_J2KI.dcm", "RG3_UNCI.dcm", ["+Wi", "1"], 0),  # a real MONOCHROME1 radiograph
     ("JPEG-LL.dcm", None, ["+Wm"], 0),  # JPEG lossless
+    ("JPEG-lossy.dcm", None, ["+Wm"], 0),  # 12-bit JPEG Extended: pydicom's plugins cannot, GDCM can
+    ("JPGExtended.dcm", None, ["+Wm"], 0),  # 12-bit JPEG Extended that pylibjpeg decodes
     ("SC_rgb.dcm", None, [], 0),
     ("SC_rgb_rle.dcm", None, [], 0),
     ("SC_rgb_16bit.dcm", None, [], 0),
@@ -342,10 +344,11 @@ class TestRest:
         assert image.mode == "L"
         assert np.array_equal(np.asarray(image), np.clip(read("MR_small.dcm").pixel_array, 0, 255))
 
-    def test_image_uint16_of_a_colour_image_is_415(self, api):
+    @pytest.mark.parametrize("route", ["image-uint8", "image-uint16", "frames/0/image-uint8"])
+    def test_image_uint8_and_16_of_a_colour_image_are_415_empty_as_orthanc(self, api, route):
         instance = stored_sample(api, "SC_rgb.dcm")
-        assert api.get(f"/instances/{instance}/image-uint16").status_code == 415
-        assert png_image(api.get(f"/instances/{instance}/image-uint8")).mode == "RGB"
+        response = api.get(f"/instances/{instance}/{route}")
+        assert (response.status_code, response.content) == (415, b"")
 
     @dcmtk_required
     def test_rendered_with_a_window_matches_dcmtk(self, api, tmp_path):
@@ -359,7 +362,7 @@ class TestRest:
         assert png_image(api.get(f"/instances/{instance}/rendered?height=256&smooth")).size == (64, 256)
         assert png_image(api.get(f"/instances/{instance}/rendered?width=128&height=128")).size == (32, 128)
 
-    @pytest.mark.parametrize("query", ["window-center=abc", "window-width=0", "width=-1", "quality=0"])
+    @pytest.mark.parametrize("query", ["window-center=abc", "window-width=0", "width=-1"])
     def test_rendered_refuses_bad_arguments(self, api, query):
         instance = stored_sample(api, "CT_small.dcm")
         response = api.get(f"/instances/{instance}/rendered?{query}")
@@ -376,3 +379,84 @@ def test_previews_are_drawn_once_then_kept(api, monkeypatch):
     monkeypatch.setattr(drawing, "render_frame", lambda *a, **k: (_ for _ in ()).throw(AssertionError("drawn again")))
     second = api.get(url)
     assert second.status_code == 200 and second.content == first.content
+
+
+# ---------------------------------------------------------------- GDCM and odd headers
+
+
+@needs_tool("dcmdjpeg")
+def test_gdcm_decodes_12_bit_jpeg_extended_as_dcmtk_does(tmp_path):
+    # pydicom's plugins (its GDCM one, tried last, included) refuse or fail on this file;
+    # GDCM itself reads it.
+    with pytest.raises(RuntimeError) as caught:
+        read("JPEG-lossy.dcm").pixel_array  # noqa: B018
+    tried = [line.strip().split(":")[0] for line in str(caught.value).splitlines()[1:]]
+    assert tried == ["pylibjpeg", "pillow", "gdcm"]
+    decompressed = tmp_path / "decompressed.dcm"
+    subprocess.run(["dcmdjpeg", sample_path("JPEG-lossy.dcm"), str(decompressed)], check=True, capture_output=True)
+    pixels, photometric = previews.decode_frame(read("JPEG-lossy.dcm"), 0)
+    assert photometric == "MONOCHROME2"
+    assert np.array_equal(pixels, pydicom.dcmread(decompressed).pixel_array)
+
+
+def test_gdcm_picks_the_frame_of_a_multi_frame_file():
+    dataset = read("emri_small_jpeg_2k_lossless.dcm")
+    for frame in (0, 7):
+        pixels, _ = previews.gdcm_frame(dataset, frame)
+        assert np.array_equal(pixels, read("emri_small.dcm").pixel_array[frame])
+
+
+def test_gdcm_decodes_colour():
+    pixels, photometric = previews.gdcm_frame(read("US1_J2KR.dcm"), 0)
+    assert photometric == "RGB"
+    assert np.array_equal(pixels, read("US1_UNCR.dcm").pixel_array)
+
+
+def test_gdcm_refuses_native_pixel_data_and_what_it_cannot_decode():
+    with pytest.raises(ValueError, match="not encapsulated"):
+        previews.gdcm_frame(read("CT_small.dcm"), 0)
+    dataset = read("SC_rgb_jpeg_dcmtk.dcm")
+    dataset.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2
+    with pytest.raises(ValueError, match="GDCM cannot decode"):
+        previews.gdcm_frame(dataset, 0)
+
+
+@dcmtk_required
+@pytest.mark.parametrize("name", ["CT_small.dcm", "JPEG2000.dcm"])
+def test_an_image_without_pixel_representation_is_read_unsigned_as_dcmtk_reads_it(name, tmp_path):
+    dataset = pydicom.dcmread(sample_path(name))
+    del dataset.PixelRepresentation
+    path = tmp_path / "no-pixel-representation.dcm"
+    dataset.save_as(path)
+    image = previews.render_frame(pydicom.dcmread(path))
+    # DCMTK's tools refuse the file as it is; the reference is its rendering of the same
+    # image said unsigned (what Orthanc shows for the file without the element).
+    twin = pydicom.dcmread(sample_path("JPEG2000_UNC.dcm" if name == "JPEG2000.dcm" else name))
+    twin.PixelRepresentation = 0
+    twin.save_as(tmp_path / "twin.dcm")
+    assert mean_difference(image, dcmtk_render(str(tmp_path / "twin.dcm"), ["+Wm"], tmp_path)) < MAX_MEAN_DIFFERENCE
+
+
+@needs_tool("dcmdjpeg")
+def test_transcoding_decompresses_what_only_gdcm_decodes(tmp_path):
+    from dicomnet.transcoding import to_explicit_little_endian
+
+    decompressed = tmp_path / "dcmtk.dcm"
+    subprocess.run(["dcmdjpeg", sample_path("JPEG-lossy.dcm"), str(decompressed)], check=True, capture_output=True)
+    dataset = to_explicit_little_endian(read("JPEG-lossy.dcm"))
+    assert dataset.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    written = tmp_path / "ours.dcm"
+    dataset.save_as(written)
+    again = pydicom.dcmread(written)
+    assert again["PixelData"].VR == "OW" and not again["PixelData"].is_undefined_length
+    assert np.array_equal(again.pixel_array, pydicom.dcmread(decompressed).pixel_array)
+
+
+def test_decompress_uses_pydicom_first_and_leaves_a_file_it_cannot_decode_alone():
+    dataset = previews.decompress(read("JPEG2000.dcm"))
+    assert np.array_equal(dataset.pixel_array, read("JPEG2000_UNC.dcm").pixel_array)
+    broken = read("SC_rgb_jpeg_dcmtk.dcm")
+    broken.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2: nothing decodes it
+    with pytest.raises(ValueError, match="GDCM"):
+        previews.decompress(broken)
+    assert broken.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.100"

@@ -105,12 +105,23 @@ def test_the_page_javascript_call_needs_the_csrf_token(strict_browser):
     token = csrf_token(strict_browser)
     accepted = strict_browser.post("/instances", data=data, content_type="application/dicom", HTTP_X_CSRFTOKEN=token)
     assert accepted.status_code == 200 and accepted.json()["Status"] == "Success"
-    # A ZIP answers for each member, as the page lists them.
+    # A ZIP answers for each member, the rejected ones too, as the page lists them (it asks
+    # with ?report-failures; Orthanc's answer leaves them out).
     archive = a_zip({"a.dcm": dicom_bytes("MR_small.dcm"), "b.txt": b"nothing"})
     answers = strict_browser.post(
-        "/instances", data=archive, content_type="application/zip", HTTP_X_CSRFTOKEN=token
+        "/instances?report-failures", data=archive, content_type="application/zip", HTTP_X_CSRFTOKEN=token
     ).json()
     assert [(a["Filename"], a["Status"]) for a in answers] == [("a.dcm", "Success"), ("b.txt", "Failure")]
+    assert "/instances?report-failures" in strict_browser.get("/static/explorer/upload.js").getvalue().decode()
+
+
+def test_a_multipart_post_with_a_session_is_read_after_the_csrf_check(strict_browser):
+    # The CSRF check reads the form before the view (Django's parser); its files are used.
+    token = csrf_token(strict_browser)
+    files = {"files": [upload_file("ct.dcm", dicom_bytes("CT_small.dcm"))]}
+    response = strict_browser.post("/instances", files, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    assert [(a["Filename"], a["Status"]) for a in response.json()] == [("ct.dcm", "Success")]
 
 
 def test_the_upload_form_needs_the_csrf_token(strict_browser):
@@ -120,3 +131,28 @@ def test_the_upload_form_needs_the_csrf_token(strict_browser):
     files = {"files": [upload_file("ct.dcm", dicom_bytes("CT_small.dcm"))], "csrfmiddlewaretoken": token}
     assert strict_browser.post("/ui/upload", files).status_code == 200
     assert Instance.objects.count() == 1
+
+
+def test_multipart_parts_read_as_orthanc_reads_them():
+    from explorer.uploads import multipart_parts
+
+    body = (
+        b"--B\r\n\r\nno headers at all\r\n"  # a part without headers
+        b"--B\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a\\\"b.dcm\"\r\n\r\n"
+        b"holds --B but not at a line start\r\n"
+        b"--B\r\nContent-Disposition: form-data; name=\"empty\"; filename=\"\"\r\n\r\n\r\n"  # skipped
+        b"--B\r\nContent-Disposition: form-data; name=\"last\"\r\n\r\ncut short, no close delimiter"
+    )
+    assert list(multipart_parts(body, b"B")) == [
+        ("part 1", b"no headers at all"),
+        ('a"b.dcm', b"holds --B but not at a line start"),
+        ("last", b"cut short, no close delimiter"),
+    ]
+
+
+def test_a_multipart_body_without_its_boundary_is_a_bad_request():
+    from explorer.errors import BadRequest
+    from explorer.uploads import multipart_parts
+
+    with pytest.raises(BadRequest):
+        list(multipart_parts(b"nothing here", b"B"))

@@ -92,16 +92,38 @@ def _png(data):
     return HttpResponse(data, content_type="image/png")
 
 
-def _picture(request, image, quality=previews.JPEG_QUALITY):
+def _quality(request):
+    """?quality= (1..100, JPEG answers only); None when it is not a whole number in range.
+    Orthanc checks it on every image route, whichever format is answered."""
+    text = request.GET.get("quality")
+    if text is None:
+        return previews.JPEG_QUALITY
+    text = text.strip()
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        return None
+    return int(text)
+
+
+def _picture(request, image):
     if _prefers_jpeg(request):
-        return HttpResponse(previews.jpeg_bytes(image, quality), content_type="image/jpeg")
+        return HttpResponse(previews.jpeg_bytes(image, _quality(request)), content_type="image/jpeg")
     return _png(previews.png_bytes(image))
+
+
+def _unsupported(request, reason):
+    """Orthanc's answer to a bad ?quality= and to image-uint8/16 of a colour image: 415 with
+    an empty body; with ?returnUnsupportedImage, the placeholder (Orthanc redirects to its own)."""
+    if flag(request, "returnUnsupportedImage"):
+        return _png(previews.placeholder_png(reason))
+    return HttpResponse(status=415)
 
 
 def _answer(request, public_id, frame_text, draw, encode):
     """Draw one frame with draw(dataset, frame) and encode it, or answer as Orthanc does when that
     fails. Images are kept in the preview cache: series thumbnails are drawn once."""
     instance = _instance(public_id)
+    if _quality(request) is None:
+        return _unsupported(request, "The JPEG quality is a whole number from 1 to 100")
     key = f"{instance.file_uuid}:{request.get_full_path()}:{_prefers_jpeg(request)}"
     kept = caches["previews"].get(key)
     if kept is not None:
@@ -118,6 +140,8 @@ def _draw(request, instance, frame_text, draw, encode):
         image = draw(previews.load(instance), frame)
     except previews.NoSuchFrame as exc:
         raise ParameterOutOfRange(str(exc)) from exc
+    except previews.NotGrayscale as exc:
+        return _unsupported(request, exc.reason)
     except previews.NoImage as exc:
         if flag(request, "returnUnsupportedImage"):
             return _png(previews.placeholder_png(exc.reason))
@@ -151,14 +175,13 @@ def rendered(request, public_id, frame="0"):
     )
     width = _number_argument(request, "width", int, 0, LARGEST_RENDERED_SIDE)
     height = _number_argument(request, "height", int, 0, LARGEST_RENDERED_SIDE)
-    quality = _number_argument(request, "quality", int, 1, 100) or previews.JPEG_QUALITY
     smooth = flag(request, "smooth")
 
     def draw(dataset, number):
         image = previews.render_frame(dataset, number, window if window != (None, None) else None)
         return previews.fit_within(image, width, height, smooth)
 
-    return _answer(request, public_id, frame, draw, lambda image: _picture(request, image, quality))
+    return _answer(request, public_id, frame, draw, lambda image: _picture(request, image))
 
 
 def image_uint8(request, public_id, frame="0"):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("tools/find", endpoint(POST=tools.find)),
     path("instances", endpoint(GET=resources.list_resources, POST=instances.upload), {"level": levels.INSTANCE}),
     path("instances/<str:public_id>/file", endpoint(GET=instances.file)),
+    path("instances/<str:public_id>/pdf", endpoint(GET=instances.pdf)),
     path("instances/<str:public_id>/tags", endpoint(GET=instances.tags_view)),
     path("instances/<str:public_id>/simplified-tags", endpoint(GET=instances.simplified_tags)),
     path("instances/<str:public_id>/header", endpoint(GET=instances.header)),

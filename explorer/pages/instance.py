@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from pydicom.datadict import dictionary_VR
 
-from explorer import tags
+from explorer import dicom, tags
 from explorer.pages.links import preview_url
 
 NUMBER_OF_FRAMES = "00280008"
@@ -120,6 +120,7 @@ class InstanceView:
     preview_url: str
     frames: int
     frame_url_template: str  # "{n}" stands for the frame number
+    pdf_url: str = ""  # an encapsulated PDF: where it opens
 
 
 def instance_view(instance):
@@ -128,4 +129,5 @@ def instance_view(instance):
         preview_url=preview_url(instance.public_id),
         frames=frames,
         frame_url_template=preview_url(instance.public_id, frame="{n}"),
+        pdf_url=f"/instances/{instance.public_id}/pdf" if dicom.holds_pdf(instance.dataset) else "",
     )

@@ -186,7 +186,8 @@
     function send(item, row, onProgress) {
       return new Promise(function (resolve) {
         var xhr = new XMLHttpRequest();
-        xhr.open("POST", "/instances");
+        // report-failures: a ZIP archive answers for its rejected members too (Orthanc leaves them out).
+        xhr.open("POST", "/instances?report-failures");
         xhr.setRequestHeader("X-CSRFToken", token);
         xhr.setRequestHeader("Accept", "application/json");
         xhr.setRequestHeader("Content-Type", item.file.type === "application/zip" ? "application/zip" : "application/dicom");

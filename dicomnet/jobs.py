@@ -13,13 +13,15 @@ import time
 from datetime import timedelta
 
 import django_rq
+import rq
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from dicomnet import scu
+from dicomnet import exports, scu
 from dicomnet.models import Job
 from dicomnet.scu import ScuError
+from explorer import logs
 from explorer.index import instances_of
 
 logger = logging.getLogger("dicomnet.jobs")
@@ -119,6 +121,9 @@ class Heartbeat(threading.Thread):
 def run(job_id):
     """The RQ entry point (also called directly for synchronous requests)."""
     close_old_connections()
+    if rq.get_current_job() is not None:
+        # In a worker's job process: it logs at the level set through /tools/log-level.
+        logs.follow()
     if not _claim(job_id):
         return
     job = Job.objects.get(pk=job_id)
@@ -231,8 +236,10 @@ def _modality(job):
 
 @runner("DicomModalityStore")
 def store_job(job, progress, should_stop):
+    modality = _modality(job)
+    exports.log_sent(job.parameters["Resources"], modality.name, job.id)
     instances = instances_of(job.parameters["Resources"])
-    content = scu.store(_modality(job), instances, progress=progress, should_stop=should_stop)
+    content = scu.store(modality, instances, progress=progress, should_stop=should_stop)
     content["ParentResources"] = job.parameters["Resources"]
     if content["FailedInstancesCount"]:
         # As Orthanc's store job (unless "Permissive"): one instance not sent fails the job.

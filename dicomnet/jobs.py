@@ -13,7 +13,6 @@ import time
 from datetime import timedelta
 
 import django_rq
-import rq
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
@@ -92,6 +91,7 @@ class Reporter:
             self._last_progress = now
             percent = min(100, int(done * 100 / total))
             Job.objects.filter(pk=self.job_id).update(progress=percent, heartbeat=timezone.now())
+            logs.apply_stored()  # a level changed while a long job runs
 
     def should_stop(self):
         now = time.monotonic()
@@ -121,9 +121,7 @@ class Heartbeat(threading.Thread):
 def run(job_id):
     """The RQ entry point (also called directly for synchronous requests)."""
     close_old_connections()
-    if rq.get_current_job() is not None:
-        # In a worker's job process: it logs at the level set through /tools/log-level.
-        logs.follow()
+    logs.apply_stored()  # the level set through /tools/log-level, in a worker's process too
     if not _claim(job_id):
         return
     job = Job.objects.get(pk=job_id)

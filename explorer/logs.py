@@ -8,10 +8,11 @@ Orthanc has three verbosities. Here they are levels of Python's loggers:
 - ``trace``: everything every library logs at debug level, pynetdicom's included.
 
 A level changed through REST is stored as a runtime setting (explorer/runtime_settings.py).
-Each server process (the web workers, the DICOM server's processes, the job runs) calls
-`follow()` once: a thread then applies what is stored within REFRESH_SECONDS. Levels, not
-filters, do the work: a debug line that is off costs one comparison, as before, where a
-filter would build every record first.
+The web workers and the DICOM server's processes call `follow()` as they start: a thread
+then applies what is stored within REFRESH_SECONDS. A job applies it as it starts and as it
+reports progress (dicomnet/jobs.py), with no thread of its own. Levels, not filters, do the
+work: a debug line that is off costs one comparison, as before, where a filter would build
+every record first. LOGGING in explorer/settings.py is the "default" verbosity.
 """
 
 import logging
@@ -25,7 +26,7 @@ VERBOSITIES = ("default", "verbose", "trace")
 OWN_LOGGERS = ("explorer", "dicomnet")
 REFRESH_SECONDS = 1.0
 
-_applied = {"verbosity": None}
+_applied = {"verbosity": "default"}  # as LOGGING sets the loggers up
 _follower = {"pid": None}
 
 
@@ -57,9 +58,8 @@ def apply(name):
         return
     for logger_name, level in levels_for(name).items():
         logging.getLogger(logger_name).setLevel(level)
-    previous, _applied["verbosity"] = _applied["verbosity"], name
-    if previous is not None:
-        logging.getLogger("explorer").warning("Log level: %s", name)
+    _applied["verbosity"] = name
+    logging.getLogger("explorer").warning("Log level: %s", name)
 
 
 def apply_stored():

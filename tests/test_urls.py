@@ -91,5 +91,7 @@ def test_a_wrong_method_is_405_as_json_with_allow(api):
     assert "GET" in error["Details"]
     # Orthanc's order and spelling of several methods.
     assert api.put("/changes")["Allow"] == "GET,DELETE"
+    assert api.put("/instances")["Allow"] == "GET,POST"
+    assert api.post("/modalities/anything")["Allow"] == "GET,PUT,DELETE"
     assert api.post(f"/instances/{CT_SMALL_IDS['instance']}")["Allow"] == "GET,DELETE"
     assert raw(api, "DELETE", "//patients/")["Allow"] == "GET"  # a loose spelling, the same answer

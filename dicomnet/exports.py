@@ -59,4 +59,3 @@ def log_sent(public_ids, modality_name, job_id=None):
             Export(resource_type=level.name, public_id=public_id, remote_modality=modality_name, job=job_id, **fields)
         )
     Export.objects.bulk_create(rows)
-

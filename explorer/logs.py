@@ -18,6 +18,7 @@ every record first. LOGGING in explorer/settings.py is the "default" verbosity.
 import logging
 import os
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -75,7 +76,7 @@ def _follow_forever():
             apply_stored()
         except Exception:  # the database away for a moment: the level stays as it is
             pass
-        threading.Event().wait(REFRESH_SECONDS)
+        time.sleep(REFRESH_SECONDS)
 
 
 def follow():

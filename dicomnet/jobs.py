@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from dicomnet import scu
+from dicomnet import exports, scu
 from dicomnet.models import Job
 from dicomnet.scu import ScuError
+from explorer import logs
 from explorer.index import instances_of
 
 logger = logging.getLogger("dicomnet.jobs")
@@ -90,6 +91,7 @@ class Reporter:
             self._last_progress = now
             percent = min(100, int(done * 100 / total))
             Job.objects.filter(pk=self.job_id).update(progress=percent, heartbeat=timezone.now())
+            logs.apply_stored()  # a level changed while a long job runs
 
     def should_stop(self):
         now = time.monotonic()
@@ -126,6 +128,7 @@ def execute(job_id):
     """Run a pending job here (a worker, or a synchronous request); returns the job as it
     finished, even when the history keeps no finished job, or None when it was not pending."""
     close_old_connections()
+    logs.apply_stored()  # the level set through /tools/log-level, in a worker's process too
     if not _claim(job_id):
         return None
     job = Job.objects.get(pk=job_id)
@@ -260,8 +263,10 @@ def _modality(job):
 
 @runner("DicomModalityStore")
 def store_job(job, progress, should_stop):
+    modality = _modality(job)
+    exports.log_sent(job.parameters["Resources"], modality.name, job.id)
     instances = instances_of(job.parameters["Resources"])
-    content = scu.store(_modality(job), instances, progress=progress, should_stop=should_stop)
+    content = scu.store(modality, instances, progress=progress, should_stop=should_stop)
     content["ParentResources"] = job.parameters["Resources"]
     if content["FailedInstancesCount"]:
         # As Orthanc's store job (unless "Permissive"): one instance not sent fails the job.

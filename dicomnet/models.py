@@ -94,3 +94,22 @@ class RemoteAnswer(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["query", "position"], name="one_answer_per_position")]
+
+
+class Export(models.Model):
+    """One resource sent to a modality, as Orthanc's export log (GET /exports) records it
+    when LogExportedResources is on; `id` is Orthanc's `Seq`."""
+
+    resource_type = models.CharField(max_length=16)
+    public_id = models.CharField(max_length=44)
+    remote_modality = models.CharField(max_length=64)
+    patient_id = models.TextField(blank=True)
+    study_instance_uid = models.CharField(max_length=128, blank=True)
+    series_instance_uid = models.CharField(max_length=128, blank=True)
+    sop_instance_uid = models.CharField(max_length=128, blank=True)
+    date = models.DateTimeField(default=timezone.now)
+    # The send that logged it: a job paused and resumed, or resubmitted, logs once.
+    job = models.UUIDField(null=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]

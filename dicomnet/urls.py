@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dicomnet.api import jobs
+from dicomnet.api import exports, jobs
 from dicomnet.api import modalities as api
 from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
@@ -21,6 +21,7 @@ urlpatterns = [
     path("queries/<str:query_id>/answers/<int:index>", endpoint(GET=ops.show_answer)),
     path("queries/<str:query_id>/answers/<int:index>/content", endpoint(GET=ops.answer_content)),
     path("queries/<str:query_id>/answers/<int:index>/retrieve", endpoint(POST=ops.retrieve_answer)),
+    path("exports", endpoint(GET=exports.list_exports, DELETE=exports.clear_exports)),
     path("jobs", endpoint(GET=jobs.list_jobs)),
     path("jobs/<str:job_id>", endpoint(GET=jobs.show_job)),
 ]

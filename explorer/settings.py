@@ -227,7 +227,8 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 
-# Orthanc's /tools/log-level changes it at run time (explorer/runtime_settings.py).
+# The level of "default" in /tools/log-level, which changes it at run time in every server
+# process: "verbose" and "trace" lower it (explorer/logs.py).
 PHAROS_LOG_LEVEL = env_str("PHAROS_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,

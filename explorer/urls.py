@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import Resolver404, include, path, re_path, resolve
 
 from explorer import levels, views
 from explorer.api.base import error_response
@@ -28,6 +28,8 @@ page_patterns += [
     for level in levels.LEVELS
 ]
 
+REST_URLCONFS = ("explorer.api.urls", "dicomnet.urls")
+
 urlpatterns = page_patterns + [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -41,5 +43,24 @@ urlpatterns = page_patterns + [
 def unknown_route(request, exception=None):
     return error_response(UnknownResource(), request)
 
+
+def rest_route_spelled_loosely(request, path):
+    """A REST route written with a trailing slash or doubled slashes (`/studies/`,
+    `//system`), which Orthanc serves as the route itself. Only the REST API's routes are
+    looked up so: the explorer's pages and the admin keep their own URLs."""
+    tidy = "/" + "/".join(part for part in path.split("/") if part)
+    if tidy != "/" + path:
+        for urlconf in REST_URLCONFS:
+            try:
+                match = resolve(tidy, urlconf=urlconf)
+            except Resolver404:
+                continue
+            return match.func(request, *match.args, **match.kwargs)
+    return unknown_route(request)
+
+
+# Last: reached only by a path no route above takes. Not exempt from CSRF, as the REST
+# views are not: a session's request still needs its token, a Basic one does not.
+urlpatterns.append(re_path(r"^(?P<path>.*)$", rest_route_spelled_loosely))
 
 handler404 = unknown_route

@@ -9,14 +9,31 @@ connection objects TConn.is_http2, data_ready, wait_for_data and parser.unreader
 already read of the next request). PRIVATE_NAMES lists the names peculiar to gunicorn. When
 PHAROS_FAST_PATHS is off, or another gunicorn is installed (explorer/fast_paths.py),
 `manage.py start` runs gunicorn's own gthread worker instead (web_server_command).
+
+One reach is not a speed-up and holds with either worker: gunicorn answers `417 Expectation
+Failed` to any Expect header but `100-continue`, before the application sees the request,
+and clients built on httplib2 send an empty one with every POST and PUT. Orthanc serves
+them. serve_unknown_expectations() wraps the method of gunicorn's HTTP/1 messages that
+refuses them, HeaderPolicy._apply_header_policy, so that such a header is kept and ignored;
+`100-continue` is still answered by gunicorn. With another gunicorn lacking that method,
+nothing is changed.
 """
 
+from gunicorn.http import message
 from gunicorn.workers.gthread import ThreadWorker
 
 from explorer import accepting
 
 READ_FROM = ("gunicorn", "27.0.1")
-PRIVATE_NAMES = ("nr_conns", "is_http2", "data_ready", "wait_for_data", "unreader")
+PRIVATE_NAMES = (
+    "nr_conns",
+    "is_http2",
+    "data_ready",
+    "wait_for_data",
+    "unreader",
+    "HeaderPolicy",
+    "_apply_header_policy",
+)
 
 # How long a worker thread waits for the next request on a kept-alive connection before
 # handing the connection back to the main loop.
@@ -50,3 +67,19 @@ class BalancedThreadWorker(ThreadWorker):
             return True  # read ahead with the last body
         conn.data_ready = False  # set by the last wait; the socket is asked again
         return conn.wait_for_data(NEXT_REQUEST_WAIT)
+
+
+def serve_unknown_expectations():
+    """Requests whose Expect header is empty or unknown are served (see the docstring)."""
+    policy = getattr(message, "HeaderPolicy", None)
+    refusing = getattr(policy, "_apply_header_policy", None)
+    if refusing is None or getattr(refusing, "serves_unknown_expectations", False):
+        return
+
+    def apply_header_policy(self, name, value, *args, **kwargs):
+        if name == "EXPECT" and value.strip().lower() != "100-continue":
+            return (name, value)  # RFC 9110 lets a server ignore an expectation it does not know
+        return refusing(self, name, value, *args, **kwargs)
+
+    apply_header_policy.serves_unknown_expectations = True
+    policy._apply_header_policy = apply_header_policy

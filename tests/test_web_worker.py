@@ -1,5 +1,6 @@
 """The web server's workers (explorer/web_worker.py): connections arriving together taken in turn,
-kept-alive connections served back to back; gunicorn's own worker when the fast paths are off."""
+kept-alive connections served back to back; gunicorn's own worker when the fast paths are off;
+with either, requests with an empty or unknown Expect header served."""
 
 import os
 import socket
@@ -164,3 +165,64 @@ def test_the_next_request_is_kept_in_the_thread_only_with_the_fast_paths(tmp_pat
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# --- Expect headers: gunicorn answers 417 to any but 100-continue; Orthanc serves them -----------
+
+
+def send_raw(port, method, path, headers, body=b""):
+    """The status line of the answer to one request written byte for byte."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head.encode() + body)
+        return connection.makefile("rb").readline().decode()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
+def test_an_empty_or_unknown_expect_header_reaches_the_application(tmp_path, settings, fast):
+    settings.PHAROS_FAST_PATHS = fast
+    server = start_web_server(tmp_path, settings, workers=1, threads=2)
+    try:
+        for expect in ("", "foo"):
+            # No credentials: the application's 401, not gunicorn's 417.
+            status = send_raw(settings.PHAROS_HTTP_PORT, "PUT", "/tools/log-level", [("Expect", expect)], b"trace")
+            assert status.startswith("HTTP/1.1 401 "), (expect, status)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_orthanc_clients_expect_headers_on_the_real_server(tmp_path):
+    """POST /instances and PUT with `Expect:` empty (httplib2's clients), unknown, and
+    100-continue (curl's, for large bodies): all served, as Orthanc serves them."""
+    import base64
+    import http.client
+
+    from tests.conftest import dicom_bytes
+    from tests.pharos_server import Server
+
+    password = "expect-password"
+    server = Server(tmp_path / "data", password)
+    authorization = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    try:
+        for expect in ("", "foo"):
+            headers = [("Authorization", authorization), ("Expect", expect), ("Content-Type", "application/dicom")]
+            status = send_raw(server.port, "POST", "/instances", headers, dicom_bytes("CT_small.dcm"))
+            assert status.startswith("HTTP/1.1 200 "), (expect, status)
+            headers = [("Authorization", authorization), ("Expect", expect)]
+            status = send_raw(server.port, "PUT", "/tools/default-encoding", headers, b"Utf8")
+            assert status.startswith("HTTP/1.1 200 "), (expect, status)
+        # 100-continue is still gunicorn's to answer.
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request(
+            "PUT",
+            "/tools/default-encoding",
+            body=b"Latin1",
+            headers={"Authorization": authorization, "Expect": "100-continue"},
+        )
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, b"Latin1")
+        connection.close()
+    finally:
+        server.stop()

@@ -7,9 +7,18 @@ from django.http import HttpResponse
 
 from explorer.errors import BadJson, BadRequest, PharosError
 
+# The order Orthanc names a route's methods in its Allow header ("GET,PUT").
+METHOD_ORDER = ("GET", "POST", "PUT", "DELETE")
+
 
 class NoSuchResource(Exception):
     """An unknown resource id: Orthanc answers 404 with an empty body."""
+
+
+class MethodNotAllowed(PharosError):
+    # Orthanc answers 405 with an empty body; its clients read the status and Allow, and a
+    # person reading the answer is told which methods the route has.
+    http_status, orthanc_status, orthanc_error = 405, 8, "Bad request"
 
 
 def json_response(data, status=200):
@@ -33,8 +42,9 @@ def endpoint(**handlers):
     def view(request, **kwargs):
         handler = handlers.get(request.method)
         if handler is None:
-            response = HttpResponse(status=405)
-            response["Allow"] = ", ".join(sorted(handlers))
+            allowed = ",".join(sorted(handlers, key=_method_rank))
+            response = error_response(MethodNotAllowed(f"{request.method} is not allowed here; use {allowed}"), request)
+            response["Allow"] = allowed
             return response
         try:
             return handler(request, **kwargs)
@@ -45,6 +55,10 @@ def endpoint(**handlers):
 
     view.csrf_exempt = False
     return view
+
+
+def _method_rank(method):
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
 
 
 def flag(request, name):

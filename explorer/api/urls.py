@@ -3,13 +3,26 @@
 from django.urls import path
 
 from explorer import levels
-from explorer.api import images, instances, resources, system, tools
+from explorer.api import images, instances, resources, runtime, system, tools
 from explorer.api.base import endpoint
 
 urlpatterns = [
     path("system", endpoint(GET=system.system)),
     path("statistics", endpoint(GET=system.statistics)),
     path("changes", endpoint(GET=system.changes, DELETE=system.clear_changes)),
+    path("tools", endpoint(GET=runtime.tools)),
+    path("tools/default-encoding", endpoint(GET=runtime.default_encoding, PUT=runtime.set_default_encoding)),
+    path(
+        "tools/accepted-transfer-syntaxes",
+        endpoint(GET=runtime.accepted_transfer_syntaxes, PUT=runtime.set_accepted_transfer_syntaxes),
+    ),
+    path(
+        "tools/unknown-sop-class-accepted",
+        endpoint(GET=runtime.unknown_sop_class_accepted, PUT=runtime.set_unknown_sop_class_accepted),
+    ),
+    path("tools/log-level", endpoint(GET=runtime.log_level, PUT=runtime.set_log_level)),
+    path("plugins", endpoint(GET=runtime.plugins)),
+    path("peers", endpoint(GET=runtime.peers)),
     path("tools/lookup", endpoint(POST=tools.lookup)),
     path("tools/find", endpoint(POST=tools.find)),
     path("instances", endpoint(GET=resources.list_resources, POST=instances.upload), {"level": levels.INSTANCE}),

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dicomnet import scp
+from explorer import logs
 from explorer.processes import spawn
 
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             )
             for _ in range(processes - 1)
         ]
+        logs.follow()  # the level set through /tools/log-level, in this process too
         server = scp.start(listener=listener, shared=shared)
         self.stdout.write(f"DICOM server {settings.PHAROS_AET} on port {server.server_address[1]}")
         # The kernel may deliver SIGTERM to any thread, and Python runs the handler in the

@@ -1,0 +1,169 @@
+"""Settings changed at run time, as Orthanc's /tools/default-encoding and its siblings,
+and the lists Orthanc's clients read to learn what a server has (/tools, /plugins, /peers).
+
+Each PUT stores the value through explorer/runtime_settings.py, so that every process
+(web, DICOM, workers) uses it within a second. Answers, and the values refused, are
+Orthanc 1.10.1's.
+"""
+
+import json
+import re
+
+from django.http import HttpResponse
+
+from explorer import logs, runtime_settings
+from explorer.api.base import flag, json_response
+from explorer.errors import BadFileFormat, ParameterOutOfRange
+
+# Orthanc's encoding names (its Enumerations.cpp, StringToEncoding), matched without case.
+ENCODINGS = (
+    "Ascii", "Utf8", "Latin1", "Latin2", "Latin3", "Latin4", "Latin5", "Cyrillic", "Windows1251",
+    "Arabic", "Greek", "Hebrew", "Thai", "Japanese", "Chinese", "Korean", "JapaneseKanji", "SimplifiedChinese",
+)  # fmt: skip
+
+# The transfer syntaxes Orthanc 1.10.1 knows, in the order GET /tools/accepted-transfer-syntaxes
+# lists them: the patterns a user puts are matched against these.
+TRANSFER_SYNTAXES = (
+    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
+    *(f"1.2.840.10008.1.2.4.{n}" for n in (*range(50, 67), 70, 80, 81, *range(90, 96), *range(100, 109))),
+    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.6.1", "1.2.840.10008.1.2.6.2",
+)  # fmt: skip
+
+
+def text_response(text, status=200):
+    return HttpResponse(text, status=status, content_type="text/plain")
+
+
+def _body_text(request):
+    return request.body.decode("utf-8", errors="replace")
+
+
+# --- /tools/default-encoding ----------------------------------------------------------------
+
+
+def encoding_named(text):
+    """Orthanc's name of an encoding, given in any case; ParameterOutOfRange otherwise."""
+    for name in ENCODINGS:
+        if name.lower() == text.lower():
+            return name
+    raise ParameterOutOfRange(f"Unknown encoding: {text!r}; Orthanc's names are {', '.join(ENCODINGS)}")
+
+
+def default_encoding(request):
+    return text_response(runtime_settings.current("DefaultEncoding"))
+
+
+def set_default_encoding(request):
+    """The body is the encoding's name, exactly (Orthanc refuses surrounding spaces too);
+    the answer is its name as Orthanc writes it."""
+    name = encoding_named(_body_text(request))
+    runtime_settings.change("DefaultEncoding", name)
+    return text_response(name)
+
+
+# --- /tools/accepted-transfer-syntaxes -------------------------------------------------------
+
+
+def _pattern_regex(pattern):
+    # Orthanc's wildcards are * and ? only: fnmatch would also read [...] as a set.
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+
+
+def transfer_syntaxes_matching(patterns):
+    """The known transfer syntaxes that one of the patterns matches, in Orthanc's order."""
+    regexes = [_pattern_regex(pattern) for pattern in patterns]
+    return [uid for uid in TRANSFER_SYNTAXES if any(regex.fullmatch(uid) for regex in regexes)]
+
+
+def transfer_syntax_patterns(body):
+    """A PUT body's patterns: a JSON list of strings or one JSON string. A body that is not
+    JSON is one pattern as it is (so `1.2.840.10008.1.2.4.*` needs no quotes); Orthanc also
+    reads a bare UID that way only when its JSON reader fails on it."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return [body.strip()]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [body.strip()]  # a bare UID such as 1.2.840.10008.1.2 reads as a number
+    raise BadFileFormat("The body must be a transfer syntax UID (wildcards allowed) or a JSON list of them")
+
+
+def accepted_transfer_syntaxes(request):
+    return json_response(transfer_syntaxes_matching(runtime_settings.current("AcceptedTransferSyntaxes")))
+
+
+def set_accepted_transfer_syntaxes(request):
+    patterns = list(dict.fromkeys(transfer_syntax_patterns(_body_text(request))))
+    runtime_settings.change("AcceptedTransferSyntaxes", patterns)
+    return json_response(transfer_syntaxes_matching(patterns))
+
+
+# --- /tools/unknown-sop-class-accepted -------------------------------------------------------
+
+BOOLEANS = {"1": True, "true": True, "0": False, "false": False}
+
+
+def unknown_sop_class_accepted(request):
+    return text_response("1" if runtime_settings.current("UnknownSopClassAccepted") else "0")
+
+
+def set_unknown_sop_class_accepted(request):
+    text = _body_text(request).strip()
+    if text not in BOOLEANS:
+        raise BadFileFormat("Boolean value expected")
+    runtime_settings.change("UnknownSopClassAccepted", BOOLEANS[text])
+    return text_response("")
+
+
+# --- /tools/log-level ------------------------------------------------------------------------
+
+
+def log_level(request):
+    return text_response(logs.verbosity(runtime_settings.current("LogLevel")))
+
+
+def set_log_level(request):
+    text = _body_text(request)
+    if text not in logs.VERBOSITIES:
+        raise ParameterOutOfRange(f'Verbosity can be "default", "verbose" or "trace": {text}')
+    runtime_settings.change("LogLevel", text)
+    logs.apply(text)  # here at once; the other processes within a second
+    return text_response("")
+
+
+# --- what the server has ---------------------------------------------------------------------
+
+
+def tools(request):
+    """GET /tools: the names under /tools/ that have a route, sorted as Orthanc lists them."""
+    from django.urls import get_resolver
+
+    names = set()
+    for route in _routes(get_resolver().url_patterns):
+        parts = route.split("/")
+        if len(parts) == 2 and parts[0] == "tools" and parts[1] and "<" not in parts[1]:
+            names.add(parts[1])
+    return json_response(sorted(names))
+
+
+def _routes(patterns, prefix=""):
+    """Every route of a URLconf, as its text with the prefixes of its includes."""
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if hasattr(pattern, "url_patterns"):
+            yield from _routes(pattern.url_patterns, route)
+        else:
+            yield route
+
+
+def plugins(request):
+    return json_response([])
+
+
+def peers(request):
+    """GET /peers: Pharos has no Orthanc peers (HTTP) yet."""
+    return json_response({} if flag(request, "expand") else [])

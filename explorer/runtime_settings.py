@@ -60,3 +60,11 @@ def forget():
     """Drop this process's copy: the next read asks the database (tests, and after a change)."""
     with _lock:
         _cache["read_at"] = float("-inf")
+
+
+def reset():
+    """Every setting back to its configured value (at start: Orthanc forgets them on restart)."""
+    from explorer.models import RuntimeSetting
+
+    RuntimeSetting.objects.all().delete()
+    forget()

@@ -234,7 +234,7 @@ def test_modalities_in_both_forms_are_created_then_updated(configure):
             }
         }
     )
-    call_command("configuremodalities")
+    call_command("configure")
     rows = {m.name: m for m in Modality.objects.all()}
     assert set(rows) == {"storescp", "ge", "ct", "kept"}
     assert (rows["storescp"].aet, rows["storescp"].host, rows["storescp"].port) == ("STORESCP", "127.0.0.1", 2000)
@@ -246,7 +246,7 @@ def test_modalities_in_both_forms_are_created_then_updated(configure):
     assert (ct.local_aet, ct.timeout) == ("PHAROS_CT", 20)
     # As Orthanc's PUT does, an entry replaces the modality: the fields it leaves out take their defaults.
     configure({"DicomModalities": {"ct": {"AET": "CT", "Host": "10.0.0.5", "Port": 4101}}})
-    call_command("configuremodalities")
+    call_command("configure")
     ct = Modality.objects.get(name="ct")
     assert (ct.host, ct.port, ct.allow_find, ct.allow_transcoding, ct.local_aet, ct.timeout) == (
         "10.0.0.5", 4101, True, True, "", 0
@@ -265,7 +265,7 @@ def test_modalities_in_both_forms_are_created_then_updated(configure):
 def test_a_bad_modality_stops_the_start_naming_it(configure, modality, message):
     configure({"DicomModalities": {"bad": modality}})
     with pytest.raises(CommandError, match="The Orthanc option DicomModalities in .*" + re.escape(message)):
-        call_command("configuremodalities")
+        call_command("configure")
 
 
 def test_dictionary_entries_name_their_tags(configure):

@@ -27,3 +27,14 @@ def test_another_process_change_is_seen_once_the_copy_is_old():
 def test_unknown_name_is_refused():
     with pytest.raises(KeyError):
         runtime_settings.current("NoSuchOption")
+
+
+@pytest.mark.django_db
+def test_configure_at_start_goes_back_to_the_configured_values(settings):
+    from django.core.management import call_command
+
+    settings.PHAROS_DEFAULT_ENCODING = "Latin1"
+    runtime_settings.change("DefaultEncoding", "Utf8")
+    call_command("configure")
+    assert runtime_settings.current("DefaultEncoding") == "Latin1"
+    assert not RuntimeSetting.objects.exists()

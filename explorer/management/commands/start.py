@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from explorer import fast_paths, orthanc_config, pydicom_compat, web_worker
-from explorer.accounts import PASSWORD_FILE, ensure_admin, ensure_users
+from explorer.accounts import PASSWORD_FILE, ensure_admin
 from explorer.processes import spawn
 
 WORKER_CLASS = "explorer.web_worker.BalancedThreadWorker"
@@ -95,9 +95,10 @@ class Command(BaseCommand):
         # DICOM server checks pynetdicom as it starts: explorer never imports dicomnet).
         fast_paths.check_versions(web_worker.READ_FROM, pydicom_compat.READ_FROM)
         call_command("migrate", interactive=False, verbosity=0)
-        self._ensure_users()
-        # The modalities belong to the DICOM network (dicomnet), which explorer does not import.
-        call_command("configuremodalities")
+        self._ensure_admin()
+        # Users, modalities and runtime settings from the configuration; the command lives in
+        # dicomnet, which explorer does not import, because modalities are the network's.
+        call_command("configure")
         processes = {}
         if settings.PHAROS_EMBEDDED_REDIS:
             processes["Redis"] = start_embedded_redis()
@@ -113,7 +114,7 @@ class Command(BaseCommand):
         )
         self._supervise(processes)
 
-    def _ensure_users(self):
+    def _ensure_admin(self):
         configuration = orthanc_config.current()
         registered = dict(configuration.section("RegisteredUsers")) if configuration else {}
         # The administrator may be one of Orthanc's users: PHAROS_ADMIN_PASSWORD overrides the file.
@@ -124,7 +125,6 @@ class Command(BaseCommand):
                 f"Created the administrator {settings.PHAROS_ADMIN_USER!r} with password {generated!r} "
                 f"(also written to {settings.DATA_DIR / PASSWORD_FILE})"
             )
-        ensure_users(registered)
 
     def _supervise(self, processes):
         """Wait until a signal or until one server exits; then stop the others."""

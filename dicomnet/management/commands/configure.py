@@ -36,7 +36,7 @@ def apply(configuration):
 
 
 class Command(BaseCommand):
-    help = "Apply the configuration to the database: Orthanc's RegisteredUsers and DicomModalities, runtime settings reset."
+    help = "Apply the configuration: Orthanc's RegisteredUsers and DicomModalities; runtime settings reset."
 
     def handle(self, *args, **options):
         runtime_settings.reset()

@@ -14,10 +14,12 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.valuerep import BYTES_VR
 
-from explorer import dicom_json, levels, pydicom_compat
+from explorer import character_sets, dicom_json, levels, pydicom_compat
 from explorer.errors import BadFileFormat
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
+# Orthanc's ORTHANC_MAXIMUM_TAG_LENGTH: a longer value (in UTF-8 bytes) is no main tag.
+MAXIMUM_MAIN_TAG_LENGTH = 256
 # Binary values larger than this (in base64 characters) are kept as a reference,
 # not inline, in the data set saved in the index.
 BULK_DATA_THRESHOLD = 1024
@@ -82,9 +84,9 @@ def element_text(dataset, keyword, converted=None):
     if value is None or value == "":
         return ""
     if isinstance(value, (MultiValue, list, tuple)):
-        text = "\\".join("" if v is None else str(v) for v in value)
+        text = "\\".join("" if v is None else dicom_json.written_text(v) for v in value)
     else:
-        text = str(value)
+        text = dicom_json.written_text(value)
     return clean_text(text)
 
 
@@ -159,6 +161,7 @@ def parse(data):
         raise BadFileFormat("The body is empty: a DICOM file was expected")
     try:
         dataset = pydicom.dcmread(source, defer_size=defer)
+        character_sets.apply_default_encoding(dataset)
         _check_not_truncated(dataset)
         _check_not_truncated(dataset.file_meta)
         identifiers = {keyword: element_text(dataset, keyword) for keyword in IDENTIFIERS}
@@ -187,7 +190,7 @@ def parse(data):
         tags = {}
         for keyword in level.main_tags:
             text = element_text(dataset, keyword, converted)
-            if text is not None:
+            if text is not None and len(text.encode("utf-8")) <= MAXIMUM_MAIN_TAG_LENGTH:
                 tags[keyword] = text
         main_tags[level.name] = tags
     return ParsedInstance(

@@ -164,14 +164,21 @@ def person_name_text(name):
 
 
 def respell_decimals(dataset):
-    """DS values in their shortest spelling: DICOM JSON keeps them as numbers, which pydicom
-    gives back as "120.0" for a file's "120"."""
+    """DS values as written: the stored data set keeps their text, which pydicom keeps; one
+    stored as a number (before the text was kept) in its shortest spelling, not pydicom's
+    "120.0" for a file's "120"."""
     for element in dataset.iterall():
         if element.VR == "DS" and element.value not in (None, ""):
             numbers = element.value if isinstance(element.value, MultiValue) else [element.value]
-            texts = ("" if number is None else decimal_text(float(number)) for number in numbers)
+            texts = ("" if number is None else written_decimal(number) for number in numbers)
             element.value = "\\".join(texts)
     return dataset
+
+
+def written_decimal(number):
+    """A DS as the file wrote it (stored data sets keep its text); the shortest spelling of
+    a number stored before they did."""
+    return getattr(number, "original_string", None) or decimal_text(float(number))
 
 
 def decimal_text(number):

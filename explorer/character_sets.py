@@ -57,10 +57,11 @@ def apply_default_encoding(dataset, codec=None):
     """Decode a data set read by pydicom without SpecificCharacterSet with the DefaultEncoding
     (pydicom's own default is Latin-1, Orthanc's default too): the data set and every
     sequence item without a character set of its own. Call before any value is read."""
-    codec = codec or default_codec()
-    if codec == default_encoding or _has_character_set(dataset):
+    if _has_character_set(dataset):
         return
-    _set_codec(dataset, codec)
+    codec = codec or default_codec()
+    if codec != default_encoding:
+        _set_codec(dataset, codec)
 
 
 def _has_character_set(dataset):

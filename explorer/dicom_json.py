@@ -104,6 +104,9 @@ def pydicom_json(dataset, tag, bulk_data_element_handler, bulk_data_threshold):
         as_json = element.to_json_dict(bulk_data_element_handler, bulk_data_threshold)
         return as_written(element, as_json, getattr(raw, "value", None))
     except Exception as exc:
+        vr = fast_vr(int(tag), raw) if isinstance(raw, RawDataElement) else None
+        if vr in AS_WRITTEN_VRS:  # a number pydicom cannot read ("1A"), kept as Orthanc keeps it
+            return plain_json(vr, written_numbers(raw.value))
         logger.warning("Cannot read tag %08X: %s", tag, exc)
         return None
 

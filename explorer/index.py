@@ -51,7 +51,10 @@ def _resource_fields(level, parsed):
             "patient_birth_date": tags.get("PatientBirthDate", ""),
         }
     if level is levels.STUDY:
+        patient_tags = parsed.main_tags[levels.PATIENT.name]
         return {
+            "patient_main_tags": patient_tags,
+            "patient_name": patient_tags.get("PatientName", ""),
             "study_instance_uid": parsed.identifiers["StudyInstanceUID"],
             "accession_number": tags.get("AccessionNumber", ""),
             "study_date": tags.get("StudyDate", ""),

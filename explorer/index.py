@@ -395,20 +395,25 @@ def series_status(expected, indexes):
     return "Complete" if len(seen) == expected else "Missing"
 
 
+# What /tools/lookup compares, as Orthanc 1.10.1 does: the four identifiers (not the
+# AccessionNumber), ignoring case and surrounding spaces. UIDs are digits and dots, whose
+# exact match their index serves; a PatientID is compared ignoring case.
 LOOKUP_FIELDS = (
-    (levels.PATIENT, Patient, "patient_id"),
+    (levels.PATIENT, Patient, "patient_id__iexact"),
     (levels.STUDY, Study, "study_instance_uid"),
-    (levels.STUDY, Study, "accession_number"),
     (levels.SERIES, Series, "series_instance_uid"),
     (levels.INSTANCE, Instance, "sop_instance_uid"),
 )
 
 
 def lookup_identifier(identifier):
-    """Every resource whose identifier (PatientID, any UID, AccessionNumber) is the given text."""
+    """Every resource whose identifier (PatientID or a UID) is the given text, case aside."""
+    identifier = identifier.strip()
     found = []
-    for level, model, field in LOOKUP_FIELDS:
-        for public_id in model.objects.filter(**{field: identifier}).values_list("public_id", flat=True):
+    if not identifier:
+        return found
+    for level, model, lookup in LOOKUP_FIELDS:
+        for public_id in model.objects.filter(**{lookup: identifier}).values_list("public_id", flat=True):
             found.append({"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.name})
     return found
 

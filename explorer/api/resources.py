@@ -104,7 +104,7 @@ def relative(request, level, public_id, relation):
     target = levels.level_named(relation)
     lookup = RELATIVE_PATHS[(level, relation)]
     queryset = with_parents(target, model_for(target).objects.filter(**{lookup: resource}).order_by("id"))
-    short = flag(request, "short")
+    short = request_tag_format(request)
     if relation in ("patient", "study") or (relation == "series" and level is levels.INSTANCE):
         return json_response(describe(target, queryset.get(), short=short))
     return json_response(describe_many(target, queryset, short=short))

@@ -6,6 +6,8 @@ SpecificCharacterSet is decoded with the DefaultEncoding in force when it arrive
 main tags in the index and for its stored tags, as Orthanc decodes it.
 """
 
+import codecs
+
 from pydicom.charset import default_encoding, python_encoding
 from pydicom.datadict import dictionary_VR
 
@@ -60,8 +62,13 @@ def apply_default_encoding(dataset, codec=None):
     if _has_character_set(dataset):
         return
     codec = codec or default_codec()
-    if codec != default_encoding:
+    if not same_codec(codec, default_encoding):
         _set_codec(dataset, codec)
+
+
+def same_codec(first, second):
+    """Whether two codec names are one codec ("latin_1" and pydicom's "iso8859")."""
+    return codecs.lookup(first).name == codecs.lookup(second).name
 
 
 def _has_character_set(dataset):

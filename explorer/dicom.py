@@ -53,9 +53,13 @@ class ParsedInstance:
         return element_text(self.dataset, keyword)
 
 
+# pydicom puts it for each byte its character set cannot decode, where Orthanc drops the byte.
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
 def clean_text(value):
     # PostgreSQL text and jsonb refuse NUL characters, which some files carry as padding.
-    return value.replace("\x00", "").rstrip(" ")
+    return value.replace("\x00", "").replace(REPLACEMENT_CHARACTER, "").rstrip(" ")
 
 
 def element_text(dataset, keyword, converted=None):
@@ -106,7 +110,7 @@ def _check_not_truncated(dataset):
 
 def _strip_nul(node):
     if isinstance(node, str):
-        return node.replace("\x00", "")
+        return node.replace("\x00", "").replace(REPLACEMENT_CHARACTER, "")
     if isinstance(node, list):
         return [_strip_nul(item) for item in node]
     if isinstance(node, dict):
@@ -116,7 +120,8 @@ def _strip_nul(node):
 
 def dataset_json(dataset, instance_id):
     """The data set as DICOM JSON (PS3.18 F), bulk values replaced by a URI of ours, and
-    that JSON as text (what the index stores), both without NUL characters; and the
+    that JSON as text (what the index stores), both without NUL characters nor the
+    replacement characters of undecodable bytes; and the
     (VR, value) of the elements converted on the way."""
 
     def bulk_uri(elem):
@@ -126,7 +131,7 @@ def dataset_json(dataset, instance_id):
     # Walking the whole tree costs more than writing it out: only a data set whose JSON
     # shows a NUL somewhere is walked.
     text = json_bytes(as_json)
-    if b"\\u0000" in text:
+    if b"\\u0000" in text or REPLACEMENT_CHARACTER.encode() in text:
         as_json = _strip_nul(as_json)
         text = json_bytes(as_json)
     return as_json, text.decode(), converted

@@ -395,24 +395,28 @@ def series_status(expected, indexes):
     return "Complete" if len(seen) == expected else "Missing"
 
 
-# What /tools/lookup compares, as Orthanc 1.10.1 does: the four identifiers (not the
-# AccessionNumber), ignoring case and surrounding spaces. UIDs are digits and dots, whose
-# exact match their index serves; a PatientID is compared ignoring case.
+# What /tools/lookup compares, as Orthanc 1.10.1 does: the four identifiers, ignoring case
+# and surrounding spaces. UIDs are digits and dots, whose exact match their index serves; a
+# PatientID is compared ignoring case.
 LOOKUP_FIELDS = (
     (levels.PATIENT, Patient, "patient_id__iexact"),
     (levels.STUDY, Study, "study_instance_uid"),
     (levels.SERIES, Series, "series_instance_uid"),
     (levels.INSTANCE, Instance, "sop_instance_uid"),
 )
+# The explorer's lookup also takes an AccessionNumber, which Orthanc's /tools/lookup does not.
+ACCESSION_NUMBER = (levels.STUDY, Study, "accession_number")
 
 
-def lookup_identifier(identifier):
-    """Every resource whose identifier (PatientID or a UID) is the given text, case aside."""
+def lookup_identifier(identifier, accession_number=False):
+    """Every resource whose identifier (PatientID or a UID; with `accession_number`, an
+    AccessionNumber too) is the given text, case aside."""
     identifier = identifier.strip()
     found = []
     if not identifier:
         return found
-    for level, model, lookup in LOOKUP_FIELDS:
+    fields = (*LOOKUP_FIELDS[:2], ACCESSION_NUMBER, *LOOKUP_FIELDS[2:]) if accession_number else LOOKUP_FIELDS
+    for level, model, lookup in fields:
         for public_id in model.objects.filter(**{lookup: identifier}).values_list("public_id", flat=True):
             found.append({"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.name})
     return found

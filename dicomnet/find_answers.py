@@ -131,8 +131,9 @@ def data_set_value(key, element_json):
     if text is not None:
         return element_json.get("vr") or key.vr, text
     try:
-        dataset = Dataset.from_json({key.where: element_json}, bulk_data_uri_handler=no_bulk_data)
-        return respell_decimals(dataset)[key.tag]
+        as_json = {key.where: element_json}
+        dataset = Dataset.from_json(as_json, bulk_data_uri_handler=no_bulk_data)
+        return respell_decimals(written_numbers(dataset, as_json))[key.tag]
     except Exception as error:  # a stored value pydicom cannot read back
         logger.warning("C-FIND: cannot answer tag %s from the stored data set: %s", key.where, error)
         return key.vr, ""
@@ -161,6 +162,25 @@ def person_name_text(name):
     while groups and not groups[-1]:
         groups.pop()
     return "=".join(groups)
+
+
+def written_numbers(dataset, dataset_json):
+    """IS and DS values as the stored data set keeps them, as written in the file (Orthanc
+    answers them so): Dataset.from_json makes numbers of them ("116.003669700000" would
+    come back "116.0036697")."""
+    for key, element_json in dataset_json.items():
+        tag = int(key, 16)
+        element = dataset.get(tag)
+        values = element_json.get("Value") or [] if isinstance(element_json, dict) else []
+        if element is None or not values:
+            continue
+        if element.VR == "SQ":
+            for item, item_json in zip(element.value, values):
+                if isinstance(item_json, dict):
+                    written_numbers(item, item_json)
+        elif element.VR in NUMBER_TEXT_TYPES and all(value is None or isinstance(value, str) for value in values):
+            dataset[tag] = new_element(tag, element.VR, "\\".join(value or "" for value in values))
+    return dataset
 
 
 def respell_decimals(dataset):

@@ -164,9 +164,11 @@ def parse(data):
         source, defer = data, DEFER_SIZE
     if not size:
         raise BadFileFormat("The body is empty: a DICOM file was expected")
+    # Read before the file: a runtime setting that cannot be read is no bad file.
+    default_codec = character_sets.default_codec()
     try:
         dataset = pydicom.dcmread(source, defer_size=defer)
-        character_sets.apply_default_encoding(dataset)
+        character_sets.apply_default_encoding(dataset, default_codec)
         _check_not_truncated(dataset)
         _check_not_truncated(dataset.file_meta)
         identifiers = {keyword: element_text(dataset, keyword) for keyword in IDENTIFIERS}

@@ -72,16 +72,26 @@ def test_a_sequence_comes_back_from_the_stored_data_set(archive):
     assert ct["BeamSequence"].VR == "SQ" and len(ct.BeamSequence) == 0
 
 
-def test_decimals_in_sequences_keep_their_values(archive):
+def test_decimals_in_sequences_are_written_as_in_the_file(archive):
+    """Orthanc 1.10.1 answers rtplan's BeamMeterset as the file writes it: 116.003669700000."""
     (plan,) = ask("IMAGE", SOPInstanceUID=RTPLAN_SOP, FractionGroupSequence=[], BeamSequence=[])
     expected = pydicom.dcmread(pydicom.data.get_testdata_file("rtplan.dcm"))
     meterset = plan.FractionGroupSequence[0].ReferencedBeamSequence[0]["BeamMeterset"]
-    assert str(meterset.value) == "116.0036697"  # the file's "116.003669700000", shorter
-    assert float(meterset.value) == float(expected.FractionGroupSequence[0].ReferencedBeamSequence[0].BeamMeterset)
+    assert str(meterset.value) == "116.003669700000"
     isocenter = plan.BeamSequence[0].ControlPointSequence[0].IsocenterPosition
     stored = expected.BeamSequence[0].ControlPointSequence[0].IsocenterPosition
-    assert [float(v) for v in isocenter] == [float(v) for v in stored]
-    assert all(len(str(v)) <= 16 for v in isocenter)
+    assert (
+        [str(v) for v in isocenter]
+        == [str(v) for v in stored]
+        == ["239.531250000000", "239.531250000000", "-751.87000000000"]
+    )
+
+
+def test_decimals_stored_as_numbers_come_back_in_their_shortest_spelling():
+    """A data set stored before the text of IS and DS was kept holds numbers."""
+    element_json = {"vr": "SQ", "Value": [{"300A0086": {"vr": "DS", "Value": [116.0036697]}}]}
+    element = find.data_set_value(key("ReferencedBeamSequence"), element_json)
+    assert str(element.value[0].BeamMeterset) == "116.0036697"
 
 
 def key(keyword, source=find.DATA_SET):
@@ -94,6 +104,9 @@ def key(keyword, source=find.DATA_SET):
     [
         ("PatientAge", {"vr": "AS", "Value": ["050Y"]}, "050Y"),
         ("KVP", {"vr": "DS", "Value": [120]}, "120"),
+        ("KVP", {"vr": "DS", "Value": ["120.0"]}, "120.0"),
+        ("ImagePositionPatient", {"vr": "DS", "Value": ["-1.50", "2.0", "3"]}, ["-1.50", "2.0", "3"]),
+        ("SeriesNumber", {"vr": "IS", "Value": ["04"]}, "04"),
         ("PixelSpacing", {"vr": "DS", "Value": [0.5, 0.25]}, ["0.5", "0.25"]),
         ("SeriesNumber", {"vr": "IS", "Value": [3]}, "3"),
         (

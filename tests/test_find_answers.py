@@ -83,7 +83,7 @@ def test_decimals_in_sequences_are_written_as_in_the_file(archive):
     assert (
         [str(v) for v in isocenter]
         == [str(v) for v in stored]
-        == ["239.531250000000", "239.531250000000", "-751.87000000000"]
+        == ["235.711172833292", "244.135437110782", "-724.97815409918"]
     )
 
 

@@ -66,27 +66,24 @@ def _source(owner, path):
     return TagSource(owner, f"{path}main_tags", columns)
 
 
-# From a level to itself and each level above, nearest first. A study reads the patient's
-# tags from its own copy, as Orthanc does: each study is found by the patient tags it was
-# received with (the PatientID is the same for all).
+def _study_copy(path):
+    """The patient's tags as the study at `path` keeps them (its PatientID is the patient's)."""
+    columns = {"PatientID": f"{path}patient__patient_id", "PatientName": f"{path}patient_name"}
+    return TagSource(levels.PATIENT, f"{path}patient_main_tags", columns)
+
+
+# From a level to itself and each level above, nearest first. Below the patient level, the
+# patient's tags are read from the study's copy, as Orthanc does: each study (and its series
+# and instances) is found by the patient tags it was received with.
 TAG_SOURCES = {
     levels.PATIENT: (_source(levels.PATIENT, ""),),
-    levels.STUDY: (
-        _source(levels.STUDY, ""),
-        TagSource(
-            levels.PATIENT, "patient_main_tags", {"PatientID": "patient__patient_id", "PatientName": "patient_name"}
-        ),
-    ),
-    levels.SERIES: (
-        _source(levels.SERIES, ""),
-        _source(levels.STUDY, "study__"),
-        _source(levels.PATIENT, "study__patient__"),
-    ),
+    levels.STUDY: (_source(levels.STUDY, ""), _study_copy("")),
+    levels.SERIES: (_source(levels.SERIES, ""), _source(levels.STUDY, "study__"), _study_copy("study__")),
     levels.INSTANCE: (
         _source(levels.INSTANCE, ""),
         _source(levels.SERIES, "series__"),
         _source(levels.STUDY, "series__study__"),
-        _source(levels.PATIENT, "series__study__patient__"),
+        _study_copy("series__study__"),
     ),
 }
 # From each level below the patient, the study a resource belongs to.

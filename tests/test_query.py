@@ -503,6 +503,9 @@ def test_each_study_is_found_by_the_patient_tags_it_was_received_with(names):
         assert found == [names["shared"][n][1]]
         cfind = matching.constraints_for(levels.STUDY, {"PatientID": "SHARED", "PatientName": name}, {"PN"})
         assert query.search(levels.STUDY, cfind, fields=("public_id",)).values("public_id") == found
+    # Below the study too (Orthanc: {"PatientName": "Beta*"} at Series and Instance levels).
+    for level, position in ((levels.SERIES, 2), (levels.INSTANCE, 3)):
+        assert public_ids(query.find(level, {"PatientName": "Beta*"})) == [names["shared"][1][position]]
     assert public_ids(query.find(levels.PATIENT, {"PatientName": "Alpha^One"})) == [names["shared"][0][0]]
     assert query.find(levels.PATIENT, {"PatientName": "Beta^Two"}) == []
     texts = query.search(

@@ -155,13 +155,14 @@ def json_text(element_json):
 
 
 def person_name_text(name):
-    """A DICOM JSON person name as PN text: its groups joined by '=', empty trailing ones dropped."""
+    """A DICOM JSON person name as PN text, as the file writes it: the groups the stored data
+    set holds joined by '=' (an empty trailing one is written "=", as Orthanc answers it)."""
     if not isinstance(name, dict):
         return "" if name is None else str(name)
-    groups = [name.get("Alphabetic", ""), name.get("Ideographic", ""), name.get("Phonetic", "")]
-    while groups and not groups[-1]:
+    groups = [name.get("Alphabetic"), name.get("Ideographic"), name.get("Phonetic")]
+    while groups and groups[-1] is None:
         groups.pop()
-    return "=".join(groups)
+    return "=".join(group or "" for group in groups)
 
 
 def written_numbers(dataset, dataset_json):

@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from pydicom.filewriter import write_dataset
 
-from dicomnet import find
+from dicomnet import find, find_answers
 from explorer.models import Study
 from tests.find_archive import (
     CT_CLASS,
@@ -261,3 +261,10 @@ def test_each_answer_has_its_own_character_set(archive):
 )
 def test_which_texts_fit_a_character_set(charset, text, fits):
     assert find.answer_charset(charset, [text]) == ("\\".join(charset) if fits else "ISO_IR 192")
+
+
+def test_a_person_name_keeps_the_groups_its_file_writes():
+    """chrX1's "Wang^XiaoDong=王^小東=", which Orthanc answers with its trailing "="."""
+    name = {"Alphabetic": "Wang^XiaoDong", "Ideographic": "王^小東", "Phonetic": ""}
+    assert find_answers.person_name_text(name) == "Wang^XiaoDong=王^小東="
+    assert find_answers.person_name_text({"Alphabetic": "Doe^J"}) == "Doe^J"

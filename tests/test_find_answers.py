@@ -9,6 +9,7 @@ import pytest
 from pydicom.filewriter import write_dataset
 
 from dicomnet import find, find_answers
+from explorer.ingest import Origin, store_instance
 from explorer.models import Study
 from tests.find_archive import (
     CT_CLASS,
@@ -22,6 +23,7 @@ from tests.find_archive import (
     ask,
     identifier,
 )
+from tests.test_api_representation import numbers_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -268,3 +270,15 @@ def test_a_person_name_keeps_the_groups_its_file_writes():
     name = {"Alphabetic": "Wang^XiaoDong", "Ideographic": "王^小東", "Phonetic": ""}
     assert find_answers.person_name_text(name) == "Wang^XiaoDong=王^小東="
     assert find_answers.person_name_text({"Alphabetic": "Doe^J"}) == "Doe^J"
+
+
+def test_numbers_written_as_text_are_answered_as_written():
+    """Orthanc 1.10.1's C-FIND answers on the same file: InstanceNumber "007",
+    ImagePositionPatient "-1.50\\2.0\\3", SliceThickness "120" (from the data set), SeriesNumber "04"."""
+    store_instance(numbers_file(), Origin())
+    (image,) = ask("IMAGE", PatientID="pnumbers", InstanceNumber="", ImagePositionPatient="", SliceThickness="")
+    assert str(image.InstanceNumber) == "007"
+    assert [str(v) for v in image.ImagePositionPatient] == ["-1.50", "2.0", "3"]
+    assert str(image.SliceThickness) == "120"
+    (series,) = ask("SERIES", PatientID="pnumbers", SeriesNumber="")
+    assert str(series.SeriesNumber) == "04"

@@ -64,7 +64,8 @@ def to_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
     the dataset still holds raw). An element whose value cannot be read is left out, with a
     warning."""
     if not pydicom_compat.fast_paths():
-        return pydicom_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold), {}
+        as_json = pydicom_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold)
+        return as_json, written_values(as_json)
     encodings = character_sets(dataset)
     converted, as_json = {}, {}
     for tag, element in list(pydicom_compat.raw_elements(dataset).items()):
@@ -95,18 +96,34 @@ def pydicom_json_dict(dataset, bulk_data_element_handler, bulk_data_threshold):
     return as_json
 
 
+def written_values(as_json):
+    """{tag as int: (VR, value)} of the person names and numbers of a data set's JSON, as
+    to_json_dict gives those it converts: the texts as written, which pydicom's values lose."""
+    values = {}
+    for key, element in as_json.items():
+        vr, texts = element.get("vr"), element.get("Value")
+        if vr not in AS_WRITTEN_VRS | {"PN"} or not texts:
+            continue
+        if vr == "PN":
+            texts = ["=".join(name.get(group, "") for group in PN_GROUPS[: len(name)]) for name in texts]
+        texts = ["" if text is None else text for text in texts]
+        values[int(key, 16)] = (vr, texts[0] if len(texts) == 1 else texts)
+    return values
+
+
 def pydicom_json(dataset, tag, bulk_data_element_handler, bulk_data_threshold):
     """An element's JSON as pydicom writes it, numbers written as text and person names as
     written (see the module's docstring); None, with a warning, when it cannot be read."""
+    raw = dataset.get_item(tag, keep_deferred=True)
+    raw_value = raw.value if isinstance(raw, RawDataElement) else None
     try:
-        raw = pydicom_compat.raw_elements(dataset).get(tag)
         element = dataset[tag]
         as_json = element.to_json_dict(bulk_data_element_handler, bulk_data_threshold)
-        return as_written(element, as_json, getattr(raw, "value", None))
+        return as_written(element, as_json, raw_value)
     except Exception as exc:
         vr = fast_vr(int(tag), raw) if isinstance(raw, RawDataElement) else None
         if vr in AS_WRITTEN_VRS:  # a number pydicom cannot read ("1A"), kept as Orthanc keeps it
-            return plain_json(vr, written_numbers(raw.value))
+            return plain_json(vr, written_numbers(raw_value))
         logger.warning("Cannot read tag %08X: %s", tag, exc)
         return None
 
@@ -122,6 +139,8 @@ def as_written(element, json_element, raw=None):
             for key, inner_json in item_json.items():
                 as_written(item[int(key, 16)], inner_json)
         return json_element
+    if vr in AS_WRITTEN_VRS and isinstance(raw, bytes):
+        return plain_json(vr, written_numbers(raw))
     values = element.value if isinstance(element.value, (MultiValue, list, tuple)) else [element.value]
     if vr == "PN":
         names = written_names(element.value, raw)

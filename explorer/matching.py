@@ -19,8 +19,9 @@ from explorer.errors import ParameterOutOfRange, UnknownDicomTag
 # PS3.4 C.2.2.2.4: the VRs where '*' and '?' are wildcards; elsewhere they are plain characters.
 WILDCARD_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 RANGE_VRS = frozenset({"DA", "TM", "DT"})
-# Stored data sets keep these as JSON numbers, their spelling lost ("120" reads back "120.0"):
-# read from a data set, they compare as numbers.
+# Numbers: binary ones are JSON numbers in the stored data sets, and so are IS and DS in data
+# sets stored before their text was kept ("120" read back "120.0"): read from a data set,
+# they compare as numbers.
 NUMBER_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "SV", "UL", "US", "UV"})
 # Times and date-times come with any precision ("07", "0730", "073000.123"): a bound and a
 # value are compared on their common length, so "080000" as an upper bound keeps "080000.5".

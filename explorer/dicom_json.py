@@ -121,7 +121,7 @@ def pydicom_json(dataset, tag, bulk_data_element_handler, bulk_data_threshold):
         as_json = element.to_json_dict(bulk_data_element_handler, bulk_data_threshold)
         return as_written(element, as_json, raw_value)
     except Exception as exc:
-        vr = fast_vr(int(tag), raw) if isinstance(raw, RawDataElement) else None
+        vr = fast_vr(int(tag), raw) if isinstance(raw_value, bytes) else None
         if vr in AS_WRITTEN_VRS:  # a number pydicom cannot read ("1A"), kept as Orthanc keeps it
             return plain_json(vr, written_numbers(raw_value))
         logger.warning("Cannot read tag %08X: %s", tag, exc)

@@ -129,3 +129,15 @@ def test_each_study_shows_the_patient_tags_it_was_received_with(api):
     # A study whose file has no PatientName shows none, as Orthanc.
     lacking = upload(api, make_dicom(PatientID="SHARED", PatientName=None)).json()["ParentStudy"]
     assert "PatientName" not in api.get(f"/studies/{lacking}").json()["PatientMainDicomTags"]
+
+
+def test_an_invalid_number_is_kept_as_written(api):
+    """Orthanc shows badVR.dcm's NumberOfFrames "1A" as it is; pydicom cannot read it."""
+    instance = upload(api, dicom_bytes("badVR.dcm")).json()["ID"]
+    assert api.get(f"/instances/{instance}/tags?short").json()["0028,0008"] == "1A"
+
+
+def test_the_trailing_padding_is_not_shown(api):
+    """Orthanc does not show (FFFC,FFFC), which CT_small.dcm ends with."""
+    instance = upload(api, dicom_bytes("CT_small.dcm")).json()["ID"]
+    assert "fffc,fffc" not in api.get(f"/instances/{instance}/tags?short").json()

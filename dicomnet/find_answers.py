@@ -131,8 +131,9 @@ def data_set_value(key, element_json):
     if text is not None:
         return element_json.get("vr") or key.vr, text
     try:
-        dataset = Dataset.from_json({key.where: element_json}, bulk_data_uri_handler=no_bulk_data)
-        return respell_decimals(dataset)[key.tag]
+        as_json = {key.where: element_json}
+        dataset = Dataset.from_json(as_json, bulk_data_uri_handler=no_bulk_data)
+        return respell_decimals(written_numbers(dataset, as_json))[key.tag]
     except Exception as error:  # a stored value pydicom cannot read back
         logger.warning("C-FIND: cannot answer tag %s from the stored data set: %s", key.where, error)
         return key.vr, ""
@@ -154,24 +155,51 @@ def json_text(element_json):
 
 
 def person_name_text(name):
-    """A DICOM JSON person name as PN text: its groups joined by '=', empty trailing ones dropped."""
+    """A DICOM JSON person name as PN text, as the file writes it: the groups the stored data
+    set holds joined by '=' (an empty trailing one is written "=", as Orthanc answers it)."""
     if not isinstance(name, dict):
         return "" if name is None else str(name)
-    groups = [name.get("Alphabetic", ""), name.get("Ideographic", ""), name.get("Phonetic", "")]
-    while groups and not groups[-1]:
+    groups = [name.get("Alphabetic"), name.get("Ideographic"), name.get("Phonetic")]
+    while groups and groups[-1] is None:
         groups.pop()
-    return "=".join(groups)
+    return "=".join(group or "" for group in groups)
+
+
+def written_numbers(dataset, dataset_json):
+    """IS and DS values as the stored data set keeps them, as written in the file (Orthanc
+    answers them so): Dataset.from_json makes numbers of them ("116.003669700000" would
+    come back "116.0036697")."""
+    for key, element_json in dataset_json.items():
+        tag = int(key, 16)
+        element = dataset.get(tag)
+        values = element_json.get("Value") or [] if isinstance(element_json, dict) else []
+        if element is None or not values:
+            continue
+        if element.VR == "SQ":
+            for item, item_json in zip(element.value, values):
+                if isinstance(item_json, dict):
+                    written_numbers(item, item_json)
+        elif element.VR in NUMBER_TEXT_TYPES and all(value is None or isinstance(value, str) for value in values):
+            dataset[tag] = new_element(tag, element.VR, "\\".join(value or "" for value in values))
+    return dataset
 
 
 def respell_decimals(dataset):
-    """DS values in their shortest spelling: DICOM JSON keeps them as numbers, which pydicom
-    gives back as "120.0" for a file's "120"."""
+    """DS values as written: the stored data set keeps their text, which pydicom keeps; one
+    stored as a number (before the text was kept) in its shortest spelling, not pydicom's
+    "120.0" for a file's "120"."""
     for element in dataset.iterall():
         if element.VR == "DS" and element.value not in (None, ""):
             numbers = element.value if isinstance(element.value, MultiValue) else [element.value]
-            texts = ("" if number is None else decimal_text(float(number)) for number in numbers)
+            texts = ("" if number is None else written_decimal(number) for number in numbers)
             element.value = "\\".join(texts)
     return dataset
+
+
+def written_decimal(number):
+    """A DS as the file wrote it (stored data sets keep its text); the shortest spelling of
+    a number stored before they did."""
+    return getattr(number, "original_string", None) or decimal_text(float(number))
 
 
 def decimal_text(number):

@@ -19,10 +19,12 @@ from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import BYTES_VR
 
-from explorer import dicom_json, levels, pydicom_compat
+from explorer import character_sets, dicom_json, levels, pydicom_compat
 from explorer.errors import BadFileFormat
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
+# Orthanc's ORTHANC_MAXIMUM_TAG_LENGTH: a longer value (in UTF-8 bytes) is no main tag.
+MAXIMUM_MAIN_TAG_LENGTH = 256
 # Binary values larger than this (in base64 characters) are kept as a reference,
 # not inline, in the data set saved in the index.
 BULK_DATA_THRESHOLD = 1024
@@ -58,9 +60,13 @@ class ParsedInstance:
         return element_text(self.dataset, keyword)
 
 
+# pydicom puts it for each byte its character set cannot decode, where Orthanc drops the byte.
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
 def clean_text(value):
     # PostgreSQL text and jsonb refuse NUL characters, which some files carry as padding.
-    return value.replace("\x00", "").rstrip(" ")
+    return value.replace("\x00", "").replace(REPLACEMENT_CHARACTER, "").rstrip(" ")
 
 
 def element_text(dataset, keyword, converted=None):
@@ -89,9 +95,9 @@ def element_text(dataset, keyword, converted=None):
     if value is None or value == "":
         return ""
     if isinstance(value, (MultiValue, list, tuple)):
-        text = "\\".join("" if v is None else str(v) for v in value)
+        text = "\\".join("" if v is None else dicom_json.written_text(v) for v in value)
     else:
-        text = str(value)
+        text = dicom_json.written_text(value)
     return clean_text(text)
 
 
@@ -111,7 +117,7 @@ def _check_not_truncated(dataset):
 
 def _strip_nul(node):
     if isinstance(node, str):
-        return node.replace("\x00", "")
+        return node.replace("\x00", "").replace(REPLACEMENT_CHARACTER, "")
     if isinstance(node, list):
         return [_strip_nul(item) for item in node]
     if isinstance(node, dict):
@@ -121,7 +127,8 @@ def _strip_nul(node):
 
 def dataset_json(dataset, instance_id):
     """The data set as DICOM JSON (PS3.18 F), bulk values replaced by a URI of ours, and
-    that JSON as text (what the index stores), both without NUL characters; and the
+    that JSON as text (what the index stores), both without NUL characters nor the
+    replacement characters of undecodable bytes; and the
     (VR, value) of the elements converted on the way."""
 
     def bulk_uri(elem):
@@ -131,7 +138,7 @@ def dataset_json(dataset, instance_id):
     # Walking the whole tree costs more than writing it out: only a data set whose JSON
     # shows a NUL somewhere is walked.
     text = json_bytes(as_json)
-    if b"\\u0000" in text:
+    if b"\\u0000" in text or REPLACEMENT_CHARACTER.encode() in text:
         as_json = _strip_nul(as_json)
         text = json_bytes(as_json)
     return as_json, text.decode(), converted
@@ -223,8 +230,11 @@ def parse(data):
         source, defer = data, DEFER_SIZE
     if not size:
         raise BadFileFormat("The body is empty: a DICOM file was expected")
+    # Read before the file: a runtime setting that cannot be read is no bad file.
+    default_codec = character_sets.default_codec()
     try:
         dataset = pydicom.dcmread(source, defer_size=defer)
+        character_sets.apply_default_encoding(dataset, default_codec)
         _check_not_truncated(dataset)
         _check_not_truncated(dataset.file_meta)
         identifiers = {keyword: element_text(dataset, keyword) for keyword in IDENTIFIERS}
@@ -253,7 +263,7 @@ def parse(data):
         tags = {}
         for keyword in level.main_tags:
             text = element_text(dataset, keyword, converted)
-            if text is not None:
+            if text is not None and len(text.encode("utf-8")) <= MAXIMUM_MAIN_TAG_LENGTH:
                 tags[keyword] = text
         main_tags[level.name] = tags
     return ParsedInstance(

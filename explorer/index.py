@@ -51,7 +51,10 @@ def _resource_fields(level, parsed):
             "patient_birth_date": tags.get("PatientBirthDate", ""),
         }
     if level is levels.STUDY:
+        patient_tags = parsed.main_tags[levels.PATIENT.name]
         return {
+            "patient_main_tags": patient_tags,
+            "patient_name": patient_tags.get("PatientName", ""),
             "study_instance_uid": parsed.identifiers["StudyInstanceUID"],
             "accession_number": tags.get("AccessionNumber", ""),
             "study_date": tags.get("StudyDate", ""),
@@ -414,20 +417,29 @@ def series_status(expected, indexes):
     return "Complete" if len(seen) == expected else "Missing"
 
 
+# What /tools/lookup compares, as Orthanc 1.10.1 does: the four identifiers, ignoring case
+# and surrounding spaces. UIDs are digits and dots, whose exact match their index serves; a
+# PatientID is compared ignoring case.
 LOOKUP_FIELDS = (
-    (levels.PATIENT, Patient, "patient_id"),
+    (levels.PATIENT, Patient, "patient_id__iexact"),
     (levels.STUDY, Study, "study_instance_uid"),
-    (levels.STUDY, Study, "accession_number"),
     (levels.SERIES, Series, "series_instance_uid"),
     (levels.INSTANCE, Instance, "sop_instance_uid"),
 )
+# The explorer's lookup also takes an AccessionNumber, which Orthanc's /tools/lookup does not.
+ACCESSION_NUMBER = (levels.STUDY, Study, "accession_number")
 
 
-def lookup_identifier(identifier):
-    """Every resource whose identifier (PatientID, any UID, AccessionNumber) is the given text."""
+def lookup_identifier(identifier, accession_number=False):
+    """Every resource whose identifier (PatientID or a UID; with `accession_number`, an
+    AccessionNumber too) is the given text, case aside."""
+    identifier = identifier.strip()
     found = []
-    for level, model, field in LOOKUP_FIELDS:
-        for public_id in model.objects.filter(**{field: identifier}).values_list("public_id", flat=True):
+    if not identifier:
+        return found
+    fields = (*LOOKUP_FIELDS[:2], ACCESSION_NUMBER, *LOOKUP_FIELDS[2:]) if accession_number else LOOKUP_FIELDS
+    for level, model, lookup in fields:
+        for public_id in model.objects.filter(**{lookup: identifier}).values_list("public_id", flat=True):
             found.append({"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.name})
     return found
 

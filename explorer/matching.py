@@ -10,7 +10,7 @@ constraint is checked (SQL or the stored data sets) and runs the search.
 import re
 from dataclasses import dataclass
 
-from django.db.models import Q, TextField, Value, lookups
+from django.db.models import Func, Q, TextField, Value, lookups
 from django.db.models.functions import Replace
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
@@ -19,8 +19,9 @@ from explorer.errors import ParameterOutOfRange, UnknownDicomTag
 # PS3.4 C.2.2.2.4: the VRs where '*' and '?' are wildcards; elsewhere they are plain characters.
 WILDCARD_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 RANGE_VRS = frozenset({"DA", "TM", "DT"})
-# Stored data sets keep these as JSON numbers, their spelling lost ("120" reads back "120.0"):
-# read from a data set, they compare as numbers.
+# Numbers: binary ones are JSON numbers in the stored data sets, and so are IS and DS in data
+# sets stored before their text was kept ("120" read back "120.0"): read from a data set,
+# they compare as numbers.
 NUMBER_VRS = frozenset({"DS", "IS", "FL", "FD", "SL", "SS", "SV", "UL", "US", "UV"})
 # Times and date-times come with any precision ("07", "0730", "073000.123"): a bound and a
 # value are compared on their common length, so "080000" as an upper bound keeps "080000.5".
@@ -70,6 +71,37 @@ def vr_of(tag):
         return "UN"
 
 
+# --- Case ------------------------------------------------------------------------------
+
+
+class Folded(Func):
+    """A text in upper case, non-ASCII letters included ("Müller" → "MÜLLER"), for matching
+    that ignores case. PostgreSQL's UPPER folds them under a UTF-8 ctype (its default);
+    SQLite's UPPER, LIKE and NOCASE fold ASCII only, so SQLite gets Python's str.upper as a
+    function of the connection."""
+
+    function = "UPPER"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        connection.ensure_connection()
+        connection.connection.create_function(SQLITE_UPPER, 1, _upper, deterministic=True)
+        return self.as_sql(compiler, connection, function=SQLITE_UPPER, **extra_context)
+
+
+SQLITE_UPPER = "PHAROS_UPPER"
+
+
+def _upper(text):
+    return text.upper() if isinstance(text, str) else text
+
+
+def folds_beyond_ascii(text):
+    """Whether ignoring case needs Folded: the text has letters outside ASCII. An ASCII text
+    keeps the databases' own case-insensitive lookups, which their indexes serve."""
+    return not text.isascii()
+
+
 # --- Terms: one value of a matching string --------------------------------------------
 
 
@@ -86,6 +118,8 @@ class Single:
         return text == self.value
 
     def condition(self, expression, ignore_case):
+        if ignore_case and folds_beyond_ascii(self.value):
+            return Q(lookups.Exact(Folded(expression), self.value.upper()))
         return Q((lookups.IExact if ignore_case else lookups.Exact)(expression, self.value))
 
 
@@ -118,6 +152,8 @@ class Wildcard:
         return re.search(self.regex, text, re.IGNORECASE if ignore_case else 0) is not None
 
     def condition(self, expression, ignore_case):
+        if ignore_case and folds_beyond_ascii(self.pattern):
+            return Q(lookups.Regex(Folded(expression), Wildcard(self.pattern.upper()).regex))
         if ignore_case:
             cheaper = self._like_lookup(expression)
             if cheaper is not None:
@@ -137,6 +173,20 @@ class Wildcard:
         if ends:
             return lookups.IStartsWith(expression, core)
         return lookups.IEndsWith(expression, core)
+
+
+@dataclass(frozen=True)
+class Present:
+    """'*' alone: any value, empty included, of a tag the resource has. Orthanc never
+    matches a resource lacking the tag with it (an empty matching string is universal)."""
+
+    kind = "present"
+
+    def matches(self, text, ignore_case):
+        return text is not None
+
+    def condition(self, expression, ignore_case):
+        return Q(lookups.IsNull(expression, False))
 
 
 @dataclass(frozen=True)
@@ -212,6 +262,12 @@ class Constraint:
         return "list" if len(self.terms) > 1 else self.terms[0].kind
 
     @property
+    def needs_presence(self):
+        """Whether a term asks that the tag be there: the text checked must tell an absent
+        tag (None, NULL) from an empty one."""
+        return any(term.kind == "present" for term in self.terms)
+
+    @property
     def dataset_key(self):
         """The key of this tag in DICOM JSON."""
         return f"{self.tag:08X}"
@@ -247,7 +303,8 @@ def constraints_for(level, query, case_insensitive_vr=frozenset()):
     """The constraints of a query {tag name: matching string} at a level.
 
     `case_insensitive_vr` says which VRs ignore case: a set of VR names or a callable
-    vr -> bool. Empty values and `*` are universal matching (no constraint); ignored keys
+    vr -> bool. Empty values are universal matching (no constraint), `*` asks for the tag
+    to be present (see Present); ignored keys
     and the level only shape answers. Raises UnknownDicomTag and ParameterOutOfRange.
     """
     ignores_case = case_insensitive_vr if callable(case_insensitive_vr) else case_insensitive_vr.__contains__
@@ -285,7 +342,7 @@ def _term(tag, vr, item):
             return Range(lower, upper, vr in PREFIX_RANGE_VRS) if lower or upper else None
         return Single(item)
     if vr in WILDCARD_VRS and has_wildcard:
-        return None if set(item) == {"*"} else Wildcard(item)
+        return Present() if set(item) == {"*"} else Wildcard(item)
     if set(vr.split(" or ")) & NUMBER_VRS:
         return Number(item)
     return Single(item)

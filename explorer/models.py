@@ -58,6 +58,11 @@ class Patient(Aggregate):
 
 class Study(Aggregate):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="studies")
+    # The patient's main tags as this study's first instance gave them, as Orthanc keeps
+    # them: studies sharing a PatientID may name the patient differently, and each is found
+    # and shown by its own (study-level queries, PatientMainDicomTags).
+    patient_main_tags = models.JSONField(default=dict)
+    patient_name = models.TextField(blank=True, db_index=True)
     study_instance_uid = models.CharField(max_length=128, db_index=True)
     accession_number = models.TextField(blank=True, db_index=True)
     study_date = models.CharField(max_length=32, blank=True, db_index=True)

@@ -10,7 +10,7 @@ lists and QIDO-RS differ only in how they read a request and write the answers.
   asked for (fields of the level's rows, main tags of the level and the levels above,
   elements of the first instance's stored data set, where the constraints on such tags are
   checked too); then one GROUP BY per computed key (NumberOf...Related..., ModalitiesInStudy,
-  SOPClassesInStudy) over the answer set. No stored file is ever opened.
+  SOPClassesInStudy) over the answer set (explorer.computed_keys). No stored file is ever opened.
 - `find` and `find_ids` are the REST flavour, where every VR ignores case unless asked
   otherwise. The C-FIND SCP builds its constraints with PN-only case-insensitivity
   (Orthanc's CaseSensitivePN=false) and calls `search`.
@@ -19,7 +19,6 @@ lists and QIDO-RS differ only in how they read a request and write the answers.
 from dataclasses import dataclass, field
 
 from django.db.models import (
-    Count,
     F,
     Func,
     JSONField,
@@ -31,22 +30,13 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 
 from explorer import levels
+
+# computed_at is asked through this module by C-FIND, with the search.
+from explorer.computed_keys import COMPUTED_KEYS, among, computed_at, computed_values  # noqa: F401
 from explorer.index import model_for
 from explorer.matching import constraints_for
-from explorer.models import Instance, Series, Study
+from explorer.models import Instance
 
-# From a level to itself and each level above, nearest first: the relation path to follow.
-PATHS_UP = {
-    levels.PATIENT: ((levels.PATIENT, ""),),
-    levels.STUDY: ((levels.STUDY, ""), (levels.PATIENT, "patient__")),
-    levels.SERIES: ((levels.SERIES, ""), (levels.STUDY, "study__"), (levels.PATIENT, "study__patient__")),
-    levels.INSTANCE: (
-        (levels.INSTANCE, ""),
-        (levels.SERIES, "series__"),
-        (levels.STUDY, "series__study__"),
-        (levels.PATIENT, "series__study__patient__"),
-    ),
-}
 INDEXED_COLUMNS = {
     (levels.PATIENT, "PatientID"): "patient_id",
     (levels.PATIENT, "PatientName"): "patient_name",
@@ -59,47 +49,64 @@ INDEXED_COLUMNS = {
     (levels.SERIES, "Modality"): "modality",
     (levels.INSTANCE, "SOPInstanceUID"): "sop_instance_uid",
 }
-# Keys computed from the children of a study: the model and column holding the values, and
-# the path from that model to the study.
-COMPUTED_KEYS = {
-    "ModalitiesInStudy": (Series, "modality", "study"),
-    "SOPClassesInStudy": (Instance, "sop_class_uid", "series__study"),
+
+
+@dataclass(frozen=True)
+class TagSource:
+    """Where a level reads the main tags of one level (itself or one above): the JSON field
+    holding them and the indexed columns, as paths from the level."""
+
+    owner: levels.Level
+    json_field: str
+    columns: dict
+
+
+def _source(owner, path):
+    columns = {keyword: path + column for (level, keyword), column in INDEXED_COLUMNS.items() if level is owner}
+    return TagSource(owner, f"{path}main_tags", columns)
+
+
+def _study_copy(path):
+    """The patient's tags as the study at `path` keeps them (its PatientID is the patient's)."""
+    columns = {"PatientID": f"{path}patient__patient_id", "PatientName": f"{path}patient_name"}
+    return TagSource(levels.PATIENT, f"{path}patient_main_tags", columns)
+
+
+# From a level to itself and each level above, nearest first. Below the patient level, the
+# patient's tags are read from the study's copy, as Orthanc does: each study (and its series
+# and instances) is found by the patient tags it was received with.
+TAG_SOURCES = {
+    levels.PATIENT: (_source(levels.PATIENT, ""),),
+    levels.STUDY: (_source(levels.STUDY, ""), _study_copy("")),
+    levels.SERIES: (_source(levels.SERIES, ""), _source(levels.STUDY, "study__"), _study_copy("study__")),
+    levels.INSTANCE: (
+        _source(levels.INSTANCE, ""),
+        _source(levels.SERIES, "series__"),
+        _source(levels.STUDY, "series__study__"),
+        _study_copy("series__study__"),
+    ),
 }
 # From each level below the patient, the study a resource belongs to.
 STUDY_OF = {levels.STUDY: "pk", levels.SERIES: "study_id", levels.INSTANCE: "series__study_id"}
 MATCHES_NOTHING = Q(pk__in=[])
 # From each level but the instance one, the instances below a resource.
 INSTANCES_OF = {levels.PATIENT: "series__study__patient", levels.STUDY: "series__study", levels.SERIES: "series"}
-# Counted children, by key: the level it belongs to, the model counted and its path to it.
-COUNTED_KEYS = {
-    "NumberOfPatientRelatedStudies": (levels.PATIENT, Study, "patient_id"),
-    "NumberOfPatientRelatedSeries": (levels.PATIENT, Series, "study__patient_id"),
-    "NumberOfPatientRelatedInstances": (levels.PATIENT, Instance, "series__study__patient_id"),
-    "NumberOfStudyRelatedSeries": (levels.STUDY, Series, "study_id"),
-    "NumberOfStudyRelatedInstances": (levels.STUDY, Instance, "series__study_id"),
-    "NumberOfSeriesRelatedInstances": (levels.SERIES, Instance, "series_id"),
-}
-# Distinct values of the children of a study (ModalitiesInStudy, SOPClassesInStudy): the
-# level, the model, its path to the study and the column collected.
-COLLECTED_KEYS = {
-    keyword: (levels.STUDY, model, f"{study}_id", column) for keyword, (model, column, study) in COMPUTED_KEYS.items()
-}
-CHUNK = 5000  # ids per IN (...) clause: SQLite limits the number of parameters
 SHORT_ANSWER = 1000  # answer sets passed to later queries as their ids; longer ones as a subquery
 
 
 # --- Where each constraint is checked -------------------------------------------------
 
 
-def main_tag_expression(level, keyword):
-    """The SQL text of a main tag of the level or of one above, seen from the level, or None."""
-    owner, path = main_tag_owner(level, keyword)
-    if owner is None:
+def main_tag_expression(level, keyword, column=True):
+    """The SQL text of a main tag of the level or of one above, seen from the level, or None:
+    its indexed column when it has one and `column` (a column holds "" for an absent tag),
+    else its key in the JSON of main tags (NULL when absent)."""
+    source = main_tag_source(level, keyword)
+    if source is None:
         return None
-    column = INDEXED_COLUMNS.get((owner, keyword))
-    if column:
-        return F(path + column)
-    return KeyTextTransform(keyword, f"{path}main_tags")
+    if column and keyword in source.columns:
+        return F(source.columns[keyword])
+    return KeyTextTransform(keyword, source.json_field)
 
 
 def is_main_tag_anywhere(keyword):
@@ -134,7 +141,11 @@ def plan_for(level, constraints):
         if constraint.keyword in COMPUTED_KEYS:
             condition &= computed_key_condition(level, constraint)
             continue
-        expression = main_tag_expression(level, constraint.keyword) if constraint.keyword else None
+        expression = (
+            main_tag_expression(level, constraint.keyword, column=not constraint.needs_presence)
+            if constraint.keyword
+            else None
+        )
         if expression is not None:
             condition &= constraint.condition(expression)
         elif constraint.keyword and is_main_tag_anywhere(constraint.keyword):
@@ -301,24 +312,24 @@ def count(level, constraints):
 
 def main_tag_text(level, keyword):
     """The text of a main tag of the level or of one above, seen from the level."""
-    path = main_tag_path(level, keyword)
-    if path is None:
+    source = main_tag_source(level, keyword)
+    if source is None:
         raise ValueError(f"{keyword} is no main tag of the {level.name} level or of one above")
-    return KeyTextTransform(keyword, f"{path}main_tags")
+    return KeyTextTransform(keyword, source.json_field)
 
 
-def main_tag_owner(level, keyword):
-    """(The nearest level, this one or above, keeping the main tag; the relation path to it),
-    or (None, None)."""
-    for owner, path in PATHS_UP[level]:
-        if keyword in owner.main_tags:
-            return owner, path
-    return None, None
+def main_tag_source(level, keyword):
+    """The TagSource of the nearest level (this one or above) keeping the main tag, or None."""
+    for source in TAG_SOURCES[level]:
+        if keyword in source.owner.main_tags:
+            return source
+    return None
 
 
 def main_tag_path(level, keyword):
-    """The relation path to the nearest level (this one or above) keeping the main tag, or None."""
-    return main_tag_owner(level, keyword)[1]
+    """The path to the JSON of main tags holding the keyword, seen from the level, or None."""
+    source = main_tag_source(level, keyword)
+    return source.json_field if source is not None else None
 
 
 def matched_in_datasets(plan, rows, checked, width, since, wanted, count_all):
@@ -347,103 +358,6 @@ def answer_set(plan, matching, found, limit, since):
         return found.pks()
     pks = matching.values("pk")
     return pks[since : since + limit] if limit else pks[since:]
-
-
-def among(column, answer_set):
-    """Filters keeping the rows whose `column` is in the answer set, an IN (...) per chunk
-    of a list of ids."""
-    if not isinstance(answer_set, list):
-        yield {f"{column}__in": answer_set}
-        return
-    for start in range(0, len(answer_set), CHUNK):
-        yield {f"{column}__in": answer_set[start : start + CHUNK]}
-
-
-# --- Computed keys ----------------------------------------------------------------------
-
-
-def computed_at(keyword):
-    """The level whose resources have this computed key, or None when it is none."""
-    known = COUNTED_KEYS.get(keyword) or COLLECTED_KEYS.get(keyword)
-    return known[0] if known else None
-
-
-class ByAnswer(dict):
-    """Computed texts by primary key, and the text of an answer the queries did not see."""
-
-    def __init__(self, texts, missing):
-        super().__init__(texts)
-        self.missing = missing
-
-    def __missing__(self, pk):
-        return self.missing
-
-
-# Study keys read from its series: one GROUP BY by study and modality answers them all.
-SERIES_OF_STUDY_KEYS = ("ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances")
-
-
-def computed_values(level, keywords, answer_set):
-    """{keyword: {pk: text}} for computed keys of the level over an answer set: one GROUP
-    BY per key (and chunk of a list of ids), never a query per answer; one for all the
-    study keys read from its series when more than one of them is asked."""
-    keywords = list(dict.fromkeys(keywords))
-    for keyword in keywords:
-        if computed_at(keyword) is not level:
-            raise ValueError(f"{keyword} is not computed at the {level.name} level")
-    values = {}
-    if sum(keyword in SERIES_OF_STUDY_KEYS for keyword in keywords) > 1:
-        values.update(series_of_study_values(answer_set))
-    for keyword in keywords:
-        if keyword in values:
-            continue
-        if keyword in COUNTED_KEYS:
-            values[keyword] = counts(*COUNTED_KEYS[keyword][1:], answer_set)
-        else:
-            values[keyword] = distinct_values(*COLLECTED_KEYS[keyword][1:], answer_set)
-    return {keyword: values[keyword] for keyword in keywords}
-
-
-def series_of_study_values(answer_set):
-    """ModalitiesInStudy, NumberOfStudyRelatedSeries and NumberOfStudyRelatedInstances of
-    the studies of an answer set, from one query grouped by study and modality."""
-    modalities, series, instances = {}, {}, {}
-    for condition in among("study_id", answer_set):
-        grouped = (
-            Series.objects.filter(**condition)
-            .values("study_id", "modality")
-            .annotate(series=Count("pk", distinct=True), instances=Count("instances"))
-            .order_by()
-        )
-        for row in grouped:
-            study = row["study_id"]
-            if row["modality"]:
-                modalities.setdefault(study, set()).add(row["modality"])
-            series[study] = series.get(study, 0) + row["series"]
-            instances[study] = instances.get(study, 0) + row["instances"]
-    return {
-        "ModalitiesInStudy": ByAnswer({pk: "\\".join(sorted(found)) for pk, found in modalities.items()}, ""),
-        "NumberOfStudyRelatedSeries": ByAnswer({pk: str(n) for pk, n in series.items()}, "0"),
-        "NumberOfStudyRelatedInstances": ByAnswer({pk: str(n) for pk, n in instances.items()}, "0"),
-    }
-
-
-def counts(model, group, answer_set):
-    found = {}
-    for condition in among(group, answer_set):
-        rows = model.objects.filter(**condition).values(group).annotate(n=Count("pk")).order_by()
-        found.update((row[group], str(row["n"])) for row in rows)
-    return ByAnswer(found, "0")
-
-
-def distinct_values(model, group, column, answer_set):
-    collected = {}
-    for condition in among(group, answer_set):
-        pairs = model.objects.filter(**condition).values_list(group, column).distinct().order_by()
-        for pk, value in pairs:
-            if value:
-                collected.setdefault(pk, set()).add(value)
-    return ByAnswer({pk: "\\".join(sorted(found)) for pk, found in collected.items()}, "")
 
 
 # --- The REST flavour -------------------------------------------------------------------

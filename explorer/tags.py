@@ -176,80 +176,88 @@ def _is_too_long(text):
     return len(text.encode("utf-8")) > MAXIMUM_TAG_LENGTH
 
 
-def value_text(element_json):
+def value_text(element_json, keep_long=False):
     """The element's value as Orthanc's string form (multiple values joined by '\\'),
-    or None when Orthanc shows null: binary, too long, or a sequence."""
+    or None when Orthanc shows null: binary, too long (unless `keep_long`), or a sequence."""
     text = _raw_text(element_json)
-    if text is None or _is_too_long(text):
+    if text is None or (_is_too_long(text) and not keep_long):
         return None
     return text
 
 
-def _leaf_type(element):
+def _leaf_type(element, keep_long):
     text = _raw_text(element)
     if text is None:
         return "Null"
-    return "TooLong" if _is_too_long(text) else "String"
+    return "TooLong" if _is_too_long(text) and not keep_long else "String"
 
 
 # --- The three formats ----------------------------------------------------------------
 
 
-def _full_element(dataset_json, tag, element):
+def _full_element(dataset_json, tag, element, keep_long):
     creator = private_creator(dataset_json, tag)
     name = tag_name(tag, creator)
     if _is_sequence(element):
         # Orthanc gives the private creator of leaves only.
-        items = [full_tags(item) for item in element.get("Value") or []]
+        items = [full_tags(item, keep_long) for item in element.get("Value") or []]
         return {"Name": name, "Type": "Sequence", "Value": items}
     node = {"Name": name}
     if creator is not None:
         node["PrivateCreator"] = creator
-    node["Type"] = _leaf_type(element)
-    node["Value"] = value_text(element)
+    node["Type"] = _leaf_type(element, tag in keep_long)
+    node["Value"] = value_text(element, tag in keep_long)
     return node
 
 
-def full_tags(dataset_json):
-    """Orthanc's default format: {"gggg,eeee": {"Name", ["PrivateCreator"], "Type", "Value"}}."""
+def full_tags(dataset_json, keep_long=frozenset()):
+    """Orthanc's default format: {"gggg,eeee": {"Name", ["PrivateCreator"], "Type", "Value"}}.
+    The tags of `keep_long` (ints) show their values whatever their length (?ignore-length=)."""
     return {
-        orthanc_tag(tag): _full_element(dataset_json, tag, element)
+        orthanc_tag(tag): _full_element(dataset_json, tag, element, keep_long)
         for tag, element in _elements_by_tag(dataset_json)
     }
 
 
-def _simple_value(element, item_format):
+def _simple_value(tag, element, item_format, keep_long):
     if _is_sequence(element):
-        return [item_format(item) for item in element.get("Value") or []]
-    return value_text(element)
+        return [item_format(item, keep_long) for item in element.get("Value") or []]
+    return value_text(element, tag in keep_long)
 
 
-def simplified_tags(dataset_json):
+def simplified_tags(dataset_json, keep_long=frozenset()):
     """?simplify: {name: string or null or [items]}; tags without a name keep 'gggg,eeee'."""
     simplified = {}
     # Later tags win a name clash, as when Orthanc fills its JSON object in tag order.
     for tag, element in _elements_by_tag(dataset_json):
         key = _simplified_key(tag, private_creator(dataset_json, tag))
-        simplified[key] = _simple_value(element, simplified_tags)
+        simplified[key] = _simple_value(tag, element, simplified_tags, keep_long)
     # Orthanc's JSON writer sorts an object's keys.
     return dict(sorted(simplified.items()))
 
 
-def short_tags(dataset_json):
+def short_tags(dataset_json, keep_long=frozenset()):
     """?short: {"gggg,eeee": string or null or [items]}."""
     return {
-        orthanc_tag(tag): _simple_value(element, short_tags)
+        orthanc_tag(tag): _simple_value(tag, element, short_tags, keep_long)
         for tag, element in _elements_by_tag(dataset_json)
     }
 
 
-def tags_in_format(dataset_json, simplify=False, short=False):
-    """The format a request asks for; short wins over simplify, as in Orthanc."""
-    if short:
-        return short_tags(dataset_json)
+def tags_in_format(dataset_json, simplify=False, short=False, keep_long=frozenset()):
+    """The format a request asks for: simplify wins over short, short over the full
+    format, as in Orthanc 1.10.1 (/tags?short&simplify gives names)."""
     if simplify:
-        return simplified_tags(dataset_json)
-    return full_tags(dataset_json)
+        return simplified_tags(dataset_json, keep_long)
+    if short:
+        return short_tags(dataset_json, keep_long)
+    return full_tags(dataset_json, keep_long)
+
+
+def tags_kept_long(text):
+    """The tags of Orthanc's ?ignore-length= argument: names or 'ggggeeee' / 'gggg-eeee',
+    separated by commas. Raises KeyError for an unknown one."""
+    return frozenset(parse_tag(part) for part in text.split(",") if part.strip())
 
 
 # --- /content/ paths ------------------------------------------------------------------

@@ -212,3 +212,44 @@ def test_lookup_a_patient_id_and_nothing(api, files):
         {"ID": CT_SMALL_IDS["patient"], "Path": f"/patients/{CT_SMALL_IDS['patient']}", "Type": "Patient"}
     ]
     assert lookup(api, "no such thing") == []
+
+
+def test_lookup_ignores_the_case_of_a_patient_id_and_surrounding_spaces(api):
+    """Orthanc 1.10.1 finds PatientID "pnumbers" by "PNUMBERS" and "PNumbers"."""
+    patient = store(make_dicom(PatientID="pnumbers"))[0]
+    expected = [{"ID": patient, "Path": f"/patients/{patient}", "Type": "Patient"}]
+    for identifier in ("pnumbers", "PNUMBERS", "PNumbers", " pnumbers\n"):
+        assert lookup(api, identifier) == expected
+
+
+def test_lookup_knows_no_accession_number(api):
+    """Orthanc 1.10.1 looks up the four identifiers only: AccessionNumber "AccN0" finds nothing."""
+    study_uid = "1.2.3.201"
+    ids = store(make_dicom(AccessionNumber="AccN0", StudyInstanceUID=study_uid))
+    assert lookup(api, "AccN0") == []
+    assert lookup(api, study_uid) == [{"ID": ids[1], "Path": f"/studies/{ids[1]}", "Type": "Study"}]
+
+
+def test_find_full_and_short_write_main_tags_by_tag(api):
+    """Orthanc 1.10.1's /tools/find with Expand and Full: {"gggg,eeee": {Name, Type, Value}}."""
+    store(make_dicom(PatientID="pnumbers", PatientName="Num^Bers", StudyDate="20240101"))
+    full = found(api, Level="Study", Query={"PatientID": "pnumbers"}, Expand=True, Full=True)[0]
+    assert full["MainDicomTags"]["0008,0020"] == {"Name": "StudyDate", "Type": "String", "Value": "20240101"}
+    assert full["PatientMainDicomTags"]["0010,0010"] == {"Name": "PatientName", "Type": "String", "Value": "Num^Bers"}
+    short = found(api, Level="Study", Query={"PatientID": "pnumbers"}, Expand=True, Full=True, Short=True)[0]
+    assert short["MainDicomTags"]["0008,0020"] == "20240101"
+
+
+def test_find_studies_of_one_patient_id_by_their_own_names(api):
+    """Orthanc 1.10.1: three studies of PatientID SHARED under three names; each study is
+    found by its own name, and answers it in PatientMainDicomTags."""
+    ids = [
+        store(make_dicom(PatientID="SHARED", PatientName=name, PatientSex=sex))[1]
+        for name, sex in (("Alpha^One", "M"), ("Beta^Two", "F"), ("Gamma^Three", "M"))
+    ]
+    answer = found(api, Level="Study", Query={"PatientName": "beta*"}, Expand=True)
+    assert [study["ID"] for study in answer] == [ids[1]]
+    assert answer[0]["PatientMainDicomTags"] == {"PatientID": "SHARED", "PatientName": "Beta^Two", "PatientSex": "F"}
+    patients = found(api, Level="Patient", Query={"PatientID": "SHARED"}, Expand=True)
+    assert patients[0]["MainDicomTags"]["PatientName"] == "Alpha^One"
+    assert found(api, Level="Patient", Query={"PatientName": "Beta*"}) == []

@@ -1,4 +1,5 @@
-"""explorer.dicom_json writes each element's JSON as pydicom's DataElement.to_json_dict does."""
+"""explorer.dicom_json writes each element's JSON as pydicom's DataElement.to_json_dict does,
+but for the values Orthanc shows as written (IS, DS, person names' trailing groups)."""
 
 import io
 import warnings
@@ -51,7 +52,7 @@ def test_the_test_files_are_many():
 
 
 @pytest.mark.parametrize("defer", [False, True], ids=["in memory", "deferred"])
-def test_every_test_file_gets_pydicoms_json(defer):
+def test_every_test_file_gets_the_json_of_pydicoms_path(defer):
     different, checked = [], 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns about the invalid values some files hold
@@ -61,11 +62,12 @@ def test_every_test_file_gets_pydicoms_json(defer):
                 continue
             checked += 1
             as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, dicom.BULK_DATA_THRESHOLD)
-            if as_json != pydicom_json(expected):
+            if as_json != dicom_json.pydicom_json_dict(expected, bulk_uri, dicom.BULK_DATA_THRESHOLD):
                 different.append(path.name)
                 continue
             for tag, (vr, value) in converted.items():
-                if (expected[tag].VR, expected[tag].value) != (vr, value):
+                same = vr in dicom_json.REWRITTEN_VRS or expected[tag].value == value
+                if expected[tag].VR != vr or not same:
                     different.append(f"{path.name} {tag}")
     assert checked > 150
     assert different == []
@@ -81,7 +83,7 @@ def test_public_texts_and_numbers_take_the_fast_path():
     assert len(converted) >= len(public_plain) - 1  # all but SpecificCharacterSet, read first for the others
 
 
-def test_an_invalid_value_is_kept_and_the_reading_mode_left_alone():
+def test_an_invalid_value_is_kept_and_the_reading_mode_left_alone(db):
     """Orthanc keeps a value that breaks its VR's rules; pydicom's Dataset.to_json_dict
     would drop it, switching pydicom's process-wide reading mode to strict meanwhile."""
     with config.disable_value_validation():

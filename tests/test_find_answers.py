@@ -8,7 +8,8 @@ import pydicom
 import pytest
 from pydicom.filewriter import write_dataset
 
-from dicomnet import find
+from dicomnet import find, find_answers
+from explorer.ingest import Origin, store_instance
 from explorer.models import Study
 from tests.find_archive import (
     CT_CLASS,
@@ -22,6 +23,7 @@ from tests.find_archive import (
     ask,
     identifier,
 )
+from tests.test_api_representation import numbers_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -72,16 +74,26 @@ def test_a_sequence_comes_back_from_the_stored_data_set(archive):
     assert ct["BeamSequence"].VR == "SQ" and len(ct.BeamSequence) == 0
 
 
-def test_decimals_in_sequences_keep_their_values(archive):
+def test_decimals_in_sequences_are_written_as_in_the_file(archive):
+    """Orthanc 1.10.1 answers rtplan's BeamMeterset as the file writes it: 116.003669700000."""
     (plan,) = ask("IMAGE", SOPInstanceUID=RTPLAN_SOP, FractionGroupSequence=[], BeamSequence=[])
     expected = pydicom.dcmread(pydicom.data.get_testdata_file("rtplan.dcm"))
     meterset = plan.FractionGroupSequence[0].ReferencedBeamSequence[0]["BeamMeterset"]
-    assert str(meterset.value) == "116.0036697"  # the file's "116.003669700000", shorter
-    assert float(meterset.value) == float(expected.FractionGroupSequence[0].ReferencedBeamSequence[0].BeamMeterset)
+    assert str(meterset.value) == "116.003669700000"
     isocenter = plan.BeamSequence[0].ControlPointSequence[0].IsocenterPosition
     stored = expected.BeamSequence[0].ControlPointSequence[0].IsocenterPosition
-    assert [float(v) for v in isocenter] == [float(v) for v in stored]
-    assert all(len(str(v)) <= 16 for v in isocenter)
+    assert (
+        [str(v) for v in isocenter]
+        == [str(v) for v in stored]
+        == ["235.711172833292", "244.135437110782", "-724.97815409918"]
+    )
+
+
+def test_decimals_stored_as_numbers_come_back_in_their_shortest_spelling():
+    """A data set stored before the text of IS and DS was kept holds numbers."""
+    element_json = {"vr": "SQ", "Value": [{"300A0086": {"vr": "DS", "Value": [116.0036697]}}]}
+    element = find.data_set_value(key("ReferencedBeamSequence"), element_json)
+    assert str(element.value[0].BeamMeterset) == "116.0036697"
 
 
 def key(keyword, source=find.DATA_SET):
@@ -94,6 +106,9 @@ def key(keyword, source=find.DATA_SET):
     [
         ("PatientAge", {"vr": "AS", "Value": ["050Y"]}, "050Y"),
         ("KVP", {"vr": "DS", "Value": [120]}, "120"),
+        ("KVP", {"vr": "DS", "Value": ["120.0"]}, "120.0"),
+        ("ImagePositionPatient", {"vr": "DS", "Value": ["-1.50", "2.0", "3"]}, ["-1.50", "2.0", "3"]),
+        ("SeriesNumber", {"vr": "IS", "Value": ["04"]}, "04"),
         ("PixelSpacing", {"vr": "DS", "Value": [0.5, 0.25]}, ["0.5", "0.25"]),
         ("SeriesNumber", {"vr": "IS", "Value": [3]}, "3"),
         (
@@ -248,3 +263,22 @@ def test_each_answer_has_its_own_character_set(archive):
 )
 def test_which_texts_fit_a_character_set(charset, text, fits):
     assert find.answer_charset(charset, [text]) == ("\\".join(charset) if fits else "ISO_IR 192")
+
+
+def test_a_person_name_keeps_the_groups_its_file_writes():
+    """chrX1's "Wang^XiaoDong=王^小東=", which Orthanc answers with its trailing "="."""
+    name = {"Alphabetic": "Wang^XiaoDong", "Ideographic": "王^小東", "Phonetic": ""}
+    assert find_answers.person_name_text(name) == "Wang^XiaoDong=王^小東="
+    assert find_answers.person_name_text({"Alphabetic": "Doe^J"}) == "Doe^J"
+
+
+def test_numbers_written_as_text_are_answered_as_written():
+    """Orthanc 1.10.1's C-FIND answers on the same file: InstanceNumber "007",
+    ImagePositionPatient "-1.50\\2.0\\3", SliceThickness "120" (from the data set), SeriesNumber "04"."""
+    store_instance(numbers_file(), Origin())
+    (image,) = ask("IMAGE", PatientID="pnumbers", InstanceNumber="", ImagePositionPatient="", SliceThickness="")
+    assert str(image.InstanceNumber) == "007"
+    assert [str(v) for v in image.ImagePositionPatient] == ["-1.50", "2.0", "3"]
+    assert str(image.SliceThickness) == "120"
+    (series,) = ask("SERIES", PatientID="pnumbers", SeriesNumber="")
+    assert str(series.SeriesNumber) == "04"

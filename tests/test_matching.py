@@ -36,9 +36,19 @@ def test_a_private_tag_matches_its_value_exactly():
 # --- Universal matching and ignored keys ----------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["", None, "*", "**", "\\", " "])
-def test_an_empty_value_or_a_lone_star_is_no_constraint(value):
+@pytest.mark.parametrize("value", ["", None, "\\", " "])
+def test_an_empty_value_is_no_constraint(value):
     assert matching.constraints_for(levels.STUDY, {"PatientName": value}) == []
+
+
+@pytest.mark.parametrize("value", ["*", "**"])
+def test_a_lone_star_asks_for_the_tag_to_be_there(value):
+    """Orthanc 1.10.1: {"StudyDescription": "*"} (REST and C-FIND) leaves out the studies
+    whose file has no StudyDescription; an empty one matches."""
+    (constraint,) = matching.constraints_for(levels.STUDY, {"StudyDescription": value})
+    assert constraint.kind == "present"
+    assert constraint.matches("") and constraint.matches("CT HEAD")
+    assert not constraint.matches(None)
 
 
 def test_answer_shaping_and_count_keys_are_no_constraint():

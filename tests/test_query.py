@@ -11,7 +11,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from dicomnet import find
-from explorer import levels, matching, query
+from explorer import computed_keys, levels, matching, query
 from explorer.errors import ParameterOutOfRange
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance, Patient, Series, Study
@@ -394,7 +394,7 @@ def test_a_long_answer_set_is_a_subquery_and_a_list_of_ids_goes_in_chunks(index,
         for keyword, values in expected.computed.items()
     }
     monkeypatch.setattr(query, "SHORT_ANSWER", 1000)
-    monkeypatch.setattr(query, "CHUNK", 2)
+    monkeypatch.setattr(computed_keys, "CHUNK", 2)
     chunked = query.search(levels.STUDY, [], computed=STUDY_COUNTS)
     assert chunked.answer_set == chunked.pks() and chunked.computed == expected.computed
 
@@ -451,3 +451,64 @@ def test_count_is_one_count_query_when_sql_decides_and_counts_data_set_matches_t
         assert query.count(levels.SERIES, by_sql) == 4
     in_data_sets = query.rest_constraints(levels.SERIES, {"KVP": "80"}, case_sensitive=False)
     assert query.count(levels.SERIES, in_data_sets) == 3
+
+
+# --- Orthanc's answers on the same files (Orthanc 1.10.1, REST /tools/find and C-FIND) --
+
+
+@pytest.fixture
+def names():
+    """A UTF-8 Müller, a study without StudyDescription, and three studies of one PatientID
+    under three names."""
+    shared = [
+        store(make_dicom(PatientID="SHARED", PatientName=name, StudyDescription=f"S{n}"))
+        for n, name in enumerate(["Alpha^One", "Beta^Two", "Gamma^Three"])
+    ]
+    return {
+        "muller": store(make_dicom(PatientID="PMULLER", PatientName="Müller^Hans", SpecificCharacterSet="ISO_IR 192")),
+        "nodesc": store(make_dicom(PatientID="PNODESC", StudyDescription=None)),
+        "empty": store(make_dicom(PatientID="PEMPTY", StudyDescription="")),
+        "shared": shared,
+    }
+
+
+@pytest.mark.parametrize("name", ["MÜLLER*", "müller*", "mÜller^hans", "*ÜLL*"])
+def test_case_insensitive_names_fold_letters_beyond_ascii(names, name):
+    """Orthanc: MÜLLER*, müller* and mÜller^hans find Müller^Hans; MULLER* does not (no accent folding)."""
+    for level, position in ((levels.PATIENT, 0), (levels.STUDY, 1)):
+        found = query.find(level, {"PatientName": name})
+        assert public_ids(found) == [names["muller"][position]]
+    assert query.find(levels.PATIENT, {"PatientName": "MULLER*"}) == []
+
+
+def test_cfind_rules_fold_person_names_beyond_ascii(names):
+    constraints = matching.constraints_for(levels.STUDY, {"PatientName": "MÜLLER*"}, {"PN"})
+    assert len(query.search(levels.STUDY, constraints)) == 1
+
+
+def test_a_star_never_matches_a_tag_the_file_lacks(names):
+    """Orthanc: {"StudyDescription": "*"} leaves out the study without one, keeps the empty one."""
+    for value in ("*", "**"):
+        found = public_ids(query.find(levels.STUDY, {"StudyDescription": value}))
+        assert names["nodesc"][1] not in found
+        assert names["empty"][1] in found
+    assert names["nodesc"][1] in public_ids(query.find(levels.STUDY, {"StudyDescription": ""}))
+
+
+def test_each_study_is_found_by_the_patient_tags_it_was_received_with(names):
+    """Orthanc: three studies of PatientID SHARED, each under its own name, are found at study
+    level by that name (REST and C-FIND); the patient keeps the first name."""
+    for n, name in enumerate(["Alpha^One", "beta*", "GAMMA^THREE"]):
+        found = public_ids(query.find(levels.STUDY, {"PatientName": name}))
+        assert found == [names["shared"][n][1]]
+        cfind = matching.constraints_for(levels.STUDY, {"PatientID": "SHARED", "PatientName": name}, {"PN"})
+        assert query.search(levels.STUDY, cfind, fields=("public_id",)).values("public_id") == found
+    # Below the study too (Orthanc: {"PatientName": "Beta*"} at Series and Instance levels).
+    for level, position in ((levels.SERIES, 2), (levels.INSTANCE, 3)):
+        assert public_ids(query.find(level, {"PatientName": "Beta*"})) == [names["shared"][1][position]]
+    assert public_ids(query.find(levels.PATIENT, {"PatientName": "Alpha^One"})) == [names["shared"][0][0]]
+    assert query.find(levels.PATIENT, {"PatientName": "Beta^Two"}) == []
+    texts = query.search(
+        levels.STUDY, matching.constraints_for(levels.STUDY, {"PatientID": "SHARED"}), main_tags=("PatientName",)
+    )
+    assert sorted(texts.values("PatientName")) == ["Alpha^One", "Beta^Two", "Gamma^Three"]

@@ -219,11 +219,39 @@ def test_short_uses_tags(ct_small):
     assert short["0010,1002"][0] == {"0010,0020": "ABCD1234", "0010,0022": "TEXT"}
 
 
-def test_tags_in_format_picks_short_over_simplify(ct_small):
+def test_tags_in_format_picks_simplify_over_short(ct_small):
+    """Orthanc 1.10.1: /tags?short&simplify answers names."""
     assert tags.tags_in_format(ct_small) == tags.full_tags(ct_small)
     assert tags.tags_in_format(ct_small, simplify=True) == tags.simplified_tags(ct_small)
     assert tags.tags_in_format(ct_small, short=True) == tags.short_tags(ct_small)
-    assert tags.tags_in_format(ct_small, simplify=True, short=True) == tags.short_tags(ct_small)
+    assert tags.tags_in_format(ct_small, simplify=True, short=True) == tags.simplified_tags(ct_small)
+
+
+def test_ignore_length_shows_a_long_value_in_every_format():
+    long_text = "x" * (tags.MAXIMUM_TAG_LENGTH + 1)
+    dataset_json = dataset_json_with(ImageComments=long_text, PatientName="A" * 300)
+    keep = tags.tags_kept_long("ImageComments")
+    assert tags.full_tags(dataset_json, keep)["0020,4000"] == {
+        "Name": "ImageComments",
+        "Type": "String",
+        "Value": long_text,
+    }
+    assert tags.full_tags(dataset_json, keep)["0010,0010"]["Type"] == "TooLong"
+    assert tags.short_tags(dataset_json, keep)["0020,4000"] == long_text
+    assert tags.simplified_tags(dataset_json, keep)["ImageComments"] == long_text
+    assert tags.simplified_tags(dataset_json)["ImageComments"] is None
+
+
+@pytest.mark.parametrize("text", ["ImageComments", "0020-4000", "00204000", "PatientName,ImageComments"])
+def test_ignore_length_names_tags_as_orthanc_reads_them(text):
+    assert 0x00204000 in tags.tags_kept_long(text)
+
+
+@pytest.mark.parametrize("text", ["0020,4000", "NoSuchTag", "ImageComments,Foo"])
+def test_ignore_length_refuses_what_orthanc_refuses(text):
+    """Orthanc splits the argument at commas: "0020,4000" names two unknown tags (its answer: Unknown DICOM tag)."""
+    with pytest.raises(KeyError):
+        tags.tags_kept_long(text)
 
 
 def test_value_text_of_a_sequence_is_none(rtplan):

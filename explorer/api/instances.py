@@ -7,7 +7,7 @@ from django.http import FileResponse, HttpResponse
 
 from explorer import dicom, index, ingest, levels, sources, storage, tags
 from explorer.api.base import NoSuchResource, flag, json_response
-from explorer.errors import BadFileFormat, UnknownResource, UnsupportedMediaType
+from explorer.errors import BadFileFormat, UnknownDicomTag, UnknownResource, UnsupportedMediaType
 from explorer.uploads import (
     multipart_files,
     opened_contents,
@@ -81,14 +81,29 @@ def pdf(request, public_id):
 
 
 def tags_view(request, public_id):
+    """GET /instances/{id}/tags (?simplify, ?short, ?ignore-length=)."""
     instance = _instance(public_id)
+    keep_long = _kept_long(request)
     return json_response(
-        tags.tags_in_format(instance.dataset, simplify=flag(request, "simplify"), short=flag(request, "short"))
+        tags.tags_in_format(
+            instance.dataset, simplify=flag(request, "simplify"), short=flag(request, "short"), keep_long=keep_long
+        )
     )
 
 
 def simplified_tags(request, public_id):
-    return json_response(tags.simplified_tags(_instance(public_id).dataset))
+    """GET /instances/{id}/simplified-tags (?ignore-length=; ?short changes nothing, as in Orthanc)."""
+    keep_long = _kept_long(request)
+    return json_response(tags.simplified_tags(_instance(public_id).dataset, keep_long))
+
+
+def _kept_long(request):
+    """The tags of ?ignore-length=, shown whatever their length (Orthanc keeps the last
+    occurrence of an argument)."""
+    try:
+        return tags.tags_kept_long(request.GET.get("ignore-length", ""))
+    except KeyError as exc:
+        raise UnknownDicomTag(f"Unknown DICOM tag in ignore-length: {exc.args[0]}") from None
 
 
 def content(request, public_id, path=""):

@@ -9,7 +9,7 @@ from django.utils import timezone
 from pydicom.datadict import tag_for_keyword
 
 from explorer import levels
-from explorer.api.base import timestamp
+from explorer.api.base import flag, timestamp
 from explorer.index import expected_instances, model_for, series_status
 from explorer.models import Instance, Series, Study
 
@@ -21,8 +21,32 @@ def short_key(keyword):
     return f"{tag >> 16:04x},{tag & 0xFFFF:04x}" if tag is not None else keyword
 
 
+# How main tags are written: by keyword (Orthanc's default), by tag (?short), or by tag with
+# name and type (?full).
+KEYWORDS, SHORT, FULL = "keywords", "short", "full"
+
+
+def tag_format(short=False, full=False):
+    """The format of ?short and ?full (or /tools/find's Short and Full): short wins, as in Orthanc."""
+    if short:
+        return SHORT
+    return FULL if full else KEYWORDS
+
+
+def request_tag_format(request):
+    """The format of main tags a request asks for with ?short and ?full."""
+    return tag_format(short=flag(request, "short"), full=flag(request, "full"))
+
+
 def tags_out(tags, short):
-    return {short_key(k): v for k, v in tags.items()} if short else dict(tags)
+    """Main tags in a format: `short` is a format or, as before formats, a bool for SHORT."""
+    form = short if isinstance(short, str) else tag_format(short=short)
+    if form == SHORT:
+        return {short_key(k): v for k, v in tags.items()}
+    if form == FULL:
+        # Main tags are texts: their type is always String (a too long one is no main tag).
+        return {short_key(k): {"Name": k, "Type": "String", "Value": v} for k, v in tags.items()}
+    return dict(tags)
 
 
 def _chunks(values):
@@ -46,7 +70,7 @@ def _children_ids(child_model, parent_field, parent_pks):
 
 ROW_FIELDS = {
     levels.PATIENT: ("id", "public_id", "main_tags", "last_update"),
-    levels.STUDY: ("id", "public_id", "main_tags", "last_update", "patient__public_id", "patient__main_tags"),
+    levels.STUDY: ("id", "public_id", "main_tags", "last_update", "patient__public_id", "patient_main_tags"),
     levels.SERIES: ("id", "public_id", "main_tags", "last_update", "study__public_id"),
     levels.INSTANCE: ("id", "public_id", "main_tags", "file_size", "file_uuid", "index_in_series", "series__public_id"),
 }
@@ -71,7 +95,8 @@ def _rows(level, resources):
 
 
 def describe_many(level, resources, short=False):
-    """Orthanc's JSON for each resource (a queryset or a list of model objects of one level)."""
+    """Orthanc's JSON for each resource (a queryset or a list of model objects of one level);
+    `short`: the format of main tags (tag_format), or True for SHORT."""
     rows = _rows(level, resources)
     pks = [row["id"] for row in rows]
     if level is levels.INSTANCE:
@@ -106,7 +131,8 @@ def describe_many(level, resources, short=False):
         series = _children_ids(Series, "study", pks)
         for row, answer in zip(rows, out):
             answer["ParentPatient"] = row["patient__public_id"]
-            answer["PatientMainDicomTags"] = tags_out(row["patient__main_tags"], short)
+            # The patient's tags as this study received them, as Orthanc answers them.
+            answer["PatientMainDicomTags"] = tags_out(row["patient_main_tags"], short)
             answer["Series"] = series[row["id"]]
     else:
         instances = _children_ids(Instance, "series", pks)

@@ -4,7 +4,7 @@ from django.http import StreamingHttpResponse
 
 from explorer import archives, index, levels
 from explorer.api.base import NoSuchResource, flag, json_response, paging
-from explorer.api.representation import describe, describe_many, queryset_for, with_parents
+from explorer.api.representation import describe, describe_many, queryset_for, request_tag_format, with_parents
 from explorer.index import model_for
 
 
@@ -22,12 +22,12 @@ def list_resources(request, level):
     if since is not None:
         queryset = queryset[since : since + limit]
     if flag(request, "expand"):
-        return json_response(describe_many(level, with_parents(level, queryset), short=flag(request, "short")))
+        return json_response(describe_many(level, with_parents(level, queryset), short=request_tag_format(request)))
     return json_response(list(queryset.values_list("public_id", flat=True)))
 
 
 def show(request, level, public_id):
-    return json_response(describe(level, get_resource(level, public_id), short=flag(request, "short")))
+    return json_response(describe(level, get_resource(level, public_id), short=request_tag_format(request)))
 
 
 def delete(request, level, public_id):
@@ -104,7 +104,7 @@ def relative(request, level, public_id, relation):
     target = levels.level_named(relation)
     lookup = RELATIVE_PATHS[(level, relation)]
     queryset = with_parents(target, model_for(target).objects.filter(**{lookup: resource}).order_by("id"))
-    short = flag(request, "short")
+    short = request_tag_format(request)
     if relation in ("patient", "study") or (relation == "series" and level is levels.INSTANCE):
         return json_response(describe(target, queryset.get(), short=short))
     return json_response(describe_many(target, queryset, short=short))

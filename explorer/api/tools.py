@@ -2,7 +2,7 @@
 
 from explorer import levels, query
 from explorer.api.base import json_body, json_response
-from explorer.api.representation import describe_many, with_parents
+from explorer.api.representation import describe_many, tag_format, with_parents
 from explorer.errors import BadRequest
 from explorer.index import lookup_identifier
 
@@ -37,5 +37,6 @@ def find(request):
     )
     if body.get("Expand"):
         resources = with_parents(level, query.find(**arguments))
-        return json_response(describe_many(level, resources, short=bool(body.get("Short"))))
+        form = tag_format(short=bool(body.get("Short")), full=bool(body.get("Full")))
+        return json_response(describe_many(level, resources, short=form))
     return json_response(query.find_ids(**arguments))

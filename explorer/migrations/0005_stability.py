@@ -16,7 +16,7 @@ UNSTABLE = models.Q(("stable_update__isnull", True), ("stable_update__lt", model
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("explorer", "0003_runtime_setting"),
+        ("explorer", "0004_study_patient_tags"),
     ]
 
     operations = [

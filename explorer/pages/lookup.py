@@ -21,7 +21,7 @@ def jump_matches(text):
     text = text.strip()
     if not text:
         return []
-    found = [(levels.level_named(m["Type"]), m["ID"]) for m in index.lookup_identifier(text)]
+    found = [(levels.level_named(m["Type"]), m["ID"]) for m in index.lookup_identifier(text, accession_number=True)]
     level, resource = index.resolve(text)
     if resource is not None:
         found.append((level, resource.public_id))

@@ -27,7 +27,7 @@ class StudyRow:
 STUDY_SORTS = {
     "date": ("study_date", "main_tags__StudyTime"),
     "description": ("study_description",),
-    "patient": ("patient__patient_name",),
+    "patient": ("patient_name",),
     "patientid": ("patient__patient_id",),
     "accession": ("accession_number",),
 }
@@ -51,7 +51,7 @@ STUDY_ROW_VALUES = {
         "study_description",
         "accession_number",
         "patient__public_id",
-        "patient__patient_name",
+        "patient_name",
         "patient__patient_id",
     ),
     "main_tags": ("StudyTime",),

@@ -252,6 +252,20 @@ def tags_in_format(dataset_json, simplify=False, short=False):
     return full_tags(dataset_json)
 
 
+def shared_elements(datasets):
+    """The elements that every data set (DICOM JSON) holds with the same value, as
+    GET …/shared-tags answers: text values only, since Orthanc compares its flat map of
+    tags, which keeps no sequence and no binary value."""
+    shared = None
+    for dataset_json in datasets:
+        texts = {key: element for key, element in dataset_json.items() if _leaf_type(element) == "String"}
+        if shared is None:
+            shared = texts
+        else:
+            shared = {key: element for key, element in shared.items() if texts.get(key) == element}
+    return shared or {}
+
+
 # --- /content/ paths ------------------------------------------------------------------
 
 

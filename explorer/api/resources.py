@@ -2,10 +2,11 @@
 
 from django.http import StreamingHttpResponse
 
-from explorer import archives, index, levels
+from explorer import archives, dicom_modules, index, levels, slices, tags
 from explorer.api.base import NoSuchResource, flag, json_response, paging
 from explorer.api.representation import describe, describe_many, queryset_for, with_parents
 from explorer.index import model_for
+from explorer.models import Instance
 
 
 def get_resource(level, public_id):
@@ -108,3 +109,35 @@ def relative(request, level, public_id, relation):
     if relation in ("patient", "study") or (relation == "series" and level is levels.INSTANCE):
         return json_response(describe(target, queryset.get(), short=short))
     return json_response(describe_many(target, queryset, short=short))
+
+
+def _instances_of(level, resource):
+    if level is levels.INSTANCE:
+        return Instance.objects.filter(pk=resource.pk)
+    lookup = RELATIVE_PATHS[(level, "instances")]
+    return Instance.objects.filter(**{lookup: resource}).order_by("id")
+
+
+def _tags_answer(request, dataset_json):
+    simplify, short = flag(request, "simplify"), flag(request, "short")
+    return json_response(tags.tags_in_format(dataset_json, simplify=simplify, short=short))
+
+
+def module(request, level, public_id, module_level=None):
+    """GET /{level}/{id}/module (and /studies/{id}/module-patient): the tags of the level's
+    DICOM module, read from the resource's first instance."""
+    dataset = _instances_of(level, get_resource(level, public_id)).values_list("dataset", flat=True).first()
+    return _tags_answer(request, dicom_modules.module_elements(dataset or {}, module_level or level))
+
+
+def shared_tags(request, level, public_id):
+    """GET /{patients,studies,series}/{id}/shared-tags: the tags all its instances share."""
+    datasets = _instances_of(level, get_resource(level, public_id)).values_list("dataset", flat=True)
+    return _tags_answer(request, tags.shared_elements(datasets.iterator()))
+
+
+def ordered_slices(request, level, public_id):
+    """GET /series/{id}/ordered-slices: the series' frames in 3D (or acquisition) order."""
+    series = get_resource(level, public_id)
+    rows = series.instances.order_by("id").values("public_id", "index_in_series", "dataset")
+    return json_response(slices.ordered_slices(rows))

@@ -2,6 +2,8 @@
 along the normal of the image plane when every instance has a position on a common plane
 orientation ("Volume"), else by index in the series ("Sequence")."""
 
+from explorer.errors import CannotOrderSlices
+
 FLOAT_EPSILON = 1.1920929e-07  # C's FLT_EPSILON: Orthanc compares positions as floats
 
 
@@ -58,8 +60,8 @@ def _by_index(slices):
     return sorted(slices, key=lambda item: item["index"])
 
 
-def ordered_slices(rows):
-    """Orthanc's answer for the instances `rows` ({public_id, index_in_series, dataset})."""
+def ordered_slices(series_id, rows):
+    """Orthanc's answer for the instances `rows` ({public_id, index_in_series, dataset}) of a series."""
     slices = []
     for row in rows:
         position = _numbers(row["dataset"], "00200032")
@@ -78,8 +80,7 @@ def ordered_slices(rows):
     if ordered is None:
         ordered, kind = _by_index(slices), "Sequence"
     if ordered is None:
-        # Orthanc fails here ("Unable to order the slices"); the order of arrival still lets a viewer show them.
-        ordered = slices
+        raise CannotOrderSlices(f"Unable to order the slices of series {series_id}")
     return {
         "Dicom": [f"/instances/{item['id']}/file" for item in ordered],
         "Slices": [f"/instances/{item['id']}/frames/{frame}" for item in ordered for frame in range(item["frames"])],

@@ -140,4 +140,4 @@ def ordered_slices(request, level, public_id):
     """GET /series/{id}/ordered-slices: the series' frames in 3D (or acquisition) order."""
     series = get_resource(level, public_id)
     rows = series.instances.order_by("id").values("public_id", "index_in_series", "dataset")
-    return json_response(slices.ordered_slices(rows))
+    return json_response(slices.ordered_slices(series.public_id, rows))

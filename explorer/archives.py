@@ -5,7 +5,7 @@
 
 import zipfile
 
-from explorer import index, storage
+from explorer import index, levels, storage
 
 CHUNK = 1 << 20
 
@@ -29,9 +29,24 @@ def clean_name(*parts):
 
 def archive_entries(level, resource):
     """(path in the ZIP, file uuid) for every instance below the resource, in Orthanc's layout."""
+    return _entries(index.instances_below(level, resource))
+
+
+def resources_entries(public_ids):
+    """The same for every instance at or below any of these resources, of any level, each once
+    (POST /tools/create-archive); KeyError names an id that is no resource."""
+    pks = set()
+    for public_id in public_ids:
+        found = next(((level, r) for level in levels.LEVELS if (r := index.get(level, public_id))), None)
+        if found is None:
+            raise KeyError(public_id)
+        pks.update(index.instances_below(*found).values_list("pk", flat=True))
+    return _entries(index.instances_with_pks(pks))
+
+
+def _entries(instances):
     instances = (
-        index.instances_below(level, resource)
-        .select_related("series__study__patient")
+        instances.select_related("series__study__patient")
         .defer("dataset")
         .order_by("series__study__patient_id", "series__study_id", "series_id", "index_in_series", "id")
     )

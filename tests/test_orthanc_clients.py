@@ -204,6 +204,9 @@ def test_api_client_walks_a_study(api_client, stored, tmp_path):
     assert api_client.studies.get_pdf_instances(CT.study) == []
     api_client.studies.download_archive(CT.study, str(tmp_path / "study.zip"))
     assert len(zipfile.ZipFile(tmp_path / "study.zip").namelist()) == 1
+    oac.InstancesSet.from_study(api_client, study_id=CT.study).download_archive(str(tmp_path / "set.zip"))
+    assert len(zipfile.ZipFile(tmp_path / "set.zip").namelist()) == 1
+    assert api_client.capabilities.has_revision_support is False
     downloaded = api_client.studies.download_instances(CT.study, str(tmp_path))
     assert pydicom.dcmread(downloaded[0].path).SOPInstanceUID == CT_DATASET.SOPInstanceUID
 

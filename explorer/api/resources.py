@@ -3,10 +3,10 @@
 from django.http import StreamingHttpResponse
 
 from explorer import archives, dicom_modules, index, levels, slices, tags
-from explorer.api.base import NoSuchResource, flag, json_response, paging
+from explorer.api.base import NoSuchResource, flag, json_body, json_response, paging
 from explorer.api.representation import describe, describe_many, queryset_for, with_parents
+from explorer.errors import BadRequest, UnknownResource
 from explorer.index import model_for
-from explorer.models import Instance
 
 
 def get_resource(level, public_id):
@@ -50,11 +50,27 @@ def delete(request, level, public_id):
 def archive(request, level, public_id):
     """GET /{patients,studies,series}/{id}/archive: a ZIP streamed as it is written."""
     resource = get_resource(level, public_id)
-    response = StreamingHttpResponse(
-        archives.stream_zip(archives.archive_entries(level, resource)), content_type="application/zip"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{public_id}.zip"'
+    return _zip_response(archives.archive_entries(level, resource), f'attachment; filename="{public_id}.zip"')
+
+
+def _zip_response(entries, disposition):
+    response = StreamingHttpResponse(archives.stream_zip(entries), content_type="application/zip")
+    response["Content-Disposition"] = disposition
     return response
+
+
+def create_archive(request):
+    """POST /tools/create-archive {"Resources": [ids of any level]}: one ZIP of them all."""
+    body = json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("Resources"), list):
+        raise BadRequest('The body must be a JSON object with a "Resources" list of ids')
+    if body.get("Asynchronous") or body.get("Synchronous") is False:
+        raise BadRequest("Archives are made synchronously only")
+    try:
+        entries = archives.resources_entries(str(i) for i in body["Resources"])
+    except KeyError:
+        raise UnknownResource() from None
+    return _zip_response(entries, 'filename="Archive.zip"')
 
 
 def _size_fields(prefix, size):
@@ -112,10 +128,7 @@ def relative(request, level, public_id, relation):
 
 
 def _instances_of(level, resource):
-    if level is levels.INSTANCE:
-        return Instance.objects.filter(pk=resource.pk)
-    lookup = RELATIVE_PATHS[(level, "instances")]
-    return Instance.objects.filter(**{lookup: resource}).order_by("id")
+    return index.instances_below(level, resource).order_by("id")
 
 
 def _tags_answer(request, dataset_json):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("changes", endpoint(GET=system.changes, DELETE=system.clear_changes)),
     path("tools/lookup", endpoint(POST=tools.lookup)),
     path("tools/find", endpoint(POST=tools.find)),
+    path("tools/create-archive", endpoint(POST=resources.create_archive)),
     path("tools/now", endpoint(GET=system.now)),
     path("tools/now-local", endpoint(GET=system.now_local)),
     path("instances", endpoint(GET=resources.list_resources, POST=instances.upload), {"level": levels.INSTANCE}),

@@ -12,6 +12,7 @@ One server for the module (with DATABASE_URL, on a PostgreSQL database of its ow
 storage peer and DCMTK's dcmqrscp as a remote PACS that knows Pharos for moves.
 """
 
+import asyncio
 import io
 import re
 import shutil
@@ -366,6 +367,21 @@ def test_pyorthanc_uploads_paths_datasets_folders_and_zips(orthanc, tmp_path):
     with open(sample_path(CT_SMALL), "rb") as handle:
         answer = orthanc.post_instances(handle.read())
     assert (answer["ID"], answer["ParentStudy"], answer["Status"]) == (CT.instance, CT.study, "AlreadyStored")
+
+
+def test_pyorthanc_async_client_uploads_lists_and_finds(server, stored):
+    url = f"http://127.0.0.1:{server.port}"
+
+    async def session():
+        async with pyorthanc.AsyncOrthanc(url, "admin", PASSWORD, timeout=60) as client:
+            answer = await pyorthanc.async_upload(client, sample_path(CT_SMALL))
+            return answer["ID"], await client.get_studies()
+
+    instance, studies = asyncio.run(session())
+    assert instance == CT.instance and CT.study in studies
+    async_client = pyorthanc.AsyncOrthanc(url, "admin", PASSWORD)
+    patients = pyorthanc.find(async_client, series_filter=lambda series: series.modality == "CT")
+    assert CT.patient in [p.id_ for p in patients]
 
 
 def test_pyorthanc_lists_every_level(orthanc, stored):

@@ -5,7 +5,7 @@
 
 import zipfile
 
-from explorer import index, levels, storage
+from explorer import index, storage
 
 CHUNK = 1 << 20
 
@@ -37,10 +37,10 @@ def resources_entries(public_ids):
     (POST /tools/create-archive); KeyError names an id that is no resource."""
     pks = set()
     for public_id in public_ids:
-        found = next(((level, r) for level in levels.LEVELS if (r := index.get(level, public_id))), None)
-        if found is None:
+        level, resource = index.resolve(public_id)
+        if resource is None:
             raise KeyError(public_id)
-        pks.update(index.instances_below(*found).values_list("pk", flat=True))
+        pks.update(index.instances_below(level, resource).values_list("pk", flat=True))
     return _entries(index.instances_with_pks(pks))
 
 

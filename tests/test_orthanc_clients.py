@@ -315,6 +315,23 @@ def test_api_client_sends_as_a_job(api_client, stored, modalities, store_peer):
     assert job.orthanc_id in api_client.jobs.get_all_ids()
 
 
+def test_api_client_follows_a_failed_job_and_resubmits_it(api_client, stored):
+    api_client.modalities.configure("nowhere", {"AET": "NOWHERE", "Host": "127.0.0.1", "Port": free_port()})
+    job = api_client.modalities.send_async("nowhere", [CT.study])
+    assert job.wait_completed(timeout=60, polling_interval=0.1)
+    assert job.info.status == oac.JobStatus.FAILURE
+    assert job.content == {
+        "Description": "REST API", "FailedInstancesCount": 0, "InstancesCount": 1, "LocalAet": AET,
+        "ParentResources": [CT.study], "RemoteAet": "NOWHERE",
+    }  # fmt: skip
+    details = api_client.jobs.get_json(job.orthanc_id)
+    assert (details["ErrorCode"], details["ErrorDescription"]) == (9, "Error in the network protocol")
+    api_client.jobs.resubmit(job.orthanc_id)
+    assert job.wait_completed(timeout=60, polling_interval=0.1)
+    assert job.info.status == oac.JobStatus.FAILURE
+    api_client.modalities.delete("nowhere")
+
+
 def test_api_client_queries_a_remote_pacs(api_client, modalities, remote_pacs):
     remote = remote_pacs.dataset
     remote_api = api_client.modalities

@@ -236,6 +236,8 @@ def test_api_client_walks_an_instance_and_a_patient(api_client, stored, tmp_path
     assert api_client.instances.get_parent_study_id(CT.instance) == CT.study
     assert api_client.instances.get_parent_patient_id(CT.instance) == CT.patient
     assert not api_client.instances.is_pdf(CT.instance)
+    content, revision = api_client.instances.get_attachment_with_revision(CT.instance, "dicom")
+    assert (len(content), revision) == (39206, '"0-ccf71ca6735bc1c52fbe33e29eb42886"')
     patient = api_client.patients.get(CT.patient)
     assert patient.dicom_id == "1CT1" and patient.info.studies_ids == [CT.study]
     assert patient.statistics.studies_count == 1 and patient.statistics.instances_count == 1

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from explorer import levels
-from explorer.api import images, instances, metadata, resources, system, tools
+from explorer.api import attachments, images, instances, metadata, resources, system, tools
 from explorer.api.base import endpoint
 
 urlpatterns = [
@@ -53,11 +53,18 @@ for level in levels.LEVELS:
                 )
             )
 
-# What Orthanc's clients read beside the resources themselves: metadata, DICOM modules,
-# shared tags, slice order.
+# What Orthanc's clients read beside the resources themselves: metadata, attachments, DICOM
+# modules, shared tags, slice order.
 for level in levels.LEVELS:
     kwargs = {"level": level}
+    attachment = f"{level.plural}/<str:public_id>/attachments/<str:name>"
     urlpatterns += [
+        path(f"{level.plural}/<str:public_id>/attachments", endpoint(GET=attachments.list_attachments), kwargs),
+        path(attachment, endpoint(GET=attachments.operations), kwargs),
+        *[
+            path(f"{attachment}/{operation}", endpoint(GET=attachments.attachment), kwargs | {"operation": operation})
+            for operation in attachments.OPERATIONS
+        ],
         path(f"{level.plural}/<str:public_id>/metadata", endpoint(GET=metadata.list_metadata), kwargs),
         path(f"{level.plural}/<str:public_id>/metadata/<str:name>", endpoint(GET=metadata.show_metadata), kwargs),
         path(f"{level.plural}/<str:public_id>/module", endpoint(GET=resources.module), kwargs),

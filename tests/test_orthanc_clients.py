@@ -3,10 +3,12 @@
 list, find, tags, modalities (echo, store, query, retrieve) and jobs.
 
 Every call here works on Orthanc 1.10.1, and the expected answers were read from it on the same
-files. Calls that fail on Orthanc 1.10.1 too are left out: labels, C-GET (`/modalities/{id}/get`,
-Orthanc 1.12), orthanc-api-client's `Studies.get_instances` (`/tools/find` with ResponseContent,
-1.12.5) and `move_study_async` (1.10.1 moves synchronously and answers no job id), and pyorthanc's
-`get_tools_generate_uid` and `get_content_by_tag` on a path, whose URLs the client misspells.
+files: this module, pointed at a fresh Orthanc 1.10.1, passes but for the plugin it loads
+(DICOMweb) and the two features marked as not there yet. Calls that fail on Orthanc 1.10.1 too
+are left out: labels, C-GET (`/modalities/{id}/get`, Orthanc 1.12), orthanc-api-client's
+`Studies.get_instances` (`/tools/find` with ResponseContent, 1.12.5) and `move_study_async`
+(1.10.1 moves synchronously and answers no job id), and pyorthanc's `get_tools_generate_uid` and
+`get_content_by_tag` on a path, whose URLs the client misspells.
 
 One server for the module (with DATABASE_URL, on a PostgreSQL database of its own), a pynetdicom
 storage peer and DCMTK's dcmqrscp as a remote PACS that knows Pharos for moves.
@@ -270,12 +272,11 @@ def test_api_client_reads_metadata(api_client, stored):
 
 
 def test_api_client_follows_changes(api_client, stored):
-    everything, last, done = api_client.get_changes()
-    assert done and last == everything[-1].sequence_id
-    since = everything[0].sequence_id
-    changes, last, done = api_client.get_changes(since=since, limit=2)
-    assert [c.sequence_id for c in changes] == [e.sequence_id for e in everything[1:3]] and not done
-    assert last == changes[-1].sequence_id and all(isinstance(c.timestamp, datetime) for c in changes)
+    first, last, done = api_client.get_changes(limit=3)
+    assert len(first) == 3 and last == first[-1].sequence_id and not done
+    changes, last, done = api_client.get_changes(since=first[0].sequence_id, limit=2)
+    assert [c.sequence_id for c in changes] == [c.sequence_id for c in first[1:]] and not done
+    assert all(isinstance(c.timestamp, datetime) and c.resource_id for c in changes)
 
 
 def test_api_client_deletes(api_client):

@@ -251,10 +251,6 @@ def get(level, public_id):
     return MODELS[level].objects.filter(public_id=public_id).first()
 
 
-def instances_with_pks(pks):
-    return Instance.objects.filter(pk__in=list(pks))
-
-
 def instances_below(level, resource):
     """A queryset of the instances at or below a resource."""
     if level is levels.INSTANCE:

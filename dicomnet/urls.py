@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dicomnet.api import jobs
+from dicomnet.api import jobs, metrics
 from dicomnet.api import modalities as api
 from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
@@ -22,6 +22,8 @@ urlpatterns = [
     path("queries/<str:query_id>/answers/<int:index>/content", endpoint(GET=ops.answer_content)),
     path("queries/<str:query_id>/answers/<int:index>/retrieve", endpoint(POST=ops.retrieve_answer)),
     path("jobs", endpoint(GET=jobs.list_jobs)),
+    path("tools/metrics", endpoint(GET=metrics.enabled)),
+    path("tools/metrics-prometheus", endpoint(GET=metrics.prometheus)),
     path("jobs/<str:job_id>", endpoint(GET=jobs.show_job)),
 ]
 for part in ("level", "modality", "query", "dropped-keys"):

@@ -174,6 +174,12 @@ def test_api_client_lists_every_level(api_client, stored):
     assert statistics.instances_count >= 2 and statistics.total_disk_size > 0
 
 
+def test_api_client_reads_metrics(api_client, stored):
+    metrics = api_client.get_metrics()
+    assert int(metrics.get("orthanc_count_instances")) == api_client.get_statistics().instances_count
+    assert float(metrics.get("orthanc_disk_size_mb")) > 0
+
+
 def test_api_client_looks_up_dicom_identifiers(api_client, stored):
     assert api_client.studies.lookup(CT_DATASET.StudyInstanceUID) == CT.study
     assert api_client.series.lookup(CT_DATASET.SeriesInstanceUID) == CT.series

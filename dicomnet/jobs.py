@@ -266,7 +266,13 @@ def store_job(job, progress, should_stop):
     modality = _modality(job)
     exports.log_sent(job.parameters["Resources"], modality.name, job.id)
     instances = instances_of(job.parameters["Resources"])
-    content = scu.store(modality, instances, progress=progress, should_stop=should_stop)
+    try:
+        content = scu.store(modality, instances, progress=progress, should_stop=should_stop)
+    except ScuError as error:
+        logger.warning("Job %s (DicomModalityStore) failed: %s", job.id, error)
+        # Orthanc's failed job still shows what it was to send, as its clients read it.
+        content = scu.store_content(modality, len(instances)) | {"ParentResources": job.parameters["Resources"]}
+        raise JobFailed(str(error), content) from error
     content["ParentResources"] = job.parameters["Resources"]
     if content["FailedInstancesCount"]:
         # As Orthanc's store job (unless "Permissive"): one instance not sent fails the job.

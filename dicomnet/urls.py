@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dicomnet.api import exports, jobs
+from dicomnet.api import exports, jobs, metrics
 from dicomnet.api import modalities as api
 from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
@@ -23,6 +23,8 @@ urlpatterns = [
     path("queries/<str:query_id>/answers/<int:index>/retrieve", endpoint(POST=ops.retrieve_answer)),
     path("exports", endpoint(GET=exports.list_exports, DELETE=exports.clear_exports)),
     path("jobs", endpoint(GET=jobs.list_jobs)),
+    path("tools/metrics", endpoint(GET=metrics.enabled)),
+    path("tools/metrics-prometheus", endpoint(GET=metrics.prometheus)),
     path("jobs/<str:job_id>", endpoint(GET=jobs.show_job)),
 ]
 for part in ("level", "modality", "query", "dropped-keys"):

@@ -3,6 +3,8 @@
 `<PatientID> <PatientName>/<AccessionNumber> <StudyDescription>/<Modality> <SeriesDescription>/<MO>000000.dcm`
 """
 
+import functools
+import operator
 import zipfile
 
 from explorer import index, storage
@@ -29,9 +31,27 @@ def clean_name(*parts):
 
 def archive_entries(level, resource):
     """(path in the ZIP, file uuid) for every instance below the resource, in Orthanc's layout."""
+    return _entries(index.instances_below(level, resource))
+
+
+def resources_entries(public_ids):
+    """The same for every instance at or below any of these resources, of any level, each once
+    (POST /tools/create-archive); KeyError names an id that is no resource."""
+    below = []
+    for public_id in public_ids:
+        level, resource = index.resolve(public_id)
+        if resource is None:
+            raise KeyError(public_id)
+        below.append(index.instances_below(level, resource))
+    if not below:
+        return iter(())
+    # One query whose WHERE is the OR of each resource's: an instance comes once.
+    return _entries(functools.reduce(operator.or_, below))
+
+
+def _entries(instances):
     instances = (
-        index.instances_below(level, resource)
-        .select_related("series__study__patient")
+        instances.select_related("series__study__patient")
         .defer("dataset")
         .order_by("series__study__patient_id", "series__study_id", "series_id", "index_in_series", "id")
     )

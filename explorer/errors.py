@@ -60,6 +60,10 @@ class InexistentItem(PharosError):
     http_status, orthanc_status, orthanc_error = 404, 7, "Accessing an inexistent item"
 
 
+class CannotOrderSlices(PharosError):
+    http_status, orthanc_status, orthanc_error = 500, 2040, "Unable to order the slices of the series"
+
+
 class UnknownDicomTag(PharosError):
     # Orthanc answers 500 here; an unknown tag name is the client's mistake.
     http_status, orthanc_status, orthanc_error = 400, 27, "Unknown DICOM tag"

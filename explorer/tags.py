@@ -260,6 +260,20 @@ def tags_kept_long(text):
     return frozenset(parse_tag(part) for part in text.split(",") if part.strip())
 
 
+def shared_elements(datasets):
+    """The elements that every data set (DICOM JSON) holds with the same value, as
+    GET …/shared-tags answers: text values only, since Orthanc compares its flat map of
+    tags, which keeps no sequence and no binary value."""
+    shared = None
+    for dataset_json in datasets:
+        texts = {key: element for key, element in dataset_json.items() if _leaf_type(element) == "String"}
+        if shared is None:
+            shared = texts
+        else:
+            shared = {key: element for key, element in shared.items() if texts.get(key) == element}
+    return shared or {}
+
+
 # --- /content/ paths ------------------------------------------------------------------
 
 

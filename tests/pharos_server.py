@@ -2,13 +2,18 @@
 with its own data folder, and driven from outside: HTTP with Basic credentials."""
 
 import base64
+import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
+from collections import deque
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from tests.dicom_peers import free_port, wait_for_port
 
@@ -28,6 +33,28 @@ def request(port, path, password, method="GET", data=None, content_type=None, us
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
+
+
+@contextlib.contextmanager
+def own_database(prefix):
+    """A PostgreSQL database for one server when the suite runs on PostgreSQL (DATABASE_URL),
+    created here and dropped after; None (the server's SQLite) otherwise."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        yield None
+        return
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    parts = urlsplit(url)
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 class Server:
@@ -55,6 +82,16 @@ class Server:
         except BaseException:
             self.stop()
             raise
+        # Read the servers' log as it comes (its last lines kept in `output`): a full pipe
+        # would block every process that writes to it, after a few hundred requests.
+        self.output = deque(maxlen=500)
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+
+    def _read_output(self):
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self.output.append(line)
 
     def stop(self):
         if self.process.poll() is None:
@@ -62,4 +99,7 @@ class Server:
         try:
             return self.process.wait(timeout=30)
         finally:
-            self.process.stdout.close()
+            if getattr(self, "_reader", None) is None:
+                self.process.stdout.close()
+            # else the reader closes it at the end of the log, when the last server process ends
+

@@ -42,3 +42,15 @@ def test_a_patient_archive_numbers_instances_per_series(api):
 
 def test_unknown_resource(api):
     assert api.get("/series/nope/archive").status_code == 404
+
+
+def test_one_archive_of_resources_of_any_level(api):
+    """POST /tools/create-archive: a study and one of its instances give the instance once."""
+    upload(api, dicom_bytes(CT_SMALL))
+    body = {"Resources": [CT_SMALL_IDS["study"], CT_SMALL_IDS["instance"]]}
+    response = api.post("/tools/create-archive", body, content_type="application/json")
+    assert (response.status_code, response["Content-Disposition"]) == (200, 'filename="Archive.zip"')
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.namelist() == ["1CT1 CompressedSamples CT1/e1/CT/CT000000.dcm"]
+    unknown = api.post("/tools/create-archive", {"Resources": ["nope"]}, content_type="application/json")
+    assert (unknown.status_code, unknown.json()["OrthancStatus"]) == (404, 17)

@@ -9,18 +9,15 @@ Nothing here touches the test database: the checks go through the server's answe
 
 import io
 import json
-import os
-import secrets
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pydicom
 import pytest
 
 from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom, sample_path
 from tests.dicom_peers import DCMTK_ENV, child_processes, dcmtk, free_port, wait_for_port, wait_until
-from tests.pharos_server import Server, request
+from tests.pharos_server import Server, own_database, request
 from tests.tools import needs_tool, require_tool
 
 PASSWORD = "black-box-password"
@@ -31,20 +28,8 @@ MR_SMALL = "MR_small.dcm"
 @pytest.fixture(scope="module")
 def database_url():
     """A PostgreSQL database of the server's own when the suite runs on PostgreSQL, else None."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        yield None
-        return
-    import psycopg
-
-    name = f"pharos_blackbox_{secrets.token_hex(4)}"
-    parts = urlsplit(url)
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with own_database("pharos_blackbox") as url:
+        yield url
 
 
 def descendants(pid):

@@ -116,7 +116,7 @@ def save(name, fields):
 
 def update(request, name):
     warnings = save(name, fields_from_body(json_body(request)))
-    response = HttpResponse(status=200)
+    response = HttpResponse(content_type="text/plain")  # Orthanc's empty text answer
     for warning in warnings:
         response["Warning"] = f'199 pharos "{warning}"'
     return response
@@ -124,4 +124,4 @@ def update(request, name):
 
 def delete(request, name):
     _modality(name).delete()
-    return json_response({})
+    return HttpResponse(content_type="text/plain")

@@ -27,7 +27,7 @@ from dicomnet.scu.errors import (
 )
 from dicomnet.scu.querying import find
 from dicomnet.scu.retrieving import get, move
-from dicomnet.scu.sending import store
+from dicomnet.scu.sending import store, store_content
 
 __all__ = [
     "AssociationAborted",
@@ -42,4 +42,5 @@ __all__ = [
     "get",
     "move",
     "store",
+    "store_content",
 ]

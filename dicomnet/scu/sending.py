@@ -170,6 +170,18 @@ def _store_one(session, item, allow_transcoding, resend_if_lost=True):
     return True
 
 
+def store_content(modality, count):
+    """Orthanc's store job content before anything is sent (what a failed association leaves)."""
+    return {
+        "Description": "REST API",
+        "FailedInstancesCount": 0,
+        "InstancesCount": count,
+        "LocalAet": local_aet(modality),
+        "ParentResources": [],
+        "RemoteAet": modality.aet,
+    }
+
+
 def store(modality, instances, progress=None, should_stop=None):
     """C-STORE the instances (explorer.models.Instance) to the modality, over one association
     (more only past 128 presentation contexts). Returns Orthanc's job content; the caller
@@ -177,14 +189,7 @@ def store(modality, instances, progress=None, should_stop=None):
     PHAROS_DICOM_STORE_RETRIES further attempts."""
     wire_config.send_datasets_from_files()
     items = [_outgoing(instance) for instance in instances]
-    content = {
-        "Description": "REST API",
-        "FailedInstancesCount": 0,
-        "InstancesCount": len(items),
-        "LocalAet": local_aet(modality),
-        "ParentResources": [],
-        "RemoteAet": modality.aet,
-    }
+    content = store_content(modality, len(items))
     batches, unclassified = _store_batches(items)
     done = 0
     for item in unclassified:

@@ -2,9 +2,10 @@
 
 from django.http import StreamingHttpResponse
 
-from explorer import archives, index, levels
-from explorer.api.base import NoSuchResource, flag, json_response, paging
+from explorer import archives, dicom_modules, index, levels, slices, tags
+from explorer.api.base import NoSuchResource, flag, json_body, json_response, paging
 from explorer.api.representation import describe, describe_many, queryset_for, request_tag_format, with_parents
+from explorer.errors import BadRequest, UnknownResource
 from explorer.index import model_for
 
 
@@ -49,11 +50,27 @@ def delete(request, level, public_id):
 def archive(request, level, public_id):
     """GET /{patients,studies,series}/{id}/archive: a ZIP streamed as it is written."""
     resource = get_resource(level, public_id)
-    response = StreamingHttpResponse(
-        archives.stream_zip(archives.archive_entries(level, resource)), content_type="application/zip"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{public_id}.zip"'
+    return _zip_response(archives.archive_entries(level, resource), f'attachment; filename="{public_id}.zip"')
+
+
+def _zip_response(entries, disposition):
+    response = StreamingHttpResponse(archives.stream_zip(entries), content_type="application/zip")
+    response["Content-Disposition"] = disposition
     return response
+
+
+def create_archive(request):
+    """POST /tools/create-archive {"Resources": [ids of any level]}: one ZIP of them all."""
+    body = json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("Resources"), list):
+        raise BadRequest('The body must be a JSON object with a "Resources" list of ids')
+    if body.get("Asynchronous") or body.get("Synchronous") is False:
+        raise BadRequest("Archives are made synchronously only")
+    try:
+        entries = archives.resources_entries(str(i) for i in body["Resources"])
+    except KeyError:
+        raise UnknownResource() from None
+    return _zip_response(entries, 'filename="Archive.zip"')
 
 
 def _size_fields(prefix, size):
@@ -108,3 +125,32 @@ def relative(request, level, public_id, relation):
     if relation in ("patient", "study") or (relation == "series" and level is levels.INSTANCE):
         return json_response(describe(target, queryset.get(), short=short))
     return json_response(describe_many(target, queryset, short=short))
+
+
+def _instances_of(level, resource):
+    return index.instances_below(level, resource).order_by("id")
+
+
+def _tags_answer(request, dataset_json):
+    simplify, short = flag(request, "simplify"), flag(request, "short")
+    return json_response(tags.tags_in_format(dataset_json, simplify=simplify, short=short))
+
+
+def module(request, level, public_id, module_level=None):
+    """GET /{level}/{id}/module (and /studies/{id}/module-patient): the tags of the level's
+    DICOM module, read from the resource's first instance."""
+    dataset = _instances_of(level, get_resource(level, public_id)).values_list("dataset", flat=True).first()
+    return _tags_answer(request, dicom_modules.module_elements(dataset or {}, module_level or level))
+
+
+def shared_tags(request, level, public_id):
+    """GET /{patients,studies,series}/{id}/shared-tags: the tags all its instances share."""
+    datasets = _instances_of(level, get_resource(level, public_id)).values_list("dataset", flat=True)
+    return _tags_answer(request, tags.shared_elements(datasets.iterator()))
+
+
+def ordered_slices(request, level, public_id):
+    """GET /series/{id}/ordered-slices: the series' frames in 3D (or acquisition) order."""
+    series = get_resource(level, public_id)
+    rows = series.instances.order_by("id").values("public_id", "index_in_series", "dataset")
+    return json_response(slices.ordered_slices(series.public_id, rows))

@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
+from django.utils import timezone
 
 import explorer
 from explorer import index
@@ -96,3 +98,13 @@ def changes(request):
 def clear_changes(request):
     Change.objects.all().delete()
     return json_response({})
+
+
+def now(request):
+    """GET /tools/now: the server's clock in UTC, as Orthanc's YYYYMMDDTHHMMSS text."""
+    return HttpResponse(timestamp(timezone.now()), content_type="text/plain")
+
+
+def now_local(request):
+    """GET /tools/now-local: the same in the machine's local time."""
+    return HttpResponse(timestamp(timezone.now().astimezone()), content_type="text/plain")

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from explorer import levels
-from explorer.api import images, instances, resources, runtime, system, tools
+from explorer.api import attachments, images, instances, metadata, resources, runtime, system, tools
 from explorer.api.base import endpoint
 
 urlpatterns = [
@@ -25,6 +25,9 @@ urlpatterns = [
     path("peers", endpoint(GET=runtime.peers)),
     path("tools/lookup", endpoint(POST=tools.lookup)),
     path("tools/find", endpoint(POST=tools.find)),
+    path("tools/create-archive", endpoint(POST=resources.create_archive)),
+    path("tools/now", endpoint(GET=system.now)),
+    path("tools/now-local", endpoint(GET=system.now_local)),
     path("instances", endpoint(GET=resources.list_resources, POST=instances.upload), {"level": levels.INSTANCE}),
     path("instances/<str:public_id>/file", endpoint(GET=instances.file)),
     path("instances/<str:public_id>/pdf", endpoint(GET=instances.pdf)),
@@ -63,3 +66,31 @@ for level in levels.LEVELS:
                     kwargs | {"relation": relation},
                 )
             )
+
+# What Orthanc's clients read beside the resources themselves: metadata, attachments, DICOM
+# modules, shared tags, slice order.
+for level in levels.LEVELS:
+    kwargs = {"level": level}
+    attachment = f"{level.plural}/<str:public_id>/attachments/<str:name>"
+    urlpatterns += [
+        path(f"{level.plural}/<str:public_id>/attachments", endpoint(GET=attachments.list_attachments), kwargs),
+        path(attachment, endpoint(GET=attachments.operations), kwargs),
+        *[
+            path(f"{attachment}/{operation}", endpoint(GET=attachments.attachment), kwargs | {"operation": operation})
+            for operation in attachments.OPERATIONS
+        ],
+        path(f"{level.plural}/<str:public_id>/metadata", endpoint(GET=metadata.list_metadata), kwargs),
+        path(f"{level.plural}/<str:public_id>/metadata/<str:name>", endpoint(GET=metadata.show_metadata), kwargs),
+        path(f"{level.plural}/<str:public_id>/module", endpoint(GET=resources.module), kwargs),
+    ]
+    if level is not levels.INSTANCE:
+        shared = endpoint(GET=resources.shared_tags)
+        urlpatterns.append(path(f"{level.plural}/<str:public_id>/shared-tags", shared, kwargs))
+urlpatterns += [
+    path(
+        "studies/<str:public_id>/module-patient",
+        endpoint(GET=resources.module),
+        {"level": levels.STUDY, "module_level": levels.PATIENT},
+    ),
+    path("series/<str:public_id>/ordered-slices", endpoint(GET=resources.ordered_slices), {"level": levels.SERIES}),
+]

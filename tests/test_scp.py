@@ -277,3 +277,49 @@ def test_the_accepted_transfer_syntaxes_are_read_for_each_association(dicom_serv
     result = storescu(dicom_server, path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert Instance.objects.count() == 1
+
+
+def test_a_setting_changed_in_the_database_holds_in_every_dicom_process(tmp_path):
+    """The real server (`manage.py start`: DICOM in processes of its own): a setting row
+    written in its database, as the REST route writes it, decides its next associations."""
+    import json
+    import sqlite3
+
+    from tests.dicom_peers import wait_until
+    from tests.pharos_server import Server
+
+    data_dir = tmp_path / "data"
+    server = Server(data_dir, "password", PHAROS_DICOM_PROCESSES="2")
+
+    def change(name, value):
+        with sqlite3.connect(data_dir / "pharos.sqlite3") as database:
+            database.execute(
+                "INSERT INTO explorer_runtimesetting (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, json.dumps(value)),
+            )
+
+    def unknown_class_accepted():
+        ae = AE(ae_title="CART")
+        ae.add_requested_context(UNKNOWN_CLASS)
+        ae.add_requested_context("1.2.840.10008.1.1")
+        assoc = ae.associate("127.0.0.1", server.dicom_port, ae_title="PHAROS")
+        accepted = {cx.abstract_syntax for cx in assoc.accepted_contexts}
+        assoc.release()
+        return UNKNOWN_CLASS in accepted
+
+    def ct_stored():
+        return dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", server.dicom_port, sample_path(CT_SMALL)).returncode == 0
+
+    try:
+        assert not unknown_class_accepted()
+        assert ct_stored()
+        change("UnknownSopClassAccepted", True)
+        # Several associations, so that each DICOM process answers some.
+        for _ in range(4):
+            wait_until(unknown_class_accepted, 15, "UnknownSopClassAccepted not seen by the DICOM server")
+        change("AcceptedTransferSyntaxes", ["1.2.840.10008.1.2.4.50"])  # CT_small is Explicit VR LE
+        for _ in range(4):
+            wait_until(lambda: not ct_stored(), 15, "AcceptedTransferSyntaxes not seen by the DICOM server")
+    finally:
+        assert server.stop() == 0

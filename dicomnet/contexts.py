@@ -120,7 +120,9 @@ def acceptor_contexts(abstract_syntaxes, syntaxes, unknown_accepted):
     `syntaxes`. Negotiation only reads them: they are shared between associations."""
     contexts = list(service_contexts())
     if syntaxes:
-        contexts += [storage_context(uid, tuple(syntaxes)) for uid in storage_classes_among(abstract_syntaxes, unknown_accepted)]
+        syntaxes = tuple(syntaxes)
+        storage = storage_classes_among(abstract_syntaxes, unknown_accepted)
+        contexts += [storage_context(uid, syntaxes) for uid in storage]
     return contexts
 
 

@@ -17,13 +17,12 @@ from pynetdicom import AE, evt
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import ThreadedAssociationServer
 
-from dicomnet import access, wire
-from dicomnet import contexts
+from dicomnet import access, contexts, wire
 from dicomnet.contexts import set_no_delay
 from dicomnet.wire import config as wire_config
 from dicomnet.wire import server as wire_server
-from dicomnet.wire.storage_classes import serve_as_storage
 from dicomnet.wire.reactors import Association
+from dicomnet.wire.storage_classes import serve_as_storage
 from explorer import accepting, fast_paths, pydicom_compat, storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file

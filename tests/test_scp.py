@@ -309,7 +309,8 @@ def test_a_setting_changed_in_the_database_holds_in_every_dicom_process(tmp_path
         return UNKNOWN_CLASS in accepted
 
     def ct_stored():
-        return dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", server.dicom_port, sample_path(CT_SMALL)).returncode == 0
+        result = dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", server.dicom_port, sample_path(CT_SMALL))
+        return result.returncode == 0
 
     try:
         assert not unknown_class_accepted()

@@ -20,6 +20,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 from dicomnet import access, contexts, wire
 from dicomnet.contexts import set_no_delay
 from dicomnet.wire import config as wire_config
+from dicomnet.wire import move_answer as wire_move_answer
 from dicomnet.wire import server as wire_server
 from dicomnet.wire.reactors import Association
 from dicomnet.wire.storage_classes import serve_as_storage
@@ -68,6 +69,10 @@ def configure_pynetdicom():
     # Received data sets go to a temporary file beside the store, then are renamed into
     # it: a large instance is never held in memory.
     wire_config.configure(incoming_folder=storage.incoming_dir())
+    # C-MOVE refusals and moves run as jobs are answered before pynetdicom's service runs.
+    from dicomnet import retrieve
+
+    wire_move_answer.install(retrieve.move_answer)
 
 
 def peer(event):
@@ -134,10 +139,10 @@ def handle_move(event):
     from dicomnet import retrieve
 
     close_old_connections()
-    if not access.may("move", *peer(event)):
-        # pynetdicom cannot answer a C-MOVE with a failure before it has connected to the
-        # destination; abort the association instead, as Orthanc does.
-        event.assoc.abort()
+    # Who may move is checked by retrieve.move_answer, before pynetdicom's service runs; its
+    # refusal is a failure status. (Without it, pynetdicom can only answer 0xA801 here.)
+    if event.request not in retrieve.PLANNED and not access.may("move", *peer(event)):
+        yield None, None
         return
     yield from retrieve.move(event)
 

@@ -51,7 +51,6 @@ from dicomnet.transcoding import to_explicit_little_endian
 from dicomnet.wire.move_answer import MoveAnswer, identifier_of
 from explorer import index, storage
 from explorer.levels import BY_QUERY_LEVEL
-from explorer.models import Instance
 
 logger = logging.getLogger("dicomnet")
 
@@ -146,8 +145,7 @@ def selecting_key(identifier, level):
 
 def selected(level, keyword, values):
     if keyword == ACCESSION_NUMBER:
-        rows = Instance.objects.filter(series__study__accession_number__in=values)
-        return rows.only(*index.SENDING_FIELDS).order_by("series_id", "pk")
+        return index.instances_to_send_by_accession_number(values)
     return index.instances_to_send(BY_QUERY_LEVEL[level], values)
 
 

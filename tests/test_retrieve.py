@@ -599,7 +599,7 @@ def test_movescu_by_accession_number_at_patient_level_in_study_root(dicom_server
     assert set(dest.received) == uids_of("A1", "A2", "B1")
 
 
-def test_an_asynchronous_move_is_a_job_and_answered_at_once(dicom_server, destination, settings, queue):
+def test_an_asynchronous_move_is_a_job_and_answered_at_once(dicom_server, destination, settings, queue, api):
     # Orthanc with SynchronousCMove false: the C-MOVE answers that every sub-operation
     # succeeded, and a DicomModalityStore job sends the instances.
     from dicomnet.models import Job
@@ -614,6 +614,7 @@ def test_an_asynchronous_move_is_a_job_and_answered_at_once(dicom_server, destin
     job = Job.objects.get()
     assert (job.type, job.parameters["Modality"]) == ("DicomModalityStore", "dest")
     assert job.parameters["Description"] == "C-MOVE"
+    assert str(job.id) in api.get("/jobs").json()
     run_queued_jobs()
     job.refresh_from_db()
     assert job.state == Job.SUCCESS

@@ -12,7 +12,7 @@ import threading
 import weakref
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from pynetdicom import AE, evt
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import ThreadedAssociationServer
@@ -171,6 +171,10 @@ def log_rejected(event):
 def log_ended(event):
     aet, address = peer(event)
     logger.info("Association from %s at %s ended (%s)", aet, address, event.event.name)
+    # The association's thread ends here: its database connection (opened by the first
+    # handler, or by negotiate_contexts to read the runtime settings) goes with it instead of
+    # waiting for the garbage collector.
+    connections.close_all()
 
 
 HANDLERS = [

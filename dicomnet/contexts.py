@@ -121,8 +121,11 @@ def acceptor_contexts(abstract_syntaxes, syntaxes, unknown_accepted):
     contexts = list(service_contexts())
     if syntaxes:
         syntaxes = tuple(syntaxes)
-        storage = storage_classes_among(abstract_syntaxes, unknown_accepted)
-        contexts += [storage_context(uid, syntaxes) for uid in storage]
+        for uid in storage_classes_among(abstract_syntaxes, unknown_accepted):
+            try:
+                contexts.append(storage_context(uid, syntaxes))
+            except ValueError:  # an unknown abstract syntax that is no valid UID: refused
+                continue
     return contexts
 
 

@@ -73,3 +73,11 @@ def test_the_runtime_settings_decide(settings):
     # Orthanc's PUT takes a single UID or pattern as well as a list.
     runtime_settings.change("AcceptedTransferSyntaxes", "1.2.840.10008.1.2")
     assert contexts.accepted_transfer_syntaxes() == [ImplicitVRLittleEndian]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_an_unknown_abstract_syntax_that_is_no_uid_is_refused_alone():
+    too_long = "1.2.3." + "4" * 80
+    supported = contexts.acceptor_contexts([too_long, CT], ["1.2.840.10008.1.2"], unknown_accepted=True)
+    assert [cx.abstract_syntax for cx in supported][-1:] == [CT]
+    assert too_long not in {cx.abstract_syntax for cx in supported}

@@ -42,7 +42,6 @@ class MoveAnswer:
 def identifier_of(request, context):
     """The request's identifier as a Dataset (pynetdicom's public decoder); raises on bad bytes."""
     syntax = context.transfer_syntax[0]
-    request.Identifier.seek(0)
     return decode(request.Identifier, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
 
 

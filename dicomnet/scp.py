@@ -173,8 +173,10 @@ def log_ended(event):
     logger.info("Association from %s at %s ended (%s)", aet, address, event.event.name)
     # The association's thread ends here: its database connection (opened by the first
     # handler, or by negotiate_contexts to read the runtime settings) goes with it instead of
-    # waiting for the garbage collector.
-    connections.close_all()
+    # waiting for the garbage collector. (An abort from another thread, the server's shutdown
+    # say, leaves that thread's connections alone.)
+    if threading.current_thread() is event.assoc:
+        connections.close_all()
 
 
 HANDLERS = [

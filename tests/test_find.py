@@ -22,6 +22,7 @@ from pynetdicom.sop_class import (
 
 from dicomnet import find
 from dicomnet.models import Modality
+from explorer.models import Instance
 from tests.dicom_peers import dcmtk, port_of
 from tests.find_archive import (
     CT_SMALL_SERIES,
@@ -320,6 +321,29 @@ def findscu(server, tmp_path, *args):
 
 def as_list(value):
     return list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
+
+
+def test_findscu_at_orthancs_images_level_gets_orthancs_answers(archive, finder, tmp_path):
+    # Orthanc 1.10.1 to `findscu -S -k QueryRetrieveLevel=IMAGES -k PatientName -k SOPInstanceUID
+    # -k 0002,0010 -k 0002,0002`: answers at IMAGES level, in ISO_IR 100 (DefaultEncoding
+    # Latin1, no SpecificCharacterSet in the query), with no group 0002 element.
+    result, answers = findscu(
+        finder,
+        tmp_path,
+        "-S",
+        "-k", "QueryRetrieveLevel=IMAGES",
+        "-k", "PatientName",
+        "-k", "SOPInstanceUID",
+        "-k", "0002,0010",
+        "-k", "0002,0002",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    assert answers and len(answers) == Instance.objects.count()
+    for answer in answers:
+        assert answer.QueryRetrieveLevel == "IMAGES"
+        assert all(tag.group != 0x0002 for tag in answer.keys())  # findscu's own file meta aside
+        if str(answer.PatientName).isascii():
+            assert answer.SpecificCharacterSet == "ISO_IR 100"
 
 
 def test_findscu_study_root_study_level(archive, finder, tmp_path):

@@ -618,6 +618,7 @@ def test_an_asynchronous_move_is_a_job_and_answered_at_once(dicom_server, destin
     run_queued_jobs()
     job.refresh_from_db()
     assert job.state == Job.SUCCESS
+    assert (job.content["Description"], job.content["MoveOriginatorAET"]) == ("C-MOVE", "PYSCU")
     assert set(dest.received) == uids_of("A1")
 
 

@@ -13,6 +13,7 @@ Private names of pynetdicom used here, and why: QueryRetrieveServiceClass._move_
 wrapped. UPSTREAM_SHA256 holds the hash of its source as read from pynetdicom 3.0.4.
 """
 
+import logging
 from dataclasses import dataclass
 
 from pynetdicom.dimse_primitives import C_MOVE
@@ -28,6 +29,9 @@ UPSTREAM_SHA256 = {
 }
 
 ERROR_COMMENT_LENGTH = 64  # LO
+UNABLE_TO_PROCESS = 0xC000
+
+logger = logging.getLogger("dicomnet")
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,11 @@ def install(check):
     upstream = getattr(QueryRetrieveServiceClass._move_scp, "upstream", QueryRetrieveServiceClass._move_scp)
 
     def _move_scp(self, req, context):
-        answer = check(self.assoc, req, context)
+        try:
+            answer = check(self.assoc, req, context)
+        except Exception:  # a fault of ours: answered, logged, and the association goes on
+            logger.exception("C-MOVE: the request could not be examined")
+            answer = MoveAnswer(UNABLE_TO_PROCESS, "The request could not be examined")
         if answer is None:
             return upstream(self, req, context)
         rsp = C_MOVE()

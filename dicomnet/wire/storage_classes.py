@@ -20,22 +20,20 @@ from pynetdicom import sop_class
 PRIVATE_NAMES = ("_STORAGE_CLASSES",)
 
 _lock = threading.Lock()
+# The UIDs of _STORAGE_CLASSES as a set: checked for every class of every association.
+_served = frozenset(sop_class._STORAGE_CLASSES.values())
 
 
 def serve_as_storage(uids):
     """Make pynetdicom's storage service serve C-STOREs of these SOP classes."""
-    known = sop_class._STORAGE_CLASSES
-    missing = [uid for uid in uids if uid not in known.values()]
+    global _served
+    missing = [uid for uid in uids if uid not in _served]
     if not missing:
         return
     with _lock:
         classes = dict(sop_class._STORAGE_CLASSES)
-        known_values = set(classes.values())
         for uid in missing:
-            if uid not in known_values:
+            if uid not in _served:
                 classes[f"Pharos{uid}"] = uid
         sop_class._STORAGE_CLASSES = classes
-
-
-def served_as_storage(uid):
-    return uid in sop_class._STORAGE_CLASSES.values()
+        _served = frozenset(classes.values())

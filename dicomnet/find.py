@@ -32,6 +32,7 @@ from pydicom.tag import BaseTag
 from dicomnet.find_answers import (
     answer_charset,
     data_set_value,
+    default_charset,
     element_of,
     encoded_value,
     non_ascii_texts,
@@ -50,9 +51,18 @@ MODEL_OF_SOP_CLASS = {
     "1.2.840.10008.5.1.4.1.2.1.1": PATIENT_ROOT,  # Patient Root Query/Retrieve Information Model - FIND
     "1.2.840.10008.5.1.4.1.2.2.1": STUDY_ROOT,  # Study Root Query/Retrieve Information Model - FIND
 }
-LEVELS_OF_MODEL = {
-    PATIENT_ROOT: (levels.PATIENT, levels.STUDY, levels.SERIES, levels.INSTANCE),
-    STUDY_ROOT: (levels.STUDY, levels.SERIES, levels.INSTANCE),
+# The names of the levels Orthanc reads in a QueryRetrieveLevel (its StringToResourceType),
+# in either information model: Orthanc does not check that a level belongs to the model.
+QUERY_LEVELS = {
+    "PATIENT": levels.PATIENT,
+    "PATIENTS": levels.PATIENT,
+    "STUDY": levels.STUDY,
+    "STUDIES": levels.STUDY,
+    "SERIES": levels.SERIES,
+    "IMAGE": levels.INSTANCE,
+    "IMAGES": levels.INSTANCE,
+    "INSTANCE": levels.INSTANCE,
+    "INSTANCES": levels.INSTANCE,
 }
 # PS3.4 C.4.1.2.2.1: a hierarchical query names its place with the unique keys of the levels
 # above. Orthanc never checks them, and neither do we (a missing one is universal matching);
@@ -65,6 +75,7 @@ UNIQUE_KEYS_ABOVE = {
         levels.INSTANCE: ("PatientID", "StudyInstanceUID", "SeriesInstanceUID"),
     },
     STUDY_ROOT: {
+        levels.PATIENT: (),
         levels.STUDY: (),
         levels.SERIES: ("StudyInstanceUID",),
         levels.INSTANCE: ("StudyInstanceUID", "SeriesInstanceUID"),
@@ -82,10 +93,11 @@ SOP_CLASS_NOT_SUPPORTED = 0x0122
 # answers received before it, and the Error Comment says what happened.
 OUT_OF_RESOURCES = 0xA700
 IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS = 0xA900
-UNABLE_TO_PROCESS = 0xC000  # Orthanc's answer to a wildcard on a date
+UNABLE_TO_PROCESS = 0xC000  # Orthanc's answer to a wildcard on a date, or to a level it does not know
 DATABASE_FAILURE = 0xC001
 CANNOT_ENCODE = 0xC312  # pynetdicom's failure for an answer it cannot encode
 
+FILE_META_GROUP = 0x0002  # never in a data set: Orthanc neither matches nor answers it
 QUERY_RETRIEVE_LEVEL = 0x00080052
 SPECIFIC_CHARACTER_SET = 0x00080005
 RETRIEVE_AE_TITLE = 0x00080054
@@ -154,12 +166,13 @@ class Request:
 
 def parse_request(identifier, model):
     """The request a C-FIND identifier makes in an information model (PATIENT_ROOT or
-    STUDY_ROOT). Raises FindRefused when the level is missing, unknown or not in the model."""
-    level = level_of(identifier, model)
+    STUDY_ROOT). Raises FindRefused when the model is not one of them, or the level is
+    missing or unknown."""
+    level, level_text = level_of(identifier, model)
     log_missing_unique_keys(identifier, model, level)
     matching, keys = {}, []
     for tag in sorted(identifier.keys()):
-        if tag.element == 0 or tag in ALWAYS_ANSWERED:
+        if tag.element == 0 or tag.group == FILE_META_GROUP or tag in ALWAYS_ANSWERED:
             continue  # group lengths carry nothing; the others are answered anyway
         element = readable_element(identifier, tag)
         if element.VR != "SQ":
@@ -167,23 +180,25 @@ def parse_request(identifier, model):
             if text:
                 matching[f"{int(tag):08X}"] = text
         keys.append(return_key(level, tag, answer_vr(tag, element.VR)))
-    keys.extend(fixed_keys(level))
+    keys.extend(fixed_keys(level_text))
     keys = tuple(sorted(keys, key=lambda key: key.tag))
-    return Request(model, level, matching, keys, query_charset(identifier))
+    # Without a SpecificCharacterSet in the query, the answers are in DefaultEncoding's, as
+    # Orthanc's are.
+    return Request(model, level, matching, keys, query_charset(identifier) or default_charset())
 
 
 def level_of(identifier, model):
-    if model not in LEVELS_OF_MODEL:
+    """The level of a query and its name as the query spells it (which the answers repeat,
+    as Orthanc's do: IMAGES stays IMAGES)."""
+    if model not in UNIQUE_KEYS_ABOVE:
         raise FindRefused(SOP_CLASS_NOT_SUPPORTED, "Only Patient Root and Study Root queries are supported")
-    text = str(identifier.get("QueryRetrieveLevel", "") or "").strip().upper()
+    text = str(identifier.get("QueryRetrieveLevel", "") or "").strip()
     if not text:
-        raise FindRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, "The query has no QueryRetrieveLevel")
-    level = levels.BY_QUERY_LEVEL.get(text)
+        raise FindRefused(UNABLE_TO_PROCESS, "The query has no QueryRetrieveLevel")
+    level = QUERY_LEVELS.get(text.upper())
     if level is None:
-        raise FindRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, f"Unknown QueryRetrieveLevel {text!r}")
-    if level not in LEVELS_OF_MODEL[model]:
-        raise FindRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, f"No {text} level in the {model} root model")
-    return level
+        raise FindRefused(UNABLE_TO_PROCESS, f"Unknown QueryRetrieveLevel {text!r}")
+    return level, text
 
 
 def log_missing_unique_keys(identifier, model, level):
@@ -236,9 +251,9 @@ def return_key(level, tag, vr):
     return ReturnKey(tag, vr, DATA_SET, f"{int(tag):08X}")
 
 
-def fixed_keys(level):
+def fixed_keys(level_text):
     return [
-        ReturnKey(BaseTag(QUERY_RETRIEVE_LEVEL), "CS", FIXED, level.query_level),
+        ReturnKey(BaseTag(QUERY_RETRIEVE_LEVEL), "CS", FIXED, level_text),
         ReturnKey(BaseTag(RETRIEVE_AE_TITLE), "AE", FIXED, settings.PHAROS_AET),
     ]
 
@@ -339,11 +354,18 @@ class Found:
         return key.where
 
 
+def limit_for(level):
+    """Orthanc's caps: LimitFindInstances for instances, LimitFindResults for the other levels."""
+    if level is levels.INSTANCE:
+        return settings.PHAROS_DICOM_LIMIT_FIND_INSTANCES
+    return settings.PHAROS_DICOM_LIMIT_FIND_RESULTS
+
+
 def search(request, limit=None):
     """The matches of a request through explorer.query.search, at most `limit` (None: the
-    setting; 0: no limit). Raises FindRefused for a query that cannot be matched (a wildcard
-    on a date)."""
-    limit = settings.PHAROS_DICOM_LIMIT_FIND_RESULTS if limit is None else limit
+    setting of the level, limit_for; 0: no limit). Raises FindRefused for a query that cannot
+    be matched (a wildcard on a date)."""
+    limit = limit_for(request.level) if limit is None else limit
     try:
         constraints = matching.constraints_for(request.level, request.matching, case_insensitive_vr=case_rule())
     except PharosError as error:  # ParameterOutOfRange: a wildcard on a date or a time

@@ -274,6 +274,13 @@ def store_job(job, progress, should_stop):
         content = scu.store_content(modality, len(instances)) | {"ParentResources": job.parameters["Resources"]}
         raise JobFailed(str(error), content) from error
     content["ParentResources"] = job.parameters["Resources"]
+    # A store made for an incoming C-MOVE (PHAROS_DICOM_SYNCHRONOUS_CMOVE false) says so, as
+    # Orthanc's DicomModalityStore job does.
+    if "Description" in job.parameters:
+        content["Description"] = job.parameters["Description"]
+    if "MoveOriginatorAet" in job.parameters:
+        content["MoveOriginatorAET"] = job.parameters["MoveOriginatorAet"]
+        content["MoveOriginatorID"] = job.parameters["MoveOriginatorID"]
     if content["FailedInstancesCount"]:
         # As Orthanc's store job (unless "Permissive"): one instance not sent fails the job.
         failed, total = content["FailedInstancesCount"], content["InstancesCount"]

@@ -8,8 +8,15 @@ instance; a get yields the number, then the data sets. pynetdicom performs each 
 sub-operation (over a new association for a move, back over the requesting one for a get),
 puts the remaining / completed / failed / warning counts in the pending responses, and
 sends the final status itself: 0x0000, 0xB000 when some sub-operations failed, 0xA702 when
-all did, 0xFE00 after a C-CANCEL. An identifier that designates nothing we can send is
-answered 0xA900 to a C-GET and 0xC514 to a C-MOVE (see `move`).
+all did, 0xFE00 after a C-CANCEL. An identifier that designates nothing is answered 0xC000,
+as Orthanc answers it.
+
+A C-MOVE is looked at first by `move_answer`, which pynetdicom's C-MOVE service calls before
+it runs (dicomnet/wire/move_answer.py): refusals are answered there, without a connection to
+the destination (0x0124 to a peer that may not move, 0xA801 for an unknown destination, 0xC000
+for an identifier that designates nothing), and so is a move run as a job
+(PHAROS_DICOM_SYNCHRONOUS_CMOVE false): as Orthanc, every sub-operation is reported done at
+once, and the job, listed in /jobs, sends the instances.
 
 The work is in plain functions that tests call directly: `instances_for` (the selection),
 `contexts_for` (what to propose to a move destination) and `dataset_to_send` (a stored file
@@ -18,9 +25,11 @@ transfer syntax).
 """
 
 import logging
+import weakref
 
 import pydicom
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.uid import (
@@ -39,6 +48,7 @@ from pynetdicom.sop_class import (
 
 from dicomnet import access
 from dicomnet.transcoding import to_explicit_little_endian
+from dicomnet.wire.move_answer import MoveAnswer, identifier_of
 from explorer import index, storage
 from explorer.levels import BY_QUERY_LEVEL
 
@@ -46,19 +56,38 @@ logger = logging.getLogger("dicomnet")
 
 PENDING = 0xFF00
 CANCELLED = 0xFE00
+SUCCESS = 0x0000
+REFUSED_NOT_AUTHORISED = 0x0124
+MOVE_DESTINATION_UNKNOWN = 0xA801
 IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS = 0xA900
-UNABLE_TO_PROCESS = 0xC000
+UNABLE_TO_PROCESS = 0xC000  # Orthanc's answer to every retrieve it cannot serve
 
 ALL_LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
-# PS3.4 C.6.1 and C.6.2: the Study Root model has no patient level.
-LEVELS_OF_MODEL = {
-    PatientRootQueryRetrieveInformationModelMove: ALL_LEVELS,
-    PatientRootQueryRetrieveInformationModelGet: ALL_LEVELS,
-    StudyRootQueryRetrieveInformationModelMove: ALL_LEVELS[1:],
-    StudyRootQueryRetrieveInformationModelGet: ALL_LEVELS[1:],
+RETRIEVE_MODELS = frozenset(
+    {
+        PatientRootQueryRetrieveInformationModelMove,
+        PatientRootQueryRetrieveInformationModelGet,
+        StudyRootQueryRetrieveInformationModelMove,
+        StudyRootQueryRetrieveInformationModelGet,
+    }
+)
+# The level names Orthanc reads (its StringToResourceType), in either model: Orthanc does not
+# check that a level belongs to the model, and a PATIENT retrieve in Study Root is served.
+LEVEL_NAMES = {
+    "PATIENT": "PATIENT",
+    "PATIENTS": "PATIENT",
+    "STUDY": "STUDY",
+    "STUDIES": "STUDY",
+    "SERIES": "SERIES",
+    "IMAGE": "IMAGE",
+    "IMAGES": "IMAGE",
+    "INSTANCE": "IMAGE",
+    "INSTANCES": "IMAGE",
 }
 # Each level's unique key (PS3.4 C.6.1.1), the one key that selects.
 UNIQUE_KEYS = {name: BY_QUERY_LEVEL[name].identifier for name in ALL_LEVELS}
+# At study level a non-empty AccessionNumber selects instead (Orthanc's LookupIdentifiers).
+ACCESSION_NUMBER = "AccessionNumber"
 
 MAX_CONTEXTS = 128  # PS3.8: presentation context ids are the odd numbers 1 to 255
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
@@ -80,38 +109,44 @@ class RetrieveRefused(Exception):
 
 def instances_for(identifier, model):
     """The instances a C-MOVE / C-GET identifier designates in an information model (the
-    request's SOP Class UID), as a queryset. Only the level's unique key selects, as in
-    Orthanc; it may be a list ('uid1\\uid2'). Raises RetrieveRefused."""
-    level = level_of(identifier, model)
-    keyword = UNIQUE_KEYS[level]
-    values = key_values(identifier, keyword)
-    if not values:
-        raise RetrieveRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, f"a {level} level retrieve without {keyword}")
-    return index.instances_to_send(BY_QUERY_LEVEL[level], values)
-
-
-def level_of(identifier, model):
-    levels = LEVELS_OF_MODEL.get(model)
-    if levels is None:
+    request's SOP Class UID), as a queryset, selected as Orthanc selects them: by the level's
+    unique key (at study level by AccessionNumber when it is given), which may be a list
+    ('uid1\\uid2'); without a level, by the lowest level whose key is given. Raises
+    RetrieveRefused."""
+    if model not in RETRIEVE_MODELS:
         raise RetrieveRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, f"no retrieve in the information model {model}")
-    level = str(identifier.get("QueryRetrieveLevel") or "").strip().upper()
-    if not level:
-        return deduced_level(identifier, levels)
-    if level not in levels:
-        raise RetrieveRefused(
-            IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
-            f"QueryRetrieveLevel {level!r} is not one of {', '.join(levels)} in {UID(model).name}",
-        )
-    return level
+    text = str(identifier.get("QueryRetrieveLevel") or "").strip()
+    if not text:
+        # Some SCUs leave QueryRetrieveLevel out; Orthanc takes the lowest level whose key
+        # is given, and so do we.
+        for level in reversed(ALL_LEVELS):
+            keyword, values = selecting_key(identifier, level)
+            if values:
+                return selected(level, keyword, values)
+        raise RetrieveRefused(UNABLE_TO_PROCESS, "no QueryRetrieveLevel and no unique key")
+    level = LEVEL_NAMES.get(text.upper())
+    if level is None:
+        raise RetrieveRefused(UNABLE_TO_PROCESS, f"unknown QueryRetrieveLevel {text!r}")
+    keyword, values = selecting_key(identifier, level)
+    if not values:
+        raise RetrieveRefused(UNABLE_TO_PROCESS, f"a {level} level retrieve without {keyword}")
+    return selected(level, keyword, values)
 
 
-def deduced_level(identifier, levels):
-    # Some SCUs leave QueryRetrieveLevel out; Orthanc takes the lowest level whose unique
-    # key is given, and so do we.
-    for level in reversed(levels):
-        if key_values(identifier, UNIQUE_KEYS[level]):
-            return level
-    raise RetrieveRefused(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, "no QueryRetrieveLevel and no unique key")
+def selecting_key(identifier, level):
+    """The key that selects at a level and its values (none when it is missing or empty)."""
+    if level == "STUDY":
+        accession_numbers = key_values(identifier, ACCESSION_NUMBER)
+        if accession_numbers:
+            return ACCESSION_NUMBER, accession_numbers
+    keyword = UNIQUE_KEYS[level]
+    return keyword, key_values(identifier, keyword)
+
+
+def selected(level, keyword, values):
+    if keyword == ACCESSION_NUMBER:
+        return index.instances_to_send_by_accession_number(values)
+    return index.instances_to_send(BY_QUERY_LEVEL[level], values)
 
 
 def key_values(identifier, keyword):
@@ -255,6 +290,61 @@ class StoreAssociation:
         return self.destination.host, self.destination.port, options
 
 
+# The instances move_answer found for a request, handed to `move` (keyed by the request).
+PLANNED = weakref.WeakKeyDictionary()
+
+
+def move_answer(assoc, request, context):
+    """What pynetdicom's C-MOVE service answers before it runs (dicomnet/wire/move_answer.py):
+    a MoveAnswer for a refusal or a move run as a job, None to let `move` send the instances
+    (which this function has looked up already, in PLANNED)."""
+    close_old_connections()
+    aet, address = assoc.requestor.ae_title.strip(), assoc.requestor.address
+    if not access.may("move", aet, address):
+        return MoveAnswer(REFUSED_NOT_AUTHORISED, "This AE may not C-MOVE")
+    destination = access.destination(request.MoveDestination)
+    if destination is None:
+        logger.warning("C-MOVE from %s refused: unknown destination %r", aet, request.MoveDestination)
+        return MoveAnswer(MOVE_DESTINATION_UNKNOWN, "Unknown move destination")
+    try:
+        try:
+            identifier = identifier_of(request, context)
+            for _ in identifier:  # pydicom decodes lazily: a damaged element fails here
+                pass
+        except Exception as error:  # pydicom raises many kinds on damaged input
+            raise RetrieveRefused(UNABLE_TO_PROCESS, f"the identifier cannot be decoded: {error}") from error
+        instances = list(instances_for(identifier, request.AffectedSOPClassUID))
+        if not instances:
+            raise RetrieveRefused(UNABLE_TO_PROCESS, "the request designates no stored instance")
+    except RetrieveRefused as refusal:
+        logger.warning("C-MOVE from %s refused: %s", aet, refusal.reason)
+        return MoveAnswer(refusal.status, refusal.reason)
+    except DatabaseError as error:
+        logger.error("C-MOVE from %s failed: %s", aet, error)
+        return MoveAnswer(UNABLE_TO_PROCESS, "The database failed")
+    if not settings.PHAROS_DICOM_SYNCHRONOUS_CMOVE:
+        return move_as_job(aet, request, destination, instances)
+    PLANNED[request] = instances
+    return None
+
+
+def move_as_job(aet, request, destination, instances):
+    """Orthanc's asynchronous C-MOVE: a DicomModalityStore job sends the instances, and the
+    requestor is told at once that every sub-operation succeeded."""
+    from dicomnet import jobs
+
+    parameters = {
+        "Modality": destination.name,
+        "Resources": [instance.public_id for instance in instances],
+        "Description": "C-MOVE",
+        "MoveOriginatorAet": aet,
+        "MoveOriginatorID": request.MessageID,
+    }
+    job = jobs.submit("DicomModalityStore", parameters)
+    logger.info("C-MOVE from %s to %s: %d instances, sent by job %s", aet, destination.aet, len(instances), job.id)
+    return MoveAnswer(SUCCESS, completed=len(instances))
+
+
 def move(event):
     """EVT_C_MOVE: send the designated instances to the move destination, a configured modality."""
     destination = access.destination(event.move_destination)
@@ -262,14 +352,14 @@ def move(event):
         logger.warning("C-MOVE from %s refused: unknown destination %r", requestor_aet(event), event.move_destination)
         yield None, None  # pynetdicom answers 0xA801 Move Destination Unknown
         return
-    try:
-        instances = requested_instances(event)
-    except RetrieveRefused as refusal:
-        logger.warning("C-MOVE from %s refused: %s", requestor_aet(event), refusal.reason)
-        # pynetdicom sends a failure status of ours only once associated with the
-        # destination. Raised before the first yield, the refusal makes it answer 0xC514
-        # (Unable to process) at once, without connecting anywhere.
-        raise
+    instances = PLANNED.pop(event.request, None)
+    if instances is None:  # move_answer did not run
+        try:
+            instances = requested_instances(event)
+        except RetrieveRefused as refusal:
+            logger.warning("C-MOVE from %s refused: %s", requestor_aet(event), refusal.reason)
+            yield None, None
+            return
     logger.info("C-MOVE from %s to %s: %d instances", requestor_aet(event), destination.aet, len(instances))
     link = StoreAssociation(destination)
     yield link.address(contexts_for(instances))

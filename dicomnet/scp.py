@@ -12,16 +12,18 @@ import threading
 import weakref
 
 from django.conf import settings
-from django.db import close_old_connections
-from pynetdicom import AE, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import Verification
+from django.db import close_old_connections, connections
+from pynetdicom import AE, evt
+from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import ThreadedAssociationServer
 
-from dicomnet import access, wire
-from dicomnet.contexts import QUERY_RETRIEVE, UNCOMPRESSED, accepted_transfer_syntaxes, set_no_delay
+from dicomnet import access, contexts, wire
+from dicomnet.contexts import set_no_delay
 from dicomnet.wire import config as wire_config
+from dicomnet.wire import move_answer as wire_move_answer
 from dicomnet.wire import server as wire_server
 from dicomnet.wire.reactors import Association
+from dicomnet.wire.storage_classes import serve_as_storage
 from explorer import accepting, fast_paths, pydicom_compat, storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
@@ -40,20 +42,37 @@ def build_ae():
     ae.maximum_associations = settings.PHAROS_DICOM_MAX_ASSOCIATIONS
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = settings.PHAROS_DICOM_SCP_TIMEOUT
     ae.require_called_aet = settings.PHAROS_DICOM_CHECK_CALLED_AET
-    ae.add_supported_context(Verification, UNCOMPRESSED)
-    storage_syntaxes = accepted_transfer_syntaxes()
-    for context in AllStoragePresentationContexts:
-        # scp_role lets a C-GET requestor receive its images back on this association.
-        ae.add_supported_context(context.abstract_syntax, storage_syntaxes, scp_role=True, scu_role=False)
-    for sop_class in QUERY_RETRIEVE:
-        ae.add_supported_context(sop_class, UNCOMPRESSED)
+    # The services alone: the storage contexts are made for each association, from what its
+    # peer proposes (negotiate_contexts).
+    ae.supported_contexts = list(contexts.service_contexts())
     return ae
+
+
+def negotiate_contexts(event):
+    """EVT_ACSE_RECV: before an association is negotiated, the contexts it may accept, from
+    the runtime settings of this moment (AcceptedTransferSyntaxes, UnknownSopClassAccepted)
+    and the abstract syntaxes the peer proposes; pynetdicom's storage service is made to
+    serve each storage class accepted."""
+    primitive = event.primitive
+    if not isinstance(primitive, A_ASSOCIATE) or event.assoc.is_established:
+        return
+    close_old_connections()
+    proposed = [cx.abstract_syntax for cx in primitive.presentation_context_definition_list or []]
+    syntaxes = contexts.accepted_transfer_syntaxes()
+    unknown_accepted = contexts.unknown_sop_class_accepted()
+    supported = contexts.acceptor_contexts(proposed, syntaxes, unknown_accepted)
+    serve_as_storage([str(cx.abstract_syntax) for cx in supported if cx.scp_role])
+    event.assoc.acceptor.supported_contexts = supported
 
 
 def configure_pynetdicom():
     # Received data sets go to a temporary file beside the store, then are renamed into
     # it: a large instance is never held in memory.
     wire_config.configure(incoming_folder=storage.incoming_dir())
+    # C-MOVE refusals and moves run as jobs are answered before pynetdicom's service runs.
+    from dicomnet import retrieve
+
+    wire_move_answer.install(retrieve.move_answer)
 
 
 def peer(event):
@@ -120,10 +139,10 @@ def handle_move(event):
     from dicomnet import retrieve
 
     close_old_connections()
-    if not access.may("move", *peer(event)):
-        # pynetdicom cannot answer a C-MOVE with a failure before it has connected to the
-        # destination; abort the association instead, as Orthanc does.
-        event.assoc.abort()
+    # Who may move is checked by retrieve.move_answer, before pynetdicom's service runs; its
+    # refusal is a failure status. (Without it, pynetdicom can only answer 0xA801 here.)
+    if event.request not in retrieve.PLANNED and not access.may("move", *peer(event)):
+        yield None, None
         return
     yield from retrieve.move(event)
 
@@ -152,10 +171,17 @@ def log_rejected(event):
 def log_ended(event):
     aet, address = peer(event)
     logger.info("Association from %s at %s ended (%s)", aet, address, event.event.name)
+    # The association's thread ends here: its database connection (opened by the first
+    # handler, or by negotiate_contexts to read the runtime settings) goes with it instead of
+    # waiting for the garbage collector. (An abort from another thread, the server's shutdown
+    # say, leaves that thread's connections alone.)
+    if threading.current_thread() is event.assoc:
+        connections.close_all()
 
 
 HANDLERS = [
     (evt.EVT_CONN_OPEN, set_no_delay),
+    (evt.EVT_ACSE_RECV, negotiate_contexts),
     (evt.EVT_C_ECHO, handle_echo),
     (evt.EVT_C_STORE, handle_store),
     (evt.EVT_C_FIND, handle_find),

@@ -285,6 +285,13 @@ def instances_to_send(level, identifiers):
     return Instance.objects.filter(**lookup).only(*SENDING_FIELDS).order_by("series_id", "pk")
 
 
+def instances_to_send_by_accession_number(accession_numbers):
+    """instances_to_send for the studies with one of these AccessionNumbers (a C-MOVE's
+    other key at study level, as in Orthanc)."""
+    lookup = {"series__study__accession_number__in": accession_numbers}
+    return Instance.objects.filter(**lookup).only(*SENDING_FIELDS).order_by("series_id", "pk")
+
+
 def resolve(public_id):
     """The level and resource of any public id, or (None, None)."""
     for level in levels.LEVELS:

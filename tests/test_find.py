@@ -22,6 +22,7 @@ from pynetdicom.sop_class import (
 
 from dicomnet import find
 from dicomnet.models import Modality
+from explorer.models import Instance
 from tests.dicom_peers import dcmtk, port_of
 from tests.find_archive import (
     CT_SMALL_SERIES,
@@ -46,17 +47,18 @@ pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::UserWar
 
 
 @pytest.mark.parametrize(
-    "level, model, comment",
+    "level, comment",
     [
-        ("", find.STUDY_ROOT, "The query has no QueryRetrieveLevel"),
-        ("FRAME", find.STUDY_ROOT, "Unknown QueryRetrieveLevel 'FRAME'"),
-        ("PATIENT", find.STUDY_ROOT, "No PATIENT level in the study root model"),
+        ("", "The query has no QueryRetrieveLevel"),
+        ("FRAME", "Unknown QueryRetrieveLevel 'FRAME'"),
+        ("FOO", "Unknown QueryRetrieveLevel 'FOO'"),
     ],
 )
-def test_a_level_missing_unknown_or_outside_the_model_is_refused(level, model, comment):
+def test_a_level_missing_or_unknown_is_refused(level, comment):
+    # Orthanc 1.10.1 answers findscu's QueryRetrieveLevel=FOO with 0xC000 (Unable to process).
     with pytest.raises(find.FindRefused) as refused:
-        find.parse_request(identifier(level, PatientID=""), model)
-    assert refused.value.status == find.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS == 0xA900
+        find.parse_request(identifier(level, PatientID=""), find.STUDY_ROOT)
+    assert refused.value.status == find.UNABLE_TO_PROCESS == 0xC000
     assert refused.value.comment == comment
     assert refused.value.status_dataset().ErrorComment == comment
 
@@ -66,7 +68,40 @@ def test_a_query_without_a_level_element_is_refused():
     query.PatientID = ""
     with pytest.raises(find.FindRefused) as refused:
         find.parse_request(query, find.PATIENT_ROOT)
-    assert refused.value.status == 0xA900
+    assert refused.value.status == 0xC000
+
+
+@pytest.mark.parametrize(
+    "text, level",
+    [
+        ("PATIENT", "PATIENT"),
+        ("PATIENTS", "PATIENT"),
+        ("STUDIES", "STUDY"),
+        ("series", "SERIES"),
+        ("IMAGE", "IMAGE"),
+        ("IMAGES", "IMAGE"),
+        ("INSTANCE", "IMAGE"),
+        ("INSTANCES", "IMAGE"),
+    ],
+)
+def test_the_level_names_orthanc_reads_in_either_model(text, level):
+    # As Orthanc 1.10.1 (StringToResourceType): findscu -S with QueryRetrieveLevel=PATIENTS
+    # got the five patients of the reference, and the answers repeat the level as asked.
+    request = find.parse_request(identifier(text, PatientID=""), find.STUDY_ROOT)
+    assert request.level.query_level == level
+    assert [key.where for key in request.keys if key.tag == 0x00080052] == [text]
+
+
+def test_file_meta_keys_are_neither_matched_nor_answered(archive):
+    # findscu -k 0002,0010 -k 0002,0002 against Orthanc 1.10.1: no group 0002 element came back.
+    query = identifier("IMAGE", SOPInstanceUID="")
+    query.add_new(0x00020010, "UI", "1.2.840.10008.1.2.1")
+    query.add_new(0x00020002, "UI", "1.2.3")
+    request = find.parse_request(query, find.STUDY_ROOT)
+    assert request.matching == {}
+    answers = find.find_answers(query)
+    assert answers
+    assert all(tag.group != 2 for answer in answers for tag in answer.keys())
 
 
 def test_an_unknown_information_model_is_refused():
@@ -228,6 +263,19 @@ def test_a_non_main_tag_is_a_constraint_and_a_return_key(archive):
 # --- The limit ------------------------------------------------------------------------
 
 
+def test_instances_have_their_own_limit_as_in_orthanc(archive, settings):
+    # Orthanc: LimitFindInstances caps IMAGE-level answers, LimitFindResults the others.
+    settings.PHAROS_DICOM_LIMIT_FIND_INSTANCES = 2
+    settings.PHAROS_DICOM_LIMIT_FIND_RESULTS = 1
+    instances = find.search(find.parse_request(identifier("IMAGES", SOPInstanceUID=""), find.STUDY_ROOT))
+    assert (len(instances), instances.truncated) == (2, True)
+    studies = find.search(find.parse_request(identifier("STUDY", StudyInstanceUID=""), find.STUDY_ROOT))
+    assert (len(studies), studies.truncated) == (1, True)
+    settings.PHAROS_DICOM_LIMIT_FIND_INSTANCES = 0
+    instances = find.search(find.parse_request(identifier("IMAGE", SOPInstanceUID=""), find.STUDY_ROOT))
+    assert not instances.truncated and len(instances) > 2
+
+
 def test_the_limit_keeps_the_first_matches_and_says_so(archive, settings):
     settings.PHAROS_DICOM_LIMIT_FIND_RESULTS = 4
     found = find.search(find.parse_request(identifier("STUDY", StudyInstanceUID=""), find.STUDY_ROOT))
@@ -273,6 +321,29 @@ def findscu(server, tmp_path, *args):
 
 def as_list(value):
     return list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
+
+
+def test_findscu_at_orthancs_images_level_gets_orthancs_answers(archive, finder, tmp_path):
+    # Orthanc 1.10.1 to `findscu -S -k QueryRetrieveLevel=IMAGES -k PatientName -k SOPInstanceUID
+    # -k 0002,0010 -k 0002,0002`: answers at IMAGES level, in ISO_IR 100 (DefaultEncoding
+    # Latin1, no SpecificCharacterSet in the query), with no group 0002 element.
+    result, answers = findscu(
+        finder,
+        tmp_path,
+        "-S",
+        "-k", "QueryRetrieveLevel=IMAGES",
+        "-k", "PatientName",
+        "-k", "SOPInstanceUID",
+        "-k", "0002,0010",
+        "-k", "0002,0002",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+    assert answers and len(answers) == Instance.objects.count()
+    for answer in answers:
+        assert answer.QueryRetrieveLevel == "IMAGES"
+        assert all(tag.group != 0x0002 for tag in answer.keys())  # findscu's own file meta aside
+        if str(answer.PatientName).isascii():
+            assert answer.SpecificCharacterSet == "ISO_IR 100"
 
 
 def test_findscu_study_root_study_level(archive, finder, tmp_path):
@@ -423,8 +494,11 @@ def test_pynetdicom_reads_the_answers_in_each_transfer_syntax_and_pdu_size(archi
 def test_pynetdicom_bad_queries_are_answered_by_a_failure(archive, pyfind):
     (status, answer), = pynetdicom_find(pyfind, identifier("STUDY", StudyDate="2020*"))
     assert (status, answer) == (0xC000, None)
-    (status, answer), = pynetdicom_find(pyfind, identifier("PATIENT"))
-    assert (status, answer) == (0xA900, None)
+    (status, answer), = pynetdicom_find(pyfind, identifier("FRAME"))
+    assert (status, answer) == (0xC000, None)
+    # As Orthanc, the PATIENT level in the Study Root model too.
+    responses = pynetdicom_find(pyfind, identifier("PATIENT"))
+    assert [status for status, _ in responses] == [0xFF00] * 8 + [0x0000]
     responses = pynetdicom_find(pyfind, identifier("PATIENT"), PatientRootQueryRetrieveInformationModelFind)
     assert [status for status, _ in responses] == [0xFF00] * 8 + [0x0000]
 

@@ -9,6 +9,7 @@ import pytest
 from pydicom.filewriter import write_dataset
 
 from dicomnet import find, find_answers
+from explorer import runtime_settings
 from explorer.ingest import Origin, store_instance
 from explorer.models import Study
 from tests.find_archive import (
@@ -213,13 +214,28 @@ def encoded_and_read_back(answer):
 
 
 def test_ascii_answers_keep_the_query_character_set(archive):
+    (answer,) = ask("STUDY", charset="ISO_IR 144", AccessionNumber="ACC-3", PatientName="")
+    assert answer.SpecificCharacterSet == "ISO_IR 144"
+
+
+def test_a_query_without_character_set_is_answered_in_the_default_encoding(archive):
+    # Orthanc 1.10.1, findscu without SpecificCharacterSet: every answer, CT_small's ASCII
+    # name and chrFren's "Buc^Jérôme" alike, came back in ISO_IR 100 (DefaultEncoding Latin1),
+    # and in ISO_IR 192 once PUT /tools/default-encoding Utf8.
     (answer,) = ask("STUDY", AccessionNumber="ACC-3", PatientName="")
-    assert answer.SpecificCharacterSet == ""
-    (answer,) = ask("STUDY", charset="ISO_IR 100", AccessionNumber="ACC-3", PatientName="")
     assert answer.SpecificCharacterSet == "ISO_IR 100"
+    runtime_settings.change("DefaultEncoding", "Utf8")
+    (answer,) = ask("STUDY", AccessionNumber="ACC-3", PatientName="")
+    assert answer.SpecificCharacterSet == "ISO_IR 192"
+    runtime_settings.change("DefaultEncoding", "Greek")
+    (greek,) = ask("PATIENT", find.PATIENT_ROOT, PatientID="SCSGREEK", PatientName="")
+    assert greek.SpecificCharacterSet == "ISO_IR 126"
+    assert str(encoded_and_read_back(greek).PatientName) == GREEK_NAME
 
 
-def test_a_japanese_name_comes_back_in_utf8_to_a_query_without_character_set(archive):
+def test_a_name_outside_the_default_encoding_comes_back_whole_in_utf8(archive):
+    # Orthanc 1.10.1 answered chrH31's "Yamada^Tarou=山田^太郎=やまだ^たろう" as
+    # "Yamada^Tarou=^=^" in ISO_IR 100, the Japanese lost; Pharos answers it in UTF-8 instead.
     (answer,) = ask("STUDY", PatientID="H31EXAMPLE", PatientName="")
     assert answer.SpecificCharacterSet == "ISO_IR 192"
     assert str(encoded_and_read_back(answer).PatientName) == H31_NAME
@@ -245,7 +261,8 @@ def test_greek_fits_in_greek_but_not_in_latin1(archive):
 def test_each_answer_has_its_own_character_set(archive):
     answers = ask("PATIENT", find.PATIENT_ROOT, PatientName="", PatientID="")
     by_id = {answer.PatientID: answer.SpecificCharacterSet for answer in answers}
-    assert by_id["P-DOE"] == "" and by_id["SCSGREEK"] == by_id["SCSRUSS"] == by_id["H31EXAMPLE"] == "ISO_IR 192"
+    assert by_id["P-DOE"] == "ISO_IR 100"
+    assert by_id["SCSGREEK"] == by_id["SCSRUSS"] == by_id["H31EXAMPLE"] == "ISO_IR 192"
 
 
 @pytest.mark.parametrize(

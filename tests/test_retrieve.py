@@ -51,6 +51,7 @@ PATIENT_ID = "RETRIEVE-P"
 STUDIES = {"A": generate_uid(), "B": generate_uid()}
 SERIES = {"A1": generate_uid(), "A2": generate_uid(), "B1": generate_uid()}
 INSTANCES = {"A1": [generate_uid() for _ in range(3)], "A2": [generate_uid() for _ in range(2)], "B1": [generate_uid()]}
+ACCESSION_NUMBERS = {"A": "RETRIEVE-ACC-A", "B": ""}
 CT_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
 J2K_UID = pydicom.dcmread(sample_path("JPEG2000.dcm"), stop_before_pixels=True).SOPInstanceUID
 
@@ -64,6 +65,7 @@ def made_instance(series, number, sop_uid):
         SeriesInstanceUID=SERIES[series],
         SOPInstanceUID=sop_uid,
         InstanceNumber=number,
+        AccessionNumber=ACCESSION_NUMBERS[series[0]],
     )
 
 
@@ -142,15 +144,42 @@ def test_the_level_is_deduced_from_the_keys_when_absent(archive):
         (STUDY_ROOT_MOVE, query("STUDY", PatientID=PATIENT_ID)),
         (STUDY_ROOT_MOVE, query("STUDY", StudyInstanceUID="")),
         (PATIENT_ROOT_GET, query("IMAGE", SeriesInstanceUID=SERIES["A1"])),
-        (STUDY_ROOT_GET, query("PATIENT", PatientID=PATIENT_ID)),  # the Study Root model has no patient level
         (PATIENT_ROOT_MOVE, query("FRAME", SOPInstanceUID=CT_UID)),
         (PATIENT_ROOT_MOVE, Dataset()),
     ],
 )
 def test_an_identifier_without_the_unique_key_is_refused(archive, model, identifier):
+    # Orthanc 1.10.1 answers these 0xC000 (Unable to process).
     with pytest.raises(retrieve.RetrieveRefused) as refusal:
         retrieve.instances_for(identifier, model)
-    assert refusal.value.status == 0xA900
+    assert refusal.value.status == 0xC000
+
+
+@pytest.mark.parametrize("model", [STUDY_ROOT_MOVE, STUDY_ROOT_GET])
+def test_the_patient_level_is_served_in_the_study_root_model_too(archive, model):
+    # As Orthanc, which does not check the level against the model.
+    identifier = query("PATIENT", PatientID=PATIENT_ID)
+    assert sop_uids(retrieve.instances_for(identifier, model)) == uids_of("A1", "A2", "B1")
+
+
+@pytest.mark.parametrize("level", ["IMAGES", "INSTANCE", "INSTANCES"])
+def test_orthancs_other_names_of_the_instance_level(archive, level):
+    identifier = query(level, SOPInstanceUID=CT_UID)
+    assert sop_uids(retrieve.instances_for(identifier, STUDY_ROOT_MOVE)) == {CT_UID}
+
+
+def test_a_study_is_selected_by_its_accession_number_when_given(archive):
+    # Orthanc's LookupIdentifiers: at study level a non-empty AccessionNumber selects, the
+    # StudyInstanceUID is then ignored.
+    accession = ACCESSION_NUMBERS["A"]
+    identifier = query("STUDY", AccessionNumber=accession, StudyInstanceUID=STUDIES["B"])
+    assert sop_uids(retrieve.instances_for(identifier, STUDY_ROOT_MOVE)) == uids_of("A1", "A2")
+    identifier = query("STUDY", AccessionNumber="", StudyInstanceUID=STUDIES["B"])
+    assert sop_uids(retrieve.instances_for(identifier, STUDY_ROOT_MOVE)) == uids_of("B1")
+    # Without a level, the accession number designates its study when no lower key is given.
+    identifier = Dataset()
+    identifier.AccessionNumber = accession
+    assert sop_uids(retrieve.instances_for(identifier, STUDY_ROOT_MOVE)) == uids_of("A1", "A2")
 
 
 def test_contexts_offer_the_stored_syntax_and_the_uncompressed_ones(archive):
@@ -228,7 +257,7 @@ class Undecodable(Dataset):
 def test_a_refused_get_announces_one_sub_operation_then_the_failure(archive):
     # pynetdicom reads the first yield as the number of sub-operations, whatever it is.
     answers = list(retrieve.get(FakeEvent(query("SERIES"), STUDY_ROOT_GET)))
-    assert answers == [1, (0xA900, None)]
+    assert answers == [1, (0xC000, None)]
     assert list(retrieve.get(FakeEvent(Undecodable(), STUDY_ROOT_GET))) == [1, (0xC000, None)]
 
 
@@ -426,11 +455,16 @@ def test_pending_responses_count_the_sub_operations(dicom_server, destination):
     assert (final.Status, final.NumberOfCompletedSuboperations, final.NumberOfFailedSuboperations) == (0x0000, 3, 0)
 
 
-def test_nothing_to_move_is_a_success(dicom_server, destination):
+def test_nothing_to_move_is_refused_as_in_orthanc(dicom_server, destination, caplog):
+    # movescu against Orthanc 1.10.1 for a StudyInstanceUID it does not hold:
+    # "Failed: UnableToProcess" (0xC000), logged "C-MOVE request matching no resource".
     dest = destination()
     responses = pynetdicom_move(dicom_server, query("STUDY", StudyInstanceUID="1.2.3.4"))
-    assert final_status(responses) == 0x0000
+    assert final_status(responses) == 0xC000
+    assert responses[-1][0].ErrorComment == "the request designates no stored instance"
     assert dest.received == {}
+    assert "C-MOVE from PYSCU refused: the request designates no stored instance" in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 def test_an_unknown_destination_is_refused(dicom_server, archive):
@@ -438,11 +472,12 @@ def test_an_unknown_destination_is_refused(dicom_server, archive):
     assert final_status(responses) == 0xA801
 
 
-def test_a_move_without_the_unique_key_is_refused(dicom_server, destination):
+def test_a_move_without_the_unique_key_is_refused(dicom_server, destination, caplog):
     dest = destination()
     responses = pynetdicom_move(dicom_server, query("STUDY", PatientID=PATIENT_ID))
-    assert final_status(responses) == 0xC514  # Unable to process: see retrieve.move
+    assert final_status(responses) == 0xC000  # as Orthanc: Unable to process
     assert dest.received == {}
+    assert "Traceback" not in caplog.text
 
 
 def test_jpeg2000_is_decompressed_for_a_destination_without_it(dicom_server, destination):
@@ -537,12 +572,54 @@ def test_a_cancel_ends_the_move(dicom_server, destination):
     assert len(dest.received) < 6
 
 
-def test_a_move_from_an_unknown_calling_ae_sends_nothing(dicom_server, destination):
+def test_a_move_from_an_unknown_calling_ae_is_refused(dicom_server, destination, caplog):
     dest = destination()
     responses = pynetdicom_move(dicom_server, query("STUDY", StudyInstanceUID=STUDIES["A"]), calling="STRANGER")
-    # As Orthanc does, the association is aborted: no success status, nothing sent.
-    assert all(status.Status != 0x0000 for status, _ in responses if status)
+    assert final_status(responses) == 0x0124  # Refused: not authorised
     assert dest.received == {}
+    assert "Refused MOVE from STRANGER" in caplog.text
+
+
+def test_movescu_by_accession_number_at_patient_level_in_study_root(dicom_server, destination):
+    dest = destination()
+    accession = ACCESSION_NUMBERS["A"]
+    result = dcmtk(
+        "movescu", "-S", "-aet", "PYSCU", "-aec", "PHAROS", "-aem", "DEST",
+        "-k", "QueryRetrieveLevel=STUDY", "-k", f"AccessionNumber={accession}",
+        "127.0.0.1", port_of(dicom_server),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(dest.received) == uids_of("A1", "A2")
+    result = dcmtk(
+        "movescu", "-S", "-aet", "PYSCU", "-aec", "PHAROS", "-aem", "DEST",
+        "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientID={PATIENT_ID}",
+        "127.0.0.1", port_of(dicom_server),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(dest.received) == uids_of("A1", "A2", "B1")
+
+
+def test_an_asynchronous_move_is_a_job_and_answered_at_once(dicom_server, destination, settings, queue, api):
+    # Orthanc with SynchronousCMove false: the C-MOVE answers that every sub-operation
+    # succeeded, and a DicomModalityStore job sends the instances.
+    from dicomnet.models import Job
+    from tests.conftest import run_queued_jobs
+
+    settings.PHAROS_DICOM_SYNCHRONOUS_CMOVE = False
+    dest = destination()
+    responses = pynetdicom_move(dicom_server, query("SERIES", SeriesInstanceUID=SERIES["A1"]))
+    final, _ = responses[-1]
+    assert (final.Status, final.NumberOfCompletedSuboperations, final.NumberOfFailedSuboperations) == (0, 3, 0)
+    assert dest.received == {}
+    job = Job.objects.get()
+    assert (job.type, job.parameters["Modality"]) == ("DicomModalityStore", "dest")
+    assert job.parameters["Description"] == "C-MOVE"
+    assert str(job.id) in api.get("/jobs").json()
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == Job.SUCCESS
+    assert (job.content["Description"], job.content["MoveOriginatorAET"]) == ("C-MOVE", "PYSCU")
+    assert set(dest.received) == uids_of("A1")
 
 
 # --- C-GET --------------------------------------------------------------------------------
@@ -615,7 +692,7 @@ def test_a_get_of_a_sop_class_without_context_fails_for_it(dicom_server, archive
 def test_a_get_without_the_unique_key_is_refused(dicom_server, archive):
     contexts = {SecondaryCaptureImageStorage: [ExplicitVRLittleEndian]}
     responses, received = pynetdicom_get(dicom_server, query("SERIES", StudyInstanceUID=STUDIES["A"]), contexts)
-    assert final_status(responses) == 0xA900
+    assert final_status(responses) == 0xC000  # Unable to process, as Orthanc
     assert received == {}
 
 

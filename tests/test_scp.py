@@ -1,6 +1,7 @@
 """The DICOM server against real peers: DCMTK tools and pynetdicom."""
 
 import copy
+import io
 from concurrent.futures import ThreadPoolExecutor
 
 import pydicom
@@ -8,7 +9,7 @@ import pytest
 from pynetdicom import AE
 
 from dicomnet.models import Modality
-from explorer import storage
+from explorer import runtime_settings, storage
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, VARIED_FILES, dicom_bytes, sample_path
 from tests.dicom_peers import dcmtk, port_of
@@ -188,3 +189,138 @@ def test_associations_spread_evenly_over_servers_sharing_the_port(transactional_
             assoc.release()
         for server in servers:
             server.shutdown()
+
+
+# --- Every storage class, and unknown ones with UnknownSopClassAccepted --------------------
+
+RETIRED_ULTRASOUND_FILE = "color-pl.dcm"  # Ultrasound Image Storage (Retired), 1.2.840.10008.5.1.4.1.1.6
+UNKNOWN_CLASS = "1.2.826.0.1.3680043.8.498.999.1"  # named by no dictionary
+
+
+def storescu(server, *paths):
+    # -R: propose the files' own classes (storescu's default list leaves retired ones out);
+    # -nh: go on after a refused file, as a batch should.
+    return dcmtk("storescu", "-R", "-nh", "-aec", "PHAROS", "-aet", "CART", "127.0.0.1", port_of(server), *paths)
+
+
+def test_a_retired_storage_class_is_stored(dicom_server):
+    result = storescu(dicom_server, sample_path(RETIRED_ULTRASOUND_FILE))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert Instance.objects.get().sop_class_uid == "1.2.840.10008.5.1.4.1.1.6"
+
+
+def test_a_batch_of_retired_and_current_classes_is_stored_whole(dicom_server):
+    names = [CT_SMALL, RETIRED_ULTRASOUND_FILE, "MR_small.dcm"]
+    result = storescu(dicom_server, *map(sample_path, names))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(Instance.objects.values_list("sop_class_uid", flat=True)) == [
+        "1.2.840.10008.5.1.4.1.1.2",
+        "1.2.840.10008.5.1.4.1.1.4",
+        "1.2.840.10008.5.1.4.1.1.6",
+    ]
+
+
+def mixed_batch():
+    """CT, an unknown class and the retired ultrasound, each with its data set."""
+    from tests.conftest import make_dicom
+
+    unknown = pydicom.dcmread(io.BytesIO(make_dicom(SOPClassUID=UNKNOWN_CLASS)))
+    return [pydicom.dcmread(sample_path(CT_SMALL)), unknown, pydicom.dcmread(sample_path(RETIRED_ULTRASOUND_FILE))]
+
+
+def send_batch(server, datasets):
+    """Proposes each data set's class on one association and sends each file: the statuses
+    (None for a class whose context was refused) and the association's state at the end."""
+    ae = AE(ae_title="CART")
+    for dataset in datasets:
+        ae.add_requested_context(dataset.SOPClassUID, dataset.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", port_of(server), ae_title="PHAROS")
+    assert assoc.is_established
+    accepted = {cx.abstract_syntax for cx in assoc.accepted_contexts}
+    statuses = []
+    for dataset in datasets:
+        if dataset.SOPClassUID in accepted:
+            statuses.append(assoc.send_c_store(dataset).Status)
+        else:
+            statuses.append(None)
+    established = assoc.is_established
+    assoc.release()
+    return statuses, established
+
+
+def test_unknown_classes_are_refused_per_context_and_the_rest_stored(dicom_server):
+    statuses, established = send_batch(dicom_server, mixed_batch())
+    assert statuses == [0x0000, None, 0x0000]
+    assert established
+    assert Instance.objects.count() == 2
+
+
+def test_unknown_classes_are_stored_with_unknown_sop_class_accepted(dicom_server):
+    runtime_settings.change("UnknownSopClassAccepted", True)
+    statuses, established = send_batch(dicom_server, mixed_batch())
+    assert statuses == [0x0000, 0x0000, 0x0000]
+    assert established
+    assert Instance.objects.filter(sop_class_uid=UNKNOWN_CLASS).count() == 1
+
+
+def test_the_accepted_transfer_syntaxes_are_read_for_each_association(dicom_server):
+    path = sample_path(CT_SMALL)  # Explicit VR Little Endian
+    runtime_settings.change("AcceptedTransferSyntaxes", ["1.2.840.10008.1.2"])  # Implicit only
+    ae = AE(ae_title="PYSCU")
+    ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.1")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    assoc = ae.associate("127.0.0.1", port_of(dicom_server), ae_title="PHAROS")
+    assert assoc.is_established
+    assert [cx.abstract_syntax for cx in assoc.accepted_contexts] == ["1.2.840.10008.1.1"]
+    assoc.release()
+    runtime_settings.change("AcceptedTransferSyntaxes", ["1.2.840.10008.1.2.1"])
+    result = storescu(dicom_server, path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert Instance.objects.count() == 1
+
+
+def test_a_setting_changed_in_the_database_holds_in_every_dicom_process(tmp_path):
+    """The real server (`manage.py start`: DICOM in processes of its own): a setting row
+    written in its database, as the REST route writes it, decides its next associations."""
+    import json
+    import sqlite3
+
+    from tests.dicom_peers import wait_until
+    from tests.pharos_server import Server
+
+    data_dir = tmp_path / "data"
+    server = Server(data_dir, "password", PHAROS_DICOM_PROCESSES="2")
+
+    def change(name, value):
+        with sqlite3.connect(data_dir / "pharos.sqlite3") as database:
+            database.execute(
+                "INSERT INTO explorer_runtimesetting (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, json.dumps(value)),
+            )
+
+    def unknown_class_accepted():
+        ae = AE(ae_title="CART")
+        ae.add_requested_context(UNKNOWN_CLASS)
+        ae.add_requested_context("1.2.840.10008.1.1")
+        assoc = ae.associate("127.0.0.1", server.dicom_port, ae_title="PHAROS")
+        accepted = {cx.abstract_syntax for cx in assoc.accepted_contexts}
+        assoc.release()
+        return UNKNOWN_CLASS in accepted
+
+    def ct_stored():
+        result = dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", server.dicom_port, sample_path(CT_SMALL))
+        return result.returncode == 0
+
+    try:
+        assert not unknown_class_accepted()
+        assert ct_stored()
+        change("UnknownSopClassAccepted", True)
+        # Several associations, so that each DICOM process answers some.
+        for _ in range(4):
+            wait_until(unknown_class_accepted, 15, "UnknownSopClassAccepted not seen by the DICOM server")
+        change("AcceptedTransferSyntaxes", ["1.2.840.10008.1.2.4.50"])  # CT_small is Explicit VR LE
+        for _ in range(4):
+            wait_until(lambda: not ct_stored(), 15, "AcceptedTransferSyntaxes not seen by the DICOM server")
+    finally:
+        assert server.stop() == 0

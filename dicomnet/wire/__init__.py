@@ -6,8 +6,11 @@ The DICOM server's speed-ups replace parts of pynetdicom's loops or write its wi
   of polling every millisecond; every byte sent goes through one locked Socket.send;
 - store_response: successful C-STORE responses written as bytes by the handler's thread;
 - find_encoding: C-FIND identifiers and pending responses as bytes;
+- move_answer: C-MOVE refusals and asynchronous moves answered before pynetdicom's service;
 - pending: those pending responses written to the socket, many per write;
 - server: the server made with these classes, its presentation contexts shared;
+- storage_classes: storage SOP classes pynetdicom does not know (retired, unknown) served by
+  its storage service;
 - config: pynetdicom's process-wide settings, and where received data sets are written.
 
 Each module lists the private names of pynetdicom it uses in PRIVATE_NAMES, with the reasons
@@ -23,7 +26,16 @@ import importlib
 from explorer import fast_paths as switch
 
 READ_FROM = ("pynetdicom", "3.0.4")
-MODULES = ("config", "find_encoding", "pending", "reactors", "server", "store_response")
+MODULES = (
+    "config",
+    "find_encoding",
+    "move_answer",
+    "pending",
+    "reactors",
+    "server",
+    "storage_classes",
+    "store_response",
+)
 
 
 def fast_paths():

@@ -18,7 +18,7 @@ from pydicom.multival import MultiValue
 from pydicom.valuerep import ALLOW_BACKSLASH, DS, IS, PersonName, format_number_as_ds
 
 from dicomnet.wire.find_encoding import CHARSET_VRS
-from explorer import pydicom_compat, runtime_settings
+from explorer import character_sets, pydicom_compat, runtime_settings
 
 logger = logging.getLogger("dicomnet")
 
@@ -36,26 +36,6 @@ ASCII_TERMS = frozenset({"", "ISO_IR 6", "ISO 2022 IR 6"})
 UTF8 = "ISO_IR 192"
 # Orthanc's DefaultEncoding names → the SpecificCharacterSet of its C-FIND answers
 # (Orthanc's GetDicomSpecificCharacterSet).
-ENCODING_CHARSETS = {
-    "Ascii": "ISO_IR 6",
-    "Utf8": UTF8,
-    "Latin1": "ISO_IR 100",
-    "Latin2": "ISO_IR 101",
-    "Latin3": "ISO_IR 109",
-    "Latin4": "ISO_IR 110",
-    "Latin5": "ISO_IR 148",
-    "Cyrillic": "ISO_IR 144",
-    "Windows1251": "ISO_IR 144",
-    "Arabic": "ISO_IR 127",
-    "Greek": "ISO_IR 126",
-    "Hebrew": "ISO_IR 138",
-    "Thai": "ISO_IR 166",
-    "Japanese": "ISO_IR 13",
-    "Chinese": "GB18030",
-    "Korean": "ISO 2022 IR 149",
-    "JapaneseKanji": "ISO 2022 IR 87",
-    "SimplifiedChinese": "ISO 2022 IR 58",
-}
 
 
 # --- Answer elements ------------------------------------------------------------------
@@ -239,9 +219,7 @@ def decimal_text(number):
 def default_charset():
     """The SpecificCharacterSet of DefaultEncoding (a runtime setting), as a query's: a tuple
     of its terms. An encoding Orthanc does not name is UTF-8."""
-    encoding = str(runtime_settings.current("DefaultEncoding") or "").strip()
-    names = {name.lower(): charset for name, charset in ENCODING_CHARSETS.items()}
-    return (names.get(encoding.lower(), UTF8),)
+    return (character_sets.dicom_term(str(runtime_settings.current("DefaultEncoding") or "")) or UTF8,)
 
 
 def answer_charset(charset, foreign_texts):

@@ -33,21 +33,33 @@ DICOM_TERMS = {
     "JapaneseKanji": "ISO 2022 IR 87",
     "SimplifiedChinese": "ISO 2022 IR 58",
 }
-# Windows1251 has no DICOM term: Python's codec of the same name.
+# Windows1251 has no DICOM term: Python's codec of the same name to read files, and the
+# Cyrillic term in C-FIND answers.
 PYTHON_ONLY = {"Windows1251": "cp1251"}
+ANSWERED_AS = {"Windows1251": "ISO_IR 144"}
+# Orthanc's names in its order (Enumerations.cpp), which /tools/default-encoding takes.
+ORTHANC_NAMES = (*list(DICOM_TERMS)[:8], "Windows1251", *list(DICOM_TERMS)[8:])
+
+
+def orthanc_name(text):
+    """Orthanc's spelling of an encoding name given in any case, or None."""
+    wanted = (text or "").strip().lower()
+    return next((name for name in ORTHANC_NAMES if name.lower() == wanted), None)
+
+
+def dicom_term(name):
+    """The SpecificCharacterSet term of an Orthanc encoding name (any case), or None."""
+    name = orthanc_name(name)
+    return DICOM_TERMS.get(name) or ANSWERED_AS.get(name)
 
 
 def python_codec(name):
     """The Python codec pydicom decodes with for an Orthanc encoding name (any case);
     pydicom's default (Latin-1) for an unknown one."""
-    wanted = (name or "").strip().lower()
-    for orthanc_name, term in DICOM_TERMS.items():
-        if orthanc_name.lower() == wanted:
-            return python_encoding[term]
-    for orthanc_name, codec in PYTHON_ONLY.items():
-        if orthanc_name.lower() == wanted:
-            return codec
-    return default_encoding
+    name = orthanc_name(name)
+    if name in PYTHON_ONLY:
+        return PYTHON_ONLY[name]
+    return python_encoding[DICOM_TERMS[name]] if name else default_encoding
 
 
 def default_codec():

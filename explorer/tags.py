@@ -266,7 +266,7 @@ def shared_elements(datasets):
     tags, which keeps no sequence and no binary value."""
     shared = None
     for dataset_json in datasets:
-        texts = {key: element for key, element in dataset_json.items() if _leaf_type(element, keep_long=False) == "String"}
+        texts = {key: e for key, e in dataset_json.items() if _leaf_type(e, keep_long=False) == "String"}
         if shared is None:
             shared = texts
         else:

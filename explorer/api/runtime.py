@@ -11,15 +11,9 @@ import re
 
 from django.http import HttpResponse
 
-from explorer import logs, runtime_settings
+from explorer import character_sets, logs, runtime_settings
 from explorer.api.base import flag, json_response
 from explorer.errors import BadFileFormat, ParameterOutOfRange
-
-# Orthanc's encoding names (its Enumerations.cpp, StringToEncoding), matched without case.
-ENCODINGS = (
-    "Ascii", "Utf8", "Latin1", "Latin2", "Latin3", "Latin4", "Latin5", "Cyrillic", "Windows1251",
-    "Arabic", "Greek", "Hebrew", "Thai", "Japanese", "Chinese", "Korean", "JapaneseKanji", "SimplifiedChinese",
-)  # fmt: skip
 
 # The transfer syntaxes Orthanc 1.10.1 knows, in the order GET /tools/accepted-transfer-syntaxes
 # lists them: the patterns a user puts are matched against these.
@@ -43,10 +37,11 @@ def _body_text(request):
 
 def encoding_named(text):
     """Orthanc's name of an encoding, given in any case; ParameterOutOfRange otherwise."""
-    for name in ENCODINGS:
-        if name.lower() == text.lower():
-            return name
-    raise ParameterOutOfRange(f"Unknown encoding: {text!r}; Orthanc's names are {', '.join(ENCODINGS)}")
+    name = character_sets.orthanc_name(text) if text == text.strip() else None
+    if name is None:
+        names = ", ".join(character_sets.ORTHANC_NAMES)
+        raise ParameterOutOfRange(f"Unknown encoding: {text!r}; Orthanc's names are {names}")
+    return name
 
 
 def default_encoding(request):

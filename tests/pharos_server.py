@@ -84,7 +84,7 @@ class Server:
             raise
         # Read the servers' log as it comes (its last lines kept in `output`): a full pipe
         # would block every process that writes to it, after a few hundred requests.
-        self.output = deque(maxlen=500)
+        self.output = deque(maxlen=5000)
         self._reader = threading.Thread(target=self._read_output, daemon=True)
         self._reader.start()
 
@@ -92,6 +92,11 @@ class Server:
         with self.process.stdout:
             for line in self.process.stdout:
                 self.output.append(line)
+
+    def log(self):
+        """The servers' log (its last lines), once they have stopped."""
+        self._reader.join(timeout=30)
+        return b"".join(self.output).decode(errors="replace")
 
     def stop(self):
         if self.process.poll() is None:

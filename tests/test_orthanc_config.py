@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -374,9 +373,8 @@ def test_the_server_starts_on_an_orthanc_configuration(tmp_path):
         assert request(http_port, "/system", "from-file")[0] == 401
         assert request(http_port, "/system", "wrong", user="alice")[0] == 401
     finally:
-        server.process.send_signal(signal.SIGTERM)
-        output = server.process.communicate(timeout=60)[0].decode()
         server.stop()
+    output = server.log()
     # Named once, by the first process: not again by each server it started.
     assert output.count(WARNING) == 1
     assert "StorageDirectory, HttpThreadsCount" in output

@@ -1,6 +1,7 @@
 """Associations kept open after an operation (Orthanc's DicomAssociationCloseDelay), against
 a pynetdicom peer that counts the associations it is asked for and how each one ends."""
 
+import json
 import threading
 
 import pytest
@@ -17,6 +18,7 @@ from dicomnet.scu.association import Session
 from explorer.ingest import Origin, store_instance
 from tests.conftest import dicom_bytes, run_queued_jobs
 from tests.dicom_peers import free_port, modality, wait_until
+from tests.pharos_server import Server, own_database, request
 
 WAIT = 20  # seconds: a deadline for polls, never a pause
 
@@ -196,3 +198,33 @@ def test_a_job_releases_its_associations_when_it_ends(settings, peer, queue):
     assert pool.idle() == []
     wait_until(lambda: peer.released == 1, WAIT, "the job's association was not released")
     assert (peer.requested, peer.aborted) == (1, 0)
+
+
+def test_the_worker_releases_a_queued_jobs_association_before_its_process_ends(tmp_path, peer):
+    """RQ runs the job in a forked process that ends with os._exit: without the release at the
+    end of the job, the peer would see the connection dropped (an abort), not an A-RELEASE.
+    The delay is long, so that only the end of the job can have released it."""
+    password = "password"
+    with own_database("pharos_pool") as database_url:
+        server = Server(tmp_path / "data", password, database_url, PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY="600")
+        try:
+
+            def call(method, path, body):
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                status, _, answer = request(server.port, path, password, method, data)
+                assert status == 200, answer
+                return json.loads(answer or b"null")
+
+            call("PUT", "/modalities/counter", ["COUNTER", "127.0.0.1", peer.port])
+            stored = call("POST", "/instances", dicom_bytes("CT_small.dcm"))
+            job = call("POST", "/modalities/counter/store", {"Resources": [stored["ID"]], "Asynchronous": True})
+
+            def finished():
+                state = json.loads(request(server.port, f"/jobs/{job['ID']}", password)[2])
+                return state if state["State"] in ("Success", "Failure") else None
+
+            assert wait_until(finished, 60, "the job never ended")["State"] == "Success"
+            wait_until(lambda: peer.released + peer.aborted, WAIT, "the association never ended")
+            assert (peer.requested, peer.released, peer.aborted) == (1, 1, 0)
+        finally:
+            server.stop()

@@ -146,10 +146,6 @@ class Session:
         # association anywhere in its exchange: it is not lent again.
         self.close(reusable=exc_type is None)
 
-    @property
-    def _assoc(self):
-        return self._entry.assoc if self._entry is not None else None
-
     def association(self):
         if self._entry is None or not self._entry.assoc.is_established:
             self._entry = pool.borrow(self._key)

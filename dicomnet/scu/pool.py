@@ -55,27 +55,26 @@ def close_delay():
 
 
 class Pool:
+    """The idle associations of this process, and the daemon thread that releases them."""
+
     def __init__(self):
         self._idle = {}  # key -> [Idle], the most recently given back last
         self._changed = threading.Condition()
         self._reaper = None
 
     def borrow(self, pool_key):
-        """An established idle association for the key, now lent to the caller, or None."""
-        dead = []
-        found = None
+        """An established idle association for the key, now lent to the caller, or None.
+        Those no longer established (released or aborted by the peer, connection lost) are
+        dropped on the way: they have nothing left to release."""
         with self._changed:
             entries = self._idle.get(pool_key, [])
+            found = None
             while entries and found is None:
                 entry = entries.pop()
                 if entry.assoc.is_established:
                     found = entry
-                else:
-                    dead.append(entry)
             if not entries:
                 self._idle.pop(pool_key, None)
-        for entry in dead:
-            _end(entry)
         return found
 
     def give_back(self, pool_key, entry):

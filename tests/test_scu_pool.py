@@ -28,31 +28,32 @@ class CountingPeer:
 
     def __init__(self, on_echo=None):
         self.port = free_port()
-        self.requested = 0
-        self.released = 0
-        self.aborted = 0
+        self.ends = {"requested": [], "released": [], "aborted": []}  # appended from the peer's threads
         self.on_echo = on_echo
         ae = AE(ae_title="COUNTER")
         ae.add_supported_context(Verification, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
         for context in AllStoragePresentationContexts:
             ae.add_supported_context(context.abstract_syntax, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
         handlers = [
-            (evt.EVT_REQUESTED, self._requested),
-            (evt.EVT_RELEASED, self._released),
-            (evt.EVT_ABORTED, self._aborted),
+            (evt.EVT_REQUESTED, self.ends["requested"].append),
+            (evt.EVT_RELEASED, self.ends["released"].append),
+            (evt.EVT_ABORTED, self.ends["aborted"].append),
             (evt.EVT_C_ECHO, self._echo),
             (evt.EVT_C_STORE, lambda event: 0x0000),
         ]
         self.server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=handlers)
 
-    def _requested(self, event):
-        self.requested += 1
+    @property
+    def requested(self):
+        return len(self.ends["requested"])
 
-    def _released(self, event):
-        self.released += 1
+    @property
+    def released(self):
+        return len(self.ends["released"])
 
-    def _aborted(self, event):
-        self.aborted += 1
+    @property
+    def aborted(self):
+        return len(self.ends["aborted"])
 
     def _echo(self, event):
         status = self.on_echo() if self.on_echo is not None else None

@@ -227,6 +227,9 @@ def run(count, quick):
         db_url = create_database(db_name)
         db_version = postgres_version(db_url)
         server = Server(tmp / "data", db_url, OUT_DIR / "scu-server.log")
+        # storescp serves one association at a time: one the server kept open for reuse
+        # (DicomAssociationCloseDelay) would hold up the next round's bare SCU.
+        server.env["PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY"] = "0"
         scp = StoreScp(tmp / "storescp")
         try:
             scp.start()

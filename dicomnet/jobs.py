@@ -20,6 +20,7 @@ from django.utils import timezone
 from dicomnet import exports, scu
 from dicomnet.models import Job
 from dicomnet.scu import ScuError
+from dicomnet.scu import pool as scu_pool
 from explorer import logs
 from explorer.index import instances_of
 
@@ -119,8 +120,13 @@ class Heartbeat(threading.Thread):
 
 
 def run(job_id):
-    """The RQ entry point."""
-    job = execute(job_id)
+    """The RQ entry point. RQ runs each job in a forked process that leaves with os._exit,
+    past atexit: the associations the job left open for reuse are released here, so that
+    no modality sees its connection dropped."""
+    try:
+        job = execute(job_id)
+    finally:
+        scu_pool.release_all()
     return job.id if job else None
 
 

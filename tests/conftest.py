@@ -110,6 +110,16 @@ def storage_dir(settings, tmp_path):
     return settings.STORAGE_DIR
 
 
+@pytest.fixture(autouse=True)
+def scu_associations():
+    """The associations a test's operations left open for reuse (DicomAssociationCloseDelay)
+    are released when it ends: a later test's peer on the same port must not get them."""
+    yield
+    from dicomnet.scu import pool
+
+    pool.release_all()
+
+
 def basic_header(username, password):
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return f"Basic {token}"

@@ -3,6 +3,7 @@
 import pytest
 
 from dicomnet import scu
+from dicomnet.scu import pool
 from dicomnet.scu.querying import _find_identifier
 from explorer import levels
 from tests.dicom_peers import UTF8_PATIENT
@@ -21,6 +22,19 @@ def test_find_studies_with_a_wildcard_drops_keys_of_other_levels(dcmqrscp):
     for answer in answers:
         assert answer.QueryRetrieveLevel == "STUDY"
         assert "AccessionNumber" in answer and "PatientID" in answer  # asked for by the normalisation
+
+
+def test_two_finds_in_a_row_share_one_association(dcmqrscp, settings):
+    settings.PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY = 5
+    pool.release_all()
+    scu.find(dcmqrscp, "Study", {"StudyInstanceUID": CT_STUDY})
+    [kept] = pool.idle()
+
+    answers, _ = scu.find(dcmqrscp, "Series", {"StudyInstanceUID": MR_STUDY, "SeriesInstanceUID": ""})
+
+    assert [a.SeriesInstanceUID for a in answers] == [MR_SERIES]
+    assert pool.idle() == [kept]
+    pool.release_all()
 
 
 def test_find_series_with_a_wildcard(dcmqrscp):

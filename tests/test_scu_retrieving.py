@@ -5,6 +5,7 @@ import pytest
 from pynetdicom import _config
 
 from dicomnet import scu
+from dicomnet.scu import pool
 from explorer import storage
 from explorer.models import Instance
 from tests.conftest import sample_path
@@ -50,9 +51,11 @@ def test_should_stop_cancels_a_move(dcmqrscp):
         return len(calls) >= 2
 
     identifiers = [{"StudyInstanceUID": CT_STUDY}, {"StudyInstanceUID": MR_STUDY}]
+    pool.release_all()
     with pytest.raises(scu.Stopped):
         scu.move(dcmqrscp, "Study", identifiers, "PHAROS", should_stop=should_stop)
     assert Instance.objects.filter(series__study__study_instance_uid=MR_STUDY).count() == 0
+    assert pool.idle() == []  # cancelled in the middle: released, never lent again
 
 
 def test_move_to_an_unknown_destination_is_a_remote_failure(dcmqrscp):
@@ -86,3 +89,18 @@ def test_get_a_series_into_our_index(dcmqrscp, monkeypatch, chunked):
     assert instance.series.series_instance_uid == MR_SERIES
     assert (instance.origin, instance.remote_aet, instance.called_aet) == ("DicomProtocol", "QRSCP", "PHAROS")
     assert stored_dataset(instance).PixelData == pydicom.dcmread(sample_path("MR_small.dcm")).PixelData
+
+
+def test_two_gets_share_one_association_each_storing_what_it_brings(dcmqrscp, settings):
+    settings.PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY = 5
+    pool.release_all()
+    first = scu.get(dcmqrscp, "Series", [{"StudyInstanceUID": MR_STUDY, "SeriesInstanceUID": MR_SERIES}])
+    [kept] = pool.idle()
+
+    second = scu.get(dcmqrscp, "Study", [{"StudyInstanceUID": CT_STUDY}])
+
+    assert pool.idle() == [kept]
+    # The second C-GET's instances went to its own receiver, bound on the borrowed association.
+    assert (first["InstancesCount"], second["InstancesCount"]) == (1, 1)
+    assert sorted(i.series.study.study_instance_uid for i in Instance.objects.all()) == sorted([MR_STUDY, CT_STUDY])
+    pool.release_all()

@@ -10,6 +10,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate
 from pynetdicom import AllStoragePresentationContexts, evt
 
 from dicomnet import scu
+from dicomnet.scu import pool
 from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
@@ -56,6 +57,39 @@ def test_store_fifty_instances_to_storescp_byte_identical(storescp):
     assert len(arrived) == 50
     for instance in Instance.objects.all():
         assert arrived[instance.sop_instance_uid].PixelData == stored_dataset(instance).PixelData
+
+
+@pytest.mark.django_db
+def test_two_stores_in_a_row_share_one_association(collector, settings):
+    settings.PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY = 5
+    requested = []
+    collector.server.bind(evt.EVT_REQUESTED, requested.append)
+    study, series = generate_uid(), generate_uid()
+    first, second = (ingest(image_with_pixels(number, study, series)).instance_id for number in (1, 2))
+    target = modality("COLLECTOR", collector.port)
+
+    for public_id in (first, second):
+        content = scu.store(target, Instance.objects.filter(public_id=public_id))
+        assert content["FailedInstancesCount"] == 0
+
+    assert len(collector.received) == 2
+    assert len(requested) == 1
+    pool.release_all()
+
+
+@pytest.mark.django_db
+def test_with_no_delay_each_store_opens_its_own_association(collector, settings):
+    settings.PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY = 0
+    requested = []
+    collector.server.bind(evt.EVT_REQUESTED, requested.append)
+    ingest(dicom_bytes("CT_small.dcm"))
+    target = modality("COLLECTOR", collector.port)
+
+    scu.store(target, Instance.objects.all())
+    scu.store(target, Instance.objects.all())
+
+    assert len(collector.received) == 2
+    assert len(requested) == 2
 
 
 @pytest.mark.django_db
@@ -114,9 +148,11 @@ def test_should_stop_interrupts_a_store(collector, signal):
         return False
 
     expected = Paused if signal == "raises" else scu.Stopped
+    pool.release_all()
     with pytest.raises(expected) as raised:
         scu.store(modality("COLLECTOR", collector.port), Instance.objects.order_by("pk"), should_stop=should_stop)
     assert len(collector.received) == 3
+    assert pool.idle() == []  # a store stopped in the middle does not lend its association again
     if signal == "returns True":
         assert raised.value.content["InstancesCount"] == 6
 

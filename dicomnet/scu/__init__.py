@@ -1,9 +1,12 @@
 """Our SCU: C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET against a remote modality, as plain functions.
 
-Each function takes a `Modality` row and plain values, opens its own association and
-closes it before returning; none of them knows about queues, jobs or requests.
+Each function takes a `Modality` row and plain values and opens its own association, or
+borrows one the previous operation with the same parameters left open for
+PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY seconds (pool.py); none of them knows about queues,
+jobs or requests.
 
     association.py  the association every operation opens, stop and progress helpers, C-ECHO
+    pool.py         associations kept open after an operation, for the next one to reuse
     errors.py       what the SCU raises, and Orthanc's wording of a failure
     sending.py      C-STORE
     querying.py     C-FIND, and the identifiers of queries and retrieves

@@ -5,7 +5,9 @@ timeout (or PHAROS_DICOM_SCU_TIMEOUT) for connection, ACSE, DIMSE and network wa
 PHAROS_DICOM_MAX_PDU as the largest PDU we receive, and TCP_NODELAY on its socket. A
 failure to open it is an `errors.ScuError` whose message names the AE title, host and
 port, starting the way Orthanc's do (`DicomAssociation - connecting to AET "NOPE": TCP
-Initialization Error: Connection refused (host: 10.0.0.9, port: 104)`).
+Initialization Error: Connection refused (host: 10.0.0.9, port: 104)`). An operation that
+ends cleanly leaves its association in the pool (pool.py) for
+PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY seconds, as Orthanc's DicomAssociationCloseDelay.
 
 Long operations report `progress(done, total, failed)` and call `should_stop()` between
 sub-operations, through `report` and `check_stop` / `stop_requested` here. `should_stop`
@@ -27,6 +29,7 @@ from pynetdicom.sop_class import Verification
 from pynetdicom.status import VERIFICATION_SERVICE_CLASS_STATUS
 
 from dicomnet.contexts import UNCOMPRESSED, set_no_delay
+from dicomnet.scu import pool
 from dicomnet.scu.errors import (
     AssociationAborted,
     AssociationRejected,
@@ -112,7 +115,9 @@ class _Link:
 
 class Session:
     """One association with a modality: opened on first use, opened again after it is lost
-    (with `retries` further attempts each time), released at the end of the `with` block."""
+    (with `retries` further attempts each time). At the end of the `with` block it goes back
+    to the pool (dicomnet.scu.pool) when the operation ended cleanly, for the next operation
+    with the same parameters; otherwise it is released, never reused."""
 
     def __init__(self, modality, contexts, roles=(), handlers=(), retries=0):
         self.modality = modality
@@ -120,24 +125,49 @@ class Session:
         self.roles = list(roles)
         self.handlers = list(handlers)
         self.retries = retries
-        self._assoc = None
+        self._entry = None  # pool.Idle: the association and its _Link
         self._link = None
+        self._key = pool.key(
+            local_aet(modality),
+            modality.aet,
+            modality.host,
+            modality.port,
+            self.contexts,
+            self.roles,
+            settings.PHAROS_DICOM_MAX_PDU,
+            timeout_of(modality),
+        )
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
-        self.close()
+    def __exit__(self, exc_type, *exc_info):
+        # An operation that raised (stopped, cancelled, refused) may have left the
+        # association anywhere in its exchange: it is not lent again.
+        self.close(reusable=exc_type is None)
 
     def association(self):
-        if self._assoc is None or not self._assoc.is_established:
-            self._assoc = self._open()
-        return self._assoc
+        if self._entry is None or not self._entry.assoc.is_established:
+            self._entry = pool.borrow(self._key)
+            if self._entry is not None:
+                for event, handler in self.handlers:
+                    self._entry.assoc.bind(event, handler)
+            else:
+                assoc = self._open()
+                self._entry = pool.Idle(assoc, self._link)
+        return self._entry.assoc
 
-    def close(self):
-        if self._assoc is not None and self._assoc.is_established:
-            self._assoc.release()
-        self._assoc = None
+    def close(self, reusable=False):
+        entry, self._entry = self._entry, None
+        if entry is None or not entry.assoc.is_established:
+            return
+        if not reusable:
+            entry.assoc.release()
+            return
+        # The handlers belong to this operation (a C-GET's receiver): the next one binds its own.
+        for event, handler in self.handlers:
+            entry.assoc.unbind(event, handler)
+        pool.give_back(self._key, entry)
 
     def _open(self):
         attempts = self.retries + 1
@@ -201,8 +231,9 @@ class Session:
 
     def lost(self, doing):
         """The error to raise when a request got no answer; the association is forgotten."""
-        assoc, self._assoc = self._assoc, None
-        if self._link is not None and self._link.peer_aborted:
+        entry, self._entry = self._entry, None
+        assoc, link = (entry.assoc, entry.link) if entry is not None else (None, self._link)
+        if link is not None and link.peer_aborted:
             return AssociationAborted(failure_text(self.modality, doing, "the modality aborted the association"))
         if assoc is not None and assoc.is_established:
             assoc.abort()

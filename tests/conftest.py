@@ -136,6 +136,13 @@ def api(user):
     return Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland"))
 
 
+@pytest.fixture
+def ct(api):
+    """The API client, with CT_small stored."""
+    assert upload(api, dicom_bytes(CT_SMALL)).status_code == 200
+    return api
+
+
 def upload(api, data, content_type="application/dicom"):
     return api.post("/instances", data=data, content_type=content_type)
 

@@ -3,19 +3,13 @@
 
 import pytest
 
-from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, upload
+from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes
 
 pytestmark = pytest.mark.django_db
 
 INSTANCE, STUDY = CT_SMALL_IDS["instance"], CT_SMALL_IDS["study"]
 MD5 = "ccf71ca6735bc1c52fbe33e29eb42886"
 DICOM = f"/instances/{INSTANCE}/attachments/dicom"
-
-
-@pytest.fixture
-def ct(api):
-    assert upload(api, dicom_bytes(CT_SMALL)).status_code == 200
-    return api
 
 
 def test_an_instance_has_its_file_as_the_dicom_attachment(ct):

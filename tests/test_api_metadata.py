@@ -4,17 +4,11 @@ an instance stored through REST or received by C-STORE, and for its parents."""
 import pytest
 
 from explorer import ingest
-from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom, upload
+from tests.conftest import CT_SMALL_IDS, make_dicom
 
 pytestmark = pytest.mark.django_db
 
 PATIENT, STUDY, SERIES, INSTANCE = (CT_SMALL_IDS[k] for k in ("patient", "study", "series", "instance"))
-
-
-@pytest.fixture
-def ct(api):
-    assert upload(api, dicom_bytes(CT_SMALL)).status_code == 200
-    return api
 
 
 def test_an_uploaded_instance_has_orthancs_metadata_in_orthancs_order(ct):

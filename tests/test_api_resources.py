@@ -14,12 +14,6 @@ pytestmark = pytest.mark.django_db
 PATIENT, STUDY, SERIES, INSTANCE = (CT_SMALL_IDS[k] for k in ("patient", "study", "series", "instance"))
 
 
-@pytest.fixture
-def ct(api):
-    assert upload(api, dicom_bytes(CT_SMALL)).status_code == 200
-    return api
-
-
 def stored_files(storage_dir):
     return sorted(p for p in storage_dir.rglob("*.dcm"))
 

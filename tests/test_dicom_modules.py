@@ -4,7 +4,7 @@
 import pytest
 from pydicom.uid import generate_uid
 
-from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom, upload
+from tests.conftest import CT_SMALL_IDS, make_dicom, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +19,6 @@ CT_PATIENT_MODULE = {
     "PatientName": "CompressedSamples^CT1",
     "PatientSex": "O",
 }
-
-
-@pytest.fixture
-def ct(api):
-    assert upload(api, dicom_bytes(CT_SMALL)).status_code == 200
-    return api
 
 
 def test_each_level_answers_its_dicom_module(ct):

@@ -5,7 +5,7 @@ the admin keep their own URLs. Expected answers are Orthanc 1.10.1's."""
 import pytest
 from django.test.client import FakePayload
 
-from tests.conftest import CT_SMALL_IDS, dicom_bytes, upload
+from tests.conftest import CT_SMALL_IDS, dicom_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,6 @@ def raw(client, method, path, body=b"", content_type="application/octet-stream")
         CONTENT_TYPE=content_type,
         **{"wsgi.input": FakePayload(body)},
     )
-
-
-@pytest.fixture
-def ct(api):
-    assert upload(api, dicom_bytes("CT_small.dcm")).status_code == 200
-    return api
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 import base64
 import io
 import warnings
+import zipfile
 
 import pytest
 from django.test import Client
@@ -134,6 +135,15 @@ def user(db, django_user_model):
 def api(user):
     """A client that authenticates as an API client does: HTTP Basic on every request."""
     return Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland"))
+
+
+def zip_of(members):
+    """A ZIP archive in memory of {name: bytes}."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ given the same files and requests."""
 
 import io
 import subprocess
-import zipfile
 
 import pydicom
 import pytest
 from PIL import Image
 
 from explorer.models import Instance
-from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, upload
+from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, upload, zip_of
 from tests.tools import require_tool
 
 pytestmark = pytest.mark.django_db
@@ -28,14 +27,6 @@ def file_of(api, instance_id):
     response = api.get(f"/instances/{instance_id}/file")
     assert response.status_code == 200
     return b"".join(response.streaming_content)
-
-
-def a_zip(members):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def encapsulated_pdf(folder):
@@ -79,7 +70,7 @@ def test_a_file_without_its_preamble_is_stored_like_the_whole_file(api):
 
 
 def test_a_bare_data_set_inside_a_zip(api):
-    body = a_zip({"rtstruct.dcm": dicom_bytes("rtstruct.dcm")})
+    body = zip_of({"rtstruct.dcm": dicom_bytes("rtstruct.dcm")})
     assert [a["ID"] for a in upload(api, body, content_type="application/zip").json()] == [RTSTRUCT_ID]
 
 
@@ -87,7 +78,7 @@ def test_a_bare_data_set_inside_a_zip(api):
 
 
 def test_a_zip_with_non_dicom_entries_stores_the_dicom_ones_and_answers_200(api, storage_dir):
-    body = a_zip(
+    body = zip_of(
         {
             "a/ct.dcm": dicom_bytes(CT_SMALL),
             "readme.txt": b"hello, not dicom",
@@ -117,7 +108,7 @@ def test_a_zip_with_non_dicom_entries_stores_the_dicom_ones_and_answers_200(api,
 
 
 def test_a_zip_without_any_dicom_file_answers_an_empty_list(api):
-    response = upload(api, a_zip({"readme.txt": b"hello"}), content_type="application/zip")
+    response = upload(api, zip_of({"readme.txt": b"hello"}), content_type="application/zip")
     assert (response.status_code, response.json()) == (200, [])
 
 
@@ -129,7 +120,7 @@ def test_a_broken_zip_body_is_a_bad_file(api):
 
 
 def test_the_upload_page_asks_for_the_rejected_members_too(api):
-    body = a_zip({"good.dcm": dicom_bytes(CT_SMALL), "bad.dcm": b"garbage" * 100})
+    body = zip_of({"good.dcm": dicom_bytes(CT_SMALL), "bad.dcm": b"garbage" * 100})
     response = api.post("/instances?report-failures", data=body, content_type="application/zip")
     assert response.status_code == 400
     good, bad = response.json()

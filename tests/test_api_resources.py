@@ -1,13 +1,11 @@
 """The REST hierarchy: upload, listings, resources, relatives, statistics, delete."""
 
-import io
 import json
-import zipfile
 
 import pytest
 
 from explorer.dicom import public_id
-from tests.conftest import CT_SMALL, CT_SMALL_IDS, VARIED_FILES, dicom_bytes, make_dicom, upload
+from tests.conftest import CT_SMALL, CT_SMALL_IDS, VARIED_FILES, dicom_bytes, make_dicom, upload, zip_of
 
 pytestmark = pytest.mark.django_db
 
@@ -249,16 +247,8 @@ def test_a_malformed_file_without_meta_header_is_refused_with_400(api):
     assert "Cannot parse an invalid DICOM file" in response.json()["Details"]
 
 
-def make_zip(members):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
 def test_a_zip_is_stored_member_by_member(api):
-    body = make_zip({"a/ct.dcm": dicom_bytes(CT_SMALL), "b/mr.dcm": dicom_bytes("MR_small.dcm")})
+    body = zip_of({"a/ct.dcm": dicom_bytes(CT_SMALL), "b/mr.dcm": dicom_bytes("MR_small.dcm")})
     response = upload(api, body, content_type="application/zip")
     assert response.status_code == 200
     assert [a["Status"] for a in response.json()] == ["Success", "Success"]
@@ -266,7 +256,7 @@ def test_a_zip_is_stored_member_by_member(api):
 
 
 def test_a_zip_with_one_bad_member_stores_the_others_and_answers_them_as_orthanc(api, storage_dir):
-    body = make_zip({"good.dcm": dicom_bytes(CT_SMALL), "bad.dcm": b"garbage" * 100})
+    body = zip_of({"good.dcm": dicom_bytes(CT_SMALL), "bad.dcm": b"garbage" * 100})
     response = upload(api, body, content_type="application/zip")
     assert response.status_code == 200
     [good] = response.json()  # tests/test_api_instances.py: what Orthanc answers, and ?report-failures

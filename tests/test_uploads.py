@@ -1,9 +1,7 @@
 """Uploading from the page: the form without JavaScript (explorer.uploads behind
 explorer.views.upload), the REST call the page's JavaScript makes, and CSRF on both."""
 
-import io
 import re
-import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,20 +9,12 @@ from django.test import Client
 from django.utils.html import escape
 
 from explorer.models import Instance
-from tests.conftest import dicom_bytes
+from tests.conftest import dicom_bytes, zip_of
 from tests.page_helpers import csrf_token, messages_of, store_ct
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MR_SOP_PREFIX = "1.3.6.1.4.1.5962.1.1.4"
-
-
-def a_zip(members):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def upload_file(name, data, content_type="application/octet-stream"):
@@ -50,7 +40,7 @@ def test_the_upload_page(browser):
 
 def test_uploading_files_a_folder_and_a_zip_without_javascript(browser):
     store_ct()  # CT_small is already here: its second copy is "already stored"
-    archive = a_zip({"mr/MR_small.dcm": dicom_bytes("MR_small.dcm"), "plan.dcm": dicom_bytes("rtplan.dcm")})
+    archive = zip_of({"mr/MR_small.dcm": dicom_bytes("MR_small.dcm"), "plan.dcm": dicom_bytes("rtplan.dcm")})
     response = browser.post(
         "/ui/upload",
         {
@@ -107,7 +97,7 @@ def test_the_page_javascript_call_needs_the_csrf_token(strict_browser):
     assert accepted.status_code == 200 and accepted.json()["Status"] == "Success"
     # A ZIP answers for each member, the rejected ones too, as the page lists them (it asks
     # with ?report-failures; Orthanc's answer leaves them out).
-    archive = a_zip({"a.dcm": dicom_bytes("MR_small.dcm"), "b.txt": b"nothing"})
+    archive = zip_of({"a.dcm": dicom_bytes("MR_small.dcm"), "b.txt": b"nothing"})
     answers = strict_browser.post(
         "/instances?report-failures", data=archive, content_type="application/zip", HTTP_X_CSRFTOKEN=token
     ).json()

@@ -223,7 +223,9 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # Served by the app itself from the source folders: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
 
-# Uploads may be large DICOM files or ZIP archives.
+# Uploads may be large DICOM files or ZIP archives: the largest body accepted, in bytes
+# (beyond it the answer is 413 before the body is read).
+PHAROS_MAX_UPLOAD_SIZE = env_int("PHAROS_MAX_UPLOAD_SIZE", 4 * 1024**3, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from explorer import fast_paths, orthanc_config, pydicom_compat, web_worker
+from explorer import fast_paths, orthanc_config, pydicom_compat, storage_check, web_worker
 from explorer.accounts import PASSWORD_FILE, ensure_admin
 from explorer.processes import spawn
 
@@ -99,6 +99,8 @@ class Command(BaseCommand):
         # Users, modalities and runtime settings from the configuration; the command lives in
         # dicomnet, which explorer does not import, because modalities are the network's.
         call_command("configure")
+        # Temporary files a killed process left, before any server writes new ones.
+        storage_check.sweep()
         processes = {}
         if settings.PHAROS_EMBEDDED_REDIS:
             processes["Redis"] = start_embedded_redis()

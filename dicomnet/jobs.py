@@ -21,7 +21,8 @@ from dicomnet import exports, scu
 from dicomnet.models import Job
 from dicomnet.scu import ScuError
 from dicomnet.scu import pool as scu_pool
-from explorer import logs
+from explorer import failures, logs
+from explorer.errors import JobQueueUnavailable
 from explorer.index import instances_of
 
 logger = logging.getLogger("dicomnet.jobs")
@@ -30,6 +31,7 @@ CANCELED_CODE, CANCELED_TEXT = 37, "This job was canceled"
 NETWORK_CODE, NETWORK_TEXT = 9, "Error in the network protocol"
 INTERNAL_CODE, INTERNAL_TEXT = -1, "Internal error"
 DEAD_TEXT = "The worker running this job stopped"
+QUEUE_DOWN_TEXT = "The job queue (Redis) is unreachable"
 
 RUNNERS = {}  # job type -> function(job, progress, should_stop) -> content
 
@@ -59,13 +61,30 @@ class JobStopped(Exception):
 
 
 def submit(job_type, parameters, priority=0):
+    """A new Pending job, enqueued once the transaction commits. With Redis down the job
+    ends as Failure at once, with the reason, and JobQueueUnavailable (503) is raised."""
     job = Job.objects.create(type=job_type, parameters=parameters, priority=priority)
     transaction.on_commit(lambda: enqueue(job.id))
     return job
 
 
 def enqueue(job_id):
-    django_rq.get_queue("default").enqueue(run, str(job_id), job_timeout=-1, result_ttl=0, failure_ttl=24 * 3600)
+    try:
+        django_rq.get_queue("default").enqueue(run, str(job_id), job_timeout=-1, result_ttl=0, failure_ttl=24 * 3600)
+    except failures.REDIS_DOWN as error:
+        # No worker will ever hear of it: a Pending job would wait forever. It fails now,
+        # saying why, and can be resubmitted once Redis is back.
+        logger.error("Job %s cannot be queued: %s", job_id, error)
+        failed = Job.objects.filter(pk=job_id, state__in=[Job.PENDING, Job.RETRY]).update(
+            state=Job.FAILURE,
+            error_code=INTERNAL_CODE,
+            error_description=INTERNAL_TEXT,
+            error_details=f"{QUEUE_DOWN_TEXT}: {error}",
+            completed=timezone.now(),
+        )
+        if failed:
+            forget_old_jobs()
+        raise JobQueueUnavailable(f"{QUEUE_DOWN_TEXT}; job {job_id} has failed (resubmit it later)") from error
 
 
 def _claim(job_id):

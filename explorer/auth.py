@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.views import redirect_to_login
+from django.db import DatabaseError
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -86,7 +87,12 @@ def user_from_basic_header(header):
     with _cache.checking(key):
         user = _remembered_user(key)  # checked by another thread while this one waited
         if user is None:
-            user = authenticate(username=username, password=password)
+            try:
+                user = authenticate(username=username, password=password)
+            except DatabaseError:
+                # Credentials that cannot be checked are refused, as bad ones are: 401, not
+                # an error page. (Remembered ones go on, and meet the outage's 503.)
+                return None
             if user is None or not user.is_active:
                 return None
             _cache.put(key, user)

@@ -11,6 +11,7 @@ class PharosError(Exception):
     http_status = 500
     orthanc_status = -1
     orthanc_error = "Internal error"
+    retry_after = None  # seconds, sent as Retry-After: the failure should pass by then
 
     def __init__(self, details=None, *, message=None):
         super().__init__(details or message or self.orthanc_error)
@@ -84,3 +85,24 @@ class NetworkProtocol(PharosError):
 
 class RemoteRefused(PharosError):
     http_status, orthanc_status, orthanc_error = 422, 9, "Error in the network protocol"
+
+
+# --- a service the server needs is down (explorer/failures.py answers these) ---------------
+
+
+class ServiceUnavailable(PharosError):
+    """Orthanc's DatabaseUnavailable, which it answers with 503: the client may retry."""
+
+    http_status, orthanc_status = 503, 36
+    orthanc_error = "The database is currently not available (probably a transient situation)"
+    retry_after = 10
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    pass
+
+
+class JobQueueUnavailable(ServiceUnavailable):
+    # Redis holds the queue of jobs: Orthanc keeps its jobs in its database, so the same
+    # status tells a client to retry.
+    orthanc_error = "The job queue (Redis) is currently not available (probably a transient situation)"

@@ -116,7 +116,9 @@ PHAROS_QUERIES_KEPT = env_int("PHAROS_QUERIES_KEPT", 100, minimum=1)
 PHAROS_DICOM_STORE_RETRIES = env_int("PHAROS_DICOM_STORE_RETRIES", 2, minimum=0)
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Health checks: a connection kept from before a database restart is replaced before a
+    # request uses it, so the first request after an outage succeeds (explorer/failures.py).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {
@@ -165,6 +167,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: 503 for a database or Redis outage, 400 for a NUL byte, JSON on the REST API.
+    "explorer.failures.ServerFailureMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

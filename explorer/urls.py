@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import Resolver404, include, path, re_path, resolve
 
-from explorer import levels, views
+from explorer import failures, levels, views
 from explorer.api.base import error_response
 from explorer.errors import UnknownResource
 
@@ -63,4 +63,6 @@ def rest_route_spelled_loosely(request, path):
 # views are not: a session's request still needs its token, a Basic one does not.
 urlpatterns.append(re_path(r"^(?P<path>.*)$", rest_route_spelled_loosely))
 
-handler404 = unknown_route
+# A view's Http404, and any error no view answered: JSON on the REST API, a page on the explorer.
+handler404 = failures.not_found
+handler500 = failures.server_error

@@ -160,3 +160,49 @@ def test_with_no_history_a_synchronous_job_still_answers(queue, settings):
     finished = jobs.execute(job.pk)
     assert (finished.state, finished.content) == (Job.SUCCESS, {"Steps": 2})
     assert not Job.objects.exists()
+
+
+@pytest.fixture
+def stopped_redis(settings):
+    """The job queue on a Redis of the test's own, stopped: connections are refused."""
+    from tests.outages import private_redis
+
+    with private_redis() as server:
+        settings.RQ_QUEUES = {"default": {"URL": server.url, "DEFAULT_TIMEOUT": 60}}
+        server.stop()
+        yield server
+
+
+def test_with_redis_down_a_submitted_job_fails_with_the_reason(stopped_redis):
+    from explorer.errors import JobQueueUnavailable
+
+    with pytest.raises(JobQueueUnavailable) as raised:
+        submit(steps=1)
+    assert raised.value.http_status == 503
+    [job] = Job.objects.filter(type="TestCounting")
+    assert job.state == Job.FAILURE and job.completed is not None
+    assert job.error_details.startswith(jobs.QUEUE_DOWN_TEXT)
+
+    stopped_redis.start()  # back: the failed job can be resubmitted, and runs
+    with transaction.atomic():
+        jobs.resubmit(job)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == Job.SUCCESS
+
+
+def test_with_redis_down_an_asynchronous_request_answers_503_and_no_job_stays_pending(api, stopped_redis):
+    from dicomnet.models import Modality
+
+    Modality.objects.create(name="nowhere", aet="NOWHERE", host="127.0.0.1", port=1)
+    response = api.post(
+        "/modalities/nowhere/store",
+        data={"Resources": ["f689ddd2-662f8fe1-8b18180d-ec2a2cee-937917af"], "Asynchronous": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 503 and response["Retry-After"]
+    assert response.json()["Details"].startswith(jobs.QUEUE_DOWN_TEXT)
+    assert not Job.objects.filter(state=Job.PENDING).exists()
+    [job] = api.get("/jobs?expand").json()
+    assert (job["State"], job["Type"]) == ("Failure", "DicomModalityStore")
+    assert job["ErrorDetails"].startswith(jobs.QUEUE_DOWN_TEXT)

@@ -6,9 +6,12 @@ import orjson
 from django.http import HttpResponse
 
 from explorer.errors import BadJson, BadRequest, PharosError
+from explorer.identifiers import check_identifier, holds_nul
 
 # The order Orthanc names a route's methods in its Allow header ("GET,PUT").
 METHOD_ORDER = ("GET", "POST", "PUT", "DELETE")
+# The route arguments that name a resource, a job, a query or a modality.
+IDENTIFIER_ARGUMENTS = ("public_id", "job_id", "query_id", "name")
 
 
 class NoSuchResource(Exception):
@@ -29,11 +32,14 @@ def json_response(data, status=200):
 
 
 def error_response(error, request):
-    return HttpResponse(
+    response = HttpResponse(
         json.dumps(error.body(request.method, request.path), indent="\t", sort_keys=True),
         status=error.http_status,
         content_type="application/json; charset=utf-8",
     )
+    if error.retry_after:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def endpoint(**handlers):
@@ -47,6 +53,9 @@ def endpoint(**handlers):
             response["Allow"] = allowed
             return response
         try:
+            for argument in IDENTIFIER_ARGUMENTS:
+                if argument in kwargs:
+                    check_identifier(kwargs[argument])
             return handler(request, **kwargs)
         except NoSuchResource:
             return HttpResponse(status=404)
@@ -72,9 +81,12 @@ def json_body(request, default=None):
     if not request.body:
         return default
     try:
-        return json.loads(request.body)
+        document = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadJson(f"The body is not valid JSON: {exc}") from exc
+    if holds_nul(document):
+        raise BadRequest("The body holds a NUL character")
+    return document
 
 
 def paging(request):

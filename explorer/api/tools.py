@@ -4,6 +4,7 @@ from explorer import levels, query
 from explorer.api.base import json_body, json_response
 from explorer.api.representation import describe_many, tag_format, with_parents
 from explorer.errors import BadRequest
+from explorer.identifiers import check_identifier
 from explorer.index import lookup_identifier
 
 
@@ -12,6 +13,7 @@ def lookup(request):
     identifier = request.body.decode("utf-8", errors="replace").strip()
     if not identifier:
         raise BadRequest("The body must hold an identifier")
+    check_identifier(identifier)
     return json_response(lookup_identifier(identifier))
 
 

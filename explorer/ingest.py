@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 
 from explorer import dicom, index, storage
-from explorer.errors import DatabaseFailure
+from explorer.errors import BadFileFormat, DatabaseFailure
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,9 @@ def _store(source, origin, overwrite, write_file, size, md5):
     except index.DuplicateInstance:
         storage.delete(file_uuid)
         return already
+    except DataError as exc:  # a value the index cannot hold (a UID longer than its column)
+        storage.delete(file_uuid)
+        raise BadFileFormat(f"Cannot index the instance: {exc}") from exc
     except DatabaseError as exc:
         storage.delete(file_uuid)
         logger.exception("Indexing %s failed", parsed.ids[3])

@@ -147,15 +147,34 @@ def test_an_identifier_with_a_nul_byte_or_too_long_is_400(ct):
     assert api.get(f"/studies/{CT_SMALL_IDS['study']}").status_code == 200
 
 
-@pytest.mark.django_db
-def test_a_value_the_database_refuses_is_400(ct):
-    """PostgreSQL's text holds no NUL: a NUL in a plain-text body reaches it as a DataError."""
+def skip_unless_postgresql():
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite stores NUL characters")
+        pytest.skip("SQLite stores NUL characters and values of any length")
+
+
+@pytest.mark.django_db
+def test_a_value_the_database_refuses_is_400(ct):
+    """PostgreSQL's text holds no NUL: a NUL that no check before caught reaches it as a
+    DataError, the client's mistake."""
+    from dicomnet.models import Modality
+
+    skip_unless_postgresql()
+    Modality.objects.create(name="nowhere", aet="NOWHERE", host="127.0.0.1", port=1)
+    # A plain-text body naming a resource, as Orthanc accepts it, goes to the job's parameters.
     response = client().post("/modalities/nowhere/store", data="abc\x00", content_type="text/plain")
-    assert response.status_code in (400, 404)  # refused, or the modality is unknown first
+    assert_orthanc_error(response, 400)
+
+
+@pytest.mark.django_db
+def test_a_file_whose_uid_the_index_cannot_hold_is_400_and_leaves_no_file(ct, storage_dir):
+    from tests.conftest import make_dicom, upload
+
+    skip_unless_postgresql()
+    response = upload(client(), make_dicom(SOPInstanceUID="1." * 100))
+    assert "Cannot index the instance" in assert_orthanc_error(response, 400)["Details"]
+    assert len(list(storage_dir.rglob("*.dcm"))) == 1  # CT_small's alone
 
 
 @pytest.mark.django_db

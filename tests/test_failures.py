@@ -142,6 +142,9 @@ def test_an_identifier_with_a_nul_byte_or_too_long_is_400(ct):
     assert_orthanc_error(api.post("/tools/lookup", data=too_long, content_type="text/plain"), 400)
     for path in (f"/studies/{too_long}", f"/instances/{too_long}/tags", f"/jobs/{too_long}", f"/queries/{too_long}"):
         assert "longer than" in assert_orthanc_error(api.get(path), 400)["Details"], path
+    query = {"Level": "Study", "Query": {"StudyInstanceUID": f"1.2.3\\{too_long}"}}
+    response = api.post("/tools/find", data=json.dumps(query), content_type="application/json")
+    assert "StudyInstanceUID value is longer than" in assert_orthanc_error(response, 400)["Details"]
     # The longest identifier the index holds is still looked up.
     assert api.post("/tools/lookup", data="1" * MAX_IDENTIFIER_LENGTH, content_type="text/plain").json() == []
     assert api.get(f"/studies/{CT_SMALL_IDS['study']}").status_code == 200
@@ -175,6 +178,24 @@ def test_a_file_whose_uid_the_index_cannot_hold_is_400_and_leaves_no_file(ct, st
     response = upload(client(), make_dicom(SOPInstanceUID="1." * 100))
     assert "Cannot index the instance" in assert_orthanc_error(response, 400)["Details"]
     assert len(list(storage_dir.rglob("*.dcm"))) == 1  # CT_small's alone
+
+
+@pytest.mark.django_db
+def test_a_session_the_database_cannot_read_is_503_on_pages_and_the_api(user, monkeypatch):
+    """The session is read by a middleware, before any view: handler500 answers."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    browser = Client(raise_request_exception=False)
+    browser.force_login(user)
+
+    def down(self):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(SessionStore, "_get_session_from_db", down)
+    page = browser.get("/ui/studies")
+    assert page.status_code == 503 and page["Content-Type"].startswith("text/html")
+    assert b"Service Unavailable" in page.content
+    assert assert_orthanc_error(browser.get("/studies"), 503)["OrthancStatus"] == 36
 
 
 @pytest.mark.django_db

@@ -6,6 +6,7 @@ from explorer.api.representation import describe_many, tag_format, with_parents
 from explorer.errors import BadRequest
 from explorer.identifiers import check_identifier
 from explorer.index import lookup_identifier
+from explorer.matching import tag_of, vr_of
 
 
 def lookup(request):
@@ -27,6 +28,7 @@ def find(request):
         raise BadRequest(f"Unknown level: {body['Level']}")
     if not isinstance(body["Query"], dict):
         raise BadRequest('"Query" must be a JSON object of tag names to values')
+    _check_uids(body["Query"])
     limit, since = body.get("Limit", 0), body.get("Since", 0)
     if not isinstance(limit, int) or not isinstance(since, int) or limit < 0 or since < 0:
         raise BadRequest('"Limit" and "Since" must be whole numbers')
@@ -42,3 +44,11 @@ def find(request):
         form = tag_format(short=bool(body.get("Short")), full=bool(body.get("Full")))
         return json_response(describe_many(level, resources, short=form))
     return json_response(query.find_ids(**arguments))
+
+
+def _check_uids(query):
+    """A UID asked for (each of a list) must fit the index: a longer one is a 400."""
+    for name, value in query.items():
+        if isinstance(value, str) and vr_of(tag_of(str(name))) == "UI":
+            for uid in value.split("\\"):
+                check_identifier(uid.strip(), what=f"{name} value")

@@ -79,12 +79,12 @@ def enqueue(job_id):
             state=Job.FAILURE,
             error_code=INTERNAL_CODE,
             error_description=INTERNAL_TEXT,
-            error_details=f"{QUEUE_DOWN_TEXT}: {error}",
+            error_details=QUEUE_DOWN_TEXT,
             completed=timezone.now(),
         )
         if failed:
             forget_old_jobs()
-        raise JobQueueUnavailable(f"{QUEUE_DOWN_TEXT}; job {job_id} has failed (resubmit it later)") from error
+        raise JobQueueUnavailable(f"{QUEUE_DOWN_TEXT}: job {job_id} has failed (resubmit it later)") from error
 
 
 def _claim(job_id):

@@ -47,10 +47,11 @@ def error_for(exception):
         return exception
     if isinstance(exception, DataError):
         return BadRequest(f"A value cannot be stored or searched: {exception}".strip())
+    # The log has the driver's message; the client is not told where the services live.
     if isinstance(exception, DATABASE_DOWN):
-        return DatabaseUnavailable(f"The database cannot be reached: {exception}".strip())
+        return DatabaseUnavailable("The database cannot be reached")
     if isinstance(exception, REDIS_DOWN):
-        return JobQueueUnavailable(f"Redis cannot be reached: {exception}".strip())
+        return JobQueueUnavailable("Redis cannot be reached")
     return None
 
 

@@ -257,7 +257,7 @@ def _concrete(route, default_args):
         "frame": "0",
         "action": "cancel",
     }
-    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda match: values[match.group(1)], route)
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda match: values.get(match.group(1), "sample"), route)
 
 
 def rest_routes():

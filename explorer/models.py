@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from explorer import rights
+
 
 class Resource(models.Model):
     public_id = models.CharField(max_length=44, unique=True)
@@ -122,3 +124,13 @@ class RuntimeSetting(models.Model):
 
     name = models.CharField(max_length=64, primary_key=True)
     value = models.JSONField()
+
+
+class Rights(models.Model):
+    """No table: the holder of the rights' permissions (explorer/rights.py), which the
+    administration pages give to groups and users."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = rights.PERMISSIONS

@@ -6,6 +6,7 @@ file (`PHAROS_ORTHANC_CONFIG`) fills the variables the environment leaves unset.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -160,6 +161,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
+    "axes",
     "explorer",
     "dicomnet",
 ]
@@ -174,6 +176,7 @@ MIDDLEWARE = [
     "explorer.auth.RequireLoginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "explorer.urls"
@@ -206,6 +209,20 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 20000},
     },
 }
+
+# --- failed logins (django-axes): the login form, the admin's and HTTP Basic ----------------
+# After this many failed logins of one user from one address, that user is refused from that
+# address (429) for the cool-off, even with the right password; a success before that resets the count.
+PHAROS_LOGIN_FAILURE_LIMIT = env_int("PHAROS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+PHAROS_LOGIN_COOLOFF_MINUTES = env_int("PHAROS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = PHAROS_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=PHAROS_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A locked-out client that keeps trying stays locked out for the cool-off after its last try.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -173,3 +173,12 @@ def group_named(name):
     if not Group.objects.filter(name=name).exists():
         create_groups(apps)
     return Group.objects.get(name=name)
+
+
+def markdown_table():
+    """The rights table of the README's "Roles and rights" (tests/test_rights.py compares)."""
+    lines = ["| Right | What it allows | " + " | ".join(GROUPS) + " |", "|---|---|" + "---|" * len(GROUPS)]
+    for right in RIGHTS:
+        marks = " | ".join("✓" if group in right.groups else "" for group in GROUPS)
+        lines.append(f"| `{right.name}` | {right.meaning} | {marks} |")
+    return "\n".join(lines)

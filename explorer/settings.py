@@ -223,6 +223,8 @@ AXES_RESET_ON_SUCCESS = True
 # A locked-out client that keeps trying stays locked out for the cool-off after its last try.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The log lines name the user and the address (never the password).
+AXES_SENSITIVE_PARAMETERS = []
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

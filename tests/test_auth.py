@@ -1,7 +1,9 @@
 """Every route requires a user: HTTP Basic for API clients, a session for browsers."""
 
+import json
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import Client, RequestFactory
@@ -10,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from explorer import auth
 from explorer.auth import PUBLIC_PREFIXES
 from tests.conftest import CT_SMALL, basic_header, dicom_bytes, upload
+from tests.pharos_server import Server, request
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +175,86 @@ def test_concurrent_first_requests_check_the_password_once(monkeypatch):
         thread.join()
     assert [user.username for user in users] == ["bob"] * 4
     assert calls == ["bob"]
+
+
+# --- failed logins: refused for a while after too many (django-axes) -------------------------
+
+
+@pytest.fixture
+def three_failures(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    return 3
+
+
+def a_while_later():
+    """The cool-off passed: the failures recorded are moved back beyond it."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.utils import timezone
+
+    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+
+
+def test_failed_form_logins_lock_the_user_out_for_a_while(user, three_failures, caplog):
+    browser = Client()
+    assert [log_in(browser, "guess").status_code for _ in range(three_failures)] == [200, 200, 429]
+    refused = log_in(browser, "wonderland")  # even the right password, for the cool-off
+    assert refused.status_code == 429
+    assert "Too many failed logins" in refused.content.decode()
+    assert "_auth_user_id" not in browser.session
+    assert any("AXES: Locking out" in record.getMessage() for record in caplog.records)
+    a_while_later()
+    assert log_in(browser, "wonderland").status_code == 302
+
+
+def test_a_lock_out_is_of_one_user_at_one_address(user, django_user_model, three_failures):
+    django_user_model.objects.create_user("bob", password="builder")
+    for _ in range(three_failures):
+        log_in(Client(), "guess")
+    assert log_in(Client(), "builder", username="bob").status_code == 302
+    assert log_in(Client(REMOTE_ADDR="10.1.2.3"), "wonderland").status_code == 302
+    assert log_in(Client(), "wonderland").status_code == 429
+
+
+def test_failed_admin_logins_lock_out_too(user, three_failures):
+    browser = Client()
+    answers = [browser.post("/admin/login/", {"username": "alice", "password": "guess"}) for _ in range(three_failures)]
+    assert answers[-1].status_code == 429
+
+
+def test_failed_basic_logins_lock_out_with_a_json_error_and_no_user(user, three_failures):
+    wrong = Client(HTTP_AUTHORIZATION=basic_header("alice", "guess"))
+    assert [wrong.get("/system").status_code for _ in range(three_failures)] == [401, 401, 429]
+    refused = Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland")).get("/system")
+    assert refused.status_code == 429
+    error = refused.json()
+    assert (error["HttpStatus"], error["Uri"]) == (429, "/system")
+    assert "Too many failed logins" in error["Details"] and "15 minutes" in error["Details"]
+    assert refused["Retry-After"] == "900"
+    assert "Version" not in error  # no answer of the route itself
+    a_while_later()
+    assert Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland")).get("/system").status_code == 200
+
+
+def test_a_recognised_basic_client_is_not_counted_again(user, monkeypatch):
+    from axes.handlers.proxy import AxesProxyHandler
+
+    checks = []
+    real = AxesProxyHandler.is_allowed
+    monkeypatch.setattr(AxesProxyHandler, "is_allowed", lambda *args: checks.append(1) or real(*args))
+    client = Client(HTTP_AUTHORIZATION=basic_header("alice", "wonderland"))
+    for _ in range(5):
+        assert client.get("/system").status_code == 200
+    assert checks == [1]
+
+
+def test_the_settings_give_the_limit_and_the_cool_off_to_a_real_server(tmp_path):
+    server = Server(tmp_path / "data", "lighthouse", PHAROS_LOGIN_FAILURE_LIMIT="2", PHAROS_LOGIN_COOLOFF_MINUTES="3")
+    try:
+        assert [request(server.port, "/system", "guess")[0] for _ in range(2)] == [401, 429]
+        status, headers, body = request(server.port, "/system", "lighthouse")
+        assert (status, headers["Retry-After"]) == (429, "180")
+        assert "try again in 3 minutes" in json.loads(body)["Details"]
+    finally:
+        server.stop()
+    assert "AXES: Locking out" in server.log()

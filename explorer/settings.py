@@ -215,7 +215,8 @@ CACHES = {
 # address (429) for the cool-off, even with the right password; a success before that resets the count.
 PHAROS_LOGIN_FAILURE_LIMIT = env_int("PHAROS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 PHAROS_LOGIN_COOLOFF_MINUTES = env_int("PHAROS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# ModelBackend, reading the rights in one query (explorer/rights_backend.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "explorer.rights_backend.RightsBackend"]
 AXES_FAILURE_LIMIT = PHAROS_LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=PHAROS_LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

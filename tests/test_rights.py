@@ -4,6 +4,7 @@ each group gets what the rights table gives it, walked over the whole route tabl
 import re
 from pathlib import Path
 
+import django.contrib.auth
 import pytest
 from django.contrib.auth.context_processors import PermWrapper
 from django.contrib.auth.models import Group
@@ -194,3 +195,38 @@ def test_job_buttons_are_hidden_without_the_jobs_right(django_user_model):
 
     assert "Cancel" not in render_to_string("dicomnet/_job_actions.html", context | {"perms": PermWrapper(viewer)})
     assert "Cancel" in render_to_string("dicomnet/_job_actions.html", context | {"perms": PermWrapper(operator)})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_users_of_an_existing_installation_become_administrators():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("explorer", "0005_stability")]
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate(before)
+    users = django.contrib.auth.get_user_model().objects  # auth's tables are the same before
+    Group.objects.all().delete()
+    users.create_user("radiologist")
+    users.create_superuser("root")
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert [group.name for group in users.get(username="radiologist").groups.all()] == [rights.ADMINISTRATOR]
+    assert not users.get(username="root").groups.exists()  # a superuser already has every right
+    test_the_groups_have_the_rights_of_the_table()
+
+
+def test_a_users_rights_are_read_in_one_query(django_user_model, django_assert_num_queries):
+    from django.contrib.auth.models import Permission
+
+    make_user(django_user_model, rights.OPERATOR)
+    operator = django_user_model.objects.get(username=rights.OPERATOR)
+    operator.user_permissions.add(Permission.objects.get(codename=rights.DELETE.name))  # given to the user alone
+    operator = django_user_model.objects.get(username=rights.OPERATOR)
+    with django_assert_num_queries(1):
+        assert rights.allows(operator, rights.UPLOAD) and rights.allows(operator, rights.DELETE)
+        assert not rights.allows(operator, rights.SETTINGS)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.views import redirect_to_login
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
 
@@ -71,7 +72,12 @@ _cache = _BasicCache()
 
 
 @receiver((post_save, post_delete), sender=settings.AUTH_USER_MODEL)
+@receiver(m2m_changed, sender=Group.permissions.through)
+@receiver(m2m_changed, sender=Group.user_set.through)
+@receiver(m2m_changed, sender=Permission.user_set.through)
 def _forget_remembered_users(**kwargs):
+    # A user saved, or a group's rights or members changed (the rights are read with the
+    # user and kept with it: explorer/rights.py).
     _cache.clear()
 
 

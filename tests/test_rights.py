@@ -7,7 +7,7 @@ from pathlib import Path
 import django.contrib.auth
 import pytest
 from django.contrib.auth.context_processors import PermWrapper
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
@@ -221,8 +221,6 @@ def test_the_users_of_an_existing_installation_become_administrators():
 
 
 def test_a_users_rights_are_read_in_one_query(django_user_model, django_assert_num_queries):
-    from django.contrib.auth.models import Permission
-
     make_user(django_user_model, rights.OPERATOR)
     operator = django_user_model.objects.get(username=rights.OPERATOR)
     operator.user_permissions.add(Permission.objects.get(codename=rights.DELETE.name))  # given to the user alone
@@ -230,3 +228,15 @@ def test_a_users_rights_are_read_in_one_query(django_user_model, django_assert_n
     with django_assert_num_queries(1):
         assert rights.allows(operator, rights.UPLOAD) and rights.allows(operator, rights.DELETE)
         assert not rights.allows(operator, rights.SETTINGS)
+
+
+def test_a_right_taken_away_is_refused_at_once_to_a_recognised_api_client(django_user_model):
+    make_user(django_user_model, rights.OPERATOR)
+    api = Client(HTTP_AUTHORIZATION=basic_header(rights.OPERATOR, PASSWORD))
+    assert api.get("/patients").status_code == 200  # recognised from now on (explorer/auth.py)
+    operators = Group.objects.get(name=rights.OPERATOR)
+    operators.permissions.remove(operators.permissions.get(codename=rights.VIEW.name))
+    assert api.get("/patients").status_code == 403
+    operators.user_set.clear()
+    operators.permissions.add(Permission.objects.get(codename=rights.VIEW.name))
+    assert api.get("/patients").status_code == 403

@@ -212,7 +212,8 @@ CACHES = {
 
 # --- failed logins (django-axes): the login form, the admin's and HTTP Basic ----------------
 # After this many failed logins of one user from one address, that user is refused from that
-# address (429) for the cool-off, even with the right password; a success before that resets the count.
+# address (429) for the cool-off, even with the right password; a successful login by a form
+# before that resets the count.
 PHAROS_LOGIN_FAILURE_LIMIT = env_int("PHAROS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 PHAROS_LOGIN_COOLOFF_MINUTES = env_int("PHAROS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
 # ModelBackend, reading the rights in one query (explorer/rights_backend.py).
@@ -226,6 +227,8 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The log lines name the user and the address (never the password).
 AXES_SENSITIVE_PARAMETERS = []
+# Axes counts failures only; successful logins are not kept in its tables.
+AXES_DISABLE_ACCESS_LOG = True
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

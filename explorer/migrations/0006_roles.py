@@ -5,23 +5,31 @@ from django.db import migrations, models
 from explorer import rights
 
 # explorer.models.Rights' permissions as they were when this migration was written.
-PERMISSIONS = (('view',
-      'Browse patients, studies, series and instances, see their images and tags, download files and archives, '
-      "search; read the server's state (system, statistics, changes, jobs, modalities, queries, settings)."),
-     ('upload', 'Store new instances: the upload page, POST /instances.'),
-     ('send', 'Send resources to a modality or a peer (C-STORE).'),
-     ('query_retrieve',
-      'Echo, query (C-FIND) and retrieve from (C-MOVE, C-GET) a modality; keep and forget the queries.'),
-     ('jobs', 'Cancel, pause, resume and resubmit jobs.'),
-     ('modify', 'Modify and anonymize resources.'),
-     ('delete', 'Delete patients, studies, series and instances, with their files.'),
-     ('modalities', 'Create, change and delete modalities (who may query this server, where C-MOVE sends).'),
-     ('peers', 'Create, change and delete Orthanc peers.'),
-     ('users',
-      'Create, change and delete users and groups, and who has which right (the administration pages, for a user '
-      'with staff status).'),
-     ('settings', "Change the server's settings at run time (PUT /tools/…: encoding, log level…)."),
-     ('clear_changes', 'Clear the change log (/changes) and the exports log (/exports).'))
+PERMISSIONS = (
+    (
+        "view",
+        "Browse patients, studies, series and instances, see their images and tags, download files and archives, "
+        "search; read the server's state (system, statistics, changes, jobs, modalities, queries, settings).",
+    ),
+    ("upload", "Store new instances: the upload page, POST /instances."),
+    ("send", "Send resources to a modality or a peer (C-STORE)."),
+    (
+        "query_retrieve",
+        "Echo, query (C-FIND) and retrieve from (C-MOVE, C-GET) a modality; keep and forget the queries.",
+    ),
+    ("jobs", "Cancel, pause, resume and resubmit jobs."),
+    ("modify", "Modify and anonymize resources."),
+    ("delete", "Delete patients, studies, series and instances, with their files."),
+    ("modalities", "Create, change and delete modalities (who may query this server, where C-MOVE sends)."),
+    ("peers", "Create, change and delete Orthanc peers."),
+    (
+        "users",
+        "Create, change and delete users and groups, and who has which right (the administration pages, for a user "
+        "with staff status).",
+    ),
+    ("settings", "Change the server's settings at run time (PUT /tools/…: encoding, log level…)."),
+    ("clear_changes", "Clear the change log (/changes) and the exports log (/exports)."),
+)
 
 
 def create_groups(apps, schema_editor):

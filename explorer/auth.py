@@ -13,6 +13,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
 
+from explorer import audit
+
 PUBLIC_PREFIXES = ("/login/", "/static/", "/admin/login/")
 REALM = 'Basic realm="Pharos Secure Area"'
 # Checking a password costs a deliberately slow hash (PBKDF2: about 0.3 s of CPU here). A
@@ -90,6 +92,7 @@ def user_from_basic_header(header):
             if user is None or not user.is_active:
                 return None
             _cache.put(key, user)
+            audit.record(audit.LOGIN, user=user, detail="HTTP Basic")  # once: the header is remembered
     return user
 
 

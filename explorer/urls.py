@@ -19,6 +19,8 @@ page_patterns = [
     path("ui/series/<str:public_id>", views.series, name="series"),
     path("ui/instances/<str:public_id>", views.instance, name="instance"),
     path("ui/upload", views.upload, name="upload"),
+    path("ui/audit", views.audit_trail, name="audit"),
+    path("ui/audit.csv", views.audit_csv, name="audit-csv"),
     path("", include("dicomnet.page_urls")),
 ]
 page_patterns += [

@@ -437,3 +437,46 @@ def test_a_failed_write_never_breaks_what_is_audited(db, monkeypatch, caplog):
     monkeypatch.setattr(AuditEvent.objects, "bulk_create", failing)
     audit.record(audit.SETTING, detail="x")
     assert "Audit events not recorded (setting): the database is down" in caplog.text
+
+
+# --- the real server ----------------------------------------------------------------------------
+
+
+def test_the_started_server_records_rest_reads_and_c_store_and_exports_them(tmp_path):
+    """`manage.py start` (several web workers, DICOM server processes): a REST read by Basic,
+    a storescu association, and the administrator's CSV export that shows both."""
+    from tests.conftest import sample_path
+    from tests.dicom_peers import dcmtk
+    from tests.pharos_server import Server, own_database, request
+
+    with own_database("pharos_audit_server") as database_url:
+        server = Server(tmp_path / "data", "secret-password", database_url=database_url)
+        try:
+            sent = dcmtk(
+                "storescu",
+                "-aec",
+                "PHAROS",
+                "-aet",
+                "SCANNER",
+                "127.0.0.1",
+                server.dicom_port,
+                sample_path("CT_small.dcm"),
+            )
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            assert request(server.port, f"/studies/{CT_STUDY}", "secret-password")[0] == 200
+
+            def exported():
+                status, headers, body = request(
+                    server.port, f"/ui/audit.csv?patient={CT_PATIENT_ID}", "secret-password"
+                )
+                assert status == 200 and headers["Content-Type"].startswith("text/csv")
+                rows = list(csv.reader(io.StringIO(body.decode())))[1:]
+                actions = {(row[1], row[2], row[3]) for row in rows}
+                return actions if len(actions) == 2 else None
+
+            assert wait_until(exported, 30, "the server's audit events") == {
+                (audit.DICOM_STORE, "", "SCANNER"),
+                (audit.VIEW, "admin", ""),
+            }
+        finally:
+            server.stop()

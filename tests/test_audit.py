@@ -118,6 +118,15 @@ def test_a_delete_in_the_explorer_is_recorded(browser, ct_stored):
     )
 
 
+def test_clearing_the_change_and_export_logs_is_recorded(api):
+    assert api.delete("/changes").status_code == 200
+    assert api.delete("/exports").status_code == 200
+    assert [(e.username, e.detail) for e in events(audit.DELETE)] == [
+        ("alice", "the change log (/changes) cleared"),
+        ("alice", "the exports log (/exports) cleared"),
+    ]
+
+
 def test_a_refused_delete_records_nothing(api, db):
     assert api.delete(f"/studies/{CT_STUDY}").status_code == 404
     assert events(audit.DELETE) == []

@@ -15,6 +15,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
 
+from explorer import audit
 from explorer.errors import TooManyFailedLogins
 
 PUBLIC_PREFIXES = ("/login/", "/static/", "/admin/login/")
@@ -104,6 +105,7 @@ def user_from_basic_header(header, request=None):
             if user is None or not user.is_active:
                 return None
             _cache.put(key, user)
+            audit.record(audit.LOGIN, user=user, detail="HTTP Basic")  # once: the header is remembered
     return user
 
 

@@ -91,8 +91,11 @@ SETTINGS = Right(
 CLEAR_CHANGES = Right(
     "clear_changes", "Clear the change log (/changes) and the exports log (/exports).", ADMINISTRATOR_ONLY
 )
+AUDIT = Right("audit", "Read the audit trail and export it as CSV.", ADMINISTRATOR_ONLY)
 
-RIGHTS = (VIEW, UPLOAD, SEND, QUERY_RETRIEVE, JOBS, MODIFY, DELETE, MODALITIES, PEERS, USERS, SETTINGS, CLEAR_CHANGES)
+RIGHTS = (
+    VIEW, UPLOAD, SEND, QUERY_RETRIEVE, JOBS, MODIFY, DELETE, MODALITIES, PEERS, USERS, SETTINGS, CLEAR_CHANGES, AUDIT
+)
 # explorer.models.Rights' Meta.permissions
 PERMISSIONS = tuple((right.name, right.meaning) for right in RIGHTS)
 

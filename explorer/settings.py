@@ -100,6 +100,10 @@ PHAROS_JOBS_HISTORY_SIZE = env_int("PHAROS_JOBS_HISTORY_SIZE", 10, minimum=0)
 # LogExportedResources: sends are recorded in /exports.
 PHAROS_LOG_EXPORTED_RESOURCES = env_bool("PHAROS_LOG_EXPORTED_RESOURCES", False)
 
+# --- audit trail (explorer/audit.py) ---------------------------------------------------
+# Days an audit event is kept; older ones are pruned every hour (explorer/cron.py). 0 keeps them all.
+PHAROS_AUDIT_RETENTION_DAYS = env_int("PHAROS_AUDIT_RETENTION_DAYS", 365, minimum=0)
+
 # --- services ------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
@@ -173,6 +177,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "explorer.audit.RequestMiddleware",  # the request whose events explorer/audit.py records
     "explorer.auth.RequireLoginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -7,7 +7,7 @@ from django.urls import Resolver404, include, path, re_path, resolve
 from explorer import levels, views
 from explorer.api.base import error_response
 from explorer.errors import UnknownResource
-from explorer.rights import DELETE, UPLOAD, VIEW, page
+from explorer.rights import AUDIT, DELETE, UPLOAD, VIEW, page
 
 # The explorer's pages; /ui/… keeps them apart from the REST API, which owns the root. Each
 # page names the right it needs (explorer/rights.py).
@@ -21,6 +21,8 @@ page_patterns = [
     path("ui/series/<str:public_id>", page(views.series, VIEW), name="series"),
     path("ui/instances/<str:public_id>", page(views.instance, VIEW), name="instance"),
     path("ui/upload", page(views.upload, UPLOAD), name="upload"),
+    path("ui/audit", page(views.audit_trail, AUDIT), name="audit"),
+    path("ui/audit.csv", page(views.audit_csv, AUDIT), name="audit-csv"),
     path("", include("dicomnet.page_urls")),
 ]
 page_patterns += [

@@ -1,9 +1,10 @@
-"""What runs on a clock (`manage.py rqcron explorer.cron`, started by `manage.py start`): the
-stability clock, and the storage sweep. One scheduler enqueues; any RQ worker runs the jobs."""
+"""What rq's cron scheduler runs (`manage.py rqcron explorer.cron`, started by `manage.py
+start`): the stability clock, the audit trail's pruning and the storage sweep. One scheduler
+enqueues; any RQ worker runs the jobs."""
 
 from rq import cron
 
-from explorer import stability, storage_check
+from explorer import audit, stability, storage_check
 
 cron.register(
     stability.tick,
@@ -15,6 +16,9 @@ cron.register(
     result_ttl=0,
     failure_ttl=3600,
 )
+
+# The audit trail keeps PHAROS_AUDIT_RETENTION_DAYS: older events go, hour by hour.
+cron.register(audit.prune_job, queue_name="default", interval=3600, ttl=3600, result_ttl=0, failure_ttl=24 * 3600)
 
 # The storage sweep (explorer/storage_check.py): old temporary files removed, orphans logged.
 cron.register(

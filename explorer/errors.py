@@ -87,6 +87,16 @@ class RemoteRefused(PharosError):
     http_status, orthanc_status, orthanc_error = 422, 9, "Error in the network protocol"
 
 
+class Forbidden(PharosError):
+    # Orthanc's ForbiddenAccess, which its authorization plugin answers for a right missing.
+    http_status, orthanc_status, orthanc_error = 403, 45, "Access to a resource is forbidden"
+
+
+class TooManyFailedLogins(PharosError):
+    # Orthanc has no lock-out; its "Bad credentials", with the status that tells to wait.
+    http_status, orthanc_status, orthanc_error = 429, 29, "Bad credentials were provided to an HTTP request"
+
+
 # --- a service the server needs is down (explorer/failures.py answers these) ---------------
 
 

@@ -84,3 +84,9 @@ class NetworkProtocol(PharosError):
 
 class RemoteRefused(PharosError):
     http_status, orthanc_status, orthanc_error = 422, 9, "Error in the network protocol"
+
+
+class PayloadTooLarge(PharosError):
+    # A body beyond PHAROS_MAX_UPLOAD_SIZE, or a ZIP archive that would expand beyond
+    # PHAROS_MAX_ZIP_EXPANSION or hold more than PHAROS_MAX_ZIP_MEMBERS files.
+    http_status, orthanc_status, orthanc_error = 413, 8, "Payload too large"

@@ -166,6 +166,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Bodies beyond PHAROS_MAX_UPLOAD_SIZE refused before they are read; a request's files left
+    # in the incoming folder removed when it ends.
+    "explorer.bodies.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -224,10 +227,18 @@ STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
 # Uploads may be large DICOM files or ZIP archives: the largest body accepted, in bytes
-# (beyond it the answer is 413 before the body is read).
+# (beyond it the answer is 413 before the body is read). Bodies are read as streams into the
+# storage area's incoming folder (explorer/bodies.py, explorer/incoming.py), never whole.
 PHAROS_MAX_UPLOAD_SIZE = env_int("PHAROS_MAX_UPLOAD_SIZE", 4 * 1024**3, minimum=1)
+# A ZIP archive (uploaded or imported) expanding beyond this many bytes, or holding more
+# entries than this, is refused with 413 before anything of it is expanded (a ZIP bomb).
+PHAROS_MAX_ZIP_EXPANSION = env_int("PHAROS_MAX_ZIP_EXPANSION", 16 * 1024**3, minimum=1)
+PHAROS_MAX_ZIP_MEMBERS = env_int("PHAROS_MAX_ZIP_MEMBERS", 100_000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
-FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+# The files of a form Django parses (a browser's, read by the CSRF check) go to the incoming
+# folder too; under ASGI, Django holds this much of a body in memory before spilling it to disk.
+FILE_UPLOAD_HANDLERS = ["explorer.bodies.IncomingUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 
 # The level of "default" in /tools/log-level, which changes it at run time in every server
 # process: "verbose" and "trace" lower it (explorer/logs.py).

@@ -1,6 +1,7 @@
 """Uploading from the page: the form without JavaScript (explorer.uploads behind
 explorer.views.upload), the REST call the page's JavaScript makes, and CSRF on both."""
 
+import io
 import re
 
 import pytest
@@ -8,6 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils.html import escape
 
+from explorer import multipart
+from explorer.errors import BadRequest
 from explorer.models import Instance
 from tests.conftest import dicom_bytes, zip_of
 from tests.page_helpers import csrf_token, messages_of, store_ct
@@ -123,9 +126,11 @@ def test_the_upload_form_needs_the_csrf_token(strict_browser):
     assert Instance.objects.count() == 1
 
 
-def test_multipart_parts_read_as_orthanc_reads_them():
-    from explorer.uploads import multipart_parts
+def multipart_parts(body, boundary):
+    return [(name, b"".join(chunks)) for name, chunks in multipart.parts(io.BytesIO(body), boundary)]
 
+
+def test_multipart_parts_read_as_orthanc_reads_them():
     body = (
         b"--B\r\n\r\nno headers at all\r\n"  # a part without headers
         b"--B\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a\\\"b.dcm\"\r\n\r\n"
@@ -141,8 +146,5 @@ def test_multipart_parts_read_as_orthanc_reads_them():
 
 
 def test_a_multipart_body_without_its_boundary_is_a_bad_request():
-    from explorer.errors import BadRequest
-    from explorer.uploads import multipart_parts
-
     with pytest.raises(BadRequest):
-        list(multipart_parts(b"nothing here", b"B"))
+        multipart_parts(b"nothing here", b"B")

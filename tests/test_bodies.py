@@ -4,14 +4,18 @@ POST /instances (Django's test client; tests/test_memory_bounds.py does it on a 
 import io
 
 import pytest
-from django.test import RequestFactory
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, RequestFactory
 
 from explorer import bodies, storage
 from explorer.errors import PayloadTooLarge
 from explorer.models import Instance
-from tests.conftest import CT_SMALL, dicom_bytes
+from tests.conftest import CT_SMALL, basic_header, dicom_bytes
 
 pytestmark = pytest.mark.django_db
+
+
+ALICE = {"Authorization": basic_header("alice", "wonderland")}
 
 
 class Unreadable:
@@ -98,3 +102,23 @@ def test_the_files_of_a_form_django_parses_are_received_into_the_incoming_folder
     assert path.startswith(str(storage.incoming_dir())) and open(path, "rb").read() == b"content"
     request.close()  # at the end of the request: removed
     assert incoming_files() == []
+
+
+@pytest.mark.parametrize("content_type", ["application/dicom", "multipart/form-data; boundary=B"])
+def test_bodies_are_read_the_same_under_asgi(user, content_type):
+    """Django's ASGI handler has received the body into a file before the view: it is read
+    from there the same way."""
+    client = AsyncClient()
+    body = dicom_bytes(CT_SMALL)
+    if content_type.startswith("multipart"):
+        body = b'--B\r\nContent-Disposition: form-data; name="f"\r\n\r\n' + body + b"\r\n--B--\r\n"
+    response = async_to_sync(client.post)("/instances", data=body, content_type=content_type, headers=ALICE)
+    assert response.status_code == 200, response.content
+    assert Instance.objects.count() == 1 and incoming_files() == []
+
+
+def test_a_body_beyond_the_limit_is_answered_413_under_asgi(user, settings):
+    settings.PHAROS_MAX_UPLOAD_SIZE = 1000
+    post = async_to_sync(AsyncClient().post)
+    response = post("/instances", data=dicom_bytes(CT_SMALL), content_type="application/dicom", headers=ALICE)
+    assert response.status_code == 413 and incoming_files() == []

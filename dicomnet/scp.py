@@ -10,6 +10,7 @@ import logging
 import socket
 import threading
 import weakref
+from collections import Counter
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -24,7 +25,7 @@ from dicomnet.wire import move_answer as wire_move_answer
 from dicomnet.wire import server as wire_server
 from dicomnet.wire.reactors import Association
 from dicomnet.wire.storage_classes import serve_as_storage
-from explorer import accepting, fast_paths, pydicom_compat, storage
+from explorer import accepting, audit, fast_paths, pydicom_compat, storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
 
@@ -122,7 +123,17 @@ def handle_store(event):
         logger.error("C-STORE from %s at %s failed: %s", aet, address, error.details)
         return OUT_OF_RESOURCES
     logger.info("C-STORE from %s: %s %s", aet, result.instance_id, result.status)
+    received(event.assoc)[result.ids[:2]] += 1
     return SUCCESS
+
+
+def received(assoc):
+    """What an association stored, counted per (patient, study) for the audit trail, which
+    records it once when the association ends (log_ended): no row per instance."""
+    counts = assoc.__dict__.get("audit_received")
+    if counts is None:
+        counts = assoc.audit_received = Counter()
+    return counts
 
 
 def handle_find(event):
@@ -171,6 +182,7 @@ def log_rejected(event):
 def log_ended(event):
     aet, address = peer(event)
     logger.info("Association from %s at %s ended (%s)", aet, address, event.event.name)
+    audit.record_received(aet, address, event.assoc.__dict__.pop("audit_received", None), event.assoc.acceptor.ae_title)
     # The association's thread ends here: its database connection (opened by the first
     # handler, or by negotiate_contexts to read the runtime settings) goes with it instead of
     # waiting for the garbage collector. (An abort from another thread, the server's shutdown

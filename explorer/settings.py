@@ -6,6 +6,7 @@ file (`PHAROS_ORTHANC_CONFIG`) fills the variables the environment leaves unset.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -99,6 +100,10 @@ PHAROS_JOBS_HISTORY_SIZE = env_int("PHAROS_JOBS_HISTORY_SIZE", 10, minimum=0)
 # LogExportedResources: sends are recorded in /exports.
 PHAROS_LOG_EXPORTED_RESOURCES = env_bool("PHAROS_LOG_EXPORTED_RESOURCES", False)
 
+# --- audit trail (explorer/audit.py) ---------------------------------------------------
+# Days an audit event is kept; older ones are pruned every hour (explorer/cron.py). 0 keeps them all.
+PHAROS_AUDIT_RETENTION_DAYS = env_int("PHAROS_AUDIT_RETENTION_DAYS", 365, minimum=0)
+
 # --- services ------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
@@ -160,6 +165,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
+    "axes",
     "explorer",
     "dicomnet",
 ]
@@ -174,9 +180,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "explorer.audit.RequestMiddleware",  # the request whose events explorer/audit.py records
     "explorer.auth.RequireLoginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "explorer.urls"
@@ -209,6 +217,26 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 20000},
     },
 }
+
+# --- failed logins (django-axes): the login form, the admin's and HTTP Basic ----------------
+# After this many failed logins of one user from one address, that user is refused from that
+# address (429) for the cool-off, even with the right password; a successful login by a form
+# before that resets the count.
+PHAROS_LOGIN_FAILURE_LIMIT = env_int("PHAROS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+PHAROS_LOGIN_COOLOFF_MINUTES = env_int("PHAROS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+# ModelBackend, reading the rights in one query (explorer/rights_backend.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "explorer.rights_backend.RightsBackend"]
+AXES_FAILURE_LIMIT = PHAROS_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=PHAROS_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A locked-out client that keeps trying stays locked out for the cool-off after its last try.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The log lines name the user and the address (never the password).
+AXES_SENSITIVE_PARAMETERS = []
+# Axes counts failures only; successful logins are not kept in its tables.
+AXES_DISABLE_ACCESS_LOG = True
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -7,6 +7,7 @@ from django.http import HttpResponse
 
 from dicomnet.aet import is_safe
 from dicomnet.models import Modality
+from explorer import audit
 from explorer.api.base import NoSuchResource, flag, json_body, json_response
 from explorer.errors import BadRequest, ParameterOutOfRange
 
@@ -115,7 +116,9 @@ def save(name, fields):
 
 
 def update(request, name):
-    warnings = save(name, fields_from_body(json_body(request)))
+    fields = fields_from_body(json_body(request))
+    warnings = save(name, fields)
+    audit.record(audit.SETTING, request, detail=f"modality {name} saved: {fields}")
     response = HttpResponse(content_type="text/plain")  # Orthanc's empty text answer
     for warning in warnings:
         response["Warning"] = f'199 pharos "{warning}"'
@@ -124,4 +127,5 @@ def update(request, name):
 
 def delete(request, name):
     _modality(name).delete()
+    audit.record(audit.SETTING, request, detail=f"modality {name} deleted")
     return HttpResponse(content_type="text/plain")

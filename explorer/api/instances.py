@@ -6,7 +6,7 @@ import struct
 import pydicom
 from django.http import FileResponse, HttpResponse
 
-from explorer import dicom, index, levels, sources, storage, tags
+from explorer import audit, dicom, index, levels, sources, storage, tags
 from explorer.api.base import NoSuchResource, flag, json_response
 from explorer.errors import BadFileFormat, UnknownDicomTag, UnknownResource, UnsupportedMediaType
 from explorer.uploads import (
@@ -67,6 +67,7 @@ def _known_instance(public_id):
 def file(request, public_id):
     """GET /instances/{id}/file: the stored bytes, unchanged."""
     instance = _instance(public_id)
+    audit.record(audit.DOWNLOAD, request, level=levels.INSTANCE, resource=instance, detail="DICOM file")
     response = FileResponse(storage.open_file(instance.file_uuid), content_type="application/dicom")
     response["Content-Disposition"] = f'filename="{instance.public_id}.dcm"'
     return response

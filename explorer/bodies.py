@@ -7,7 +7,8 @@ BodyLimitMiddleware, around every request:
 - the body is then read through a LimitedBody: one sent in chunks (no Content-Length) that
   grows past the limit raises PayloadTooLarge, one that ends before its Content-Length (the
   client went away) raises BodyCutShort, an OSError that Django's request.read() turns
-  into UnreadablePostError;
+  into UnreadablePostError; one read whole (request.body) beyond WHOLE_BODY_LIMIT raises
+  PayloadTooLarge;
 - the files the request received into the incoming folder and left there are removed when
   it ends (explorer/incoming.py), however it ends.
 
@@ -31,6 +32,9 @@ from explorer.api.base import error_response
 from explorer.errors import PayloadTooLarge, StorageFailure
 
 CHUNK = incoming.CHUNK
+# Uploads are read in chunks; any other body (the JSON arguments of a route) is read whole
+# into memory, and is refused beyond this.
+WHOLE_BODY_LIMIT = 64 * 1024 * 1024
 
 
 class BodyCutShort(OSError):
@@ -66,8 +70,14 @@ class LimitedBody:
         self.received = 0
 
     def read(self, size=-1):
-        if size is None or size < 0:
-            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        if size is None or size < 0:  # the body read whole (request.body): a JSON argument
+            pieces, length = [], 0
+            for piece in iter(lambda: self.read(CHUNK), b""):
+                length += len(piece)
+                if length > WHOLE_BODY_LIMIT:
+                    raise PayloadTooLarge(f"A body read whole (not an upload) is at most {WHOLE_BODY_LIMIT} bytes")
+                pieces.append(piece)
+            return b"".join(pieces)
         return self._counted(self.source.read, size)
 
     def readline(self, size=-1):

@@ -122,3 +122,15 @@ def test_a_body_beyond_the_limit_is_answered_413_under_asgi(user, settings):
     post = async_to_sync(AsyncClient().post)
     response = post("/instances", data=dicom_bytes(CT_SMALL), content_type="application/dicom", headers=ALICE)
     assert response.status_code == 413 and incoming_files() == []
+
+
+def test_a_body_read_whole_beyond_its_limit_is_answered_413(api, monkeypatch):
+    monkeypatch.setattr(bodies, "WHOLE_BODY_LIMIT", 100)
+    response = api.post(
+        "/tools/find", data=b'{"Level": "Study", "Query": {}}' + b" " * 100, content_type="application/json"
+    )
+    assert response.status_code == 413 and "A body read whole" in response.json()["Details"]
+    assert (
+        api.post("/tools/find", data={"Level": "Study", "Query": {}}, content_type="application/json").status_code
+        == 200
+    )

@@ -75,9 +75,12 @@ def file_chunks(path):
         yield from iter(lambda: source.read(CHUNK), b"")
 
 
-def make_files(folder):
+def make_large_files(folder):
     write_large_dicom(folder / "large.dcm")
     write_zip(folder / "large.zip", "large.dcm", file_chunks(folder / "large.dcm"))
+
+
+def make_bomb(folder):
     zeros = bytes(CHUNK)
     write_zip(folder / "bomb.zip", "zeros.dcm", (zeros for _ in range(BOMB_MEMBER_SIZE // CHUNK)))
 
@@ -89,9 +92,10 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, files):
-    # The files are made while the server starts.
-    maker = threading.Thread(target=make_files, args=(files,))
-    maker.start()
+    # The files are made while the server starts (zlib lets other threads run as it compresses).
+    makers = [threading.Thread(target=make, args=(files,)) for make in (make_large_files, make_bomb)]
+    for maker in makers:
+        maker.start()
     with own_database("pharos_memory_bounds") as url:
         data_dir = tmp_path_factory.mktemp("memory") / "data"
         server = Server(
@@ -102,7 +106,8 @@ def server(tmp_path_factory, files):
             PHAROS_MAX_UPLOAD_SIZE=str(UPLOAD_LIMIT),
         )
         server.incoming = data_dir / "storage" / "incoming"
-        maker.join()
+        for maker in makers:
+            maker.join()
         yield server
         assert server.stop() == 0
 

@@ -68,6 +68,7 @@ class LimitedBody:
     def __init__(self, source, expected, limit):
         self.source, self.expected, self.limit = source, expected, limit
         self.received = 0
+        self.cut_short = None  # the BodyCutShort raised, for those who read after it
 
     def read(self, size=-1):
         if size is None or size < 0:  # the body read whole (request.body): a JSON argument
@@ -98,13 +99,22 @@ class LimitedBody:
         except OSError:
             raise
         except Exception as exc:  # gunicorn's errors on a malformed chunked body
-            raise BodyCutShort(f"The body cannot be read: {exc}") from exc
+            self.cut_short = BodyCutShort(f"The body cannot be read: {exc}")
+            raise self.cut_short from exc
         self.received += len(data)
         if self.received > self.limit:
             raise too_large(self.limit)
         if not data and self.expected is not None:
-            raise BodyCutShort(f"The body ended after {self.received} of its {self.expected} bytes")
+            self.cut_short = BodyCutShort(f"The body ended after {self.received} of its {self.expected} bytes")
+            raise self.cut_short
         return data
+
+
+def cut_short(request):
+    """The BodyCutShort the request's body raised, if it did: Django's form parser, once its
+    reading failed, gives an empty form."""
+    body = getattr(request, "_stream", None)
+    return body.cut_short if isinstance(body, LimitedBody) else None
 
 
 class BodyLimitMiddleware:

@@ -7,7 +7,7 @@ import logging
 
 from django.http.request import UnreadablePostError
 
-from explorer import incoming, ingest, multipart, sources
+from explorer import bodies, incoming, ingest, multipart, sources
 from explorer.errors import BadFileFormat, BadRequest, PayloadTooLarge, PharosError
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,8 @@ def _receive_parts(request, received):
         # the incoming folder (explorer.bodies.IncomingUploadHandler): they are used.
         for field in request.FILES:
             received.extend((f.name, f.temporary_file_path()) for f in request.FILES.getlist(field))
+        if bodies.cut_short(request):
+            raise BadRequest(f"The body could not be read whole: {bodies.cut_short(request)}")
         return
     # Read here as Orthanc reads it (explorer/multipart.py), not by Django's parser.
     boundary = request.content_params.get("boundary")

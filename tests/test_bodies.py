@@ -11,6 +11,7 @@ from explorer import bodies, storage
 from explorer.errors import PayloadTooLarge
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, basic_header, dicom_bytes
+from tests.page_helpers import csrf_token
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +135,16 @@ def test_a_body_read_whole_beyond_its_limit_is_answered_413(api, monkeypatch):
         api.post("/tools/find", data={"Level": "Study", "Query": {}}, content_type="application/json").status_code
         == 200
     )
+
+
+def test_a_form_cut_short_while_django_parses_it_leaves_no_file(strict_browser):
+    """A browser's form is parsed by Django for the CSRF check; the file it was writing when
+    the body ended is removed with the request."""
+    token = csrf_token(strict_browser)
+    body = b'--B\r\nContent-Disposition: form-data; name="files"; filename="ct.dcm"\r\n\r\n' + dicom_bytes(CT_SMALL)
+    environ = {"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body) + 1000)}
+    response = strict_browser.post(
+        "/instances", data=b"-", content_type="multipart/form-data; boundary=B", HTTP_X_CSRFTOKEN=token, **environ
+    )
+    assert response.status_code == 400 and "could not be read whole" in response.json()["Details"]
+    assert incoming_files() == [] and Instance.objects.count() == 0

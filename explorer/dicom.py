@@ -169,8 +169,7 @@ def _binary_values_on_disk(dataset):
     was parsed from a path (DEFER_SIZE). Their JSON is a bulk data reference, written without
     reading them: pydicom would read each one whole into memory to write it."""
     on_disk = {}
-    for tag in list(dataset.keys()):
-        raw = dataset.get_item(tag, keep_deferred=True)
+    for tag, raw in list(pydicom_compat.raw_elements(dataset).items()):
         if not isinstance(raw, RawDataElement) or raw.value is not None:
             continue
         vr = raw.VR

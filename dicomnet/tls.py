@@ -118,6 +118,8 @@ def server_context(handshake_timeout):
         return None
     context = ServerContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = MINIMUM_VERSION
+    # A TLS 1.2 renegotiation would be read while a reader waits for a PDU under the lock.
+    context.options |= ssl.OP_NO_RENEGOTIATION
     _load_own_certificate(context)
     if settings.PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED:
         context.verify_mode = ssl.CERT_REQUIRED

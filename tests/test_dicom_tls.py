@@ -29,6 +29,7 @@ from tests.tools import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 CT_STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
+KEY = ("ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")  # quicker to make than RSA keys
 LEAF = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
 
 
@@ -44,16 +45,16 @@ def certificates(tmp_path_factory):
     require_tool("openssl")
     folder = tmp_path_factory.mktemp("certificates")
     (folder / "leaf.ext").write_text(LEAF)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Pharos test CA",
+    openssl("req", "-x509", "-newkey", *KEY, "-nodes", "-days", "2", "-subj", "/CN=Pharos test CA",
             "-keyout", "ca.key", "-out", "ca.crt", cwd=folder)  # fmt: skip
     found = {"ca": folder / "ca.crt"}
     for name in ("pharos", "peer"):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
+        openssl("req", "-newkey", *KEY, "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
                 "-out", f"{name}.csr", cwd=folder)  # fmt: skip
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                 "-days", "2", "-extfile", "leaf.ext", "-out", f"{name}.crt", cwd=folder)  # fmt: skip
         found[name] = (folder / f"{name}.key", folder / f"{name}.crt")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=untrusted",
+    openssl("req", "-x509", "-newkey", *KEY, "-nodes", "-days", "2", "-subj", "/CN=untrusted",
             "-keyout", "untrusted.key", "-out", "untrusted.crt", cwd=folder)  # fmt: skip
     found["untrusted"] = (folder / "untrusted.key", folder / "untrusted.crt")
     return found
@@ -193,6 +194,7 @@ def stored_ct():
 
 
 def test_we_echo_and_store_to_dcmtk_over_tls(db, tls_settings, tls_storescp):
+    tls_settings.PHAROS_DICOM_ASSOCIATION_CLOSE_DELAY = 0  # storescp serves one association at a time
     start, folder = tls_storescp
     destination = modality("STORESCP", start(), use_dicom_tls=True)
     stored_ct()

@@ -33,6 +33,8 @@ from django.core.exceptions import ImproperlyConfigured
 logger = logging.getLogger("dicomnet")
 
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2  # BCP 195, which DCMTK's default profile follows
+# OpenSSL's reasons when the first bytes are no TLS record: a DICOM PDU, say.
+PLAIN_PEER = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL"}
 
 
 class TlsNotConfigured(Exception):
@@ -72,7 +74,8 @@ class ServerSocket(ssl.SSLSocket):
         try:
             self.do_handshake()
         except (OSError, ValueError) as error:  # ssl.SSLError, a timeout, a reset
-            logger.warning("DICOM TLS handshake with %s failed: %s", peer, error or type(error).__name__)
+            hint = " (a peer without TLS?)" if getattr(error, "reason", None) in PLAIN_PEER else ""
+            logger.warning("DICOM TLS handshake with %s failed: %s%s", peer, error or type(error).__name__, hint)
             self.handshake_failed = True
             return False
         finally:
@@ -118,7 +121,8 @@ def server_context(handshake_timeout):
         return None
     context = ServerContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = MINIMUM_VERSION
-    # A TLS 1.2 renegotiation would be read while a reader waits for a PDU under the lock.
+    # A client's TLS 1.2 renegotiation is refused: it would be handled by a read that waits
+    # for a PDU while holding the socket's lock, keeping the handler threads from writing.
     context.options |= ssl.OP_NO_RENEGOTIATION
     _load_own_certificate(context)
     if settings.PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED:

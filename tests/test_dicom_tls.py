@@ -120,8 +120,9 @@ def test_a_peer_without_a_trusted_certificate_is_refused(tls_server, certificate
     assert echoscu(tls_server, *tls_options(certificates)).returncode == 0
 
 
-def test_the_port_speaks_tls_only(tls_server):
+def test_the_port_speaks_tls_only(tls_server, caplog):
     assert echoscu(tls_server).returncode != 0
+    assert "(a peer without TLS?)" in caplog.text
 
 
 def test_without_a_required_certificate_any_peer_is_accepted(transactional_db, tls_settings, certificates):

@@ -5,11 +5,13 @@ each value and fails at start with a message naming the variable. An Orthanc con
 file (`PHAROS_ORTHANC_CONFIG`) fills the variables the environment leaves unset.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from explorer import orthanc_config
 from explorer.config import (
@@ -87,6 +89,40 @@ PHAROS_DICOM_MAX_ASSOCIATIONS = env_int("PHAROS_DICOM_MAX_ASSOCIATIONS", 50, min
 # DicomScpTimeout / DicomScuTimeout, in seconds.
 PHAROS_DICOM_SCP_TIMEOUT = env_int("PHAROS_DICOM_SCP_TIMEOUT", 30, minimum=1)
 PHAROS_DICOM_SCU_TIMEOUT = env_int("PHAROS_DICOM_SCU_TIMEOUT", 10, minimum=1)
+
+# --- DICOM TLS (Orthanc's DicomTls* options; dicomnet/tls.py) ----------------------------------
+# DicomTlsEnabled: the DICOM port speaks TLS only. DicomTlsCertificate and DicomTlsPrivateKey (PEM
+# files) are ours, for the associations we accept and those we open to modalities with
+# UseDicomTls; DicomTlsTrustedCertificates (PEM, concatenated) verify the peers' certificates,
+# which DicomTlsRemoteCertificateRequired makes peers show. A file named must exist.
+PHAROS_DICOM_TLS = env_bool("PHAROS_DICOM_TLS", False)
+PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED = env_bool("PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED", True)
+
+
+def _dicom_tls_file(name, needed_because=None):
+    from_environment = os.environ.get(name, "").strip() != ""
+    value = env_str(name, None)
+    option = orthanc_config.OPTION_OF[name]
+    if value is None:
+        if needed_because:
+            raise ImproperlyConfigured(f"{needed_because}: set {name} (Orthanc's {option})")
+        return None
+    path = os.path.abspath(os.path.expanduser(value))
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        named = name if from_environment else f"The Orthanc option {orthanc_config.describe(name)} ({name})"
+        raise ImproperlyConfigured(f"{named}: no readable file {path}")
+    if from_environment:
+        os.environ[name] = path  # the servers `manage.py start` spawns run in the project folder
+    return path
+
+
+_tls_on = "PHAROS_DICOM_TLS is on" if PHAROS_DICOM_TLS else None
+PHAROS_DICOM_TLS_CERTIFICATE = _dicom_tls_file("PHAROS_DICOM_TLS_CERTIFICATE", _tls_on)
+PHAROS_DICOM_TLS_PRIVATE_KEY = _dicom_tls_file("PHAROS_DICOM_TLS_PRIVATE_KEY", _tls_on)
+PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES = _dicom_tls_file(
+    "PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES",
+    _tls_on and PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED and f"{_tls_on} and requires remote certificates",
+)
 
 # The speed-ups that reach into pynetdicom's, pydicom's and gunicorn's internals
 # (explorer/fast_paths.py); off runs the libraries as they come, to debug a peer.

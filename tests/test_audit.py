@@ -356,7 +356,13 @@ def rows_of(response):
     return [row for row in csv.reader(io.StringIO(b"".join(response.streaming_content).decode()))]
 
 
-def test_only_administrators_see_the_page_and_its_link(browser, admin_browser, trail):
+def test_only_administrators_see_the_page_and_its_link(django_user_model, admin_browser, trail):
+    from explorer import rights
+
+    operator = django_user_model.objects.create_user("olga", password="secret")
+    operator.groups.add(rights.group_named(rights.OPERATOR))
+    browser = Client()
+    browser.force_login(operator)
     assert browser.get("/ui/audit").status_code == 403
     assert browser.get("/ui/audit.csv").status_code == 403
     assert 'href="/ui/audit"' not in browser.get("/ui/patients").content.decode()

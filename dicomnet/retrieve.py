@@ -46,7 +46,7 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelMove,
 )
 
-from dicomnet import access
+from dicomnet import access, tls
 from dicomnet.transcoding import to_explicit_little_endian
 from dicomnet.wire.move_answer import MoveAnswer, identifier_of
 from explorer import audit, index, storage
@@ -286,11 +286,13 @@ class StoreAssociation:
         return accepted_syntaxes(contexts, sop_class)
 
     def address(self, contexts):
-        """The first yield of a move: where to send, and how pynetdicom is to associate."""
+        """The first yield of a move: where to send, and how pynetdicom is to associate (over
+        DICOM TLS when the destination has UseDicomTls)."""
         options = {
             "ae_title": self.destination.aet,
             "contexts": contexts,
             "evt_handlers": [(evt.EVT_ACCEPTED, self.accepted)],
+            "tls_args": tls.client_args(self.destination),
         }
         return self.destination.host, self.destination.port, options
 

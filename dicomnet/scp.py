@@ -18,7 +18,7 @@ from pynetdicom import AE, evt
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import ThreadedAssociationServer
 
-from dicomnet import access, contexts, wire
+from dicomnet import access, contexts, tls, wire
 from dicomnet.contexts import set_no_delay
 from dicomnet.wire import config as wire_config
 from dicomnet.wire import move_answer as wire_move_answer
@@ -261,11 +261,21 @@ def start(port=None, host="", listener=None, shared=False):
     fast_paths.check_versions(wire.READ_FROM, pydicom_compat.READ_FROM)
     configure_pynetdicom()
     ae = build_ae()
+    # With PHAROS_DICOM_TLS the port speaks TLS only, as Orthanc's (dicomnet/tls.py); made
+    # before the port is taken, so that a bad certificate stops the start.
+    ssl_context = tls.server_context(handshake_timeout=settings.PHAROS_DICOM_SCP_TIMEOUT)
     if listener is None:
         listener = listening_socket(settings.PHAROS_DICOM_PORT if port is None else port, host)
     server = wire_server.make_server(
-        ae, listener.getsockname(), evt_handlers=HANDLERS, server_class=Server, listener=listener, shared=shared
+        ae,
+        listener.getsockname(),
+        ssl_context=ssl_context,
+        evt_handlers=HANDLERS,
+        server_class=Server,
+        listener=listener,
+        shared=shared,
     )
     threading.Thread(target=server.serve_forever, name="DICOM server", daemon=True).start()
-    logger.info("DICOM server %s listening on port %s", settings.PHAROS_AET, server.server_address[1])
+    over = " with DICOM TLS" if ssl_context else ""
+    logger.info("DICOM server %s listening on port %s%s", settings.PHAROS_AET, server.server_address[1], over)
     return server

@@ -97,6 +97,12 @@ class TooManyFailedLogins(PharosError):
     http_status, orthanc_status, orthanc_error = 429, 29, "Bad credentials were provided to an HTTP request"
 
 
+class PayloadTooLarge(PharosError):
+    # A body beyond PHAROS_MAX_UPLOAD_SIZE, or a ZIP archive that would expand beyond
+    # PHAROS_MAX_ZIP_EXPANSION or hold more than PHAROS_MAX_ZIP_MEMBERS files.
+    http_status, orthanc_status, orthanc_error = 413, 8, "Payload too large"
+
+
 # --- a service the server needs is down (explorer/failures.py answers these) ---------------
 
 

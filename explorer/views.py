@@ -37,7 +37,7 @@ from explorer.pages.resource import (
     title_of,
 )
 from explorer.pages.studies import study_listing
-from explorer.uploads import request_origin, store_many, uploaded_contents
+from explorer.uploads import opened_files, request_origin, store_many
 
 
 @login_required
@@ -177,9 +177,11 @@ def upload(request):
     this POST (a plain multipart form of files, folders or ZIPs) is the way without it."""
     answers = None
     if request.method == "POST":
+        # The form, parsed by Django for the CSRF check, has its files in the incoming folder.
         files = request.FILES.getlist("files") + request.FILES.getlist("folder")
-        if files:
-            answers, _ = store_many(uploaded_contents(files), request_origin(request))
+        received = [(uploaded.name, uploaded.temporary_file_path()) for uploaded in files]
+        if received:
+            answers, _ = store_many(opened_files(received), request_origin(request))
         else:
             messages.error(request, "Choose at least one file to upload.")
     context = {

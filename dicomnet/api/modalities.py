@@ -25,6 +25,7 @@ FIELDS = {
     "AllowTranscoding": "allow_transcoding",
     "LocalAet": "local_aet",
     "Timeout": "timeout",
+    "UseDicomTls": "use_dicom_tls",
 }
 OPERATIONS = ["configuration", "echo", "find", "get", "move", "query", "store"]
 # The manufacturers Orthanc 1.10.1 knows (names are case-sensitive), and the older names it
@@ -43,7 +44,7 @@ MANUFACTURERS = {
 
 def configuration(modality):
     answer = {key: getattr(modality, field) for key, field in FIELDS.items()}
-    answer |= {"AllowEventReport": True, "AllowFindWorklist": True, "AllowNAction": True, "UseDicomTls": False}
+    answer |= {"AllowEventReport": True, "AllowFindWorklist": True, "AllowNAction": True}
     return answer
 
 
@@ -79,7 +80,7 @@ def fields_from_body(body):
     if not isinstance(body, dict):
         raise BadRequest("A modality is a JSON object or array")
     # Orthanc's other keys, answered with defaults (AllowStorageCommitment is its alias of the N- ones).
-    accepted = {"AllowEventReport", "AllowFindWorklist", "AllowNAction", "AllowStorageCommitment", "UseDicomTls"}
+    accepted = {"AllowEventReport", "AllowFindWorklist", "AllowNAction", "AllowStorageCommitment"}
     unknown = set(body) - set(FIELDS) - accepted
     if unknown:
         raise BadRequest("Unknown modality parameter(s): " + ", ".join(sorted(unknown)))

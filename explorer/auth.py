@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -104,9 +105,10 @@ def user_from_basic_header(header, request=None):
         if user is None:
             try:
                 user = authenticate(request=request, username=username, password=password)
-            except DatabaseError:
+            except DatabaseError as error:
                 # Credentials that cannot be checked are refused, as bad ones are: 401, not
                 # an error page. (Remembered ones go on, and meet the outage's 503.)
+                logging.getLogger(__name__).warning("Cannot check the credentials of %r: %s", username, error)
                 return None
             if user is None or not user.is_active:
                 return None

@@ -101,17 +101,23 @@ def element_text(dataset, keyword, converted=None):
     return clean_text(text)
 
 
-def _check_not_truncated(dataset):
-    """pydicom reads a value cut short by the end of the file without complaint."""
+def _check_not_truncated(dataset, size=None):
+    """pydicom reads a value cut short by the end of the file without complaint; a value it
+    deferred (read from a file of `size` bytes) is checked against the file's end."""
     elements = pydicom_compat.raw_elements(dataset)
     for tag in list(dataset.keys()):
         raw = elements.get(tag)
         if isinstance(raw, RawDataElement) and raw.length != UNDEFINED_LENGTH:
-            if raw.value is not None and len(raw.value) < raw.length:
+            if raw.value is not None:
+                present = len(raw.value)
+            elif size is not None and raw.value_tell is not None:
+                present = max(size - raw.value_tell, 0)
+            else:
+                continue
+            if present < raw.length:
                 name = keyword_for_tag(tag) or str(tag)
                 raise BadFileFormat(
-                    f"The file is truncated: {name} {tag} announces {raw.length} bytes, "
-                    f"only {len(raw.value)} are present"
+                    f"The file is truncated: {name} {tag} announces {raw.length} bytes, only {present} are present"
                 )
 
 
@@ -235,7 +241,7 @@ def parse(data):
     try:
         dataset = pydicom.dcmread(source, defer_size=defer)
         character_sets.apply_default_encoding(dataset, default_codec)
-        _check_not_truncated(dataset)
+        _check_not_truncated(dataset, size)
         _check_not_truncated(dataset.file_meta)
         identifiers = {keyword: element_text(dataset, keyword) for keyword in IDENTIFIERS}
     except BadFileFormat:

@@ -3,6 +3,7 @@ C-STORE gets the status that tells its sender what to do, and nothing is left in
 storage/incoming. A real `manage.py start` on a small tmpfs, with a PostgreSQL of its own that
 the tests stop."""
 
+import contextlib
 import io
 import struct
 
@@ -101,14 +102,32 @@ def send_command(assoc, sop_class, sop_instance):
     return context_id
 
 
+@contextlib.contextmanager
+def reactor_paused(assoc):
+    """The requestor's reactor held back, as pynetdicom's send_c_* hold it, so that the response
+    is left for the test to read (else the reactor takes it as unexpected)."""
+    assoc._reactor_checkpoint.clear()
+    wait_until(lambda: assoc._is_paused, 10, "the association's reactor did not pause", interval=0.001)
+    try:
+        yield
+    finally:
+        assoc._reactor_checkpoint.set()
+
+
+def response_to(assoc):
+    context_id, response = assoc.dimse.get_msg(block=True)
+    assert response is not None, "no response"
+    return response
+
+
 def send_raw_store(assoc, data):
     """A C-STORE of `data` (Part 10 bytes) written as P-DATA PDUs, whatever it holds; the
     response as pynetdicom's SCU reads it."""
     meta = pydicom.dcmread(io.BytesIO(data), force=True).file_meta
-    context_id = send_command(assoc, meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID)
-    assoc.dul.socket.send(p_data_tf(context_id, 0x02, data_set_of(data)))
-    context_id, response = assoc.dimse.get_msg(block=True)
-    return response
+    with reactor_paused(assoc):
+        context_id = send_command(assoc, meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID)
+        assoc.dul.socket.send(p_data_tf(context_id, 0x02, data_set_of(data)))
+        return response_to(assoc)
 
 
 # --- what is left behind ----------------------------------------------------------------------
@@ -132,9 +151,10 @@ def test_an_empty_data_set_is_answered_at_once(pharos):
     dataset = pydicom.dcmread(io.BytesIO(data))
     assoc = associate(pharos, dataset.SOPClassUID)
     try:
-        context_id = send_command(assoc, dataset.SOPClassUID, dataset.SOPInstanceUID)
-        assoc.dul.socket.send(p_data_tf(context_id, 0x02, b""))  # the last fragment, empty
-        context_id, response = assoc.dimse.get_msg(block=True)
+        with reactor_paused(assoc):
+            context_id = send_command(assoc, dataset.SOPClassUID, dataset.SOPInstanceUID)
+            assoc.dul.socket.send(p_data_tf(context_id, 0x02, b""))  # the last fragment, empty
+            response = response_to(assoc)
         assert response.Status in CANNOT_UNDERSTAND
         assert response.ErrorComment
     finally:

@@ -73,9 +73,14 @@ class Slots:
                 return offset
         return None
 
-    def give_back(self, offset):
+    def give_back(self, offset, holder):
+        """Free the slot if `holder` still holds it (not when it was taken back from a holder
+        found dead, and given to another since)."""
         with self.mutex:
-            if self.held.pop(offset, None) is not None and self.fd is not None:
+            if self.held.get(offset) is not holder:
+                return
+            del self.held[offset]
+            if self.fd is not None:
                 fcntl.lockf(self.fd, fcntl.LOCK_UN, 1, offset)
 
     def _lock(self, offset):
@@ -120,6 +125,10 @@ _admitted_lock = threading.Lock()
 def admit(assoc, calling_aet):
     """Take a slot in all and one for the calling AE title for this association; False (both
     left free) when either bound is reached."""
+    with _admitted_lock:
+        ended = [held for held in _admitted if held.ident is not None and not held.is_alive()]
+    for held in ended:  # missed by the events that end an association
+        leave(held)
     shared = slots()
     total = shared.take(range(settings.PHAROS_DICOM_MAX_ASSOCIATIONS), assoc)
     if total is None:
@@ -132,7 +141,7 @@ def admit(assoc, calling_aet):
     base = ae_offset(calling_aet)
     own = shared.take(range(base, base + settings.PHAROS_DICOM_MAX_ASSOCIATIONS_PER_AE), assoc)
     if own is None:
-        shared.give_back(total)
+        shared.give_back(total, assoc)
         logger.warning(
             "Association from %s rejected: it holds %d associations already (PHAROS_DICOM_MAX_ASSOCIATIONS_PER_AE)",
             calling_aet,
@@ -150,8 +159,8 @@ def leave(assoc):
         held = _admitted.pop(assoc, None)
     if held is not None:
         shared, total, own = held
-        shared.give_back(own)
-        shared.give_back(total)
+        shared.give_back(own, assoc)
+        shared.give_back(total, assoc)
 
 
 def reject(assoc):

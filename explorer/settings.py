@@ -122,7 +122,9 @@ PHAROS_QUERIES_KEPT = env_int("PHAROS_QUERIES_KEPT", 100, minimum=1)
 PHAROS_DICOM_STORE_RETRIES = env_int("PHAROS_DICOM_STORE_RETRIES", 2, minimum=0)
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # A kept connection is checked before its first use in each request or DICOM handler
+    # (close_old_connections): after a database restart the first one succeeds.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {

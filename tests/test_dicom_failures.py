@@ -196,6 +196,8 @@ def test_with_the_database_down_each_service_answers_a_failure_and_storing_resum
     query = Dataset()
     query.QueryRetrieveLevel = "STUDY"
     query.StudyInstanceUID = "1.2.3.4"
+    kept = associate(pharos, aet="KEEPER")  # an association that lives through the outage
+    assert kept.send_c_store(pydicom.dcmread(io.BytesIO(make_dicom()))).Status == 0x0000
     pharos.database.stop()
     try:
         assert store(pharos, make_dicom()).Status in OUT_OF_RESOURCES
@@ -224,6 +226,10 @@ def test_with_the_database_down_each_service_answers_a_failure_and_storing_resum
             assoc.release()
     finally:
         pharos.database.start()
+    # The first C-STORE after the database returns succeeds, on a new association and on one
+    # whose database connection broke meanwhile.
+    assert kept.send_c_store(pydicom.dcmread(io.BytesIO(make_dicom()))).Status == 0x0000
+    kept.release()
     assert store(pharos, make_dicom()).Status == 0x0000
     result = dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", pharos.server.dicom_port, sample_path(CT_SMALL))
     assert result.returncode == 0, result.stdout + result.stderr

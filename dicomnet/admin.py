@@ -11,7 +11,17 @@ UNSAFE_AET = (
 
 @admin.register(Modality)
 class ModalityAdmin(admin.ModelAdmin):
-    list_display = ("name", "aet", "host", "port", "allow_find", "allow_move", "allow_get", "allow_store")
+    list_display = (
+        "name",
+        "aet",
+        "host",
+        "port",
+        "allow_find",
+        "allow_move",
+        "allow_get",
+        "allow_store",
+        "use_dicom_tls",
+    )
     search_fields = ("name", "aet", "host")
 
     def save_model(self, request, obj, form, change):

@@ -21,7 +21,7 @@ from dicomnet import exports, scu
 from dicomnet.models import Job
 from dicomnet.scu import ScuError
 from dicomnet.scu import pool as scu_pool
-from explorer import logs
+from explorer import audit, logs
 from explorer.index import instances_of
 
 logger = logging.getLogger("dicomnet.jobs")
@@ -256,6 +256,22 @@ def resubmit(job):
     )
     if reset:
         transaction.on_commit(lambda: enqueue(job.pk))
+
+
+def record_asked(job_type, parameters):
+    """The audit trail's event for a send or a retrieve that the request being served asks
+    for (REST or the explorer): a send per study sent, with its destination."""
+    modality = parameters["Modality"]
+    if job_type == "DicomModalityStore":
+        from dicomnet.models import Modality
+
+        found = Modality.objects.filter(name=modality).first()
+        where = f"{modality} ({found.aet} at {found.host}:{found.port})" if found else modality
+        audit.record_ids(audit.SEND, None, parameters["Resources"], f"to {where}")
+    else:
+        service = "C-GET" if job_type == "DicomGetScu" else f"C-MOVE to {parameters['TargetAet']}"
+        identifiers = "; ".join(str(i) for i in parameters["Identifiers"][: audit.NAMED_RESOURCES])
+        audit.record(audit.RETRIEVE, detail=f"{service} from {modality}, {parameters['Level']}: {identifiers}")
 
 
 # --- the job types --------------------------------------------------------------------

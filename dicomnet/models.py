@@ -28,6 +28,12 @@ class Modality(models.Model):
     allow_transcoding = models.BooleanField(default=True)
     local_aet = models.CharField("Local AE title", max_length=16, blank=True)
     timeout = models.PositiveIntegerField(default=0, help_text="Seconds; 0 uses the server's default")
+    use_dicom_tls = models.BooleanField(
+        "Use DICOM TLS",
+        default=False,
+        help_text="Associations to this modality use TLS, with our certificate and the trusted ones "
+        "(PHAROS_DICOM_TLS_*)",
+    )
 
     class Meta:
         verbose_name_plural = "modalities"

@@ -1,23 +1,36 @@
-"""The network pages' routes under /ui/ (included by explorer/urls.py with the other pages)."""
+"""The network pages' routes under /ui/ (included by explorer/urls.py with the other pages), each
+with the right it needs (explorer/rights.py)."""
 
 from django.urls import path
 
 from dicomnet import views
 from explorer import levels
+from explorer.rights import JOBS, QUERY_RETRIEVE, SEND, VIEW, page
 
 urlpatterns = [
-    path("ui/query-retrieve", views.query_retrieve, name="query-retrieve"),
-    path("ui/queries/<str:query_id>", views.query_answers, name="remote-query"),
-    path("ui/queries/<str:query_id>/retrieve", views.retrieve_all, name="remote-query-retrieve"),
-    path("ui/queries/<str:query_id>/answers/<int:index>/series", views.answer_series, name="remote-answer-series"),
+    path("ui/query-retrieve", page(views.query_retrieve, QUERY_RETRIEVE), name="query-retrieve"),
+    path("ui/queries/<str:query_id>", page(views.query_answers, QUERY_RETRIEVE), name="remote-query"),
+    path("ui/queries/<str:query_id>/retrieve", page(views.retrieve_all, QUERY_RETRIEVE), name="remote-query-retrieve"),
     path(
-        "ui/queries/<str:query_id>/answers/<int:index>/retrieve", views.retrieve_answer, name="remote-answer-retrieve"
+        "ui/queries/<str:query_id>/answers/<int:index>/series",
+        page(views.answer_series, QUERY_RETRIEVE),
+        name="remote-answer-series",
     ),
-    path("ui/jobs", views.job_list, name="job-list"),
-    path("ui/jobs/<str:job_id>", views.job_detail, name="job"),
-    path("ui/jobs/<str:job_id>/<str:action>", views.job_action, name="job-action"),
+    path(
+        "ui/queries/<str:query_id>/answers/<int:index>/retrieve",
+        page(views.retrieve_answer, QUERY_RETRIEVE),
+        name="remote-answer-retrieve",
+    ),
+    path("ui/jobs", page(views.job_list, VIEW), name="job-list"),
+    path("ui/jobs/<str:job_id>", page(views.job_detail, VIEW), name="job"),
+    path("ui/jobs/<str:job_id>/<str:action>", page(views.job_action, JOBS), name="job-action"),
 ]
 urlpatterns += [
-    path(f"ui/{level.plural}/<str:public_id>/send", views.send, {"level": level}, name=f"send-{level.name.lower()}")
+    path(
+        f"ui/{level.plural}/<str:public_id>/send",
+        page(views.send, SEND),
+        {"level": level},
+        name=f"send-{level.name.lower()}",
+    )
     for level in levels.LEVELS
 ]

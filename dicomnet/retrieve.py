@@ -46,10 +46,10 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelMove,
 )
 
-from dicomnet import access
+from dicomnet import access, tls
 from dicomnet.transcoding import to_explicit_little_endian
 from dicomnet.wire.move_answer import MoveAnswer, identifier_of
-from explorer import index, storage
+from explorer import audit, index, storage
 from explorer.levels import BY_QUERY_LEVEL
 
 logger = logging.getLogger("dicomnet")
@@ -260,6 +260,11 @@ def requestor_aet(event):
     return event.assoc.requestor.ae_title.strip()
 
 
+def requestor(event):
+    """Who asks, as the audit trail records it."""
+    return {"aet": requestor_aet(event), "ip": event.assoc.requestor.address}
+
+
 # --- C-MOVE -----------------------------------------------------------------------------
 
 
@@ -281,11 +286,13 @@ class StoreAssociation:
         return accepted_syntaxes(contexts, sop_class)
 
     def address(self, contexts):
-        """The first yield of a move: where to send, and how pynetdicom is to associate."""
+        """The first yield of a move: where to send, and how pynetdicom is to associate (over
+        DICOM TLS when the destination has UseDicomTls)."""
         options = {
             "ae_title": self.destination.aet,
             "contexts": contexts,
             "evt_handlers": [(evt.EVT_ACCEPTED, self.accepted)],
+            "tls_args": tls.client_args(self.destination),
         }
         return self.destination.host, self.destination.port, options
 
@@ -323,6 +330,7 @@ def move_answer(assoc, request, context):
         logger.error("C-MOVE from %s failed: %s", aet, error)
         return MoveAnswer(UNABLE_TO_PROCESS, "The database failed")
     if not settings.PHAROS_DICOM_SYNCHRONOUS_CMOVE:
+        audit.record_instances(audit.DICOM_MOVE, instances, aet=aet, ip=address, detail=f"to {destination.aet} (a job)")
         return move_as_job(aet, request, destination, instances)
     PLANNED[request] = instances
     return None
@@ -361,6 +369,7 @@ def move(event):
             yield None, None
             return
     logger.info("C-MOVE from %s to %s: %d instances", requestor_aet(event), destination.aet, len(instances))
+    audit.record_instances(audit.DICOM_MOVE, instances, **requestor(event), detail=f"to {destination.aet}")
     link = StoreAssociation(destination)
     yield link.address(contexts_for(instances))
     yield len(instances)
@@ -393,6 +402,7 @@ def get(event):
         yield from get_refusal(refusal.status)
         return
     logger.info("C-GET from %s: %d instances", requestor_aet(event), len(instances))
+    audit.record_instances(audit.DICOM_GET, instances, **requestor(event), detail="C-GET")
     yield len(instances)
 
     def syntaxes_for(sop_class):

@@ -10,6 +10,7 @@ import logging
 import socket
 import threading
 import weakref
+from collections import Counter
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
@@ -18,7 +19,7 @@ from pynetdicom import AE, evt
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import ThreadedAssociationServer
 
-from dicomnet import access, contexts, limits, wire
+from dicomnet import access, contexts, limits, tls, wire
 from dicomnet.contexts import set_no_delay
 from dicomnet.wire import config as wire_config
 from dicomnet.wire import incoming
@@ -26,7 +27,7 @@ from dicomnet.wire import move_answer as wire_move_answer
 from dicomnet.wire import server as wire_server
 from dicomnet.wire.reactors import Association
 from dicomnet.wire.storage_classes import serve_as_storage
-from explorer import accepting, fast_paths, pydicom_compat, storage
+from explorer import accepting, audit, fast_paths, pydicom_compat, storage
 from explorer.errors import BadFileFormat, DatabaseFailure, StorageFailure
 from explorer.ingest import Origin, store_instance, store_instance_file
 
@@ -172,6 +173,7 @@ def handle_store(event):
         logger.exception("C-STORE from %s at %s failed", aet, address)
         return failure(OUT_OF_RESOURCES, "Out of resources: the server cannot store it now")
     logger.info("C-STORE from %s: %s %s", aet, result.instance_id, result.status)
+    received(event.assoc)[result.ids[:2]] += 1
     return SUCCESS
 
 
@@ -189,6 +191,15 @@ def store_received(event):
     if error is not None:
         raise StorageFailure(f"Cannot receive the data set: {error.strerror or error}")
     return store_instance_file(str(path), origin_of(event))
+
+
+def received(assoc):
+    """What an association stored, counted per (patient, study) for the audit trail, which
+    records it once when the association ends (log_ended): no row per instance."""
+    counts = assoc.__dict__.get("audit_received")
+    if counts is None:
+        counts = assoc.audit_received = Counter()
+    return counts
 
 
 def handle_find(event):
@@ -253,14 +264,19 @@ def log_ended(event):
     aet, address = peer(event)
     logger.info("Association from %s at %s ended (%s)", aet, address, event.event.name)
     limits.leave(event.assoc)
-    # The association's thread ends here: its database connection (opened by the first
-    # handler, or by negotiate_contexts to read the runtime settings) goes with it instead of
-    # waiting for the garbage collector, and what an aborted C-STORE left in the incoming
-    # folder is removed. (An abort from another thread, the server's shutdown say, leaves that
-    # thread's connections and files alone: a handler may be using them.)
-    if threading.current_thread() is event.assoc:
-        connections.close_all()
-        incoming.discard(event.assoc)
+    try:
+        audit.record_received(
+            aet, address, event.assoc.__dict__.pop("audit_received", None), event.assoc.acceptor.ae_title
+        )
+    finally:
+        # The association's thread ends here: its database connection (opened by the first
+        # handler, or by negotiate_contexts to read the runtime settings) goes with it instead
+        # of waiting for the garbage collector, and what an aborted C-STORE left in the
+        # incoming folder is removed. (An abort from another thread, the server's shutdown
+        # say, leaves that thread's connections and files alone: a handler may be using them.)
+        if threading.current_thread() is event.assoc:
+            connections.close_all()
+            incoming.discard(event.assoc)
 
 
 def connection_closed(event):
@@ -339,11 +355,21 @@ def start(port=None, host="", listener=None, shared=False):
     fast_paths.check_versions(wire.READ_FROM, pydicom_compat.READ_FROM)
     configure_pynetdicom()
     ae = build_ae()
+    # With PHAROS_DICOM_TLS the port speaks TLS only, as Orthanc's (dicomnet/tls.py); made
+    # before the port is taken, so that a bad certificate stops the start.
+    ssl_context = tls.server_context(handshake_timeout=settings.PHAROS_DICOM_SCP_TIMEOUT)
     if listener is None:
         listener = listening_socket(settings.PHAROS_DICOM_PORT if port is None else port, host)
     server = wire_server.make_server(
-        ae, listener.getsockname(), evt_handlers=HANDLERS, server_class=Server, listener=listener, shared=shared
+        ae,
+        listener.getsockname(),
+        ssl_context=ssl_context,
+        evt_handlers=HANDLERS,
+        server_class=Server,
+        listener=listener,
+        shared=shared,
     )
     threading.Thread(target=server.serve_forever, name="DICOM server", daemon=True).start()
-    logger.info("DICOM server %s listening on port %s", settings.PHAROS_AET, server.server_address[1])
+    over = " with DICOM TLS" if ssl_context else ""
+    logger.info("DICOM server %s listening on port %s%s", settings.PHAROS_AET, server.server_address[1], over)
     return server

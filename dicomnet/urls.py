@@ -1,33 +1,38 @@
+"""The network's REST routes; each method names the right it needs (explorer/rights.py)."""
+
 from django.urls import path
 
 from dicomnet.api import exports, jobs, metrics
 from dicomnet.api import modalities as api
 from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
+from explorer.rights import CLEAR_CHANGES, JOBS, MODALITIES, QUERY_RETRIEVE, SEND, VIEW
 
 urlpatterns = [
-    path("modalities", endpoint(GET=api.list_modalities)),
-    path("modalities/<str:name>", endpoint(GET=api.show, PUT=api.update, DELETE=api.delete)),
-    path("modalities/<str:name>/configuration", endpoint(GET=api.show_configuration)),
-    path("modalities/<str:name>/echo", endpoint(POST=ops.echo)),
-    path("modalities/<str:name>/store", endpoint(POST=ops.store)),
-    path("modalities/<str:name>/query", endpoint(POST=ops.query)),
-    path("modalities/<str:name>/move", endpoint(POST=ops.move)),
-    path("modalities/<str:name>/get", endpoint(POST=ops.get)),
-    path("queries", endpoint(GET=ops.list_queries)),
-    path("queries/<str:query_id>", endpoint(GET=ops.show_query, DELETE=ops.delete_query)),
-    path("queries/<str:query_id>/answers", endpoint(GET=ops.answers)),
-    path("queries/<str:query_id>/retrieve", endpoint(POST=ops.retrieve_all)),
-    path("queries/<str:query_id>/answers/<int:index>", endpoint(GET=ops.show_answer)),
-    path("queries/<str:query_id>/answers/<int:index>/content", endpoint(GET=ops.answer_content)),
-    path("queries/<str:query_id>/answers/<int:index>/retrieve", endpoint(POST=ops.retrieve_answer)),
-    path("exports", endpoint(GET=exports.list_exports, DELETE=exports.clear_exports)),
-    path("jobs", endpoint(GET=jobs.list_jobs)),
-    path("tools/metrics", endpoint(GET=metrics.enabled)),
-    path("tools/metrics-prometheus", endpoint(GET=metrics.prometheus)),
-    path("jobs/<str:job_id>", endpoint(GET=jobs.show_job)),
+    path("modalities", endpoint(GET=VIEW(api.list_modalities))),
+    path(
+        "modalities/<str:name>", endpoint(GET=VIEW(api.show), PUT=MODALITIES(api.update), DELETE=MODALITIES(api.delete))
+    ),
+    path("modalities/<str:name>/configuration", endpoint(GET=VIEW(api.show_configuration))),
+    path("modalities/<str:name>/echo", endpoint(POST=QUERY_RETRIEVE(ops.echo))),
+    path("modalities/<str:name>/store", endpoint(POST=SEND(ops.store))),
+    path("modalities/<str:name>/query", endpoint(POST=QUERY_RETRIEVE(ops.query))),
+    path("modalities/<str:name>/move", endpoint(POST=QUERY_RETRIEVE(ops.move))),
+    path("modalities/<str:name>/get", endpoint(POST=QUERY_RETRIEVE(ops.get))),
+    path("queries", endpoint(GET=VIEW(ops.list_queries))),
+    path("queries/<str:query_id>", endpoint(GET=VIEW(ops.show_query), DELETE=QUERY_RETRIEVE(ops.delete_query))),
+    path("queries/<str:query_id>/answers", endpoint(GET=VIEW(ops.answers))),
+    path("queries/<str:query_id>/retrieve", endpoint(POST=QUERY_RETRIEVE(ops.retrieve_all))),
+    path("queries/<str:query_id>/answers/<int:index>", endpoint(GET=VIEW(ops.show_answer))),
+    path("queries/<str:query_id>/answers/<int:index>/content", endpoint(GET=VIEW(ops.answer_content))),
+    path("queries/<str:query_id>/answers/<int:index>/retrieve", endpoint(POST=QUERY_RETRIEVE(ops.retrieve_answer))),
+    path("exports", endpoint(GET=VIEW(exports.list_exports), DELETE=CLEAR_CHANGES(exports.clear_exports))),
+    path("jobs", endpoint(GET=VIEW(jobs.list_jobs))),
+    path("tools/metrics", endpoint(GET=VIEW(metrics.enabled))),
+    path("tools/metrics-prometheus", endpoint(GET=VIEW(metrics.prometheus))),
+    path("jobs/<str:job_id>", endpoint(GET=VIEW(jobs.show_job))),
 ]
 for part in ("level", "modality", "query", "dropped-keys"):
-    urlpatterns.append(path(f"queries/<str:query_id>/{part}", endpoint(GET=ops.query_part), {"part": part}))
+    urlpatterns.append(path(f"queries/<str:query_id>/{part}", endpoint(GET=VIEW(ops.query_part)), {"part": part}))
 for action in ("cancel", "pause", "resume", "resubmit"):
-    urlpatterns.append(path(f"jobs/<str:job_id>/{action}", endpoint(POST=jobs.job_action), {"action": action}))
+    urlpatterns.append(path(f"jobs/<str:job_id>/{action}", endpoint(POST=JOBS(jobs.job_action)), {"action": action}))

@@ -32,6 +32,7 @@ ACTION_DONE = {
 
 
 def submit_job(job_type, parameters):
+    jobs.record_asked(job_type, parameters)
     with transaction.atomic():
         return jobs.submit(job_type, parameters)
 

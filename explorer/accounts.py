@@ -1,9 +1,12 @@
-"""The administrator account that `manage.py start` guarantees."""
+"""The accounts that `manage.py start` guarantees: the administrator (a superuser) and the
+users of Orthanc's RegisteredUsers (in the administrator group)."""
 
 import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+
+from explorer import rights
 
 PASSWORD_FILE = "admin-password.txt"
 
@@ -34,13 +37,18 @@ def ensure_admin(username=None, password=None):
 
 def ensure_users(passwords):
     """Create the users of Orthanc's RegisteredUsers ({name: password}) or align their
-    passwords; other users and the users' other rights are left as they are."""
+    passwords. They are administrators, as Orthanc's users may do everything: one in no group
+    is put in the administrator group (one put in another group in the admin stays there).
+    Other users are left as they are."""
     users = get_user_model()
+    administrator = rights.group_named(rights.ADMINISTRATOR)
     for username, password in passwords.items():
         user = users.objects.filter(username=username).first()
         if user is None:
-            users.objects.create_user(username, email="", password=password)
+            user = users.objects.create_user(username, email="", password=password)
         elif not user.check_password(password) or not user.is_active:
             user.set_password(password)
             user.is_active = True
             user.save()
+        if not user.groups.exists():
+            user.groups.add(administrator)

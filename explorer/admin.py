@@ -7,7 +7,8 @@ index out of step with it. So the index tables are read-only in the admin.
 
 from django.contrib import admin
 
-from explorer.models import Change, Instance, Patient, Series, Study
+from explorer import audit
+from explorer.models import AuditEvent, Change, Instance, Patient, Series, Study
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -54,3 +55,16 @@ class ChangeAdmin(ReadOnlyAdmin):
     list_display = ("id", "change_type", "resource_type", "public_id", "date")
     list_filter = ("change_type", "resource_type")
     search_fields = ("public_id",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail as it is stored; the explorer's /ui/audit filters and exports it."""
+
+    list_display = ("time", "action", "username", "aet", "ip", "patient_id", "patient_name", "detail")
+    list_filter = ("action",)
+    search_fields = ("username", "aet", "patient_id", "patient_name", "study_instance_uid", "detail")
+    date_hierarchy = "time"
+
+    def has_view_permission(self, request, obj=None):
+        return audit.may_see_audit(request.user)

@@ -12,3 +12,5 @@ class ExplorerConfig(AppConfig):
 
         orthanc_config.add_dictionary()
         orthanc_config.warn_once()
+        # The audit trail's receivers: logins, failed logins, the admin's changes.
+        from explorer import audit  # noqa: F401

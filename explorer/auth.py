@@ -2,16 +2,21 @@
 
 import base64
 import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.views import redirect_to_login
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
+
+from explorer import audit
+from explorer.errors import TooManyFailedLogins
 
 PUBLIC_PREFIXES = ("/login/", "/static/", "/admin/login/")
 REALM = 'Basic realm="Pharos Secure Area"'
@@ -68,12 +73,22 @@ _cache = _BasicCache()
 
 
 @receiver((post_save, post_delete), sender=settings.AUTH_USER_MODEL)
+@receiver(m2m_changed, sender=Group.permissions.through)
+@receiver(m2m_changed, sender=Group.user_set.through)
+@receiver(m2m_changed, sender=Permission.user_set.through)
 def _forget_remembered_users(**kwargs):
+    # A user saved, or a group's rights or members changed (the rights are read with the
+    # user and kept with it: explorer/rights.py).
     _cache.clear()
 
 
-def user_from_basic_header(header):
-    """The active user whose credentials the Authorization header carries, or None."""
+def user_from_basic_header(header, request=None):
+    """The active user whose credentials the Authorization header carries, or None.
+
+    A header checked before is recognised without asking the database or the failed-login
+    counter (django-axes); a new one goes through authenticate() with the request, which
+    counts its failures and refuses it while its user and address are locked out
+    (request.axes_locked_out)."""
     try:
         decoded = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode("utf-8")
         username, password = decoded.split(":", 1)
@@ -86,10 +101,11 @@ def user_from_basic_header(header):
     with _cache.checking(key):
         user = _remembered_user(key)  # checked by another thread while this one waited
         if user is None:
-            user = authenticate(username=username, password=password)
+            user = authenticate(request=request, username=username, password=password)
             if user is None or not user.is_active:
                 return None
             _cache.put(key, user)
+            audit.record(audit.LOGIN, user=user, detail="HTTP Basic")  # once: the header is remembered
     return user
 
 
@@ -113,6 +129,21 @@ def unauthorized():
     return response
 
 
+def locked_out(request):
+    """The answer while failed logins lock a user and address out (django-axes): still no user."""
+    minutes = settings.PHAROS_LOGIN_COOLOFF_MINUTES
+    error = TooManyFailedLogins(
+        f"Too many failed logins for this user from this address: try again in {minutes} minutes."
+    )
+    response = HttpResponse(
+        json.dumps(error.body(request.method, request.path), indent="\t", sort_keys=True),
+        status=error.http_status,
+        content_type="application/json; charset=utf-8",
+    )
+    response["Retry-After"] = str(minutes * 60)
+    return response
+
+
 def wants_html(request):
     return "text/html" in request.headers.get("Accept", "")
 
@@ -124,9 +155,9 @@ class RequireLoginMiddleware:
     def __call__(self, request):
         header = request.headers.get("Authorization", "")
         if header.lower().startswith("basic "):
-            user = user_from_basic_header(header)
+            user = user_from_basic_header(header, request)
             if user is None:
-                return unauthorized()
+                return locked_out(request) if getattr(request, "axes_locked_out", False) else unauthorized()
             request.user = user
             # Basic credentials are not sent by a browser on its own, so a
             # cross-site request cannot carry them: no CSRF token is needed.

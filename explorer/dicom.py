@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import orjson
 import pydicom
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
-from pydicom.dataelem import RawDataElement
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
-from pydicom.filewriter import write_file_meta_info
+from pydicom.filewriter import correct_ambiguous_vr_element, write_file_meta_info
 from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import BYTES_VR
@@ -101,23 +101,25 @@ def element_text(dataset, keyword, converted=None):
     return clean_text(text)
 
 
-def _check_not_truncated(dataset, size=None):
-    """pydicom reads a value cut short by the end of the file without complaint; a value it
-    deferred (read from a file of `size` bytes) is checked against the file's end."""
+def _check_not_truncated(dataset, size):
+    """pydicom reads a value cut short by the end of the file without complaint, and skips
+    a value it leaves on disk (DEFER_SIZE) without looking whether the file holds it (`size`:
+    the file's, None when its positions are not the file's, in a deflated data set)."""
     elements = pydicom_compat.raw_elements(dataset)
     for tag in list(dataset.keys()):
         raw = elements.get(tag)
         if isinstance(raw, RawDataElement) and raw.length != UNDEFINED_LENGTH:
             if raw.value is not None:
                 present = len(raw.value)
-            elif size is not None and raw.value_tell is not None:
-                present = max(size - raw.value_tell, 0)
+            elif size is not None:
+                present = max(0, min(raw.length, size - raw.value_tell))
             else:
                 continue
             if present < raw.length:
                 name = keyword_for_tag(tag) or str(tag)
                 raise BadFileFormat(
-                    f"The file is truncated: {name} {tag} announces {raw.length} bytes, only {present} are present"
+                    f"The file is truncated: {name} {tag} announces {raw.length} bytes, "
+                    f"only {present} are present"
                 )
 
 
@@ -140,7 +142,19 @@ def dataset_json(dataset, instance_id):
     def bulk_uri(elem):
         return f"/instances/{instance_id}/content/{elem.tag.group:04x}-{elem.tag.element:04x}"
 
-    as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, BULK_DATA_THRESHOLD)
+    on_disk = _binary_values_on_disk(dataset)
+    held = {tag: dataset.get_item(tag, keep_deferred=True) for tag in on_disk}
+    for tag in on_disk:
+        del dataset[tag]
+    try:
+        as_json, converted = dicom_json.to_json_dict(dataset, bulk_uri, BULK_DATA_THRESHOLD)
+    finally:
+        for tag, raw in held.items():
+            dataset[tag] = raw
+    if on_disk:
+        for tag, vr in on_disk.items():
+            as_json[dicom_json.json_key(int(tag))] = {"vr": vr, "BulkDataURI": bulk_uri(DataElement(tag, vr, b""))}
+        as_json = dict(sorted(as_json.items()))
     # Walking the whole tree costs more than writing it out: only a data set whose JSON
     # shows a NUL somewhere is walked.
     text = json_bytes(as_json)
@@ -148,6 +162,27 @@ def dataset_json(dataset, instance_id):
         as_json = _strip_nul(as_json)
         text = json_bytes(as_json)
     return as_json, text.decode(), converted
+
+
+def _binary_values_on_disk(dataset):
+    """{tag: VR} of the binary values (pixel data above all) pydicom left in the file when it
+    was parsed from a path (DEFER_SIZE). Their JSON is a bulk data reference, written without
+    reading them: pydicom would read each one whole into memory to write it."""
+    on_disk = {}
+    for tag, raw in list(pydicom_compat.raw_elements(dataset).items()):
+        if not isinstance(raw, RawDataElement) or raw.value is not None:
+            continue
+        vr = raw.VR
+        if vr is None:  # implicit VR: the dictionary's, resolved as pydicom resolves it
+            try:
+                vr = dictionary_VR(tag)
+            except KeyError:
+                vr = "UN"
+        if " or " in vr:
+            vr = correct_ambiguous_vr_element(DataElement(tag, vr, b""), dataset, raw.is_little_endian).VR
+        if vr in BYTES_VR:
+            on_disk[tag] = vr
+    return on_disk
 
 
 def json_bytes(as_json):
@@ -182,10 +217,10 @@ def _invalid(size, reason):
     return BadFileFormat(f"Cannot parse an invalid DICOM file (size: {size} bytes): {reason}")
 
 
-def _meta_then_data_set(data):
-    """The file meta elements at the start of `data` (none for a bare data set) and where the
-    data set begins. The meta group is always explicit VR little endian (PS3.10 7.1)."""
-    source = io.BytesIO(data)
+def _meta_then_data_set(source):
+    """The file meta elements at the start of `source` (a file; none for a bare data set) and
+    where the data set begins. The meta group is always explicit VR little endian (PS3.10 7.1)."""
+    source.seek(0)
     meta = read_dataset(source, is_implicit_VR=False, is_little_endian=True,
                         stop_when=lambda tag, vr, length: tag.group != 2)
     return meta, source.tell()
@@ -201,10 +236,19 @@ def as_part10(data):
     """
     if is_part10(data) or not data:
         return data
-    size = len(data)
+    header, start = part10_header(io.BytesIO(data), len(data))
+    return header + data[start:]
+
+
+def part10_header(source, size):
+    """(the preamble and file meta header that make a Part 10 file of a data set that has
+    neither, where its data set begins) for `source`, a file holding no Part 10 file (see
+    as_part10): the file is then the header followed by the source from that position on,
+    which is never read whole."""
     try:
-        meta, start = _meta_then_data_set(data)
-        dataset = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
+        meta, start = _meta_then_data_set(source)
+        source.seek(0)
+        dataset = pydicom.dcmread(source, force=True, stop_before_pixels=True, defer_size=DEFER_SIZE)
         syntax = meta.get("TransferSyntaxUID") or GUESSED_SYNTAXES[dataset.original_encoding]
         sop_class, sop_instance = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
     except Exception as exc:  # pydicom raises many kinds on bytes that are no data set
@@ -220,7 +264,7 @@ def as_part10(data):
             file_meta[keyword] = meta[keyword]
     header = DicomBytesIO()
     write_file_meta_info(header, file_meta, enforce_standard=True)
-    return PREAMBLE + MAGIC + header.getvalue() + data[start:]
+    return PREAMBLE + MAGIC + header.getvalue(), start
 
 
 def parse(data):
@@ -241,8 +285,9 @@ def parse(data):
     try:
         dataset = pydicom.dcmread(source, defer_size=defer)
         character_sets.apply_default_encoding(dataset, default_codec)
-        _check_not_truncated(dataset, size)
-        _check_not_truncated(dataset.file_meta)
+        syntax = dataset.file_meta.get("TransferSyntaxUID")
+        _check_not_truncated(dataset, None if syntax and syntax.is_deflated else size)
+        _check_not_truncated(dataset.file_meta, size)
         identifiers = {keyword: element_text(dataset, keyword) for keyword in IDENTIFIERS}
     except BadFileFormat:
         raise

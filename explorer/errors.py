@@ -84,3 +84,19 @@ class NetworkProtocol(PharosError):
 
 class RemoteRefused(PharosError):
     http_status, orthanc_status, orthanc_error = 422, 9, "Error in the network protocol"
+
+
+class Forbidden(PharosError):
+    # Orthanc's ForbiddenAccess, which its authorization plugin answers for a right missing.
+    http_status, orthanc_status, orthanc_error = 403, 45, "Access to a resource is forbidden"
+
+
+class TooManyFailedLogins(PharosError):
+    # Orthanc has no lock-out; its "Bad credentials", with the status that tells to wait.
+    http_status, orthanc_status, orthanc_error = 429, 29, "Bad credentials were provided to an HTTP request"
+
+
+class PayloadTooLarge(PharosError):
+    # A body beyond PHAROS_MAX_UPLOAD_SIZE, or a ZIP archive that would expand beyond
+    # PHAROS_MAX_ZIP_EXPANSION or hold more than PHAROS_MAX_ZIP_MEMBERS files.
+    http_status, orthanc_status, orthanc_error = 413, 8, "Payload too large"

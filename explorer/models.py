@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from explorer import rights
+
 
 class Resource(models.Model):
     public_id = models.CharField(max_length=44, unique=True)
@@ -122,3 +124,37 @@ class RuntimeSetting(models.Model):
 
     name = models.CharField(max_length=64, primary_key=True)
     value = models.JSONField()
+
+
+class Rights(models.Model):
+    """No table: the holder of the rights' permissions (explorer/rights.py), which the
+    administration pages give to groups and users."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = rights.PERMISSIONS
+
+
+class AuditEvent(models.Model):
+    """One line of the audit trail (explorer/audit.py): who did what, from where, when, and to
+    which patient and study. Names and ids are copied as text, not linked: the trail outlives
+    the users, resources and modalities it names."""
+
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=32, db_index=True)
+    username = models.CharField(max_length=150, blank=True, db_index=True)
+    aet = models.CharField(max_length=64, blank=True, db_index=True)  # the calling AE of a DICOM peer
+    ip = models.CharField(max_length=64, blank=True)
+    detail = models.TextField(blank=True)
+    patient_public_id = models.CharField(max_length=44, blank=True, db_index=True)
+    patient_id = models.TextField(blank=True)  # the DICOM PatientID
+    patient_name = models.TextField(blank=True)
+    study_public_id = models.CharField(max_length=44, blank=True, db_index=True)
+    study_instance_uid = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+    def __str__(self):
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.action} {self.username or self.aet}"

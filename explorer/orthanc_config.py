@@ -85,7 +85,15 @@ SETTINGS = {
     "JobsHistorySize": ("PHAROS_JOBS_HISTORY_SIZE", _scalar),
     "LogExportedResources": ("PHAROS_LOG_EXPORTED_RESOURCES", _scalar),
     "QueryRetrieveSize": ("PHAROS_QUERIES_KEPT", _scalar),
+    # DICOM TLS: the files' paths are read from the configuration's folder when relative.
+    "DicomTlsEnabled": ("PHAROS_DICOM_TLS", _scalar),
+    "DicomTlsCertificate": ("PHAROS_DICOM_TLS_CERTIFICATE", _scalar),
+    "DicomTlsPrivateKey": ("PHAROS_DICOM_TLS_PRIVATE_KEY", _scalar),
+    "DicomTlsTrustedCertificates": ("PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES", _scalar),
+    "DicomTlsRemoteCertificateRequired": ("PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED", _scalar),
 }
+# Options naming a file: a relative path is taken from the configuration's folder.
+PATHS = {"DicomTlsCertificate", "DicomTlsPrivateKey", "DicomTlsTrustedCertificates"}
 OPTION_OF = {variable: option for option, (variable, _) in SETTINGS.items()}
 # Sections applied at start rather than read as one value.
 SECTIONS = ("RegisteredUsers", "DicomModalities", "Dictionary")
@@ -126,9 +134,17 @@ class Configuration:
         if option not in self.options:
             return None
         try:
-            return SETTINGS[option][1](self.options[option])
+            text = SETTINGS[option][1](self.options[option])
         except ValueError as error:
             raise self.invalid(option, str(error)) from error
+        if option in PATHS and text.strip():
+            text = str(self.folder / Path(text.strip()).expanduser())
+        return text
+
+    @property
+    def folder(self):
+        """Where the configuration's relative paths start: its folder, or the file's."""
+        return self.path if self.path.is_dir() else self.path.parent
 
     def section(self, name):
         return self.options.get(name) or {}

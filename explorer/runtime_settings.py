@@ -7,6 +7,7 @@ server processes and job workers. Each process keeps what it read for at most
 association or request; the process that took the change sees it at once.
 """
 
+import json
 import threading
 import time
 
@@ -48,12 +49,14 @@ def current(name):
 
 def change(name, value):
     """Store a new value for every process; JSON-serialisable."""
+    from explorer import audit
     from explorer.models import RuntimeSetting
 
     if name not in CONFIGURED:
         raise KeyError(name)
     RuntimeSetting.objects.update_or_create(name=name, defaults={"value": value})
     forget()
+    audit.record(audit.SETTING, detail=f"{name} = {json.dumps(value)}")  # by the request being served
 
 
 def forget():

@@ -5,10 +5,13 @@ each value and fails at start with a message naming the variable. An Orthanc con
 file (`PHAROS_ORTHANC_CONFIG`) fills the variables the environment leaves unset.
 """
 
+import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from explorer import orthanc_config
 from explorer.config import (
@@ -93,6 +96,40 @@ PHAROS_DICOM_ASSOCIATION_TIMEOUT = env_int("PHAROS_DICOM_ASSOCIATION_TIMEOUT", 5
 PHAROS_DICOM_SCP_TIMEOUT = env_int("PHAROS_DICOM_SCP_TIMEOUT", 30, minimum=1)
 PHAROS_DICOM_SCU_TIMEOUT = env_int("PHAROS_DICOM_SCU_TIMEOUT", 10, minimum=1)
 
+# --- DICOM TLS (Orthanc's DicomTls* options; dicomnet/tls.py) ----------------------------------
+# DicomTlsEnabled: the DICOM port speaks TLS only. DicomTlsCertificate and DicomTlsPrivateKey (PEM
+# files) are ours, for the associations we accept and those we open to modalities with
+# UseDicomTls; DicomTlsTrustedCertificates (PEM, concatenated) verify the peers' certificates,
+# which DicomTlsRemoteCertificateRequired makes peers show. A file named must exist.
+PHAROS_DICOM_TLS = env_bool("PHAROS_DICOM_TLS", False)
+PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED = env_bool("PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED", True)
+
+
+def _dicom_tls_file(name, needed_because=None):
+    from_environment = os.environ.get(name, "").strip() != ""
+    value = env_str(name, None)
+    option = orthanc_config.OPTION_OF[name]
+    if value is None:
+        if needed_because:
+            raise ImproperlyConfigured(f"{needed_because}: set {name} (Orthanc's {option})")
+        return None
+    path = os.path.abspath(os.path.expanduser(value))
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        named = name if from_environment else f"The Orthanc option {orthanc_config.describe(name)} ({name})"
+        raise ImproperlyConfigured(f"{named}: no readable file {path}")
+    if from_environment:
+        os.environ[name] = path  # the servers `manage.py start` spawns run in the project folder
+    return path
+
+
+_tls_on = "PHAROS_DICOM_TLS is on" if PHAROS_DICOM_TLS else None
+PHAROS_DICOM_TLS_CERTIFICATE = _dicom_tls_file("PHAROS_DICOM_TLS_CERTIFICATE", _tls_on)
+PHAROS_DICOM_TLS_PRIVATE_KEY = _dicom_tls_file("PHAROS_DICOM_TLS_PRIVATE_KEY", _tls_on)
+PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES = _dicom_tls_file(
+    "PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES",
+    _tls_on and PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED and f"{_tls_on} and requires remote certificates",
+)
+
 # The speed-ups that reach into pynetdicom's, pydicom's and gunicorn's internals
 # (explorer/fast_paths.py); off runs the libraries as they come, to debug a peer.
 PHAROS_FAST_PATHS = env_bool("PHAROS_FAST_PATHS", True)
@@ -104,6 +141,10 @@ PHAROS_DEFAULT_ENCODING = env_str("PHAROS_DEFAULT_ENCODING", "Latin1")
 PHAROS_JOBS_HISTORY_SIZE = env_int("PHAROS_JOBS_HISTORY_SIZE", 10, minimum=0)
 # LogExportedResources: sends are recorded in /exports.
 PHAROS_LOG_EXPORTED_RESOURCES = env_bool("PHAROS_LOG_EXPORTED_RESOURCES", False)
+
+# --- audit trail (explorer/audit.py) ---------------------------------------------------
+# Days an audit event is kept; older ones are pruned every hour (explorer/cron.py). 0 keeps them all.
+PHAROS_AUDIT_RETENTION_DAYS = env_int("PHAROS_AUDIT_RETENTION_DAYS", 365, minimum=0)
 
 # --- services ------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
@@ -168,20 +209,26 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
+    "axes",
     "explorer",
     "dicomnet",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Bodies beyond PHAROS_MAX_UPLOAD_SIZE refused before they are read; a request's files left
+    # in the incoming folder removed when it ends.
+    "explorer.bodies.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "explorer.audit.RequestMiddleware",  # the request whose events explorer/audit.py records
     "explorer.auth.RequireLoginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "explorer.urls"
@@ -215,6 +262,26 @@ CACHES = {
     },
 }
 
+# --- failed logins (django-axes): the login form, the admin's and HTTP Basic ----------------
+# After this many failed logins of one user from one address, that user is refused from that
+# address (429) for the cool-off, even with the right password; a successful login by a form
+# before that resets the count.
+PHAROS_LOGIN_FAILURE_LIMIT = env_int("PHAROS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+PHAROS_LOGIN_COOLOFF_MINUTES = env_int("PHAROS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+# ModelBackend, reading the rights in one query (explorer/rights_backend.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "explorer.rights_backend.RightsBackend"]
+AXES_FAILURE_LIMIT = PHAROS_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=PHAROS_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A locked-out client that keeps trying stays locked out for the cool-off after its last try.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The log lines name the user and the address (never the password).
+AXES_SENSITIVE_PARAMETERS = []
+# Axes counts failures only; successful logins are not kept in its tables.
+AXES_DISABLE_ACCESS_LOG = True
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_HTTPONLY = True
@@ -232,10 +299,18 @@ STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
 # Uploads may be large DICOM files or ZIP archives: the largest body accepted, in bytes
-# (beyond it the answer is 413 before the body is read).
+# (beyond it the answer is 413 before the body is read). Bodies are read as streams into the
+# storage area's incoming folder (explorer/bodies.py, explorer/incoming.py), never whole.
 PHAROS_MAX_UPLOAD_SIZE = env_int("PHAROS_MAX_UPLOAD_SIZE", 4 * 1024**3, minimum=1)
+# A ZIP archive (uploaded or imported) expanding beyond this many bytes, or holding more
+# entries than this, is refused with 413 before anything of it is expanded (a ZIP bomb).
+PHAROS_MAX_ZIP_EXPANSION = env_int("PHAROS_MAX_ZIP_EXPANSION", 16 * 1024**3, minimum=1)
+PHAROS_MAX_ZIP_MEMBERS = env_int("PHAROS_MAX_ZIP_MEMBERS", 100_000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
-FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+# The files of a form Django parses (a browser's, read by the CSRF check) go to the incoming
+# folder too; under ASGI, Django holds this much of a body in memory before spilling it to disk.
+FILE_UPLOAD_HANDLERS = ["explorer.bodies.IncomingUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 
 # The level of "default" in /tools/log-level, which changes it at run time in every server
 # process: "verbose" and "trace" lower it (explorer/logs.py).

@@ -1,14 +1,14 @@
-"""Uploads of many files at once (POST /instances and the upload page): each file stored
-through explorer.ingest, ZIP archives opened, every file answered as Orthanc answers it."""
+"""Uploads (POST /instances and the upload page): each body or file received into the incoming
+folder as it comes (explorer/incoming.py), ZIP archives opened member by member, each file
+stored through explorer.ingest (moved into place) and answered as Orthanc answers it."""
 
+import contextlib
 import logging
-import re
-from urllib.parse import unquote
 
-from django.http.request import RawPostDataException
+from django.http.request import UnreadablePostError
 
-from explorer import ingest, sources
-from explorer.errors import BadFileFormat, BadRequest, PharosError
+from explorer import bodies, incoming, ingest, multipart, sources
+from explorer.errors import BadFileFormat, BadRequest, PayloadTooLarge, PharosError
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +35,25 @@ def failure_answer(name, error):
     }
 
 
-def store_many(named_contents, origin):
-    """Store (name, bytes-or-error) pairs; answer Orthanc's array and whether all were stored."""
+def store_received_file(path, origin):
+    """Store a file received into the incoming folder: a bare data set made a Part 10 file,
+    then moved into place; the file is gone afterwards, stored or not."""
+    try:
+        path = incoming.as_part10(path)
+    except BaseException:
+        incoming.remove(path)
+        raise
+    return ingest.store_instance_file(path, origin)
+
+
+def store_many(named_files, origin):
+    """Store (name, received file or error) pairs; answer Orthanc's array and whether all were stored."""
     answers, all_stored = [], True
-    for name, data in named_contents:
+    for name, path in named_files:
         try:
-            if isinstance(data, PharosError):
-                raise data
-            answers.append(upload_answer(ingest.store_instance(data, origin)) | {"Filename": name})
+            if isinstance(path, PharosError):
+                raise path
+            answers.append(upload_answer(store_received_file(path, origin)) | {"Filename": name})
         except PharosError as error:
             all_stored = False
             answers.append(failure_answer(name, error))
@@ -54,14 +65,29 @@ def store_archive(members, origin):
     A member that is no DICOM file is logged and left out, as Orthanc does (200 even when
     none was stored); any other failure (storage, database) ends the upload with its error."""
     answers = []
-    for name, data in members:
+    for name, path in members:
         try:
-            if isinstance(data, PharosError):
-                raise data
-            answers.append(upload_answer(ingest.store_instance(data, origin)) | {"Filename": name})
+            if isinstance(path, PharosError):
+                raise path
+            answers.append(upload_answer(store_received_file(path, origin)) | {"Filename": name})
         except BadFileFormat as error:
             logger.error("Cannot import non-DICOM file from ZIP archive: %s (%s)", name, error.details or error)
     return answers
+
+
+def opened_files(named_files):
+    """(name, received file or error) for each (name, received file), ZIP archives opened; an
+    archive that cannot be read, or is beyond the limits (PayloadTooLarge, nothing of it
+    expanded), is one rejected entry, not the end of the upload."""
+    for file_name, path in named_files:
+        if not sources.file_looks_like_zip(path):
+            yield file_name, path
+            continue
+        try:
+            for name, member in sources.zip_members(path):
+                yield f"{file_name}/{name}", member
+        except (BadFileFormat, PayloadTooLarge) as error:
+            yield file_name, error
 
 
 def request_origin(request):
@@ -72,111 +98,49 @@ def request_origin(request):
     )
 
 
-def uploaded_contents(files):
-    """(name, bytes or error) for each uploaded file (Django's UploadedFile), ZIP archives opened."""
-    return opened_contents((uploaded.name, uploaded.read()) for uploaded in files)
-
-
-def opened_contents(named_files):
-    """(name, bytes or error) for each (name, bytes), ZIP archives opened; an archive
-    that cannot be read is one rejected entry, not the end of the upload."""
-    for file_name, data in named_files:
-        if not sources.looks_like_zip(data[:4]):
-            yield file_name, data
-            continue
-        try:
-            for name, member in sources.zip_members(data):
-                yield f"{file_name}/{name}", member
-        except PharosError as error:
-            yield file_name, error
-
-
-# ---------------------------------------------------------------- multipart bodies
-
-# key = value, the value quoted or not, spaces allowed around "=" (what devices send).
-PARAMETER = re.compile(rb'([^\s;=]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
-
-
-def multipart_files(request):
-    """(name, bytes) of every part of a multipart/form-data body.
-
-    Read as Orthanc reads it: every part is a file, whatever its headers say. Django's
-    parser drops a part whose header has a space before its colon, is folded over two
-    lines, or has no filename (that one becomes a text field), so the body is read here.
-    """
+@contextlib.contextmanager
+def received_body(request):
+    """The path of a file in the incoming folder holding the request's body, read in
+    chunks; removed when the block ends unless moved away meanwhile."""
     try:
-        body = request.body
-    except RawPostDataException:
-        # Django's CSRF check (a browser session) has parsed the form already: its files.
-        return [(f.name, f.read()) for field in request.FILES for f in request.FILES.getlist(field)]
+        path = incoming.receive(request.read)
+    except UnreadablePostError as exc:
+        raise BadRequest(f"The body could not be read whole: {exc}") from exc
+    try:
+        yield path
+    finally:
+        incoming.remove(path)
+
+
+@contextlib.contextmanager
+def received_parts(request):
+    """[(name, path)] of every part of a multipart/form-data body, each received into a file
+    in the incoming folder; the files are removed when the block ends unless moved away
+    meanwhile. A part left empty (a file input with no file chosen) is left out."""
+    received = []
+    try:
+        try:
+            _receive_parts(request, received)
+        except UnreadablePostError as exc:
+            raise BadRequest(f"The body could not be read whole: {exc}") from exc
+        yield received
+    finally:
+        for _, path in received:
+            incoming.remove(path)
+
+
+def _receive_parts(request, received):
+    if request._read_started:
+        # Django's CSRF check (a browser session) has parsed the form already, its files into
+        # the incoming folder (explorer.bodies.IncomingUploadHandler): they are used.
+        for field in request.FILES:
+            received.extend((f.name, f.temporary_file_path()) for f in request.FILES.getlist(field))
+        if bodies.cut_short(request):
+            raise BadRequest(f"The body could not be read whole: {bodies.cut_short(request)}")
+        return
+    # Read here as Orthanc reads it (explorer/multipart.py), not by Django's parser.
     boundary = request.content_params.get("boundary")
     if not boundary:
         raise BadRequest("The multipart body has no boundary in its Content-Type")
-    return list(multipart_parts(body, boundary.encode("latin-1")))
-
-
-def multipart_parts(body, boundary):
-    """(name, content) of each part of a multipart body (RFC 2046 5.1.1), each content
-    copied out of the body once; a part left empty (a file input with no file chosen) is
-    skipped."""
-    delimiter = b"--" + boundary
-    separator = b"\r\n" + delimiter
-    position = body.find(delimiter)
-    if position < 0:
-        raise BadRequest("The multipart body does not hold its boundary")
-    number = 0
-    while not body.startswith(b"--", position + len(delimiter)):  # not the close delimiter
-        # The rest of the delimiter line (transport padding), then the headers and a blank line.
-        line_end = body.find(b"\r\n", position + len(delimiter))
-        if line_end < 0:
-            break
-        following = body.find(separator, line_end)
-        end = following if following >= 0 else len(body)
-        head_start = line_end + 2
-        if body.startswith(b"\r\n", head_start):
-            head, content_start = b"", head_start + 2
-        else:
-            head_end = body.find(b"\r\n\r\n", head_start, end)
-            head_end = end if head_end < 0 else head_end
-            head, content_start = body[head_start:head_end], head_end + 4
-        number += 1
-        if content_start < end:
-            yield part_name(head) or f"part {number}", body[content_start:end]
-        if following < 0:
-            break
-        position = following + 2
-
-
-def part_headers(head):
-    """{lower-case name: value} of a part's header lines, folded lines joined, spaces
-    around the colon allowed."""
-    lines = []
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and lines:
-            lines[-1] += b" " + line.strip()
-        else:
-            lines.append(line)
-    headers = {}
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if colon:
-            headers[name.strip().lower().decode("latin-1")] = value.strip()
-    return headers
-
-
-def part_name(head):
-    """The file name a part's Content-Disposition gives (filename*, filename, else name)."""
-    disposition = part_headers(head).get("content-disposition", b"")
-    parameters = {}
-    for key, value in PARAMETER.findall(disposition):
-        value = value.strip()
-        if value.startswith(b'"') and value.endswith(b'"') and len(value) > 1:
-            value = re.sub(rb"\\(.)", rb"\1", value[1:-1])
-        parameters[key.lower().decode("latin-1")] = value
-    if "filename*" in parameters:  # RFC 5987: charset'language'percent-encoded
-        charset, _, rest = parameters["filename*"].decode("latin-1").partition("'")
-        return unquote(rest.partition("'")[2], encoding=charset or "utf-8", errors="replace")
-    for key in ("filename", "name"):
-        if parameters.get(key):
-            return parameters[key].decode("utf-8", errors="replace")
-    return ""
+    for name, chunks in multipart.parts(request, boundary.encode("latin-1")):
+        received.append((name, incoming.write_chunks(chunks)))

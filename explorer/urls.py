@@ -7,23 +7,30 @@ from django.urls import Resolver404, include, path, re_path, resolve
 from explorer import levels, views
 from explorer.api.base import error_response
 from explorer.errors import UnknownResource
+from explorer.rights import AUDIT, DELETE, UPLOAD, VIEW, page
 
-# The explorer's pages; /ui/… keeps them apart from the REST API, which owns the root.
+# The explorer's pages; /ui/… keeps them apart from the REST API, which owns the root. Each
+# page names the right it needs (explorer/rights.py).
 page_patterns = [
-    path("", views.root, name="root"),
-    path("ui/", views.home, name="home"),
-    path("ui/patients", views.patient_list, name="patient-list"),
-    path("ui/studies", views.study_list, name="study-list"),
-    path("ui/patients/<str:public_id>", views.patient, name="patient"),
-    path("ui/studies/<str:public_id>", views.study, name="study"),
-    path("ui/series/<str:public_id>", views.series, name="series"),
-    path("ui/instances/<str:public_id>", views.instance, name="instance"),
-    path("ui/upload", views.upload, name="upload"),
+    path("", page(views.root, VIEW), name="root"),
+    path("ui/", page(views.home, VIEW), name="home"),
+    path("ui/patients", page(views.patient_list, VIEW), name="patient-list"),
+    path("ui/studies", page(views.study_list, VIEW), name="study-list"),
+    path("ui/patients/<str:public_id>", page(views.patient, VIEW), name="patient"),
+    path("ui/studies/<str:public_id>", page(views.study, VIEW), name="study"),
+    path("ui/series/<str:public_id>", page(views.series, VIEW), name="series"),
+    path("ui/instances/<str:public_id>", page(views.instance, VIEW), name="instance"),
+    path("ui/upload", page(views.upload, UPLOAD), name="upload"),
+    path("ui/audit", page(views.audit_trail, AUDIT), name="audit"),
+    path("ui/audit.csv", page(views.audit_csv, AUDIT), name="audit-csv"),
     path("", include("dicomnet.page_urls")),
 ]
 page_patterns += [
     path(
-        f"ui/{level.plural}/<str:public_id>/delete", views.delete, {"level": level}, name=f"delete-{level.name.lower()}"
+        f"ui/{level.plural}/<str:public_id>/delete",
+        page(views.delete, DELETE),
+        {"level": level},
+        name=f"delete-{level.name.lower()}",
     )
     for level in levels.LEVELS
 ]

@@ -10,10 +10,13 @@ from collections import Counter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from explorer import forms, index, levels
+from explorer import audit, forms, index, levels
+from explorer.pages.audit import audit_listing, csv_lines
 from explorer.pages.children import (
     latest_studies,
     patient_studies,
@@ -33,7 +36,7 @@ from explorer.pages.resource import (
     title_of,
 )
 from explorer.pages.studies import study_listing
-from explorer.uploads import request_origin, store_many, uploaded_contents
+from explorer.uploads import opened_files, request_origin, store_many
 
 
 @login_required
@@ -86,6 +89,7 @@ def patient(request, public_id):
     resource = load(levels.PATIENT, public_id)
     if resource is None:
         return not_found(request, levels.PATIENT, public_id)
+    audit.record(audit.VIEW, request, level=levels.PATIENT, resource=resource, detail="explorer page")
     context = {
         "page": resource_page(levels.PATIENT, resource),
         "studies": patient_studies(resource),
@@ -99,6 +103,7 @@ def study(request, public_id):
     resource = load(levels.STUDY, public_id)
     if resource is None:
         return not_found(request, levels.STUDY, public_id)
+    audit.record(audit.VIEW, request, level=levels.STUDY, resource=resource, detail="explorer page")
     context = {
         "page": resource_page(levels.STUDY, resource),
         "series_rows": study_series(resource),
@@ -112,6 +117,7 @@ def series(request, public_id):
     resource = load(levels.SERIES, public_id)
     if resource is None:
         return not_found(request, levels.SERIES, public_id)
+    audit.record(audit.VIEW, request, level=levels.SERIES, resource=resource, detail="explorer page")
     instances = series_instances(resource)
     status = series_fields(resource, [row.index_in_series for row in instances])
     scroller = scroller_frames(instances)
@@ -132,6 +138,7 @@ def instance(request, public_id):
     resource = load(levels.INSTANCE, public_id)
     if resource is None:
         return not_found(request, levels.INSTANCE, public_id)
+    audit.record(audit.VIEW, request, level=levels.INSTANCE, resource=resource, detail="explorer page")
     context = {
         "page": resource_page(levels.INSTANCE, resource, extra_fields=file_fields(resource)),
         "view": instance_view(resource),
@@ -150,7 +157,9 @@ def delete(request, level, public_id):
         return not_found(request, level, public_id)
     if request.method == "POST":
         title = title_of(level, resource)
+        deleted = audit.event(audit.DELETE, request, level=level, resource=resource, detail="explorer")
         destination = delete_and_go_up(level, resource)
+        audit.save(deleted)
         messages.success(request, f"{level.name} “{title}” was deleted.")
         return redirect(destination)
     context = {
@@ -167,9 +176,11 @@ def upload(request):
     this POST (a plain multipart form of files, folders or ZIPs) is the way without it."""
     answers = None
     if request.method == "POST":
+        # The form, parsed by Django for the CSRF check, has its files in the incoming folder.
         files = request.FILES.getlist("files") + request.FILES.getlist("folder")
-        if files:
-            answers, _ = store_many(uploaded_contents(files), request_origin(request))
+        received = [(uploaded.name, uploaded.temporary_file_path()) for uploaded in files]
+        if received:
+            answers, _ = store_many(opened_files(received), request_origin(request))
         else:
             messages.error(request, "Choose at least one file to upload.")
     context = {
@@ -178,3 +189,17 @@ def upload(request):
         "section": "upload",
     }
     return render(request, "explorer/upload.html", context)
+
+
+# --- the audit trail (administrators only) ------------------------------------------------
+
+
+def audit_trail(request):
+    return render(request, "explorer/audit.html", {"listing": audit_listing(request.GET), "section": "audit"})
+
+
+def audit_csv(request):
+    """The filtered trail as CSV, streamed: it may hold a year of events."""
+    response = StreamingHttpResponse(csv_lines(request.GET), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-{timezone.localdate():%Y%m%d}.csv"'
+    return response

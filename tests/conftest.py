@@ -128,7 +128,12 @@ def basic_header(username, password):
 
 @pytest.fixture
 def user(db, django_user_model):
-    return django_user_model.objects.create_user("alice", password="wonderland")
+    """alice, an administrator: every right but a superuser's (tests/test_rights.py tries the others)."""
+    from explorer import rights
+
+    alice = django_user_model.objects.create_user("alice", password="wonderland")
+    alice.groups.add(rights.group_named(rights.ADMINISTRATOR))
+    return alice
 
 
 @pytest.fixture

@@ -57,10 +57,9 @@ class PrivatePostgres:
 
     def start(self):
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.folder / "log")
         subprocess.run(
-            _as_postgres(
-                [str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start"]
-            ),
+            _as_postgres([str(POSTGRES_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start"]),
             check=True,
             capture_output=True,
         )

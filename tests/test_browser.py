@@ -116,7 +116,8 @@ def data(chromium, transactional_db):
 
 @pytest.fixture
 def keeper(chromium, django_user_model):
-    return django_user_model.objects.create_user("keeper", password=PASSWORD)
+    # every right, without the staff status whose links the screenshots would show
+    return django_user_model.objects.create_user("keeper", password=PASSWORD, is_superuser=True)
 
 
 @pytest.fixture

@@ -1,6 +1,9 @@
-"""explorer.dicom: files without a preamble or without a file meta header become Part 10 files."""
+"""explorer.dicom: files without a preamble or without a file meta header become Part 10 files;
+a file parsed from its path is not read whole."""
 
 import io
+import struct
+import tracemalloc
 
 import pydicom
 import pytest
@@ -8,7 +11,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 
 from explorer import dicom
 from explorer.errors import BadFileFormat
-from tests.conftest import CT_SMALL, dicom_bytes
+from tests.conftest import CT_SMALL, dicom_bytes, sample_path
 
 # pydicom's own files written without a file meta header, and the transfer syntax pydicom
 # deduces for each from its first element.
@@ -69,3 +72,61 @@ def test_a_file_without_its_preamble_keeps_its_meta_header_values():
 def test_bytes_that_are_no_data_set_are_refused(data):
     with pytest.raises(BadFileFormat, match="Cannot parse an invalid DICOM file"):
         dicom.as_part10(data)
+
+
+# ---------------------------------------------------------------- parsing a file from its path
+
+
+def large_file(path, pixel_bytes):
+    """CT_small (explicit VR little endian) with frames of 512 × 512 16-bit pixels,
+    `pixel_bytes` bytes of them, written after its header."""
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(CT_SMALL)))
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 512, 512, pixel_bytes // (512 * 512 * 2)
+    del ds.PixelData
+    header = io.BytesIO()
+    ds.save_as(header)
+    with open(path, "wb") as out:
+        out.write(header.getvalue())
+        out.write(struct.pack("<HH2sHL", 0x7FE0, 0x0010, b"OW", 0, pixel_bytes))
+        for _ in range(pixel_bytes // 65536):
+            out.write(bytes(65536))
+
+
+@pytest.mark.django_db
+def test_a_file_parsed_from_its_path_is_not_read_whole(tmp_path):
+    path = tmp_path / "large.dcm"
+    large_file(path, 64 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        parsed = dicom.parse(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024
+    assert parsed.json["7FE00010"] == {"vr": "OW", "BulkDataURI": f"/instances/{parsed.ids[3]}/content/7fe0-0010"}
+
+
+@pytest.mark.django_db
+def test_a_file_parsed_from_its_path_is_parsed_as_its_bytes(tmp_path, monkeypatch):
+    # Every value larger than 1 KB is left on disk: the answer is the same.
+    monkeypatch.setattr(dicom, "DEFER_SIZE", "1 KB")
+    for name in [CT_SMALL, "MR_small.dcm", "JPEG2000.dcm", "emri_small_big_endian.dcm", "OBXXXX1A_rle_2frame.dcm"]:
+        from_bytes = dicom.parse(dicom_bytes(name))
+        from_path = dicom.parse(str(sample_path(name)))
+        assert from_path.json == from_bytes.json and from_path.main_tags == from_bytes.main_tags, name
+
+
+@pytest.mark.django_db
+def test_a_file_whose_large_value_is_cut_short_is_refused_from_its_path(tmp_path):
+    path = tmp_path / "large.dcm"
+    large_file(path, 1024 * 1024)
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size - 1000)
+    with pytest.raises(BadFileFormat, match="The file is truncated: PixelData .* announces 1048576 bytes"):
+        dicom.parse(str(path))
+
+
+def test_a_bare_data_set_in_a_file_gets_the_header_as_its_bytes_do():
+    data = dicom_bytes("rtstruct.dcm")
+    header, start = dicom.part10_header(io.BytesIO(data), len(data))
+    assert header + data[start:] == dicom.as_part10(data)

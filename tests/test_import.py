@@ -74,3 +74,20 @@ def test_files_without_a_meta_header_are_imported_as_part10_files(tmp_path):
     with storage.open_file(rtstruct.file_uuid) as handle:
         stored = handle.read()
     assert stored[128:132] == b"DICM" and stored.endswith(bare)
+
+
+def test_an_archive_beyond_the_zip_limits_is_rejected_and_the_rest_imported(tree, settings):
+    settings.PHAROS_MAX_ZIP_EXPANSION = 1000  # more.zip expands to more
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import", str(tree), "--quiet", stdout=out)
+    assert "Stored: 3, already stored: 0, rejected: 1" in out.getvalue()
+    assert "more.zip: The ZIP archive would expand to" in out.getvalue()
+
+
+def test_an_import_leaves_no_file_in_the_incoming_folder(tree, storage_dir):
+    (tree / "notes.txt").write_text("not a DICOM file")
+    with pytest.raises(CommandError):
+        run_import(tree)
+    assert list((storage_dir / "incoming").iterdir()) == []
+    assert (tree / "ct.dcm").read_bytes() == dicom_bytes(CT_SMALL)  # copied, not moved

@@ -115,3 +115,32 @@ def test_an_unknown_manufacturer_is_refused_as_orthanc_refuses_it(api):
 def test_the_manufacturers_orthanc_knows(api, given, kept):
     assert put(api, "known", ["X", "127.0.0.1", 104, given]).status_code == 200
     assert api.get("/modalities/known/configuration").json()["Manufacturer"] == kept
+
+
+def test_use_dicom_tls_is_kept_and_shown_as_orthanc_shows_it(api):
+    put(api, "plain", ["PLAIN", "127.0.0.1", 104])
+    put(api, "secure", {"AET": "SECURE", "Host": "127.0.0.1", "Port": 2762, "UseDicomTls": True})
+    expanded = api.get("/modalities?expand").json()
+    assert (expanded["plain"]["UseDicomTls"], expanded["secure"]["UseDicomTls"]) == (False, True)
+    assert Modality.objects.get(name="secure").use_dicom_tls is True
+    # As every field, one left out of a PUT takes its default again.
+    put(api, "secure", {"AET": "SECURE", "Host": "127.0.0.1", "Port": 2762})
+    assert api.get("/modalities/secure/configuration").json()["UseDicomTls"] is False
+    assert put(api, "secure", {"AET": "SECURE", "Host": "h", "Port": 1, "UseDicomTls": "perhaps"}).status_code == 400
+
+
+def test_the_configuration_files_modalities_may_use_dicom_tls(tmp_path):
+    from dicomnet.management.commands.configure import apply
+    from explorer.orthanc_config import Configuration
+
+    modalities = {"secure": {"AET": "SECURE", "Host": "10.0.0.7", "Port": 2762, "UseDicomTls": True}}
+    apply(Configuration(tmp_path / "orthanc.json", {"DicomModalities": modalities}))
+    assert Modality.objects.get(name="secure").use_dicom_tls is True
+
+
+def test_the_admin_sets_use_dicom_tls(admin_client):
+    form = {"name": "secure", "aet": "SECURE", "host": "h", "port": 2762, "manufacturer": "Generic", "timeout": 0}
+    response = admin_client.post("/admin/dicomnet/modality/add/", form | {"use_dicom_tls": "on"}, follow=True)
+    assert response.status_code == 200
+    assert Modality.objects.get(name="secure").use_dicom_tls is True
+    assert b"Use DICOM TLS" in admin_client.get("/admin/dicomnet/modality/").content

@@ -41,6 +41,7 @@ COMMENTED = """{
 }
 """
 
+A_FILE = str(Path(__file__).resolve())
 # Each option mapped onto a setting: a value unlike the default, and the setting it gives.
 MAPPED = {
     "Name": ("Radiology", "PHAROS_NAME", "Radiology"),
@@ -75,6 +76,12 @@ MAPPED = {
     "JobsHistorySize": (3, "PHAROS_JOBS_HISTORY_SIZE", 3),
     "LogExportedResources": (True, "PHAROS_LOG_EXPORTED_RESOURCES", True),
     "QueryRetrieveSize": (5, "PHAROS_QUERIES_KEPT", 5),
+    # The settings check that the files exist; the DICOM server reads them (tests/test_dicom_tls.py).
+    "DicomTlsEnabled": (True, "PHAROS_DICOM_TLS", True),
+    "DicomTlsCertificate": (A_FILE, "PHAROS_DICOM_TLS_CERTIFICATE", A_FILE),
+    "DicomTlsPrivateKey": (A_FILE, "PHAROS_DICOM_TLS_PRIVATE_KEY", A_FILE),
+    "DicomTlsTrustedCertificates": (A_FILE, "PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES", A_FILE),
+    "DicomTlsRemoteCertificateRequired": (False, "PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED", False),
 }
 
 

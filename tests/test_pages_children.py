@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_study_page(browser, brain_study, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # one of them reads the user's rights (explorer/rights_backend.py)
         response = browser.get(f"/ui/studies/{brain_study['study']}")
     assert response.status_code == 200
     page = response.context["page"]

@@ -10,7 +10,7 @@ CT_PATIENT, CT_STUDY, CT_SERIES, CT_INSTANCE = (CT_SMALL_IDS[k] for k in ("patie
 
 
 def test_the_patient_page(browser, samples, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # one of them reads the user's rights (explorer/rights_backend.py)
         response = browser.get(f"/ui/patients/{CT_PATIENT}")
     assert response.status_code == 200
     html = response.content.decode()

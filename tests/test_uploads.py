@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils.html import escape
 
 from explorer.models import Instance
-from tests.conftest import dicom_bytes, zip_of
+from tests.conftest import dicom_bytes, make_image, zip_of
 from tests.page_helpers import csrf_token, messages_of, store_ct
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,26 +123,63 @@ def test_the_upload_form_needs_the_csrf_token(strict_browser):
     assert Instance.objects.count() == 1
 
 
-def test_multipart_parts_read_as_orthanc_reads_them():
-    from explorer.uploads import multipart_parts
+# ---------------------------------------------------------------- limits, and nothing left behind
 
+
+def incoming_files():
+    from explorer import storage
+
+    return sorted(storage.incoming_dir().iterdir())
+
+
+def test_a_zip_body_beyond_the_expansion_limit_is_refused_with_413(api, settings):
+    settings.PHAROS_MAX_ZIP_EXPANSION = 100_000
+    archive = zip_of({"ct.dcm": dicom_bytes("CT_small.dcm"), "zeros.dcm": bytes(100_000)})
+    response = api.post("/instances", data=archive, content_type="application/zip")
+    assert response.status_code == 413
+    answer = response.json()
+    assert answer["HttpStatus"] == 413 and answer["OrthancError"] == "Payload too large"
+    assert "more than PHAROS_MAX_ZIP_EXPANSION (100000 bytes)" in answer["Details"]
+    assert Instance.objects.count() == 0 and incoming_files() == []
+
+
+def test_a_zip_bomb_in_a_multipart_body_is_one_rejected_file(api, settings):
+    settings.PHAROS_MAX_ZIP_MEMBERS = 2
+    bomb = zip_of({"a": b"1", "b": b"2", "c": b"3"})
     body = (
-        b"--B\r\n\r\nno headers at all\r\n"  # a part without headers
-        b"--B\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a\\\"b.dcm\"\r\n\r\n"
-        b"holds --B but not at a line start\r\n"
-        b"--B\r\nContent-Disposition: form-data; name=\"empty\"; filename=\"\"\r\n\r\n\r\n"  # skipped
-        b"--B\r\nContent-Disposition: form-data; name=\"last\"\r\n\r\ncut short, no close delimiter"
+        b'--B\r\nContent-Disposition: form-data; name="f"; filename="many.zip"\r\n\r\n' + bomb + b"\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="f"; filename="ct.dcm"\r\n\r\n' + dicom_bytes("CT_small.dcm")
+        + b"\r\n--B--\r\n"
+    )  # fmt: skip
+    response = api.post("/instances", data=body, content_type="multipart/form-data; boundary=B")
+    assert response.status_code == 400
+    [many, ct] = response.json()
+    assert (many["Filename"], many["HttpStatus"], ct["Status"]) == ("many.zip", 413, "Success")
+    assert "more than PHAROS_MAX_ZIP_MEMBERS" in many["Details"]
+    assert incoming_files() == []
+
+
+def test_the_upload_page_lists_a_zip_bomb_as_rejected_and_leaves_no_file(browser, settings):
+    settings.PHAROS_MAX_ZIP_EXPANSION = 100_000
+    response = browser.post(
+        "/ui/upload",
+        {
+            "files": [
+                upload_file("bomb.zip", zip_of({"zeros": bytes(200_000)})),
+                upload_file("mr.dcm", dicom_bytes("MR_small.dcm")),
+            ]
+        },
     )
-    assert list(multipart_parts(body, b"B")) == [
-        ("part 1", b"no headers at all"),
-        ('a"b.dcm', b"holds --B but not at a line start"),
-        ("last", b"cut short, no close delimiter"),
-    ]
+    statuses = [(a["Filename"], a["Status"]) for a in response.context["answers"]]
+    assert statuses == [("bomb.zip", "Failure"), ("mr.dcm", "Success")]
+    assert "more than PHAROS_MAX_ZIP_EXPANSION" in response.content.decode()
+    assert incoming_files() == []
 
 
-def test_a_multipart_body_without_its_boundary_is_a_bad_request():
-    from explorer.errors import BadRequest
-    from explorer.uploads import multipart_parts
-
-    with pytest.raises(BadRequest):
-        list(multipart_parts(b"nothing here", b"B"))
+def test_a_large_body_is_read_in_chunks_and_moved_into_the_storage_area(api, storage_dir):
+    data = make_image(1024, bytes(1024 * 1024 * 2))  # 2 MB: more than one chunk
+    answer = api.post("/instances", data=data, content_type="application/dicom").json()
+    assert answer["Status"] == "Success"
+    stored = Instance.objects.get()
+    assert stored.file_size == len(data)
+    assert incoming_files() == []

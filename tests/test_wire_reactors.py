@@ -300,6 +300,9 @@ ALLOWED_WRITES = {
     ("dicomnet/wire/store_response.py", "dul.socket.send("),  # the association's Socket.send
     ("dicomnet/wire/pending.py", "self.dul.socket.send("),  # the same
     ("dicomnet/find.py", "responder.send("),  # PendingResponder.send, which buffers
+    # DICOM TLS: the SSL socket beneath Socket.send, writing under its own lock.
+    ("dicomnet/tls.py", "super().send("),
+    ("dicomnet/tls.py", "super().sendall("),
 }
 
 

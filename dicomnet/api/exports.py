@@ -4,7 +4,7 @@ from django.http import HttpResponse
 
 from dicomnet.exports import IDENTIFIERS, KEYS
 from dicomnet.models import Export
-from explorer import levels
+from explorer import audit, levels
 from explorer.api.base import json_response, timestamp
 from explorer.errors import BadRequest
 
@@ -53,4 +53,5 @@ def list_exports(request):
 
 def clear_exports(request):
     Export.objects.all().delete()
+    audit.record(audit.DELETE, request, detail="the exports log (/exports) cleared")
     return HttpResponse(b"", content_type="text/plain")

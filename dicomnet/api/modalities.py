@@ -7,6 +7,7 @@ from django.http import HttpResponse
 
 from dicomnet.aet import is_safe
 from dicomnet.models import Modality
+from explorer import audit
 from explorer.api.base import NoSuchResource, flag, json_body, json_response
 from explorer.errors import BadRequest, ParameterOutOfRange
 
@@ -24,6 +25,7 @@ FIELDS = {
     "AllowTranscoding": "allow_transcoding",
     "LocalAet": "local_aet",
     "Timeout": "timeout",
+    "UseDicomTls": "use_dicom_tls",
 }
 OPERATIONS = ["configuration", "echo", "find", "get", "move", "query", "store"]
 # The manufacturers Orthanc 1.10.1 knows (names are case-sensitive), and the older names it
@@ -42,7 +44,7 @@ MANUFACTURERS = {
 
 def configuration(modality):
     answer = {key: getattr(modality, field) for key, field in FIELDS.items()}
-    answer |= {"AllowEventReport": True, "AllowFindWorklist": True, "AllowNAction": True, "UseDicomTls": False}
+    answer |= {"AllowEventReport": True, "AllowFindWorklist": True, "AllowNAction": True}
     return answer
 
 
@@ -78,7 +80,7 @@ def fields_from_body(body):
     if not isinstance(body, dict):
         raise BadRequest("A modality is a JSON object or array")
     # Orthanc's other keys, answered with defaults (AllowStorageCommitment is its alias of the N- ones).
-    accepted = {"AllowEventReport", "AllowFindWorklist", "AllowNAction", "AllowStorageCommitment", "UseDicomTls"}
+    accepted = {"AllowEventReport", "AllowFindWorklist", "AllowNAction", "AllowStorageCommitment"}
     unknown = set(body) - set(FIELDS) - accepted
     if unknown:
         raise BadRequest("Unknown modality parameter(s): " + ", ".join(sorted(unknown)))
@@ -115,7 +117,9 @@ def save(name, fields):
 
 
 def update(request, name):
-    warnings = save(name, fields_from_body(json_body(request)))
+    fields = fields_from_body(json_body(request))
+    warnings = save(name, fields)
+    audit.record(audit.SETTING, request, detail=f"modality {name} saved: {fields}")
     response = HttpResponse(content_type="text/plain")  # Orthanc's empty text answer
     for warning in warnings:
         response["Warning"] = f'199 pharos "{warning}"'
@@ -124,4 +128,5 @@ def update(request, name):
 
 def delete(request, name):
     _modality(name).delete()
+    audit.record(audit.SETTING, request, detail=f"modality {name} deleted")
     return HttpResponse(content_type="text/plain")

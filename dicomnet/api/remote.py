@@ -46,6 +46,7 @@ def _wants_synchronous(body, default=True):
 def start_job(job_type, parameters, body):
     """Run now and answer the content, or enqueue and answer {ID, Path}."""
     priority = body.get("Priority", 0) if isinstance(body, dict) else 0
+    jobs.record_asked(job_type, parameters)
     if _wants_synchronous(body):
         job = jobs.execute(Job.objects.create(type=job_type, parameters=parameters, priority=priority).id)
         if job.state != Job.SUCCESS:

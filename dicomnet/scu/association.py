@@ -2,7 +2,8 @@
 
 The association uses the modality's local AE title (or PHAROS_AET) as calling AE, its
 timeout (or PHAROS_DICOM_SCU_TIMEOUT) for connection, ACSE, DIMSE and network waits,
-PHAROS_DICOM_MAX_PDU as the largest PDU we receive, and TCP_NODELAY on its socket. A
+PHAROS_DICOM_MAX_PDU as the largest PDU we receive, TCP_NODELAY on its socket, and DICOM TLS
+when the modality has UseDicomTls (dicomnet/tls.py: our certificate, the trusted ones). A
 failure to open it is an `errors.ScuError` whose message names the AE title, host and
 port, starting the way Orthanc's do (`DicomAssociation - connecting to AET "NOPE": TCP
 Initialization Error: Connection refused (host: 10.0.0.9, port: 104)`). An operation that
@@ -28,6 +29,7 @@ from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.sop_class import Verification
 from pynetdicom.status import VERIFICATION_SERVICE_CLASS_STATUS
 
+from dicomnet import tls
 from dicomnet.contexts import UNCOMPRESSED, set_no_delay
 from dicomnet.scu import pool
 from dicomnet.scu.errors import (
@@ -35,6 +37,7 @@ from dicomnet.scu.errors import (
     AssociationRejected,
     NetworkError,
     RemoteFailure,
+    ScuError,
     Stopped,
     failure_text,
 )
@@ -136,6 +139,7 @@ class Session:
             self.roles,
             settings.PHAROS_DICOM_MAX_PDU,
             timeout_of(modality),
+            modality.use_dicom_tls,
         )
 
     def __enter__(self):
@@ -193,6 +197,10 @@ class Session:
         self._link = _Link()
         _watch_connection_errors()
         try:
+            tls_args = tls.client_args(modality)  # None without UseDicomTls
+        except tls.TlsNotConfigured as error:
+            raise ScuError(failure_text(modality, "connecting to", str(error))) from error
+        try:
             assoc = ae.associate(
                 modality.host,
                 modality.port,
@@ -201,6 +209,7 @@ class Session:
                 max_pdu=settings.PHAROS_DICOM_MAX_PDU,
                 ext_neg=self.roles or None,
                 evt_handlers=self._link.handlers() + self.handlers,
+                tls_args=tls_args,
             )
         except OSError as error:  # the host name does not resolve
             reason = f"TCP Initialization Error: {error.strerror or error}"

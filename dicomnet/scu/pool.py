@@ -36,8 +36,9 @@ class Idle:
     until: float = 0.0
 
 
-def key(calling_aet, called_aet, host, port, contexts, roles, max_pdu, timeout):
-    """What makes an association reusable: the same parties, address, negotiation and timeouts."""
+def key(calling_aet, called_aet, host, port, contexts, roles, max_pdu, timeout, use_tls=False):
+    """What makes an association reusable: the same parties, address, negotiation, timeouts and
+    transport (TLS or not)."""
     return (
         calling_aet,
         called_aet,
@@ -47,6 +48,7 @@ def key(calling_aet, called_aet, host, port, contexts, roles, max_pdu, timeout):
         tuple((str(role.sop_class_uid), role.scu_role, role.scp_role) for role in roles),
         max_pdu,
         timeout,
+        use_tls,
     )
 
 

@@ -3,9 +3,11 @@
 import json
 
 import orjson
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 
-from explorer.errors import BadJson, BadRequest, PharosError
+from explorer import rights
+from explorer.errors import BadJson, BadRequest, Forbidden, PharosError
 
 # The order Orthanc names a route's methods in its Allow header ("GET,PUT").
 METHOD_ORDER = ("GET", "POST", "PUT", "DELETE")
@@ -37,23 +39,31 @@ def error_response(error, request):
 
 
 def endpoint(**handlers):
-    """A view that dispatches on the HTTP method: endpoint(GET=f, DELETE=g)."""
+    """A view that dispatches on the HTTP method, each method with the right it needs:
+    endpoint(GET=VIEW(f), DELETE=DELETE(g)) (explorer/rights.py). A handler without its
+    right is refused here, when the route table is built."""
+    undeclared = [method for method, guarded in handlers.items() if not isinstance(guarded, rights.Guarded)]
+    if undeclared or not handlers:
+        raise ImproperlyConfigured(f"Declare the right of {', '.join(undeclared) or 'a method'}: GET=VIEW(handler)")
 
     def view(request, **kwargs):
-        handler = handlers.get(request.method)
-        if handler is None:
+        guarded = handlers.get(request.method)
+        if guarded is None:
             allowed = ",".join(sorted(handlers, key=_method_rank))
             response = error_response(MethodNotAllowed(f"{request.method} is not allowed here; use {allowed}"), request)
             response["Allow"] = allowed
             return response
+        if not rights.allows(request.user, guarded.right):
+            return error_response(Forbidden(rights.refusal(guarded.right)), request)
         try:
-            return handler(request, **kwargs)
+            return guarded.handler(request, **kwargs)
         except NoSuchResource:
             return HttpResponse(status=404)
         except PharosError as error:
             return error_response(error, request)
 
     view.csrf_exempt = False
+    view.rights = {method: guarded.right for method, guarded in handlers.items()}
     return view
 
 

@@ -1,19 +1,22 @@
 """Instance content: upload, the file itself, its tags and values (the pixel data item by item), its PDF."""
 
+import os
 import struct
 
 import pydicom
 from django.http import FileResponse, HttpResponse
 
-from explorer import dicom, index, ingest, levels, sources, storage, tags
+from explorer import audit, dicom, index, levels, sources, storage, tags
 from explorer.api.base import NoSuchResource, flag, json_response
 from explorer.errors import BadFileFormat, UnknownDicomTag, UnknownResource, UnsupportedMediaType
 from explorer.uploads import (
-    multipart_files,
-    opened_contents,
+    opened_files,
+    received_body,
+    received_parts,
     request_origin,
     store_archive,
     store_many,
+    store_received_file,
     upload_answer,
 )
 
@@ -21,7 +24,8 @@ PIXEL_DATA = 0x7FE00010
 
 
 def upload(request, level=None):
-    """POST /instances: a DICOM file, a ZIP of DICOM files, or a multipart form of files.
+    """POST /instances: a DICOM file, a ZIP of DICOM files, or a multipart form of files,
+    received into the storage area's incoming folder as it comes (explorer/uploads.py).
 
     A ZIP body answers as Orthanc: the stored members only, 200. With ?report-failures (the
     upload page) it answers every member, the rejected ones with their reason, and 400 when
@@ -29,20 +33,20 @@ def upload(request, level=None):
     origin = request_origin(request)
     content_type = request.content_type or ""
     if content_type == "multipart/form-data":
-        files = multipart_files(request)
-        if not files:
-            raise UnsupportedMediaType("The multipart body holds no file")
-        answers, all_stored = store_many(opened_contents(files), origin)
+        with received_parts(request) as files:
+            if not files:
+                raise UnsupportedMediaType("The multipart body holds no file")
+            answers, all_stored = store_many(opened_files(files), origin)
         return json_response(answers, status=200 if all_stored else 400)
-    body = request.body
-    if not body:
-        raise BadFileFormat("The body is empty: a DICOM file or a ZIP archive was expected")
-    if content_type == "application/zip" or sources.looks_like_zip(body[:4]):
-        if not flag(request, "report-failures"):
-            return json_response(store_archive(sources.zip_members(body), origin))
-        answers, all_stored = store_many(sources.zip_members(body), origin)
-        return json_response(answers, status=200 if all_stored else 400)
-    return json_response(upload_answer(ingest.store_instance(body, origin)))
+    with received_body(request) as path:
+        if not os.path.getsize(path):
+            raise BadFileFormat("The body is empty: a DICOM file or a ZIP archive was expected")
+        if content_type == "application/zip" or sources.file_looks_like_zip(path):
+            if not flag(request, "report-failures"):
+                return json_response(store_archive(sources.zip_members(path), origin))
+            answers, all_stored = store_many(sources.zip_members(path), origin)
+            return json_response(answers, status=200 if all_stored else 400)
+        return json_response(upload_answer(store_received_file(path, origin)))
 
 
 def _instance(public_id):
@@ -63,6 +67,7 @@ def _known_instance(public_id):
 def file(request, public_id):
     """GET /instances/{id}/file: the stored bytes, unchanged."""
     instance = _instance(public_id)
+    audit.record(audit.DOWNLOAD, request, level=levels.INSTANCE, resource=instance, detail="DICOM file")
     response = FileResponse(storage.open_file(instance.file_uuid), content_type="application/dicom")
     response["Content-Disposition"] = f'filename="{instance.public_id}.dcm"'
     return response

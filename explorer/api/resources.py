@@ -2,7 +2,7 @@
 
 from django.http import StreamingHttpResponse
 
-from explorer import archives, dicom_modules, index, levels, slices, tags
+from explorer import archives, audit, dicom_modules, index, levels, slices, tags
 from explorer.api.base import NoSuchResource, flag, json_body, json_response, paging
 from explorer.api.representation import describe, describe_many, queryset_for, request_tag_format, with_parents
 from explorer.errors import BadRequest, UnknownResource
@@ -28,11 +28,17 @@ def list_resources(request, level):
 
 
 def show(request, level, public_id):
-    return json_response(describe(level, get_resource(level, public_id), short=request_tag_format(request)))
+    resource = get_resource(level, public_id)
+    if level in (levels.PATIENT, levels.STUDY):
+        audit.record(audit.VIEW, request, level=level, resource=resource, detail="REST")
+    return json_response(describe(level, resource, short=request_tag_format(request)))
 
 
 def delete(request, level, public_id):
-    remaining = index.delete(level, get_resource(level, public_id))
+    resource = get_resource(level, public_id)
+    deleted = audit.event(audit.DELETE, request, level=level, resource=resource, detail="REST")
+    remaining = index.delete(level, resource)
+    audit.save(deleted)
     if remaining is None:
         return json_response({"RemainingAncestor": None})
     parent_level, parent = remaining
@@ -50,6 +56,7 @@ def delete(request, level, public_id):
 def archive(request, level, public_id):
     """GET /{patients,studies,series}/{id}/archive: a ZIP streamed as it is written."""
     resource = get_resource(level, public_id)
+    audit.record(audit.DOWNLOAD, request, level=level, resource=resource, detail="ZIP archive")
     return _zip_response(archives.archive_entries(level, resource), f'attachment; filename="{public_id}.zip"')
 
 
@@ -70,6 +77,7 @@ def create_archive(request):
         entries = archives.resources_entries(str(i) for i in body["Resources"])
     except KeyError:
         raise UnknownResource() from None
+    audit.record_ids(audit.DOWNLOAD, request, body["Resources"], "ZIP archive (create-archive)")
     return _zip_response(entries, 'filename="Archive.zip"')
 
 

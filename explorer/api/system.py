@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 import explorer
-from explorer import index
+from explorer import audit, index
 from explorer.api.base import json_response, timestamp
 from explorer.errors import BadRequest
 from explorer.models import Change
@@ -97,6 +97,7 @@ def changes(request):
 
 def clear_changes(request):
     Change.objects.all().delete()
+    audit.record(audit.DELETE, request, detail="the change log (/changes) cleared")
     return json_response({})
 
 

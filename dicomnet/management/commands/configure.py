@@ -1,7 +1,8 @@
 """`manage.py configure`: what the configuration sets in the database, applied once per start.
 
 - the users of the Orthanc configuration file's RegisteredUsers (PHAROS_ORTHANC_CONFIG),
-  created or given the file's password; the administrator is `manage.py start`'s own;
+  created or given the file's password, and administrators (explorer/accounts.py); the
+  administrator PHAROS_ADMIN_USER is `manage.py start`'s own (a superuser);
 - its DicomModalities, created or updated as REST `PUT /modalities/{id}` does, through the
   same code; modalities added otherwise are left as they are;
 - the runtime settings (/tools/default-encoding, …) back to their configured values, as

@@ -1,4 +1,8 @@
-"""`manage.py import PATH…`: store files, folders (recursively) and ZIP archives through the one ingest funnel."""
+"""`manage.py import PATH…`: store files, folders (recursively) and ZIP archives through the one ingest funnel.
+
+Each file is copied in chunks into the storage area's incoming folder, and each ZIP member
+expanded there in chunks within the ZIP limits (explorer/sources.py), then moved into
+place: no file is read whole in memory."""
 
 import os
 from collections import Counter
@@ -8,7 +12,8 @@ from tqdm import tqdm
 
 from explorer import sources
 from explorer.errors import PharosError
-from explorer.ingest import Origin, store_instance
+from explorer.ingest import Origin
+from explorer.uploads import store_received_file
 
 
 class Command(BaseCommand):
@@ -27,11 +32,11 @@ class Command(BaseCommand):
         files = list(sources.files_under(paths))
         with tqdm(total=len(files), unit="file", disable=quiet, file=self.stderr) as bar:
             last_path = None
-            for path, name, data in sources.read_files(files):
+            for path, name, received in sources.read_files(files):
                 try:
-                    if isinstance(data, PharosError):
-                        raise data
-                    counts[store_instance(data, origin).status] += 1
+                    if isinstance(received, PharosError):
+                        raise received
+                    counts[store_received_file(received, origin).status] += 1
                 except PharosError as error:
                     rejected.append((name, error.details or error.message))
                     counts["Rejected"] += 1

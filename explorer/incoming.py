@@ -1,0 +1,120 @@
+"""Files being received, kept in the storage area's incoming folder until they are stored.
+
+A body, a part of a multipart body, a ZIP member or a file being imported is written here
+in chunks, never held whole in memory, then moved into place by
+ingest.store_instance_file (same file system: a rename, no copy). Whatever is not moved is
+removed: by the code that made it when it fails (try/finally), and, as a last resort, when
+the request that made it ends (removed_at_end, which explorer.bodies' middleware opens
+around every request): a client that goes away in the middle of a body leaves nothing.
+"""
+
+import contextlib
+import contextvars
+import os
+import tempfile
+from pathlib import Path
+
+from explorer import dicom, storage
+from explorer.errors import StorageFailure
+
+CHUNK = 1 << 20
+PREFIX = "upload-"
+
+# The files made during the current request, removed when it ends (None: no request).
+_made_here = contextvars.ContextVar("incoming_files", default=None)
+
+
+def new_file():
+    """(an open binary file, its path): a new empty file in the incoming folder."""
+    try:
+        fd, path = tempfile.mkstemp(dir=storage.incoming_dir(), prefix=PREFIX)
+    except OSError as exc:
+        raise StorageFailure(f"Cannot create a file in the storage area: {exc.strerror}") from exc
+    made = _made_here.get()
+    if made is not None:
+        made.add(path)
+    return os.fdopen(fd, "w+b"), path
+
+
+def remove(path):
+    Path(path).unlink(missing_ok=True)
+
+
+def write_chunks(chunks):
+    """The path of a new file holding the chunks, written as they come; removed if they fail."""
+    out, path = new_file()
+    try:
+        for chunk in chunks:
+            _write(out, chunk)
+        _close(out)
+    except BaseException:
+        _abandon(out, path)
+        raise
+    return path
+
+
+def receive(read):
+    """The path of a new file holding everything `read(size)` gives until it gives b""."""
+    return write_chunks(iter(lambda: read(CHUNK), b""))
+
+
+def copy_in(source_path):
+    """A copy of a file from elsewhere (the import command's), made in chunks."""
+    with open(source_path, "rb") as source:
+        return receive(source.read)
+
+
+def as_part10(path):
+    """The path of the file as a Part 10 file: itself when it is one; otherwise a new file,
+    the header dicom.part10_header makes then the data set copied in chunks, and the old one
+    removed. Raises BadFileFormat when it holds no data set."""
+    with open(path, "rb") as source:
+        head = source.read(132)
+        if not head or dicom.is_part10(head):
+            return path
+        header, start = dicom.part10_header(source, os.path.getsize(path))
+        source.seek(start)
+        out, converted = new_file()
+        try:
+            _write(out, header)
+            for chunk in iter(lambda: source.read(CHUNK), b""):
+                _write(out, chunk)
+            _close(out)
+        except BaseException:
+            _abandon(out, converted)
+            raise
+    remove(path)
+    return converted
+
+
+def _write(out, data):
+    try:
+        out.write(data)
+    except OSError as exc:
+        raise StorageFailure(f"Cannot write the file to the storage area: {exc.strerror}") from exc
+
+
+def _abandon(out, path):
+    with contextlib.suppress(OSError):  # the error that brought us here is the one to tell
+        out.close()
+    remove(path)
+
+
+def _close(out):
+    try:
+        out.close()
+    except OSError as exc:  # the last buffered bytes did not fit
+        raise StorageFailure(f"Cannot write the file to the storage area: {exc.strerror}") from exc
+
+
+@contextlib.contextmanager
+def removed_at_end():
+    """Remove, when the block ends, every file new_file() made inside it and left behind."""
+    made = set()
+    token = _made_here.set(made)
+    try:
+        yield made
+    finally:
+        _made_here.reset(token)
+        for path in made:
+            remove(path)

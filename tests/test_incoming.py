@@ -1,0 +1,66 @@
+"""explorer/incoming.py: files being received, written in chunks into the storage area's
+incoming folder, and removed when they are not stored."""
+
+import pytest
+
+from explorer import dicom, incoming, storage
+from explorer.errors import BadFileFormat
+from tests.conftest import CT_SMALL, dicom_bytes
+
+
+def incoming_files():
+    return sorted(storage.incoming_dir().iterdir())
+
+
+def test_chunks_are_written_into_a_new_file_of_the_incoming_folder():
+    path = incoming.write_chunks(iter([b"one", b"", b"two"]))
+    assert incoming_files() == [storage.incoming_dir() / path.rsplit("/", 1)[1]]
+    assert open(path, "rb").read() == b"onetwo"
+
+
+def test_a_file_whose_chunks_fail_is_removed():
+    def failing():
+        yield b"one"
+        raise OSError("the client went away")
+
+    with pytest.raises(OSError, match="went away"):
+        incoming.write_chunks(failing())
+    assert incoming_files() == []
+
+
+def test_a_copy_is_made_in_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(incoming, "CHUNK", 1000)
+    (tmp_path / "ct.dcm").write_bytes(dicom_bytes(CT_SMALL))
+    assert open(incoming.copy_in(tmp_path / "ct.dcm"), "rb").read() == dicom_bytes(CT_SMALL)
+
+
+def test_a_part10_file_is_left_as_it_is():
+    path = incoming.write_chunks([dicom_bytes(CT_SMALL)])
+    assert incoming.as_part10(path) == path
+
+
+def test_a_bare_data_set_becomes_a_part10_file_in_place_of_the_old_one(monkeypatch):
+    monkeypatch.setattr(incoming, "CHUNK", 1000)
+    data = dicom_bytes("rtstruct.dcm")
+    path = incoming.write_chunks([data])
+    converted = incoming.as_part10(path)
+    assert open(converted, "rb").read() == dicom.as_part10(data)
+    assert incoming_files() == [storage.incoming_dir() / converted.rsplit("/", 1)[1]]
+
+
+def test_a_file_that_holds_no_data_set_stays_as_it_was():
+    path = incoming.write_chunks([b"\x00\x01 not a DICOM file" * 50])
+    with pytest.raises(BadFileFormat):
+        incoming.as_part10(path)
+    assert incoming_files() == [storage.incoming_dir() / path.rsplit("/", 1)[1]]
+
+
+def test_the_files_a_block_leaves_behind_are_removed_when_it_ends():
+    kept = incoming.write_chunks([b"made before"])
+    with pytest.raises(RuntimeError):
+        with incoming.removed_at_end():
+            incoming.write_chunks([b"left behind"])
+            out, path = incoming.new_file()
+            out.close()
+            raise RuntimeError("the request failed")
+    assert incoming_files() == [storage.incoming_dir() / kept.rsplit("/", 1)[1]]

@@ -13,14 +13,16 @@ import weakref
 from collections import Counter
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
+from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 from pynetdicom.transport import ThreadedAssociationServer
 
-from dicomnet import access, contexts, tls, wire
+from dicomnet import access, contexts, limits, tls, wire
 from dicomnet.contexts import set_no_delay
 from dicomnet.wire import config as wire_config
+from dicomnet.wire import incoming
 from dicomnet.wire import move_answer as wire_move_answer
 from dicomnet.wire import server as wire_server
 from dicomnet.wire.reactors import Association
@@ -34,13 +36,18 @@ logger = logging.getLogger("dicomnet")
 SUCCESS = 0x0000
 REFUSED_NOT_AUTHORISED = 0x0124
 OUT_OF_RESOURCES = 0xA700
+OUT_OF_RESOURCES_MATCHES = 0xA701  # C-MOVE, C-GET: unable to calculate the number of matches
 CANNOT_UNDERSTAND = 0xC000
+ERROR_COMMENT_LENGTH = 64  # LO
+# pynetdicom's own bound counts every connection, even one that has not asked for an
+# association yet: dicomnet/limits.py bounds the associations instead.
+UNBOUNDED = 1 << 30
 
 
 def build_ae():
     ae = AE(ae_title=settings.PHAROS_AET)
     ae.maximum_pdu_size = settings.PHAROS_DICOM_MAX_PDU
-    ae.maximum_associations = settings.PHAROS_DICOM_MAX_ASSOCIATIONS
+    ae.maximum_associations = UNBOUNDED
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = settings.PHAROS_DICOM_SCP_TIMEOUT
     ae.require_called_aet = settings.PHAROS_DICOM_CHECK_CALLED_AET
     # The services alone: the storage contexts are made for each association, from what its
@@ -57,10 +64,19 @@ def negotiate_contexts(event):
     primitive = event.primitive
     if not isinstance(primitive, A_ASSOCIATE) or event.assoc.is_established:
         return
+    limits.association_requested(event.assoc, event.assoc.dul.socket.socket)
     close_old_connections()
     proposed = [cx.abstract_syntax for cx in primitive.presentation_context_definition_list or []]
-    syntaxes = contexts.accepted_transfer_syntaxes()
-    unknown_accepted = contexts.unknown_sop_class_accepted()
+    try:
+        syntaxes = contexts.accepted_transfer_syntaxes()
+        unknown_accepted = contexts.unknown_sop_class_accepted()
+    except DatabaseError as error:
+        # The configured values: with the database down, C-STORE is still negotiated, and
+        # answered "out of resources" rather than refused a presentation context.
+        logger.error("Reading the runtime settings failed, the configured ones apply: %s", error)
+        connections.close_all()
+        syntaxes = contexts.accepted_transfer_syntaxes(settings.PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES)
+        unknown_accepted = settings.PHAROS_DICOM_UNKNOWN_SOP_CLASS_ACCEPTED
     supported = contexts.acceptor_contexts(proposed, syntaxes, unknown_accepted)
     serve_as_storage([str(cx.abstract_syntax) for cx in supported if cx.scp_role])
     event.assoc.acceptor.supported_contexts = supported
@@ -71,9 +87,7 @@ def configure_pynetdicom():
     # it: a large instance is never held in memory.
     wire_config.configure(incoming_folder=storage.incoming_dir())
     # C-MOVE refusals and moves run as jobs are answered before pynetdicom's service runs.
-    from dicomnet import retrieve
-
-    wire_move_answer.install(retrieve.move_answer)
+    wire_move_answer.install(move_answer)
 
 
 def peer(event):
@@ -87,11 +101,43 @@ def origin_of(event):
     return Origin(kind="DicomProtocol", remote_aet=aet, remote_ip=address, called_aet=called)
 
 
+def connection_opened(event):
+    """EVT_CONN_OPEN: the A-ASSOCIATE-RQ is awaited for PHAROS_DICOM_ASSOCIATION_TIMEOUT."""
+    set_no_delay(event)
+    limits.connection_opened(event.assoc, event.assoc.dul.socket.socket)
+
+
+def admit(event):
+    """EVT_REQUESTED: the association counts toward the bounds, or is rejected past one."""
+    assoc = event.assoc
+    if not limits.admit(assoc, assoc.requestor.primitive.calling_ae_title.strip()):
+        limits.reject(assoc)
+
+
+def may(operation, event):
+    """access.may for this event's peer; None when the database cannot tell."""
+    try:
+        return access.may(operation, *peer(event))
+    except DatabaseError as error:
+        logger.error("%s from %s: the database failed: %s", operation.upper(), peer(event)[0], error)
+        connections.close_all()
+        return None
+
+
+def failure(status, comment):
+    """A failure status with its Error Comment (0000,0902), which an LO value must fit."""
+    answer = Dataset()
+    answer.Status = status
+    answer.ErrorComment = " ".join(str(comment).replace("\\", "/").split())[:ERROR_COMMENT_LENGTH]
+    return answer
+
+
 def handle_echo(event):
     close_old_connections()
-    if not access.may("echo", *peer(event)):
-        return REFUSED_NOT_AUTHORISED
-    return SUCCESS
+    allowed = may("echo", event)
+    if allowed is None:  # the database cannot tell: as for an AE that is no modality
+        allowed = access.always_allowed("echo")
+    return SUCCESS if allowed else REFUSED_NOT_AUTHORISED
 
 
 def may_store(event):
@@ -107,24 +153,44 @@ def may_store(event):
 
 
 def handle_store(event):
-    close_old_connections()
+    """0xC000 for data that cannot be understood; 0xA700 "out of resources" for every failure
+    of the server's (full disk, database down, anything unexpected), so that the sender
+    tries again later."""
     aet, address = peer(event)
-    if not may_store(event):
-        return REFUSED_NOT_AUTHORISED
     try:
-        if wire_config.datasets_received_as_files():
-            result = store_instance_file(str(event.dataset_path), origin_of(event))
-        else:
-            result = store_instance(event.encoded_dataset(include_meta=True), origin_of(event))
+        close_old_connections()
+        if not may_store(event):
+            return REFUSED_NOT_AUTHORISED
+        result = store_received(event)
     except BadFileFormat as error:
         logger.warning("C-STORE from %s at %s refused: %s", aet, address, error.details)
-        return CANNOT_UNDERSTAND
-    except (StorageFailure, DatabaseFailure) as error:
-        logger.error("C-STORE from %s at %s failed: %s", aet, address, error.details)
-        return OUT_OF_RESOURCES
+        return failure(CANNOT_UNDERSTAND, error.details)
+    except (StorageFailure, DatabaseFailure, DatabaseError) as error:
+        logger.error("C-STORE from %s at %s failed: %s", aet, address, getattr(error, "details", None) or error)
+        connections.close_all()  # a broken database connection is not reused
+        return failure(OUT_OF_RESOURCES, "Out of resources: the server cannot store it now")
+    except Exception:
+        logger.exception("C-STORE from %s at %s failed", aet, address)
+        return failure(OUT_OF_RESOURCES, "Out of resources: the server cannot store it now")
     logger.info("C-STORE from %s: %s %s", aet, result.instance_id, result.status)
     received(event.assoc)[result.ids[:2]] += 1
     return SUCCESS
+
+
+def store_received(event):
+    """Hand the received data set to the ingest funnel."""
+    if not wire_config.datasets_received_as_files():
+        data = event.encoded_dataset(include_meta=False)
+        if not data:
+            raise BadFileFormat("The C-STORE request has no data set")
+        return store_instance(event.encoded_dataset(include_meta=True), origin_of(event))
+    path = event.dataset_path
+    if path is None:
+        raise BadFileFormat("The C-STORE request has no data set")
+    error = incoming.failure(path)
+    if error is not None:
+        raise StorageFailure(f"Cannot receive the data set: {error.strerror or error}")
+    return store_instance_file(str(path), origin_of(event))
 
 
 def received(assoc):
@@ -140,8 +206,9 @@ def handle_find(event):
     from dicomnet import find
 
     close_old_connections()
-    if not access.may("find", *peer(event)):
-        yield REFUSED_NOT_AUTHORISED, None
+    allowed = may("find", event)
+    if not allowed:
+        yield REFUSED_NOT_AUTHORISED if allowed is False else failure(OUT_OF_RESOURCES, "The database failed"), None
         return
     yield from find.answers(event)
 
@@ -152,18 +219,31 @@ def handle_move(event):
     close_old_connections()
     # Who may move is checked by retrieve.move_answer, before pynetdicom's service runs; its
     # refusal is a failure status. (Without it, pynetdicom can only answer 0xA801 here.)
-    if event.request not in retrieve.PLANNED and not access.may("move", *peer(event)):
+    if event.request not in retrieve.PLANNED and not may("move", event):
         yield None, None
         return
     yield from retrieve.move(event)
+
+
+def move_answer(assoc, request, context):
+    """retrieve.move_answer, answering "out of resources" when the database fails."""
+    from dicomnet import retrieve
+
+    try:
+        return retrieve.move_answer(assoc, request, context)
+    except DatabaseError as error:
+        logger.error("C-MOVE from %s: the database failed: %s", assoc.requestor.ae_title.strip(), error)
+        connections.close_all()
+        return wire_move_answer.MoveAnswer(OUT_OF_RESOURCES_MATCHES, "Out of resources: the database failed")
 
 
 def handle_get(event):
     from dicomnet import retrieve
 
     close_old_connections()
-    if not access.may("get", *peer(event)):
-        yield from retrieve.get_refusal(REFUSED_NOT_AUTHORISED)
+    allowed = may("get", event)
+    if not allowed:
+        yield from retrieve.get_refusal(REFUSED_NOT_AUTHORISED if allowed is False else OUT_OF_RESOURCES_MATCHES)
         return
     yield from retrieve.get(event)
 
@@ -177,23 +257,36 @@ def log_accepted(event):
 def log_rejected(event):
     aet, address = peer(event)
     logger.warning("Association from %s at %s rejected", aet, address)
+    limits.leave(event.assoc)
 
 
 def log_ended(event):
     aet, address = peer(event)
     logger.info("Association from %s at %s ended (%s)", aet, address, event.event.name)
-    audit.record_received(aet, address, event.assoc.__dict__.pop("audit_received", None), event.assoc.acceptor.ae_title)
-    # The association's thread ends here: its database connection (opened by the first
-    # handler, or by negotiate_contexts to read the runtime settings) goes with it instead of
-    # waiting for the garbage collector. (An abort from another thread, the server's shutdown
-    # say, leaves that thread's connections alone.)
-    if threading.current_thread() is event.assoc:
-        connections.close_all()
+    limits.leave(event.assoc)
+    try:
+        audit.record_received(
+            aet, address, event.assoc.__dict__.pop("audit_received", None), event.assoc.acceptor.ae_title
+        )
+    finally:
+        # The association's thread ends here: its database connection (opened by the first
+        # handler, or by negotiate_contexts to read the runtime settings) goes with it instead
+        # of waiting for the garbage collector, and what an aborted C-STORE left in the
+        # incoming folder is removed. (An abort from another thread, the server's shutdown
+        # say, leaves that thread's connections and files alone: a handler may be using them.)
+        if threading.current_thread() is event.assoc:
+            connections.close_all()
+            incoming.discard(event.assoc)
+
+
+def connection_closed(event):
+    limits.leave(event.assoc)
 
 
 HANDLERS = [
-    (evt.EVT_CONN_OPEN, set_no_delay),
+    (evt.EVT_CONN_OPEN, connection_opened),
     (evt.EVT_ACSE_RECV, negotiate_contexts),
+    (evt.EVT_REQUESTED, admit),
     (evt.EVT_C_ECHO, handle_echo),
     (evt.EVT_C_STORE, handle_store),
     (evt.EVT_C_FIND, handle_find),
@@ -203,6 +296,7 @@ HANDLERS = [
     (evt.EVT_REJECTED, log_rejected),
     (evt.EVT_RELEASED, log_ended),
     (evt.EVT_ABORTED, log_ended),
+    (evt.EVT_CONN_CLOSE, connection_closed),
 ]
 
 

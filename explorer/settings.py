@@ -85,7 +85,13 @@ PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES = [
 PHAROS_DICOM_MAX_PDU = env_int("PHAROS_DICOM_MAX_PDU", 4 * 1024 * 1024, minimum=0)
 # DICOM server processes accepting on the port's one socket, each with its own threads.
 PHAROS_DICOM_PROCESSES = env_int("PHAROS_DICOM_PROCESSES", 2, minimum=1, maximum=64)
-PHAROS_DICOM_MAX_ASSOCIATIONS = env_int("PHAROS_DICOM_MAX_ASSOCIATIONS", 50, minimum=1)
+# Associations held at once, over all the processes (dicomnet/limits.py): in all, and by
+# one calling AE title; past either, A-ASSOCIATE-RJ "local limit exceeded".
+PHAROS_DICOM_MAX_ASSOCIATIONS = env_int("PHAROS_DICOM_MAX_ASSOCIATIONS", 50, minimum=1, maximum=1 << 31)
+PHAROS_DICOM_MAX_ASSOCIATIONS_PER_AE = env_int("PHAROS_DICOM_MAX_ASSOCIATIONS_PER_AE", 10, minimum=1, maximum=65535)
+# Seconds a connection may stay without sending its A-ASSOCIATE-RQ (the ARTIM timer; Orthanc
+# has no option of its own for it).
+PHAROS_DICOM_ASSOCIATION_TIMEOUT = env_int("PHAROS_DICOM_ASSOCIATION_TIMEOUT", 5, minimum=1)
 # DicomScpTimeout / DicomScuTimeout, in seconds.
 PHAROS_DICOM_SCP_TIMEOUT = env_int("PHAROS_DICOM_SCP_TIMEOUT", 30, minimum=1)
 PHAROS_DICOM_SCU_TIMEOUT = env_int("PHAROS_DICOM_SCU_TIMEOUT", 10, minimum=1)
@@ -157,8 +163,9 @@ PHAROS_QUERIES_KEPT = env_int("PHAROS_QUERIES_KEPT", 100, minimum=1)
 PHAROS_DICOM_STORE_RETRIES = env_int("PHAROS_DICOM_STORE_RETRIES", 2, minimum=0)
 
 if DATABASE_URL:
-    # Health checks: a connection kept from before a database restart is replaced before a
-    # request uses it, so the first request after an outage succeeds (explorer/failures.py).
+    # A kept connection is checked before its first use in each request or DICOM handler
+    # (close_old_connections): after a database restart the first one succeeds (the REST
+    # side: explorer/failures.py).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     DATABASES = {

@@ -113,11 +113,13 @@ def test_garbage_on_the_port_does_not_stop_the_server(dicom_server):
     assert result.returncode == 0
 
 
-def test_twenty_concurrent_associations_store_distinct_files(dicom_server):
+def test_twenty_concurrent_associations_store_distinct_files(dicom_server, settings):
     import io
     import threading
 
     from tests.conftest import make_dicom
+
+    settings.PHAROS_DICOM_MAX_ASSOCIATIONS_PER_AE = 20  # one AE title for all
 
     files = [make_dicom(PatientID=f"P{i % 5}") for i in range(60)]
     statuses, lock = [], threading.Lock()

@@ -11,7 +11,8 @@ The DICOM server's speed-ups replace parts of pynetdicom's loops or write its wi
 - server: the server made with these classes, its presentation contexts shared;
 - storage_classes: storage SOP classes pynetdicom does not know (retired, unknown) served by
   its storage service;
-- config: pynetdicom's process-wide settings, and where received data sets are written.
+- config: pynetdicom's process-wide settings, and where received data sets are written;
+- incoming: those files, removed when their writing fails or their association ends.
 
 Each module lists the private names of pynetdicom it uses in PRIVATE_NAMES, with the reasons
 in its docstring; nothing outside this package names them. They were read from pynetdicom
@@ -29,6 +30,7 @@ READ_FROM = ("pynetdicom", "3.0.4")
 MODULES = (
     "config",
     "find_encoding",
+    "incoming",
     "move_answer",
     "pending",
     "reactors",

@@ -52,6 +52,7 @@ from pynetdicom.dul import DULServiceProvider
 from pynetdicom.transport import AssociationSocket
 from pynetdicom.transport import RequestHandler as PynetdicomRequestHandler
 
+from dicomnet.wire import incoming
 from dicomnet.wire.store_response import DIMSE
 
 PRIVATE_NAMES = (
@@ -208,6 +209,13 @@ class Association(PynetdicomAssociation):
         self.network_timeout = self.ae.network_timeout
         self.dul.to_user_queue = WakingQueue(self.activity.set)
         self.dimse.msg_queue = WakingQueue(self.activity.set)
+
+    def run_reactor(self):
+        try:
+            super().run_reactor()
+        finally:
+            # However it ended, what its data sets left in the incoming folder goes.
+            incoming.discard(self)
 
     def _run_reactor(self):
         self._is_paused = False

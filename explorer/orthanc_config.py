@@ -55,6 +55,13 @@ def _listen_address(value):
     raise ValueError("use true or false")
 
 
+def _ssl_enabled(value):
+    # Orthanc serves HTTPS with SslEnabled and SslCertificate: one PEM holding key and certificate.
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    raise ValueError("use true or false")
+
+
 # Orthanc's option → (the Pharos variable it sets, how its JSON value becomes the variable's text).
 SETTINGS = {
     "Name": ("PHAROS_NAME", _scalar),
@@ -85,6 +92,8 @@ SETTINGS = {
     "JobsHistorySize": ("PHAROS_JOBS_HISTORY_SIZE", _scalar),
     "LogExportedResources": ("PHAROS_LOG_EXPORTED_RESOURCES", _scalar),
     "QueryRetrieveSize": ("PHAROS_QUERIES_KEPT", _scalar),
+    "SslEnabled": ("PHAROS_TLS", _ssl_enabled),
+    "SslCertificate": ("PHAROS_TLS_CERT", _scalar),
 }
 OPTION_OF = {variable: option for option, (variable, _) in SETTINGS.items()}
 # Sections applied at start rather than read as one value.

@@ -18,6 +18,7 @@ which would start a thread and a database connection per request.
 
 import asyncio
 import json
+import logging
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_to_bytes
@@ -176,9 +177,9 @@ def wsgi_environ(scope, body, length):
 
 
 class ErrorsToLog:
-    def write(self, text):
-        import logging
+    """wsgi.errors: what the application writes there goes to gunicorn's error log."""
 
+    def write(self, text):
         logging.getLogger("gunicorn.error").error(text.rstrip())
 
     def writelines(self, lines):
@@ -242,5 +243,5 @@ application = BufferedWSGI(
     wsgi_application,
     threads=settings.PHAROS_HTTP_THREADS,
     max_body=settings.PHAROS_MAX_UPLOAD_SIZE,
-    idle_timeout=30,
+    idle_timeout=settings.PHAROS_HTTP_IDLE_TIMEOUT,
 )

@@ -12,7 +12,9 @@ connections per wake-up, whatever the siblings do, and never stops at worker_con
 ASGIWorker._shutdown and _get_ssl_context (called as it does), ASGIWorker.nr_conns (the
 connections a worker holds), the protocol class ASGIProtocol (subclassed) and its
 _arm_keepalive_timer and _request_ready (the timer armed for the first request as gunicorn
-arms it for the next ones). PRIVATE_NAMES lists them. When PHAROS_FAST_PATHS is off, or
+arms it for the next ones), _awaiting_request and _keepalive_timeout (a stopping worker closes
+its idle connections at once, where gunicorn waited for their keep-alive timeout to pass).
+PRIVATE_NAMES lists them. When PHAROS_FAST_PATHS is off, or
 another gunicorn is installed (explorer/fast_paths.py), `manage.py start` runs gunicorn's own
 ASGI worker instead (web_server_command): requests are still read whole before a thread takes
 them, but without the cap, the first request's timer and the accepting in turn.
@@ -42,6 +44,8 @@ PRIVATE_NAMES = (
     "ASGIProtocol",
     "_arm_keepalive_timer",
     "_request_ready",
+    "_awaiting_request",
+    "_keepalive_timeout",
 )
 
 # Connections accepted this recently count with the requests running when a worker decides
@@ -53,14 +57,24 @@ TLS_HANDSHAKE_TIMEOUT = 10  # seconds
 class FirstRequestTimedProtocol(ASGIProtocol):
     def connection_made(self, transport):
         super().connection_made(transport)
+        self.worker.connections.add(self)
         if self._request_ready is not None:  # HTTP/1 (HTTP/2 has its own idle timeout)
             self._arm_keepalive_timer()
+
+    def connection_lost(self, exc):
+        self.worker.connections.discard(self)
+        super().connection_lost(exc)
+
+    def close_if_idle(self):
+        if self._awaiting_request and self._request_ready is not None:
+            self._keepalive_timeout()
 
 
 class BalancedAsyncWorker(ASGIWorker):
     def init_process(self):
         raise_open_files_limit()
         self.recent_accepts = deque()
+        self.connections = set()
         super().init_process()
 
     async def _serve(self):
@@ -76,6 +90,8 @@ class BalancedAsyncWorker(ASGIWorker):
             pass
         for task in accepting_tasks:
             task.cancel()
+        for connection in list(self.connections):
+            connection.close_if_idle()  # the others end with their request
         await self._shutdown()
 
     async def accept_in_turn(self, listener):

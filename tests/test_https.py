@@ -153,7 +153,12 @@ def test_https_on_without_a_certificate_stops_the_start(tmp_path):
 @pytest.mark.parametrize("front", ["certificate", "proxy"])
 def test_check_deploy_passes_with_the_documented_production_settings(tmp_path, certificates, front):
     # The README's production environment (### HTTPS): HTTPS here, or behind a TLS proxy.
-    env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path / "data"), PHAROS_DEBUG="false")
+    env = dict(
+        os.environ,
+        PHAROS_DATA_DIR=str(tmp_path / "data"),
+        PHAROS_DEBUG="false",
+        PHAROS_ALLOWED_HOSTS="pacs.example.org",
+    )
     env.pop("PHAROS_TLS", None)
     if front == "certificate":
         env.update(PHAROS_TLS_CERT=str(certificates / "server.pem"), PHAROS_TLS_KEY=str(certificates / "server.key"))

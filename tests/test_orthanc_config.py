@@ -75,6 +75,9 @@ MAPPED = {
     "JobsHistorySize": (3, "PHAROS_JOBS_HISTORY_SIZE", 3),
     "LogExportedResources": (True, "PHAROS_LOG_EXPORTED_RESOURCES", True),
     "QueryRetrieveSize": (5, "PHAROS_QUERIES_KEPT", 5),
+    # HTTPS: tests/test_https.py serves it with such a file.
+    "SslEnabled": (True, "PHAROS_TLS", "on"),
+    "SslCertificate": ("/etc/orthanc/orthanc.pem", "PHAROS_TLS_CERT", "/etc/orthanc/orthanc.pem"),
 }
 
 
@@ -294,7 +297,7 @@ def test_the_options_pharos_does_not_implement_are_named_once(configure, caplog)
         {
             "Name": "Radiology",
             "StorageDirectory": "/var/lib/orthanc/db",
-            "SslEnabled": False,
+            "SslVerifyPeers": False,
             "AuthenticationEnabled": False,
             "HttpServerEnabled": True,
         }
@@ -304,7 +307,7 @@ def test_the_options_pharos_does_not_implement_are_named_once(configure, caplog)
         orthanc_config.warn_once()
     [record] = caplog.records
     message = record.getMessage()
-    assert "StorageDirectory, SslEnabled, AuthenticationEnabled=false (Pharos always requires a user)" in message
+    assert "StorageDirectory, SslVerifyPeers, AuthenticationEnabled=false (Pharos always requires a user)" in message
     assert "Name" not in message.split("ignored:")[1] and "HttpServerEnabled" not in message
 
 

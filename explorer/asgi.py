@@ -87,20 +87,25 @@ class BufferedWSGI:
         """The body in a file-like object (memory, then a temporary file) and its length."""
         body = tempfile.SpooledTemporaryFile(BODY_IN_MEMORY, dir=settings.FILE_UPLOAD_TEMP_DIR)
         length, more = 0, True
+        loop = asyncio.get_running_loop()
         try:
-            while more:
-                try:
-                    message = await asyncio.wait_for(receive(), self.idle_timeout)
-                except TimeoutError:
-                    raise BodyStalled() from None
-                if message["type"] == "http.disconnect":
-                    raise BodyStalled()
-                chunk = message.get("body", b"")
-                length += len(chunk)
-                if length > self.max_body:
-                    raise self.too_large()
-                body.write(chunk)
-                more = message.get("more_body", False)
+            # One timer for the whole body, pushed back by each chunk (wait_for would make a
+            # task per chunk).
+            async with asyncio.timeout(self.idle_timeout) as stall:
+                while more:
+                    message = await receive()
+                    stall.reschedule(loop.time() + self.idle_timeout)
+                    if message["type"] == "http.disconnect":
+                        raise BodyStalled()
+                    chunk = message.get("body", b"")
+                    length += len(chunk)
+                    if length > self.max_body:
+                        raise self.too_large()
+                    body.write(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            body.close()
+            raise BodyStalled() from None
         except BaseException:
             body.close()
             raise

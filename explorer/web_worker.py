@@ -75,6 +75,7 @@ class BalancedAsyncWorker(ASGIWorker):
         raise_open_files_limit()
         self.recent_accepts = deque()
         self.connections = set()
+        self.opening = 0  # accepted, their protocol not yet made (a TLS handshake under way)
         super().init_process()
 
     async def _serve(self):
@@ -98,12 +99,13 @@ class BalancedAsyncWorker(ASGIWorker):
         listener.setblocking(False)
         ssl_context = self._get_ssl_context()
         while self.alive:
-            if self.nr_conns >= self.worker_connections:
-                await asyncio.sleep(0.1)  # the kernel keeps the connection for a sibling or for later
-                continue
             delay = accepting.delay(self.busy())
             if delay:
                 await asyncio.sleep(delay)
+            # Connections accepted but not yet made count too: their protocol starts a moment later.
+            if self.nr_conns + self.opening >= self.worker_connections:
+                await asyncio.sleep(0.1)  # the kernel keeps the connection for a sibling or for later
+                continue
             try:
                 client, _ = await self.loop.sock_accept(listener)
             except OSError as error:
@@ -115,6 +117,7 @@ class BalancedAsyncWorker(ASGIWorker):
                     continue
                 raise
             self.recent_accepts.append(time.monotonic())
+            self.opening += 1
             self.loop.create_task(self.serve_connection(client, ssl_context))
 
     async def serve_connection(self, client, ssl_context):
@@ -128,6 +131,8 @@ class BalancedAsyncWorker(ASGIWorker):
         except (TimeoutError, OSError) as error:  # a failed TLS handshake, a peer gone
             self.log.debug("Connection not served: %s", error)
             client.close()
+        finally:
+            self.opening -= 1
 
     def busy(self):
         """Requests this worker runs, and connections it accepted a moment ago."""

@@ -1,11 +1,13 @@
 """The web server's workers (explorer/web_worker.py): connections arriving together taken in turn,
-a connection that sends no request closed; gunicorn's own ASGI worker when the fast paths are
-off; with either, requests with an empty or unknown Expect header served."""
+a connection that sends no request closed, at most PHAROS_HTTP_MAX_CONNECTIONS held; gunicorn's
+own ASGI worker when the fast paths are off; with either, requests with an empty or unknown
+Expect header served."""
 
 import http.client
 import os
 import socket
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -206,3 +208,34 @@ def test_orthanc_clients_expect_headers_on_the_real_server(tmp_path):
         connection.close()
     finally:
         server.stop()
+
+
+@fast_paths_only
+def test_a_worker_holds_at_most_its_connections_and_takes_the_next_when_one_closes(tmp_path, settings):
+    settings.PHAROS_HTTP_MAX_CONNECTIONS = 2
+    server = start_web_server(tmp_path, settings, workers=1, threads=1)
+    address = ("127.0.0.1", settings.PHAROS_HTTP_PORT)
+    idle = [socket.create_connection(address, timeout=30) for _ in range(2)]
+    try:
+        (worker,) = child_processes(server.pid)
+
+        def owned(connection):
+            return owner([worker], server_side_inode(address[1], connection.getsockname()[1])) == worker
+
+        wait_until(lambda: all(owned(connection) for connection in idle), seconds=30)
+        waiting = http.client.HTTPConnection(*address, timeout=30)
+        waiting.connect()
+        waiting.sock.sendall(b"GET /static/explorer/pharos.css HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(20):  # while two are held, the third waits in the kernel
+            assert not owned(waiting.sock)
+            time.sleep(0.05)
+        idle.pop().close()
+        response = http.client.HTTPResponse(waiting.sock)
+        response.begin()
+        assert response.status == 200
+        waiting.close()
+    finally:
+        for connection in idle:
+            connection.close()
+        server.terminate()
+        server.wait(timeout=30)

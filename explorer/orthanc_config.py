@@ -55,6 +55,13 @@ def _listen_address(value):
     raise ValueError("use true or false")
 
 
+def _ssl_enabled(value):
+    # Orthanc serves HTTPS with SslEnabled and SslCertificate: one PEM holding key and certificate.
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    raise ValueError("use true or false")
+
+
 # Orthanc's option → (the Pharos variable it sets, how its JSON value becomes the variable's text).
 SETTINGS = {
     "Name": ("PHAROS_NAME", _scalar),
@@ -91,9 +98,11 @@ SETTINGS = {
     "DicomTlsPrivateKey": ("PHAROS_DICOM_TLS_PRIVATE_KEY", _scalar),
     "DicomTlsTrustedCertificates": ("PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES", _scalar),
     "DicomTlsRemoteCertificateRequired": ("PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED", _scalar),
+    "SslEnabled": ("PHAROS_TLS", _ssl_enabled),
+    "SslCertificate": ("PHAROS_TLS_CERT", _scalar),
 }
 # Options naming a file: a relative path is taken from the configuration's folder.
-PATHS = {"DicomTlsCertificate", "DicomTlsPrivateKey", "DicomTlsTrustedCertificates"}
+PATHS = {"DicomTlsCertificate", "DicomTlsPrivateKey", "DicomTlsTrustedCertificates", "SslCertificate"}
 OPTION_OF = {variable: option for option, (variable, _) in SETTINGS.items()}
 # Sections applied at start rather than read as one value.
 SECTIONS = ("RegisteredUsers", "DicomModalities", "Dictionary")

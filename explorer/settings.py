@@ -23,6 +23,7 @@ from explorer.config import (
     env_str,
     env_url,
 )
+from explorer.tls import mode as tls_mode
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -326,3 +327,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": PHAROS_LOG_LEVEL},
     "loggers": {"pynetdicom": {"level": "WARNING"}},
 }
+
+# --- the web server's front: connections, HTTPS (explorer/web_worker.py, explorer/tls.py) ---------
+# Seconds a connection may stay without a complete request head, new or kept alive between
+# requests (a slow or idle client is then closed); also how long a request body may stall.
+PHAROS_HTTP_IDLE_TIMEOUT = env_int("PHAROS_HTTP_IDLE_TIMEOUT", 30, minimum=1)
+# Connections one web server process holds at most; more wait in the kernel for another process.
+PHAROS_HTTP_MAX_CONNECTIONS = env_int("PHAROS_HTTP_MAX_CONNECTIONS", 1000, minimum=1)
+# HTTPS served by the web server itself: PHAROS_TLS_CERT and PHAROS_TLS_KEY (PEM files; one file
+# holding both, as Orthanc's SslCertificate, needs no key), or PHAROS_TLS=self-signed for one
+# made in the data folder at first start. Behind a TLS proxy instead, PHAROS_BEHIND_PROXY=true
+# trusts its X-Forwarded-Proto header.
+PHAROS_TLS_CERT = env_str("PHAROS_TLS_CERT", None)
+PHAROS_TLS_KEY = env_str("PHAROS_TLS_KEY", None)
+PHAROS_TLS = tls_mode(env_str("PHAROS_TLS", ""), PHAROS_TLS_CERT)
+PHAROS_BEHIND_PROXY = env_bool("PHAROS_BEHIND_PROXY", False)
+if PHAROS_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PHAROS_TLS != "off" or PHAROS_BEHIND_PROXY:
+    # Cookies never go out over plain HTTP; browsers remember to come back over HTTPS only.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env_int("PHAROS_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    # Subdomains and browsers' preload lists are the whole domain's decision, not this server's.
+    SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]

@@ -82,6 +82,9 @@ MAPPED = {
     "DicomTlsPrivateKey": (A_FILE, "PHAROS_DICOM_TLS_PRIVATE_KEY", A_FILE),
     "DicomTlsTrustedCertificates": (A_FILE, "PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES", A_FILE),
     "DicomTlsRemoteCertificateRequired": (False, "PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED", False),
+    # HTTPS: tests/test_https.py serves it with such a file.
+    "SslEnabled": (True, "PHAROS_TLS", "on"),
+    "SslCertificate": ("/etc/orthanc/orthanc.pem", "PHAROS_TLS_CERT", "/etc/orthanc/orthanc.pem"),
 }
 
 
@@ -301,7 +304,7 @@ def test_the_options_pharos_does_not_implement_are_named_once(configure, caplog)
         {
             "Name": "Radiology",
             "StorageDirectory": "/var/lib/orthanc/db",
-            "SslEnabled": False,
+            "SslVerifyPeers": False,
             "AuthenticationEnabled": False,
             "HttpServerEnabled": True,
         }
@@ -311,7 +314,7 @@ def test_the_options_pharos_does_not_implement_are_named_once(configure, caplog)
         orthanc_config.warn_once()
     [record] = caplog.records
     message = record.getMessage()
-    assert "StorageDirectory, SslEnabled, AuthenticationEnabled=false (Pharos always requires a user)" in message
+    assert "StorageDirectory, SslVerifyPeers, AuthenticationEnabled=false (Pharos always requires a user)" in message
     assert "Name" not in message.split("ignored:")[1] and "HttpServerEnabled" not in message
 
 

@@ -1,10 +1,13 @@
 """The web server's workers (explorer/web_worker.py): connections arriving together taken in turn,
-kept-alive connections served back to back; gunicorn's own worker when the fast paths are off;
-with either, requests with an empty or unknown Expect header served."""
+a connection that sends no request closed, at most PHAROS_HTTP_MAX_CONNECTIONS held; gunicorn's
+own ASGI worker when the fast paths are off; with either, requests with an empty or unknown
+Expect header served."""
 
+import http.client
 import os
 import socket
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,33 +47,20 @@ def start_web_server(tmp_path, settings, workers, threads, options=()):
     settings.PHAROS_HTTP_HOST, settings.PHAROS_HTTP_PORT = "127.0.0.1", free_port()
     settings.PHAROS_HTTP_WORKERS, settings.PHAROS_HTTP_THREADS = workers, threads
     env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path / "data"))
-    server = subprocess.Popen(web_server_command() + list(options), cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        web_server_command() + list(options), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wait_for_port(settings.PHAROS_HTTP_PORT, server, timeout=60)
     return server
 
 
-# A gunicorn configuration that notes, in `notes`, each worker ready ("ready <pid>") and each
-# time a worker thread keeps a kept-alive connection for its next request or gives it back.
+# A gunicorn configuration that notes, in `notes`, each worker ready ("ready <pid> <class>").
 NOTING_CONFIG = """
 import os
-from explorer import web_worker
-
-def note(text):
-    with open({notes!r}, "a") as notes:
-        notes.write(text + "\\n")
 
 def post_worker_init(worker):
-    note(f"ready {{os.getpid()}} {{type(worker).__name__}}")
-
-follows = web_worker.BalancedThreadWorker.next_request_follows
-
-def noting(conn):
-    answer = follows(conn)
-    note("kept" if answer else "back")
-    return answer
-
-web_worker.BalancedThreadWorker.next_request_follows = staticmethod(noting)
+    with open({notes!r}, "a") as notes:
+        notes.write(f"ready {{os.getpid()}} {{type(worker).__name__}}\\n")
 """
 
 
@@ -87,8 +77,11 @@ def notes_of(notes):
 
 @fast_paths_only
 def test_connections_arriving_together_spread_over_the_workers(tmp_path, settings):
-    # Longer than the default, so that a loaded machine cannot decide the race.
-    slower = "import explorer.accepting as a\na.DELAY_PER_CONNECTION = 0.25\na.DELAY_MAX = 1\n"
+    # Longer than the defaults, so that a loaded machine cannot decide the race.
+    slower = (
+        "import explorer.accepting as a\na.DELAY_PER_CONNECTION = 0.25\na.DELAY_MAX = 1\n"
+        "import explorer.web_worker as w\nw.RECENT = 5\n"
+    )
     config, notes = noting_config(tmp_path, slower)
     server = start_web_server(tmp_path, settings, workers=2, threads=4, options=["--config", str(config)])
     connections = []
@@ -120,54 +113,44 @@ def get(connection, path="/static/explorer/pharos.css"):
     return response.status, response.read()
 
 
-@fast_paths_only
-def test_a_kept_alive_connection_is_served_back_to_back_and_after_a_pause(tmp_path, settings):
-    import http.client
-
-    config, notes = noting_config(tmp_path)
-    server = start_web_server(tmp_path, settings, workers=1, threads=1, options=["--config", str(config)])
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
-        answers = [get(connection) for _ in range(20)]  # in the thread that served the first
-        assert {status for status, _ in answers} == {200}
-        wait_until(lambda: "back" in notes_of(notes))  # the connection went back to the main loop
-        assert get(connection)[0] == 200
-        # The only thread does not stay with an idle connection: another client is served.
-        other = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
-        assert get(other)[0] == 200
-        assert get(connection)[0] == 200
-        connection.close()
-        other.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
-def test_the_next_request_is_kept_in_the_thread_only_with_the_fast_paths(tmp_path, settings, fast):
-    import http.client
-
+def test_our_worker_runs_only_with_the_fast_paths(tmp_path, settings, fast):
     settings.PHAROS_FAST_PATHS = fast
     config, notes = noting_config(tmp_path)
     server = start_web_server(tmp_path, settings, workers=1, threads=2, options=["--config", str(config)])
     try:
         connection = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
-        assert {get(connection)[0] for _ in range(20)} == {200}
+        assert {get(connection)[0] for _ in range(20)} == {200}  # one kept-alive connection
         connection.close()
         wait_until(lambda: any(n.startswith("ready") for n in notes_of(notes)))
         (ready,) = [n for n in notes_of(notes) if n.startswith("ready")]
-        if fast:
-            assert ready.endswith(" BalancedThreadWorker")
-            assert "kept" in notes_of(notes)
-        else:
-            assert ready.endswith(" ThreadWorker")
-            assert "kept" not in notes_of(notes) and "back" not in notes_of(notes)
+        assert ready.endswith(" BalancedAsyncWorker" if fast else " ASGIWorker")
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-# --- Expect headers: gunicorn answers 417 to any but 100-continue; Orthanc serves them -----------
+@fast_paths_only
+def test_a_connection_without_a_request_is_closed_after_the_idle_timeout(tmp_path, settings):
+    settings.PHAROS_HTTP_IDLE_TIMEOUT = 1
+    server = start_web_server(tmp_path, settings, workers=1, threads=1)
+    try:
+        address = ("127.0.0.1", settings.PHAROS_HTTP_PORT)
+        idle, slow = (socket.create_connection(address, timeout=30) for _ in range(2))
+        with idle, slow:
+            slow.sendall(b"GET /system HTTP/1.1\r\nHo")  # and nothing more
+            assert idle.recv(100) == b""  # closed by the server, well before the 30 s
+            assert slow.recv(100) == b""
+            # The only thread serves others.
+            other = http.client.HTTPConnection(*address, timeout=30)
+            assert get(other)[0] == 200
+            other.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+# --- Expect headers: gunicorn's threaded workers answered 417 to any but 100-continue -------------
 
 
 def send_raw(port, method, path, headers, body=b""):
@@ -197,7 +180,6 @@ def test_orthanc_clients_expect_headers_on_the_real_server(tmp_path):
     """POST /instances and PUT with `Expect:` empty (httplib2's clients), unknown, and
     100-continue (curl's, for large bodies): all served, as Orthanc serves them."""
     import base64
-    import http.client
 
     from tests.conftest import dicom_bytes
     from tests.pharos_server import Server
@@ -226,3 +208,34 @@ def test_orthanc_clients_expect_headers_on_the_real_server(tmp_path):
         connection.close()
     finally:
         server.stop()
+
+
+@fast_paths_only
+def test_a_worker_holds_at_most_its_connections_and_takes_the_next_when_one_closes(tmp_path, settings):
+    settings.PHAROS_HTTP_MAX_CONNECTIONS = 2
+    server = start_web_server(tmp_path, settings, workers=1, threads=1)
+    address = ("127.0.0.1", settings.PHAROS_HTTP_PORT)
+    idle = [socket.create_connection(address, timeout=30) for _ in range(2)]
+    try:
+        (worker,) = child_processes(server.pid)
+
+        def owned(connection):
+            return owner([worker], server_side_inode(address[1], connection.getsockname()[1])) == worker
+
+        wait_until(lambda: all(owned(connection) for connection in idle), seconds=30)
+        waiting = http.client.HTTPConnection(*address, timeout=30)
+        waiting.connect()
+        waiting.sock.sendall(b"GET /static/explorer/pharos.css HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(20):  # while two are held, the third waits in the kernel
+            assert not owned(waiting.sock)
+            time.sleep(0.05)
+        idle.pop().close()
+        response = http.client.HTTPResponse(waiting.sock)
+        response.begin()
+        assert response.status == 200
+        waiting.close()
+    finally:
+        for connection in idle:
+            connection.close()
+        server.terminate()
+        server.wait(timeout=30)

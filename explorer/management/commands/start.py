@@ -15,42 +15,49 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from explorer import fast_paths, orthanc_config, pydicom_compat, storage_check, web_worker
+from explorer import fast_paths, orthanc_config, pydicom_compat, storage_check, tls, web_worker
 from explorer.accounts import PASSWORD_FILE, ensure_admin
 from explorer.processes import spawn
 
-WORKER_CLASS = "explorer.web_worker.BalancedThreadWorker"
-STOCK_WORKER_CLASS = "gthread"
+WORKER_CLASS = "explorer.web_worker.BalancedAsyncWorker"
+STOCK_WORKER_CLASS = "asgi"
 CLOCK_COMMAND = ["rqcron", "explorer.cron", "--logging-level", "WARNING"]
 
 
 def worker_class():
     """Our worker (explorer/web_worker.py) while the fast paths are on and gunicorn is the
-    version it was read from, gunicorn's own threaded worker otherwise."""
+    version it was read from, gunicorn's own ASGI worker otherwise."""
     return WORKER_CLASS if fast_paths.enabled(*web_worker.READ_FROM) else STOCK_WORKER_CLASS
 
 
 def web_server_command():
+    """gunicorn's command line; the threads are explorer/asgi.py's, which reads
+    PHAROS_HTTP_THREADS itself (gunicorn's ASGI worker has no threads of its own)."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
-        "explorer.wsgi:application",
+        "explorer.asgi:application",
         "--bind",
         f"{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}",
         "--workers",
         str(settings.PHAROS_HTTP_WORKERS),
-        "--threads",
-        str(settings.PHAROS_HTTP_THREADS),
         "--worker-class",
         worker_class(),
+        "--worker-connections",
+        str(settings.PHAROS_HTTP_MAX_CONNECTIONS),
+        "--keep-alive",
+        str(settings.PHAROS_HTTP_IDLE_TIMEOUT),
+        # Django does not speak the ASGI lifespan protocol; nothing to start or stop.
+        "--asgi-lifespan",
+        "off",
         "--timeout",
         "600",
         "--access-logfile",
         "-",
         # Every server on a machine would otherwise share ~/.gunicorn/gunicorn.ctl.
         "--no-control-socket",
-    ]
+    ] + tls.gunicorn_options()
 
 
 def redis_server_binary():
@@ -69,13 +76,20 @@ def start_embedded_redis():
     process = spawn(
         [
             redis_server_binary(),
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(settings.DATA_DIR),
-            "--dbfilename", "redis.rdb",
-            "--save", "60 1",
-            "--appendonly", "no",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(settings.DATA_DIR),
+            "--dbfilename",
+            "redis.rdb",
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
         ],
         stdout=subprocess.DEVNULL,
     )
@@ -105,13 +119,14 @@ class Command(BaseCommand):
         if settings.PHAROS_EMBEDDED_REDIS:
             processes["Redis"] = start_embedded_redis()
         manage = [sys.executable, "manage.py"]
+        scheme = "https" if tls.prepare() else "http"
         processes["web"] = spawn(web_server_command())
         processes["DICOM"] = spawn(manage + ["dicomserver"], cwd=settings.BASE_DIR)
         processes["worker"] = spawn(manage + ["rqworker", "default"], cwd=settings.BASE_DIR)
         # The stability clock (explorer/stability.py): one scheduler, whose ticks the workers run.
         processes["clock"] = spawn(manage + CLOCK_COMMAND, cwd=settings.BASE_DIR)
         self.stdout.write(
-            f"Pharos: web on http://{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}/, "
+            f"Pharos: web on {scheme}://{settings.PHAROS_HTTP_HOST}:{settings.PHAROS_HTTP_PORT}/, "
             f"DICOM {settings.PHAROS_AET} on port {settings.PHAROS_DICOM_PORT}, data in {settings.DATA_DIR}"
         )
         self._supervise(processes)

@@ -16,8 +16,9 @@ from django.db import DatabaseError
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
+from django.shortcuts import render
 
-from explorer import audit
+from explorer import audit, login_throttle
 from explorer.errors import TooManyFailedLogins
 
 PUBLIC_PREFIXES = ("/login/", "/static/", "/admin/login/")
@@ -104,6 +105,10 @@ def user_from_basic_header(header, request=None):
         user = _remembered_user(key)  # checked by another thread while this one waited
         if user is None:
             try:
+                wait = login_throttle.seconds_to_wait(request, username)
+                if wait:
+                    request.login_wait = wait
+                    return None
                 user = authenticate(request=request, username=username, password=password)
             except DatabaseError as error:
                 # Credentials that cannot be checked are refused, as bad ones are: 401, not
@@ -152,6 +157,21 @@ def locked_out(request):
     return response
 
 
+def slowed(request, seconds):
+    """The answer while the failed logins of a user from an address are slowed (still no user)."""
+    error = TooManyFailedLogins(f"Too many failed logins for this user from this address: try again in {seconds} s.")
+    if wants_html(request):
+        response = render(request, "registration/slowed.html", {"seconds": seconds}, status=error.http_status)
+    else:
+        response = HttpResponse(
+            json.dumps(error.body(request.method, request.path), indent="\t", sort_keys=True),
+            status=error.http_status,
+            content_type="application/json; charset=utf-8",
+        )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 def wants_html(request):
     return "text/html" in request.headers.get("Accept", "")
 
@@ -165,11 +185,15 @@ class RequireLoginMiddleware:
         if header.lower().startswith("basic "):
             user = user_from_basic_header(header, request)
             if user is None:
+                if getattr(request, "login_wait", 0):
+                    return slowed(request, request.login_wait)
                 return locked_out(request) if getattr(request, "axes_locked_out", False) else unauthorized()
             request.user = user
             # Basic credentials are not sent by a browser on its own, so a
             # cross-site request cannot carry them: no CSRF token is needed.
             request._dont_enforce_csrf_checks = True
+        elif wait := login_throttle.slowed_form_login(request):
+            return slowed(request, wait)
         elif not request.user.is_authenticated and not request.path.startswith(PUBLIC_PREFIXES):
             if wants_html(request):
                 return redirect_to_login(request.get_full_path())

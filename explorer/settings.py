@@ -272,6 +272,9 @@ CACHES = {
 # before that resets the count.
 PHAROS_LOGIN_FAILURE_LIMIT = env_int("PHAROS_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 PHAROS_LOGIN_COOLOFF_MINUTES = env_int("PHAROS_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+# From this many failed logins on, each next try of that user from that address waits, one
+# second doubling with each failure (explorer/login_throttle.py); 0: no wait before the limit.
+PHAROS_LOGIN_SLOW_AFTER = env_int("PHAROS_LOGIN_SLOW_AFTER", 3, minimum=0)
 # ModelBackend, reading the rights in one query (explorer/rights_backend.py).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "explorer.rights_backend.RightsBackend"]
 AXES_FAILURE_LIMIT = PHAROS_LOGIN_FAILURE_LIMIT

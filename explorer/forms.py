@@ -93,16 +93,16 @@ def name_contains(text):
     return "*" + "*".join(parts) + "*" if parts else ""
 
 
-def _text_field(label, placeholder=""):
+def text_field(label, placeholder="", max_length=128):
     return forms.CharField(
         label=label,
         required=False,
-        max_length=128,
+        max_length=max_length,
         widget=forms.TextInput(attrs={"placeholder": placeholder, "autocomplete": "off"}),
     )
 
 
-def _date_field(label):
+def date_field(label):
     return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
@@ -119,14 +119,14 @@ class StudyFilterForm(LabelsAboveForm):
 
     level = levels.STUDY
 
-    patient_name = _text_field("Patient name", "e.g. doe john")
-    patient_id = _text_field("Patient ID", "exact, or with * wildcards")
-    accession_number = _text_field("Accession number", "exact, or with * wildcards")
-    study_description = _text_field("Study description", "e.g. chest")
+    patient_name = text_field("Patient name", "e.g. doe john")
+    patient_id = text_field("Patient ID", "exact, or with * wildcards")
+    accession_number = text_field("Accession number", "exact, or with * wildcards")
+    study_description = text_field("Study description", "e.g. chest")
     study_date = forms.ChoiceField(label="Study date", choices=DATE_PRESETS, required=False)
-    date_from = _date_field("From")
-    date_to = _date_field("To")
-    modality = _text_field("Modality", "e.g. CT")
+    date_from = date_field("From")
+    date_to = date_field("To")
+    modality = text_field("Modality", "e.g. CT")
 
     def __init__(self, *args, today=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -168,9 +168,9 @@ class PatientFilterForm(LabelsAboveForm):
 
     level = levels.PATIENT
 
-    patient_name = _text_field("Patient name", "e.g. doe john")
-    patient_id = _text_field("Patient ID", "exact, or with * wildcards")
-    birth_date = _date_field("Birth date")
+    patient_name = text_field("Patient name", "e.g. doe john")
+    patient_id = text_field("Patient ID", "exact, or with * wildcards")
+    birth_date = date_field("Birth date")
 
     def dicom_query(self):
         data = self.cleaned_data

@@ -10,10 +10,11 @@ from django.contrib.auth.context_processors import PermWrapper
 from django.contrib.auth.models import Group, Permission
 from django.template.loader import render_to_string
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import resolve
 
 from explorer import rights
 from tests.conftest import CT_SMALL_IDS, basic_header
+from tests.route_table import routes
 
 pytestmark = pytest.mark.django_db
 
@@ -24,24 +25,6 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 # last route only passes a loosely spelled path on to the REST route it names, which checks.
 GUARDED_ELSEWHERE = re.compile(r"^/(login/|logout/|admin/|x$)")
 ROLES = ("nobody", *rights.GROUPS, "superuser")
-
-
-def routes(patterns=None, prefix=""):
-    """Every URL pattern of the site as (route text, a concrete path that reaches it)."""
-    patterns = get_resolver().url_patterns if patterns is None else patterns
-    for pattern in patterns:
-        text = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from routes(pattern.url_patterns, text)
-        elif isinstance(pattern, URLPattern):
-            yield text, "/" + concrete(text)
-
-
-def concrete(text):
-    text = re.sub(r"\(\?P<\w+>[^)]*\)", "x", text)
-    text = re.sub(r"<int:\w+>", "0", text)
-    text = re.sub(r"<(\w+:)?\w+>", "x", text)
-    return text.replace("^", "").replace("$", "").replace("\\", "")
 
 
 def guarded_routes():

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from explorer import audit
-from explorer.forms import LabelsAboveForm
+from explorer.forms import LabelsAboveForm, date_field, text_field
 from explorer.models import AuditEvent
 from explorer.pages.links import as_query_dict, with_params
 from explorer.pages.listings import page_links
@@ -33,25 +33,12 @@ CSV_COLUMNS = [
 ]
 
 
-def _text(label, placeholder):
-    return forms.CharField(
-        label=label,
-        required=False,
-        max_length=150,
-        widget=forms.TextInput(attrs={"placeholder": placeholder, "autocomplete": "off"}),
-    )
-
-
-def _day(label):
-    return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-
 class AuditFilterForm(LabelsAboveForm):
-    user = _text("User or AE", "a user name or a calling AE title")
-    patient = _text("Patient", "patient ID, name, or a public id")
+    user = text_field("User or AE", "a user name or a calling AE title", max_length=150)
+    patient = text_field("Patient", "patient ID, name, or a public id", max_length=150)
     action = forms.ChoiceField(label="Action", required=False, choices=[("", "Any"), *audit.ACTIONS.items()])
-    date_from = _day("From")
-    date_to = _day("To")
+    date_from = date_field("From")
+    date_to = date_field("To")
 
     def clean(self):
         cleaned = super().clean()

@@ -25,6 +25,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 
+from explorer import bodies
 from explorer.errors import PayloadTooLarge
 from explorer.wsgi import application as wsgi_application
 
@@ -109,9 +110,7 @@ class BufferedWSGI:
         return body, length
 
     def too_large(self):
-        return PayloadTooLarge(
-            message=f"The body is larger than the largest accepted (PHAROS_MAX_UPLOAD_SIZE: {self.max_body} bytes)"
-        )
+        return bodies.too_large(self.max_body)
 
     async def lifespan(self, receive, send):
         while True:

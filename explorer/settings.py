@@ -318,6 +318,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = None
 # folder too; under ASGI, Django holds this much of a body in memory before spilling it to disk.
 FILE_UPLOAD_HANDLERS = ["explorer.bodies.IncomingUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+# Where the web server spools a request body beyond 1 MiB while it arrives (explorer/asgi.py):
+# the storage area's incoming folder, on the disk that keeps the files, swept of leftovers.
+FILE_UPLOAD_TEMP_DIR = str(STORAGE_DIR / "incoming")
+(STORAGE_DIR / "incoming").mkdir(exist_ok=True)
 
 # The level of "default" in /tools/log-level, which changes it at run time in every server
 # process: "verbose" and "trace" lower it (explorer/logs.py).

@@ -72,7 +72,7 @@ def test_a_body_announced_too_large_is_answered_413_unread():
     error = json.loads(sent[1]["body"])
     assert error["HttpStatus"] == 413 and error["Method"] == "POST" and error["Uri"] == "/instances"
     assert set(error) >= {"HttpError", "Message", "OrthancError", "OrthancStatus"}
-    assert "PHAROS_MAX_UPLOAD_SIZE" in error["Message"]
+    assert "PHAROS_MAX_UPLOAD_SIZE" in error["Details"]
 
 
 def test_a_chunked_body_growing_too_large_is_answered_413_as_soon_as_it_does():

@@ -199,6 +199,8 @@ def _writer_of_a_temporary(pids, storage_dir):
                 target = os.readlink(descriptor)
             except OSError:
                 continue
+            if target.endswith(" (deleted)"):
+                continue  # a file without a name (the web server's spooled body): nothing to leave
             if target.startswith(str(storage_dir)) and (
                 "/.incoming-" in target or target.startswith(str(storage_dir / "incoming") + "/")
             ):

@@ -51,7 +51,8 @@ def store_instance(data, origin, overwrite=None):
     cannot be indexed, StorageFailure or DatabaseFailure when the server cannot keep it.
     """
     data = dicom.as_part10(data)
-    return _store(data, origin, overwrite, lambda: storage.write(data), len(data), lambda: hashlib.md5(data))
+    write, md5 = (lambda: storage.write(data)), (lambda: hashlib.md5(data).hexdigest())
+    return _store(data, origin, overwrite, write, len(data), md5)
 
 
 def store_instance_file(path, origin, overwrite=None):
@@ -66,7 +67,8 @@ def store_instance_file(path, origin, overwrite=None):
             overwrite,
             lambda: storage.adopt(path),
             os.path.getsize(path),
-            lambda: _md5_of_file(path),
+            # Taken as the file was written here (explorer/incoming.py), else read again.
+            lambda: getattr(path, "md5", None) or _md5_of_file(path),
         )
     finally:
         if os.path.exists(path):
@@ -78,7 +80,7 @@ def _md5_of_file(path):
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest
+    return digest.hexdigest()
 
 
 def _store(source, origin, overwrite, write_file, size, md5):
@@ -87,7 +89,7 @@ def _store(source, origin, overwrite, write_file, size, md5):
     parsed = dicom.parse(source)
     already = StoreResult(ALREADY_STORED, parsed.ids)
 
-    file_md5 = md5().hexdigest()
+    file_md5 = md5()
     file_uuid = write_file()
     try:
         index.add_instance(parsed, file_uuid, size, file_md5, origin, overwrite=overwrite)

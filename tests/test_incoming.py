@@ -1,10 +1,13 @@
 """explorer/incoming.py: files being received, written in chunks into the storage area's
 incoming folder, and removed when they are not stored."""
 
+import hashlib
+
 import pytest
 
-from explorer import dicom, incoming, storage
+from explorer import dicom, incoming, ingest, storage
 from explorer.errors import BadFileFormat
+from explorer.models import Instance
 from tests.conftest import CT_SMALL, dicom_bytes
 
 
@@ -64,3 +67,18 @@ def test_the_files_a_block_leaves_behind_are_removed_when_it_ends():
             out.close()
             raise RuntimeError("the request failed")
     assert incoming_files() == [storage.incoming_dir() / kept.rsplit("/", 1)[1]]
+
+
+def test_a_file_written_here_carries_the_md5_of_its_bytes():
+    chunks = [b"DICM" * 1000, b"", b"x" * 12345]
+    path = incoming.write_chunks(chunks)
+    assert path.md5 == hashlib.md5(b"".join(chunks)).hexdigest()
+    incoming.remove(path)
+
+
+def test_storing_a_file_written_here_does_not_read_it_again_for_its_md5(db, monkeypatch):
+    data = dicom_bytes(CT_SMALL)
+    monkeypatch.setattr(ingest, "_md5_of_file", lambda path: pytest.fail("the file was read again for its MD5"))
+    path = incoming.write_chunks([data])
+    ingest.store_instance_file(path, ingest.Origin())
+    assert Instance.objects.get().file_md5 == hashlib.md5(data).hexdigest()

@@ -75,15 +75,7 @@ def enqueue(job_id):
         # No worker will ever hear of it: a Pending job would wait forever. It fails now,
         # saying why, and can be resubmitted once Redis is back.
         logger.error("Job %s cannot be queued: %s", job_id, error)
-        failed = Job.objects.filter(pk=job_id, state__in=[Job.PENDING, Job.RETRY]).update(
-            state=Job.FAILURE,
-            error_code=INTERNAL_CODE,
-            error_description=INTERNAL_TEXT,
-            error_details=QUEUE_DOWN_TEXT,
-            completed=timezone.now(),
-        )
-        if failed:
-            forget_old_jobs()
+        _fail(Job.objects.filter(pk=job_id, state__in=[Job.PENDING, Job.RETRY]), QUEUE_DOWN_TEXT)
         raise JobQueueUnavailable(f"{QUEUE_DOWN_TEXT}: job {job_id} has failed (resubmit it later)") from error
 
 
@@ -226,11 +218,16 @@ def forget_old_jobs():
 def fail_dead_jobs():
     """Running jobs whose worker stopped sending its heartbeat end as failed."""
     cutoff = timezone.now() - timedelta(seconds=settings.PHAROS_JOB_DEAD_AFTER_SECONDS)
-    failed = Job.objects.filter(state=Job.RUNNING, heartbeat__lt=cutoff).update(
+    return _fail(Job.objects.filter(state=Job.RUNNING, heartbeat__lt=cutoff), DEAD_TEXT)
+
+
+def _fail(jobs, details):
+    """Mark the jobs failed (an internal error, with these details); how many were."""
+    failed = jobs.update(
         state=Job.FAILURE,
         error_code=INTERNAL_CODE,
         error_description=INTERNAL_TEXT,
-        error_details=DEAD_TEXT,
+        error_details=details,
         completed=timezone.now(),
     )
     if failed:

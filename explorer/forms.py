@@ -106,6 +106,14 @@ def date_field(label):
     return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
+def checked_date_range(cleaned):
+    """A form's cleaned data, refused when its date_from comes after its date_to."""
+    first, last = cleaned.get("date_from"), cleaned.get("date_to")
+    if first and last and first > last:
+        raise forms.ValidationError("The first day of the range comes after the last one.")
+    return cleaned
+
+
 class LabelsAboveForm(forms.Form):
     """Labels without Django's trailing colon: they sit above their boxes."""
 
@@ -134,11 +142,7 @@ class StudyFilterForm(LabelsAboveForm):
         self.fields["modality"].widget.attrs["list"] = "modalities"
 
     def clean(self):
-        cleaned = super().clean()
-        first, last = cleaned.get("date_from"), cleaned.get("date_to")
-        if first and last and first > last:
-            raise forms.ValidationError("The first day of the range comes after the last one.")
-        return cleaned
+        return checked_date_range(super().clean())
 
     def date_bounds(self):
         """(first, last) day, either None when open. Days typed without choosing "Between…"

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from explorer import audit
-from explorer.forms import LabelsAboveForm, date_field, text_field
+from explorer.forms import LabelsAboveForm, checked_date_range, date_field, text_field
 from explorer.models import AuditEvent
 from explorer.pages.links import as_query_dict, with_params
 from explorer.pages.listings import page_links
@@ -41,11 +41,7 @@ class AuditFilterForm(LabelsAboveForm):
     date_to = date_field("To")
 
     def clean(self):
-        cleaned = super().clean()
-        first, last = cleaned.get("date_from"), cleaned.get("date_to")
-        if first and last and first > last:
-            raise forms.ValidationError("The first day of the range comes after the last one.")
-        return cleaned
+        return checked_date_range(super().clean())
 
 
 def filtered_events(form):

@@ -12,8 +12,6 @@ import contextlib
 import contextvars
 import hashlib
 import os
-import tempfile
-from pathlib import Path
 
 from explorer import dicom, storage
 from explorer.errors import StorageFailure
@@ -28,7 +26,7 @@ _made_here = contextvars.ContextVar("incoming_files", default=None)
 def new_file():
     """(an open binary file, its path): a new empty file in the incoming folder."""
     try:
-        fd, path = tempfile.mkstemp(dir=storage.incoming_dir(), prefix=PREFIX)
+        fd, path = storage.new_temporary(storage.incoming_dir(), PREFIX)
     except OSError as exc:
         raise StorageFailure(f"Cannot create a file in the storage area: {exc.strerror}") from exc
     made = _made_here.get()
@@ -38,7 +36,9 @@ def new_file():
 
 
 def remove(path):
-    Path(path).unlink(missing_ok=True)
+    # Most often already moved into place: the plain call spares pathlib's work per upload.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 class ReceivedPath(str):

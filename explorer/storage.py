@@ -33,12 +33,13 @@ def _ensure_folder(path, again=False):
         _known_folders.add(path)
 
 
-def _mkstemp(folder):
+def new_temporary(folder, prefix=".incoming-"):
+    """(fd, path) of a new empty file in one of the storage area's folders."""
     try:
-        return tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        return tempfile.mkstemp(dir=folder, prefix=prefix)
     except FileNotFoundError:  # the folder was removed since we made it
         _ensure_folder(folder, again=True)
-        return tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        return tempfile.mkstemp(dir=folder, prefix=prefix)
 
 
 def _fsync_dir(path):
@@ -55,7 +56,7 @@ def write(data):
     target = path_for(file_uuid)
     try:
         _ensure_folder(target.parent)
-        fd, temporary = _mkstemp(target.parent)
+        fd, temporary = new_temporary(target.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -101,5 +102,5 @@ def delete(file_uuid):
 def incoming_dir():
     """A folder on the same file system as the store, for files being received."""
     path = root() / "incoming"
-    path.mkdir(parents=True, exist_ok=True)
+    _ensure_folder(path)
     return path

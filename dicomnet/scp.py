@@ -180,8 +180,7 @@ def handle_store(event):
 def store_received(event):
     """Hand the received data set to the ingest funnel."""
     if not wire_config.datasets_received_as_files():
-        data = event.encoded_dataset(include_meta=False)
-        if not data:
+        if not event.request.DataSet.getbuffer().nbytes:  # not copied out only to be measured
             raise BadFileFormat("The C-STORE request has no data set")
         return store_instance(event.encoded_dataset(include_meta=True), origin_of(event))
     path = event.dataset_path

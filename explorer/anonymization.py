@@ -192,7 +192,7 @@ PROFILES = {
 def profile(version):
     """The profile named by the body's DicomVersion (Orthanc's StringToDicomVersion)."""
     if version not in PROFILES:
-        raise ParameterOutOfRange(message=f"Unknown specific version of the DICOM standard: {version}")
+        raise ParameterOutOfRange(f"Unknown specific version of the DICOM standard: {version}")
     return PROFILES[version]
 
 

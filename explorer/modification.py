@@ -16,7 +16,7 @@ from pydicom.datadict import dictionary_VR, private_dictionary_VR, tag_for_keywo
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import generate_uid
+from pydicom.uid import UID, generate_uid
 
 from explorer import anonymization, levels
 from explorer.errors import BadFileFormat, BadRequest, ParameterOutOfRange, PharosError, UnknownDicomTag
@@ -49,7 +49,7 @@ def parse_tag(text):
         return int(match.group(1) + match.group(2), 16)
     tag = tag_for_keyword(text) if text else None
     if tag is None:
-        raise UnknownDicomTag(message=f'Unknown DICOM tag: "{text}"')
+        raise UnknownDicomTag(f'Unknown DICOM tag: "{text}"')
     return tag
 
 
@@ -57,33 +57,39 @@ def parse_path(text):
     """A tag path as Orthanc 1.9.4+ (dcmodify's syntax): "Seq[0].Seq[*].Tag" ->
     (((tag, index or None for *), ...), final tag)."""
     tokens = text.split(".")
+    final = parse_tag(tokens[-1])
     prefix = []
     for token in tokens[:-1]:
         left, bracket, right = token.partition("[")
         if not bracket:
-            raise ParameterOutOfRange(message="Parent path doesn't contain an index")
+            raise ParameterOutOfRange("Parent path doesn't contain an index")
         if not left.strip():
-            raise ParameterOutOfRange(message="Parent path doesn't contain a tag")
+            raise ParameterOutOfRange("Parent path doesn't contain a tag")
         right = right.strip()
         if not right.endswith("]"):
-            raise ParameterOutOfRange(message="Parent path doesn't contain the end of the index")
+            raise ParameterOutOfRange("Parent path doesn't contain the end of the index")
+        tag = parse_tag(left)
         index = right[:-1].strip()
         if index == "*":
-            prefix.append((parse_tag(left), None))
-        elif index.lstrip("-").isdigit():
+            prefix.append((tag, None))
+        elif re.fullmatch(r"-?[0-9]+", index):
             if int(index) < 0:
-                raise ParameterOutOfRange(message=f"Negative index in parent path: {index}")
-            prefix.append((parse_tag(left), int(index)))
+                raise ParameterOutOfRange(f"Negative index in parent path: {index}")
+            prefix.append((tag, int(index)))
         else:
-            raise ParameterOutOfRange(message=f"Not a valid index in parent path: [{right}")
-    return tuple(prefix), parse_tag(tokens[-1])
+            raise ParameterOutOfRange(f"Not a valid index in parent path: [{right}")
+    return tuple(prefix), final
 
 
 def _path_matches(path, parents, tag):
+    """Orthanc's DicomPath::IsMatch: the path designates the element, or a sequence it is in."""
     prefix, final = path
-    if final != tag or len(prefix) != len(parents):
+    if len(parents) < len(prefix):
         return False
-    return all(t == pt and (i is None or i == pi) for (t, i), (pt, pi) in zip(prefix, parents, strict=True))
+    for (pattern_tag, pattern_index), (parent_tag, parent_index) in zip(prefix, parents, strict=False):
+        if pattern_tag != parent_tag or (pattern_index is not None and pattern_index != parent_index):
+            return False
+    return (parents[len(prefix)][0] if len(parents) > len(prefix) else tag) == final
 
 
 def _boolean(body, name, default=False):
@@ -91,37 +97,39 @@ def _boolean(body, name, default=False):
     if name not in body:
         return default
     if not isinstance(body[name], bool):
-        raise BadFileFormat(message=f'Member "{name}" should be a Boolean value')
+        raise BadFileFormat(f'Member "{name}" should be a Boolean value')
     return body[name]
 
 
 def _read_boolean(body, name):
     """Orthanc's SerializationToolbox::ReadBoolean (job options)."""
     if not isinstance(body[name], bool):
-        raise BadFileFormat(message=f"Boolean value expected in field: {name}")
+        raise BadFileFormat(f"Boolean value expected in field: {name}")
     return body[name]
 
 
 def _read_string(body, name):
     if not isinstance(body[name], str):
-        raise BadFileFormat(message=f"String value expected in field: {name}")
+        raise BadFileFormat(f"String value expected in field: {name}")
     return body[name]
 
 
-def _check_value(value):
+def _bad_type(tag):
+    return BadParameterType(f"Bad Parameter type for tag {tag >> 16:04x},{tag & 0xFFFF:04x}")
+
+
+def _check_value(tag, value):
     """A replacement is a string, null, or a list of items (objects, or [] for an empty item)."""
     if value is None or isinstance(value, str):
         return
-    if isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict):
-                for name, child in item.items():
-                    parse_tag(name)
-                    _check_value(child)
-            elif item != []:
-                raise BadParameterType()
-        return
-    raise BadParameterType()
+    if not isinstance(value, list) or not (tag & 0x10000 or _vr(tag, "") == "SQ"):
+        raise _bad_type(tag)
+    for item in value:
+        if isinstance(item, dict):
+            for name, child in item.items():
+                _check_value(parse_tag(name), child)
+        elif item != []:
+            raise BadParameterType()
 
 
 def _vr(tag, private_creator, existing=None):
@@ -143,7 +151,7 @@ def make_element(tag, value, private_creator="", existing=None):
     vr = _vr(tag, private_creator, existing)
     if isinstance(value, list):
         if vr != "SQ":
-            raise BadParameterType(message=f"Bad Parameter type for tag {tag >> 16:04x},{tag & 0xFFFF:04x}")
+            raise _bad_type(tag)
         items = []
         for item_value in value:
             item = Dataset()
@@ -155,7 +163,7 @@ def make_element(tag, value, private_creator="", existing=None):
     text = value or ""
     if vr == "SQ":
         if text:
-            raise BadParameterType(message=f"Bad Parameter type for tag {tag >> 16:04x},{tag & 0xFFFF:04x}")
+            raise _bad_type(tag)
         return DataElement(tag, vr, Sequence())
     if not text:
         return DataElement(tag, vr, None)
@@ -163,7 +171,7 @@ def make_element(tag, value, private_creator="", existing=None):
         try:
             numbers = [INT_VRS[vr](part) for part in text.split("\\")]
         except ValueError as exc:
-            raise BadParameterType(message=f"Bad value for tag {tag >> 16:04x},{tag & 0xFFFF:04x}: {text}") from exc
+            raise BadParameterType(f"Bad value for tag {tag >> 16:04x},{tag & 0xFFFF:04x}: {text}") from exc
         return DataElement(tag, vr, numbers[0] if len(numbers) == 1 else numbers)
     if vr == "AT":
         return DataElement(tag, vr, [parse_tag(part) for part in text.split("\\")])
@@ -282,9 +290,7 @@ class Modification:
         for text in values:
             path = parse_path(text)
             if not path[0] and not force and path[1] in DATABASE_KEYS:
-                raise BadRequest(
-                    message=f'Marking tag "{text}" as to be {verb} requires the "Force" option to be set to true'
-                )
+                raise BadRequest(f'Marking tag "{text}" as to be {verb} requires the "Force" option to be set to true')
             (self.keep if name == "Keep" else self.remove)(path)
 
     def _parse_replacements(self, body, force):
@@ -295,9 +301,9 @@ class Modification:
             path = parse_path(text)
             if not path[0] and not force and path[1] in DATABASE_KEYS:
                 raise BadRequest(
-                    message=f'Marking tag "{text}" as to be replaced requires the "Force" option to be set to true'
+                    f'Marking tag "{text}" as to be replaced requires the "Force" option to be set to true'
                 )
-            _check_value(value)
+            _check_value(path[1], value)
             self.replace(path, value)
 
     def _parse_job_options(self, body):
@@ -305,13 +311,15 @@ class Modification:
             self.keep_source = _read_boolean(body, "KeepSource")
         if "Transcode" in body:
             self.transcode = _read_string(body, "Transcode")
+            if not UID(self.transcode).is_transfer_syntax:
+                raise ParameterOutOfRange(f"Unknown transfer syntax: {self.transcode}")
         if "Synchronous" in body:
             self.asynchronous = not _read_boolean(body, "Synchronous")
         elif "Asynchronous" in body:
             self.asynchronous = _read_boolean(body, "Asynchronous")
         if "Priority" in body:
             if isinstance(body["Priority"], bool) or not isinstance(body["Priority"], int):
-                raise BadFileFormat(message="Integer value expected in field: Priority")
+                raise BadFileFormat("Integer value expected in field: Priority")
             self.priority = body["Priority"]
         if "Permissive" in body:
             self.permissive = _read_boolean(body, "Permissive")
@@ -396,16 +404,16 @@ class Modification:
         patient_id_replaced = PATIENT_ID in self._replacements or PATIENT_ID in self._uids
         level, replaced = self._uid_level, self._replacements
         if level is levels.PATIENT and not patient_id_replaced:
-            raise BadRequest(message="When modifying a patient, her PatientID is required to be modified")
+            raise BadRequest("When modifying a patient, her PatientID is required to be modified")
         if level is levels.PATIENT:
             return
         name = {levels.STUDY: "a study", levels.SERIES: "a series", levels.INSTANCE: "an instance"}[level]
         if patient_id_replaced:
-            raise BadRequest(message=f"When modifying {name}, the parent PatientID cannot be manually modified")
+            raise BadRequest(f"When modifying {name}, the parent PatientID cannot be manually modified")
         if level is not levels.STUDY and STUDY_UID in replaced:
-            raise BadRequest(message=f"When modifying {name}, the parent StudyInstanceUID cannot be manually modified")
+            raise BadRequest(f"When modifying {name}, the parent StudyInstanceUID cannot be manually modified")
         if level is levels.INSTANCE and SERIES_UID in replaced:
-            raise BadRequest(message=f"When modifying {name}, the parent SeriesInstanceUID cannot be manually modified")
+            raise BadRequest(f"When modifying {name}, the parent SeriesInstanceUID cannot be manually modified")
 
     # --- applying -------------------------------------------------------------------------
 
@@ -446,6 +454,10 @@ class Modification:
         for (prefix, tag), value in self._path_replacements:
             for item in _items_at(dataset, prefix):
                 item[tag] = make_element(tag, value, self.private_creator, item.get_item(tag))
+        # DCMTK's writer (EWM_updateMeta) makes the file meta follow the data set.
+        for tag in (SOP_UID, SOP_CLASS_UID):
+            if tag in dataset:
+                _set_file_meta(dataset, tag, dataset[tag].value)
 
     def _replace(self, dataset, tag, value):
         if tag & 0xFFFF == 0:
@@ -453,8 +465,6 @@ class Modification:
         if tag in (SOP_UID, SOP_CLASS_UID) and not isinstance(value, str):
             raise BadParameterType()
         dataset[tag] = make_element(tag, value, self.private_creator, dataset.get_item(tag))
-        if tag in (SOP_UID, SOP_CLASS_UID):
-            _set_file_meta(dataset, tag, value)
 
     def _new_identifiers(self, dataset):
         rank = RANK[self._uid_level]
@@ -463,7 +473,6 @@ class Modification:
                 original = dataset[tag].value if tag in dataset else ""
                 mapped = self.map_identifier(original or "", level)
                 dataset[tag] = DataElement(tag, "UI", mapped)
-                _set_file_meta(dataset, tag, mapped)
 
     def _map_top_level(self, dataset):
         for tag in self._uids & dataset.keys():

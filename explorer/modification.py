@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, generate_uid
 
-from explorer import anonymization, levels
+from explorer import anonymization, levels, transcoding
 from explorer.errors import BadFileFormat, BadRequest, ParameterOutOfRange, PharosError, UnknownDicomTag
 
 PATIENT_ID, PATIENT_NAME = 0x00100020, 0x00100010
@@ -313,6 +313,8 @@ class Modification:
             self.transcode = _read_string(body, "Transcode")
             if not UID(self.transcode).is_transfer_syntax:
                 raise ParameterOutOfRange(f"Unknown transfer syntax: {self.transcode}")
+            # A syntax no encoder writes is refused now, not on every instance of a job.
+            transcoding.transfer_syntax(self.transcode)
         if "Synchronous" in body:
             self.asynchronous = not _read_boolean(body, "Synchronous")
         elif "Asynchronous" in body:

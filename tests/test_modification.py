@@ -168,3 +168,21 @@ def test_an_unknown_instance_is_a_json_404(api):
     response = api.post("/instances/nope/modify", {}, content_type="application/json")
     assert response.status_code == 404
     assert response.json()["Message"] == "Unknown resource"
+
+
+def test_transcode_answers_the_file_in_the_syntax_asked(api):
+    upload(api, dicom_bytes("CT_small.dcm"))
+    body = {"Replace": {"PatientName": "Doe^Jane"}, "Transcode": "1.2.840.10008.1.2.4.80"}
+    response = api.post(f"/instances/{INSTANCE}/modify", body, content_type="application/json")
+    assert response.status_code == 200
+    modified = pydicom.dcmread(io.BytesIO(response.content))
+    original = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
+    assert modified.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.80"
+    assert (modified.pixel_array == original.pixel_array).all()
+    assert str(modified.PatientName) == "Doe^Jane"
+
+
+def test_a_syntax_nothing_writes_is_refused_with_the_body():
+    with pytest.raises(PharosError) as refused:
+        Modification.from_modify_body(levels.STUDY, {"Transcode": "1.2.840.10008.1.2.4.100"})
+    assert refused.value.http_status == 400

@@ -362,7 +362,9 @@ class Modification:
     @classmethod
     def from_anonymize_body(cls, level, body, patient_name=None):
         """Orthanc's ParseAnonymizationRequest. The patient's name, unless the body replaces,
-        removes or keeps it, is "Anonymized<N>" (`patient_name`, or the shared counter's next)."""
+        removes or keeps it, is "Anonymized<N>" (`patient_name`, or the shared counter's next).
+        Parse once per request and hand the object on (it pickles, with its UID map): parsing
+        again takes another N. To only check a body, pass any `patient_name`."""
         if not isinstance(body, dict):
             raise BadFileFormat()
         modification = cls(level or levels.INSTANCE, is_anonymization=True)
@@ -405,16 +407,16 @@ class Modification:
             raise BadRequest()
         patient_id_replaced = PATIENT_ID in self._replacements or PATIENT_ID in self._uids
         level, replaced = self._uid_level, self._replacements
-        if level is levels.PATIENT and not patient_id_replaced:
+        if level == levels.PATIENT and not patient_id_replaced:
             raise BadRequest("When modifying a patient, her PatientID is required to be modified")
-        if level is levels.PATIENT:
+        if level == levels.PATIENT:
             return
         name = {levels.STUDY: "a study", levels.SERIES: "a series", levels.INSTANCE: "an instance"}[level]
         if patient_id_replaced:
             raise BadRequest(f"When modifying {name}, the parent PatientID cannot be manually modified")
-        if level is not levels.STUDY and STUDY_UID in replaced:
+        if level != levels.STUDY and STUDY_UID in replaced:
             raise BadRequest(f"When modifying {name}, the parent StudyInstanceUID cannot be manually modified")
-        if level is levels.INSTANCE and SERIES_UID in replaced:
+        if level == levels.INSTANCE and SERIES_UID in replaced:
             raise BadRequest(f"When modifying {name}, the parent SeriesInstanceUID cannot be manually modified")
 
     # --- applying -------------------------------------------------------------------------
@@ -424,7 +426,7 @@ class Modification:
         key = (RANK[level], str(original).strip())
         mapped = self.uid_map.get(key)
         if mapped is None:
-            mapped = str(uuid.uuid4()) if level is levels.PATIENT else generate_uid()
+            mapped = str(uuid.uuid4()) if level == levels.PATIENT else generate_uid()
             self.uid_map[key] = mapped
         return mapped
 

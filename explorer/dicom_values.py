@@ -140,7 +140,8 @@ def make_element(tag, value, private_creator="", existing=None):
     # Binary: a data URI ("data:application/octet-stream;base64,…") is decoded, as Orthanc does.
     match = _DATA_URI.match(text)
     data = base64.b64decode(text[match.end() :]) if match else text.encode("utf-8")
-    return DataElement(tag, vr, data)
+    # Values have an even length (PS3.5 7.1.1); DCMTK pads binary ones with a NUL byte.
+    return DataElement(tag, vr, data + b"\0" if len(data) % 2 else data)
 
 
 def element_vr(dataset, tag):

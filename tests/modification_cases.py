@@ -74,6 +74,13 @@ def classify(before, after):
     for path, value in after.items():
         if path not in before:
             result["added"][path] = _shown(value)
+    # New values shared by several paths: the same original mapped the same way.
+    shared = {}
+    for path, value in after.items():
+        if path not in before or after[path] != before[path]:
+            if GENERATED.match(value):
+                shared.setdefault(value, []).append(path)
+    result["same_new_value"] = sorted(sorted(paths) for paths in shared.values() if len(paths) > 1)
     result["removed"].sort()
     result["emptied"].sort()
     return result

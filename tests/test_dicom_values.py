@@ -53,7 +53,7 @@ def test_values_take_the_dictionarys_representation():
     assert make_element(0x00280010, "512").value == 512
     assert make_element(0x00281050, "40\\400").value == [40, 400]
     assert make_element(0x00100010, None).value in ("", None)
-    assert make_element(0x7FE00010, "data:application/octet-stream;base64,AAEC").value == b"\x00\x01\x02"
+    assert make_element(0x7FE00010, "data:application/octet-stream;base64,AAEC").value == b"\x00\x01\x02\x00"
     sequence = make_element(0x00081140, [{"ReferencedSOPInstanceUID": "1.2.3"}, []])
     assert len(sequence.value) == 2 and sequence.value[0].ReferencedSOPInstanceUID == "1.2.3"
 

@@ -204,7 +204,7 @@ def test_a_new_private_tag_unknown_to_the_dictionary_is_un():
     dataset = siemens()
     body = {"Replace": {"0031,1020": "new"}, "PrivateCreator": "Pharos"}
     Modification.from_modify_body(levels.INSTANCE, body).apply(dataset)
-    assert (dataset[0x00311020].VR, dataset[0x00311020].value) == ("UN", b"new")
+    assert (dataset[0x00311020].VR, dataset[0x00311020].value) == ("UN", b"new\0")
 
 
 def test_removing_private_tags_spares_those_kept():

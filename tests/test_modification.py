@@ -9,7 +9,7 @@ import pytest
 
 from explorer import levels
 from explorer.errors import PharosError
-from explorer.models import Instance
+from explorer.models import AuditEvent, Instance
 from explorer.modification import Modification
 from tests.conftest import CT_SMALL_IDS, dicom_bytes, upload
 from tests.modification_cases import ORTHANC, cases, expected, outcome
@@ -132,6 +132,7 @@ def test_the_instance_route_answers_the_modified_file_and_stores_nothing(api):
     assert modified.SOPInstanceUID != original.SOPInstanceUID
     assert modified.file_meta.MediaStorageSOPInstanceUID == modified.SOPInstanceUID
     assert Instance.objects.count() == 1
+    assert AuditEvent.objects.get(action="modify").detail.endswith(": modified copy downloaded")
 
 
 def test_the_instance_route_with_patient_id_renews_every_uid(api):

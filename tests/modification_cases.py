@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pydicom
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 from explorer import levels
 from explorer.dicom import as_part10
@@ -86,9 +88,41 @@ def classify(before, after):
     return result
 
 
+NESTED = "CT_small.dcm with nested sequences"
+
+
+def with_nested_sequences():
+    """CT_small with what the profile treats apart inside sequences: references to itself,
+    identifying text, a private block inside an item and a private sequence."""
+    dataset = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
+    dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID + ".1"
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = dataset.SOPClassUID
+    reference.ReferencedSOPInstanceUID = dataset.SOPInstanceUID
+    reference.StudyInstanceUID = dataset.StudyInstanceUID
+    reference.PatientName = "Inner^Name"
+    reference.StudyDate = "20200101"
+    reference.InstitutionName = "Inner institution"
+    reference.AccessionNumber = "A1"
+    reference.private_block(0x0009, "PHAROS TEST", create=True).add_new(0x01, "LO", "secret")
+    dataset.ReferencedImageSequence = Sequence([reference])
+    source_image = Dataset()
+    source_image.ReferencedSOPClassUID = dataset.SOPClassUID
+    source_image.ReferencedSOPInstanceUID = dataset.SOPInstanceUID
+    source_image.FrameOfReferenceUID = dataset.FrameOfReferenceUID
+    dataset.SourceImageSequence = Sequence([source_image])
+    inner = Dataset()
+    inner.SeriesInstanceUID = dataset.SeriesInstanceUID
+    inner.InstitutionName = "Private inner"
+    dataset.private_block(0x0011, "PHAROS TEST", create=True).add_new(0x01, "SQ", Sequence([inner]))
+    output = io.BytesIO()
+    dataset.save_as(output, enforce_file_format=True)
+    return output.getvalue()
+
+
 def source(name):
     """The file as Pharos stores it (a Part 10 file, with a file meta header)."""
-    return as_part10(dicom_bytes(name))
+    return with_nested_sequences() if name == NESTED else as_part10(dicom_bytes(name))
 
 
 def written(dataset):

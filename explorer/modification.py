@@ -90,6 +90,13 @@ class Modification:
         self._method = None  # the DeidentificationMethod that marks an unaltered profile
         self.uid_map = {}  # (rank of level, original) -> new
 
+    @property
+    def patient_name(self):
+        """The PatientName the body or the anonymization sets ("Anonymized<N>"), or None: what
+        a job keeps to parse its body again in a worker without taking another N."""
+        value = self._replacements.get(PATIENT_NAME)
+        return value if isinstance(value, str) else None
+
     # --- building, as DicomModification's Keep/Remove/Clear/Replace -----------------------
 
     def _forget(self, tag):

@@ -143,3 +143,10 @@ def test_a_modification_handed_to_a_worker_keeps_its_uid_map():
     copy.apply(second)
     assert (first.StudyInstanceUID, first.PatientID) == (second.StudyInstanceUID, second.PatientID)
     assert copy.level == levels.SERIES and copy.is_anonymization
+
+
+def test_the_patient_name_is_told_to_parse_the_body_again():
+    modification = Modification.from_anonymize_body(levels.STUDY, {})
+    again = Modification.from_anonymize_body(levels.STUDY, {}, patient_name=modification.patient_name)
+    assert modification.patient_name == again.patient_name == "Anonymized1"
+    assert Modification.from_modify_body(levels.STUDY, {}).patient_name is None

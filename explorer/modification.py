@@ -293,12 +293,12 @@ class Modification:
     # --- applying -------------------------------------------------------------------------
 
     def map_identifier(self, original, level):
-        """The new identifier for `original` at `level`, the same for every instance."""
+        """The new identifier for `original` at `level`, the same for every instance, also when
+        threads apply one Modification together (dict.setdefault is atomic)."""
         key = (RANK[level], str(original).strip())
         mapped = self.uid_map.get(key)
         if mapped is None:
-            mapped = str(uuid.uuid4()) if level == levels.PATIENT else generate_uid()
-            self.uid_map[key] = mapped
+            mapped = self.uid_map.setdefault(key, str(uuid.uuid4()) if level == levels.PATIENT else generate_uid())
         return mapped
 
     def apply(self, dataset):

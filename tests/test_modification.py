@@ -3,6 +3,7 @@ compared with Orthanc 1.10.1's answer on the same file and body (tests/orthanc_m
 and POST /instances/{id}/modify, which answers the modified file and stores nothing."""
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pydicom
 import pytest
@@ -227,3 +228,12 @@ def test_a_path_into_a_sequence_changes_every_item_it_names():
     Modification.from_modify_body(levels.INSTANCE, body).apply(dataset)
     assert [i.ReferencedSOPClassUID for i in dataset.ReferencedImageSequence] == ["1.2.4", "1.2.4"]
     assert "ReferencedSOPInstanceUID" not in dataset.ReferencedImageSequence[0]
+
+
+def test_threads_applying_one_modification_share_its_new_uids():
+    datasets = [ct(SOPInstanceUID=f"1.2.3.{n}") for n in range(40)]
+    modification = Modification.from_modify_body(levels.STUDY, {})
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(modification.apply, datasets))
+    assert len({d.StudyInstanceUID for d in datasets}) == len({d.SeriesInstanceUID for d in datasets}) == 1
+    assert len({d.SOPInstanceUID for d in datasets}) == 40

@@ -87,7 +87,6 @@ class Modification:
         self._private_kept = set()
         self._kept_uids = set()  # of STUDY_UID, SERIES_UID, SOP_UID
         self._keep_paths, self._remove_paths, self._path_replacements = [], [], []
-        self._method = None  # the DeidentificationMethod that marks an unaltered profile
         self.uid_map = {}  # (rank of level, original) -> new
 
     @property
@@ -107,7 +106,8 @@ class Modification:
 
     def _mark_altered(self):
         # A profile changed by the body is no longer the one the method tag names.
-        if self._replacements.get(anonymization.DEIDENTIFICATION_METHOD) in anonymization.METHODS:
+        method = self._replacements.get(anonymization.DEIDENTIFICATION_METHOD)
+        if isinstance(method, str) and method in anonymization.METHODS:
             del self._replacements[anonymization.DEIDENTIFICATION_METHOD]
 
     def keep(self, path):
@@ -306,9 +306,10 @@ class Modification:
         if self.is_anonymization:
             # An identifier forced by the body is also what references to it become.
             for tag, level in ((STUDY_UID, levels.STUDY), (SERIES_UID, levels.SERIES), (SOP_UID, levels.INSTANCE)):
-                if tag in self._replacements and tag in dataset:
+                forced = self._replacements.get(tag)
+                if isinstance(forced, str) and tag in dataset:
                     key = (RANK[level], str(dataset[tag].value or "").strip())
-                    self.uid_map.setdefault(key, str(self._replacements[tag]))
+                    self.uid_map.setdefault(key, forced)
         if self.remove_private_tags:
             for tag in [t for t in dataset.keys() if t & 0x10000 and t not in self._private_kept]:
                 del dataset[tag]

@@ -50,7 +50,7 @@ from dicomnet import access, tls
 from dicomnet.wire.move_answer import MoveAnswer, identifier_of
 from explorer import audit, index, storage
 from explorer.levels import BY_QUERY_LEVEL
-from explorer.transcoding import TRANSCODING_TARGETS, best_syntax, transcode
+from explorer.transcoding import best_syntax, proposed_targets, transcode, transcoding_allowed
 
 logger = logging.getLogger("dicomnet")
 
@@ -193,7 +193,7 @@ def contexts_for(instances, allow_transcoding=True):
         contexts += [
             build_context(sop_class, syntax)
             for sop_class in sop_classes
-            for syntax in TRANSCODING_TARGETS
+            for syntax in proposed_targets()
             if (sop_class, syntax) not in pairs
         ]
     if len(contexts) > MAX_CONTEXTS:
@@ -380,9 +380,10 @@ def move(event):
     logger.info("C-MOVE from %s to %s: %d instances", requestor_aet(event), destination.aet, len(instances))
     audit.record_instances(audit.DICOM_MOVE, instances, **requestor(event), detail=f"to {destination.aet}")
     link = StoreAssociation(destination)
-    yield link.address(contexts_for(instances, destination.allow_transcoding))
+    allow_transcoding = transcoding_allowed(destination.allow_transcoding)
+    yield link.address(contexts_for(instances, allow_transcoding))
     yield len(instances)
-    yield from sub_operations(event, instances, link.syntaxes_for, destination.allow_transcoding)
+    yield from sub_operations(event, instances, link.syntaxes_for, allow_transcoding)
 
 
 # --- C-GET ------------------------------------------------------------------------------
@@ -391,7 +392,7 @@ def move(event):
 def transcoding_allowed_for(event):
     requestor = event.assoc.requestor
     modality = access.known_modality(requestor.ae_title.strip(), requestor.address)
-    return modality.allow_transcoding if modality else True
+    return transcoding_allowed(modality.allow_transcoding if modality else True)
 
 
 def get_refusal(status):

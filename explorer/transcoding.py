@@ -13,6 +13,7 @@ import io
 
 import numpy
 import pydicom
+from django.conf import settings
 from PIL import Image
 from pydicom.encaps import encapsulate
 from pydicom.filewriter import correct_ambiguous_vr
@@ -238,14 +239,34 @@ def to_bytes(dataset):
     return buffer.getvalue()
 
 
+def transcoding_allowed(modality_allows=True):
+    """Whether a send may transcode: the modality's AllowTranscoding and Orthanc's global
+    TranscodeDicomProtocol (PHAROS_DICOM_TRANSCODE)."""
+    return bool(modality_allows) and settings.PHAROS_DICOM_TRANSCODE
+
+
+def preferred_syntax():
+    """DicomScuPreferredTransferSyntax (PHAROS_DICOM_SCU_PREFERRED_TRANSFER_SYNTAX), when set to
+    a syntax Pharos writes."""
+    preferred = settings.PHAROS_DICOM_SCU_PREFERRED_TRANSFER_SYNTAX
+    return UID(preferred) if preferred in ENCODABLE else None
+
+
+def proposed_targets():
+    """The syntaxes proposed to a peer, besides the stored and the uncompressed ones, so that a
+    peer that takes only compressed data gets something."""
+    return tuple(dict.fromkeys(uid for uid in (preferred_syntax(), *TRANSCODING_TARGETS) if uid))
+
+
 def best_syntax(stored, accepted, allow_transcoding=True):
     """What to send an instance stored in `stored` as, to a peer that accepted the transfer
     syntaxes `accepted` for its SOP class; None when it cannot travel.
 
-    As stored when the peer takes it. Otherwise, with transcoding allowed: a lossless
-    compressed syntax if the stored one is compressed (keeping the file small), then Explicit
-    and Implicit VR Little Endian, then any other syntax Pharos writes, never a lossy one from
-    a lossless source when a lossless one is accepted."""
+    As stored when the peer takes it. Otherwise, with transcoding allowed: the preferred
+    syntax if one is configured and accepted, else a lossless compressed syntax if the stored
+    one is compressed (keeping the file small), then Explicit and Implicit VR Little Endian,
+    then any other syntax Pharos writes, never a lossy one from a lossless source when a
+    lossless one is accepted."""
     stored, accepted = UID(stored or ImplicitVRLittleEndian), {UID(uid) for uid in accepted}
     if stored in accepted:
         return stored
@@ -254,6 +275,8 @@ def best_syntax(stored, accepted, allow_transcoding=True):
         return next(uid for uid in PREFERENCE if uid in accepted & LITTLE_ENDIAN_NATIVE)
     if not allow_transcoding:
         return None
+    if preferred_syntax() in accepted:
+        return preferred_syntax()
     preference = PREFERENCE_COMPRESSED if stored not in NATIVE else PREFERENCE
     lossless = [uid for uid in preference if uid in accepted and uid not in LOSSY]
     if lossless:

@@ -24,7 +24,7 @@ from dicomnet.scu.association import (
 )
 from dicomnet.wire import config as wire_config
 from explorer import storage
-from explorer.transcoding import TRANSCODING_TARGETS, best_syntax, transcode
+from explorer.transcoding import best_syntax, proposed_targets, transcode, transcoding_allowed
 
 logger = logging.getLogger("dicomnet")
 
@@ -76,7 +76,7 @@ def _store_batches(items, allow_transcoding=True):
     Endian and, when transcoding is allowed, the lossless compressed syntaxes Pharos writes
     (for a modality that takes only those); each with a single transfer syntax so that what
     is accepted is never a guess."""
-    proposed = (*LITTLE_ENDIAN, *TRANSCODING_TARGETS) if allow_transcoding else LITTLE_ENDIAN
+    proposed = (*LITTLE_ENDIAN, *proposed_targets()) if allow_transcoding else LITTLE_ENDIAN
     syntaxes_by_class = {}
     for item in items:
         if item.sop_class:
@@ -195,7 +195,8 @@ def store(modality, instances, progress=None, should_stop=None):
     wire_config.send_datasets_from_files()
     items = [_outgoing(instance) for instance in instances]
     content = store_content(modality, len(items))
-    batches, unclassified = _store_batches(items, modality.allow_transcoding)
+    allow_transcoding = transcoding_allowed(modality.allow_transcoding)
+    batches, unclassified = _store_batches(items, allow_transcoding)
     done = 0
     for item in unclassified:
         logger.warning("C-STORE to %s: instance %s not sent: no SOP Class UID", modality.aet, item.public_id)
@@ -205,7 +206,7 @@ def store(modality, instances, progress=None, should_stop=None):
         with Session(modality, batch.contexts, retries=store_retries()) as session:
             for item in batch.items:
                 check_stop(should_stop, content)
-                if not _store_one(session, item, modality.allow_transcoding):
+                if not _store_one(session, item, allow_transcoding):
                     content["FailedInstancesCount"] += 1
                 done += 1
                 report(progress, done, len(items), content["FailedInstancesCount"])

@@ -10,7 +10,10 @@ Lossy Image Compression instead, PS3.3 C.7.6.1.1.5).
 """
 
 import io
+import os
+import tempfile
 
+import gdcm
 import numpy
 import pydicom
 from django.conf import settings
@@ -27,6 +30,8 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
     JPEGLSLossless,
     JPEGLSNearLossless,
     RLELossless,
@@ -46,7 +51,9 @@ NATIVE = frozenset(
 # The syntaxes whose pixel data is native little endian: only the data set's encoding differs.
 LITTLE_ENDIAN_NATIVE = NATIVE - {ExplicitVRBigEndian}
 BY_PYDICOM = frozenset({RLELossless, JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000})
-ENCODABLE = NATIVE | BY_PYDICOM | {JPEGBaseline8Bit}
+# JPEG Lossless (Process 14, and its first-order prediction, the most common): GDCM's encoder.
+BY_GDCM = frozenset({JPEGLosslessSV1, JPEGLossless})
+ENCODABLE = NATIVE | BY_PYDICOM | BY_GDCM | {JPEGBaseline8Bit}
 LOSSY = frozenset({JPEGBaseline8Bit, JPEGLSNearLossless, JPEG2000})
 # PS3.3 C.7.6.1.1.5.1: Lossy Image Compression Method.
 LOSSY_METHOD = {JPEGBaseline8Bit: "ISO_10918_1", JPEGLSNearLossless: "ISO_14495_1", JPEG2000: "ISO_15444_1"}
@@ -118,6 +125,7 @@ def to_little_endian_native(dataset, source=None):
     if source == ExplicitVRBigEndian:
         _swap_bytes(dataset, ">", "<")
         dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        dataset.set_original_encoding(False, True, dataset.original_character_set)
     elif source not in LITTLE_ENDIAN_NATIVE and "PixelData" in dataset:
         previews.decompress(dataset)  # pydicom's decoders, then GDCM
     return dataset
@@ -151,6 +159,8 @@ def _encode_pixels(dataset, target, quality):
     uncompressed_size = len(dataset.PixelData)
     if target == JPEGBaseline8Bit:
         _encode_jpeg_baseline(dataset, quality)
+    elif target in BY_GDCM:
+        _encode_with_gdcm(dataset, target)
     else:
         dataset.compress(target, generate_instance_uid=False, **_options(target, quality))
     if target in LOSSY:
@@ -172,6 +182,49 @@ def _options(target, quality):
     if target == JPEG2000:
         return {"j2k_cr": [1 + (100 - _quality(quality)) / 2]}
     return {}
+
+
+# What GDCM's JPEG Lossless encoder takes; it aborts the process (an uncaught C++ exception)
+# on some other input (1-bit pixel data), so nothing else reaches it.
+GDCM_PHOTOMETRICS = {1: ("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"), 3: ("RGB", "YBR_FULL")}
+
+
+def _encode_with_gdcm(dataset, target):
+    """JPEG Lossless by GDCM, through files (its Python binding reads and writes no buffers);
+    only the pixel data of its result is taken, the data set keeps every other element."""
+    samples, bits_allocated = int(dataset.get("SamplesPerPixel") or 1), int(dataset.get("BitsAllocated") or 0)
+    bits_stored = int(dataset.get("BitsStored") or 0)
+    photometric = str(dataset.get("PhotometricInterpretation") or "")
+    if (
+        bits_allocated not in (8, 16)
+        or not 2 <= bits_stored <= 16
+        or photometric not in GDCM_PHOTOMETRICS.get(samples, ())
+    ):
+        raise TranscodingError(f"{target.name} encodes 8 or 16-bit grey, palette or RGB pixel data only")
+    with tempfile.TemporaryDirectory(prefix="pharos-transcode-") as folder:
+        source, result = os.path.join(folder, "source.dcm"), os.path.join(folder, "result.dcm")
+        dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        dataset.save_as(source, enforce_file_format=True)
+        reader = gdcm.ImageReader()
+        reader.SetFileName(source)
+        change = gdcm.ImageChangeTransferSyntax()
+        change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.GetTSType(str(target))))
+        if not reader.Read():
+            raise TranscodingError("GDCM cannot read the pixel data")
+        change.SetInput(reader.GetImage())
+        if not change.Change():
+            raise TranscodingError(f"GDCM cannot encode this pixel data in {target.name}")
+        writer = gdcm.ImageWriter()
+        writer.SetFileName(result)
+        writer.SetFile(reader.GetFile())
+        writer.SetImage(change.GetOutput())
+        if not writer.Write():
+            raise TranscodingError(f"GDCM cannot write {target.name}")
+        encoded = pydicom.dcmread(result)
+    dataset.PixelData = encoded.PixelData
+    element = dataset["PixelData"]
+    element.is_undefined_length, element.VR = True, "OB"
+    dataset._pixel_array, dataset._pixel_id = None, {}
 
 
 def _encode_jpeg_baseline(dataset, quality):
@@ -292,9 +345,10 @@ UNCOMPRESSED_PREFERENCE = (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
 )
-COMPRESSED_PREFERENCE = (JPEGLSLossless, JPEG2000Lossless, RLELossless, JPEGLSNearLossless, JPEG2000, JPEGBaseline8Bit)
+LOSSLESS_COMPRESSED = (JPEGLSLossless, JPEG2000Lossless, RLELossless, JPEGLosslessSV1, JPEGLossless)
+LOSSY_COMPRESSED = (JPEGLSNearLossless, JPEG2000, JPEGBaseline8Bit)
 # Proposed to a peer besides the stored syntax and the uncompressed ones, so that a peer that
 # takes only compressed data gets something: the lossless syntaxes, in order of preference.
-TRANSCODING_TARGETS = COMPRESSED_PREFERENCE[:3]
-PREFERENCE = UNCOMPRESSED_PREFERENCE + COMPRESSED_PREFERENCE
-PREFERENCE_COMPRESSED = COMPRESSED_PREFERENCE[:3] + UNCOMPRESSED_PREFERENCE + COMPRESSED_PREFERENCE[3:]
+TRANSCODING_TARGETS = LOSSLESS_COMPRESSED[:3]
+PREFERENCE = UNCOMPRESSED_PREFERENCE + LOSSLESS_COMPRESSED + LOSSY_COMPRESSED
+PREFERENCE_COMPRESSED = LOSSLESS_COMPRESSED + UNCOMPRESSED_PREFERENCE + LOSSY_COMPRESSED

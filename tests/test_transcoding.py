@@ -16,6 +16,8 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
     JPEGLSLossless,
     JPEGLSNearLossless,
     RLELossless,
@@ -27,6 +29,8 @@ from tests.conftest import dicom_bytes, sample_path, upload
 from tests.tools import require_tool
 
 LOSSLESS = [
+    JPEGLosslessSV1,
+    JPEGLossless,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     DeflatedExplicitVRLittleEndian,
@@ -56,8 +60,10 @@ SOURCES = [
     "OBXXXX1A.dcm",
     "rtdose.dcm",
 ]
-# What no encoder writes: JPEG-LS and RLE take at most 16 bits (rtdose has 32).
-CANNOT = {("rtdose.dcm", JPEGLSLossless), ("rtdose.dcm", RLELossless), ("rtdose.dcm", JPEG2000Lossless)}
+# What no encoder writes: they take at most 16 bits (rtdose has 32; OpenJPEG refuses it too).
+CANNOT = {
+    ("rtdose.dcm", syntax) for syntax in (JPEGLSLossless, RLELossless, JPEG2000Lossless, JPEGLosslessSV1, JPEGLossless)
+}
 
 
 def read(name):
@@ -149,6 +155,7 @@ def tool(*command):
         (JPEGLSLossless, ["dcmdjpls"]),
         (RLELossless, ["dcmdrle"]),
         (JPEG2000Lossless, ["gdcmconv", "--raw"]),
+        (JPEGLosslessSV1, ["dcmdjpeg"]),
         (ExplicitVRBigEndian, ["dcmconv", "+te"]),
         (DeflatedExplicitVRLittleEndian, ["dcmconv", "+te"]),
     ],

@@ -40,7 +40,7 @@ LOSSLESS = [
     JPEG2000Lossless,
 ]
 # Signed and unsigned, 8, 12 and 16 bits, grey, RGB, YBR and palette, single and multi-frame,
-# every compressed source pydicom's tests hold, and big endian.
+# every compressed source pydicom's tests hold, big endian and deflated.
 SOURCES = [
     "CT_small.dcm",
     "MR_small.dcm",
@@ -59,6 +59,7 @@ SOURCES = [
     "SC_ybr_full_422_uncompressed.dcm",
     "OBXXXX1A.dcm",
     "rtdose.dcm",
+    "image_dfl.dcm",
 ]
 # What no encoder writes: they take at most 16 bits (rtdose has 32; OpenJPEG refuses it too).
 CANNOT = {

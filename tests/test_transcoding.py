@@ -187,6 +187,16 @@ def test_best_syntax_keeps_the_stored_one_then_prefers_lossless():
     )
 
 
+def test_the_preferred_syntax_and_transcode_dicom_protocol(settings):
+    settings.PHAROS_DICOM_SCU_PREFERRED_TRANSFER_SYNTAX = RLELossless
+    assert best_syntax(JPEG2000Lossless, {ExplicitVRLittleEndian, JPEGLSLossless, RLELossless}) == RLELossless
+    assert best_syntax(RLELossless, {RLELossless, JPEGLSLossless}) == RLELossless  # as stored first
+    assert transcoding.proposed_targets()[0] == RLELossless
+    assert transcoding.transcoding_allowed(True)
+    settings.PHAROS_DICOM_TRANSCODE = False
+    assert not transcoding.transcoding_allowed(True)
+
+
 # --- REST ---------------------------------------------------------------------------------------
 
 

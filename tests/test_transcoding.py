@@ -26,7 +26,7 @@ from pydicom.uid import (
 from explorer import transcoding
 from explorer.transcoding import TranscodingError, best_syntax, transcode
 from tests.conftest import dicom_bytes, sample_path, upload
-from tests.tools import require_tool
+from tests.tools import needs_tool, require_tool
 
 LOSSLESS = [
     JPEGLosslessSV1,
@@ -168,6 +168,19 @@ def test_dcmtk_and_gdcm_read_what_pharos_writes(tmp_path, name, syntax, decompre
     assert syntax in tool("gdcminfo", written).stdout
     tool(*decompressor, written, decoded)
     assert np.array_equal(pydicom.dcmread(decoded).pixel_array, pixels(read(name)))
+
+
+@needs_tool("dcmdjpeg")
+def test_transcoding_decompresses_what_only_gdcm_decodes(tmp_path):
+    decompressed = tmp_path / "dcmtk.dcm"
+    subprocess.run(["dcmdjpeg", sample_path("JPEG-lossy.dcm"), str(decompressed)], check=True, capture_output=True)
+    dataset = transcoding.to_explicit_little_endian(read("JPEG-lossy.dcm"))
+    assert dataset.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    written = tmp_path / "ours.dcm"
+    dataset.save_as(written)
+    again = pydicom.dcmread(written)
+    assert again["PixelData"].VR == "OW" and not again["PixelData"].is_undefined_length
+    assert np.array_equal(again.pixel_array, pydicom.dcmread(decompressed).pixel_array)
 
 
 # --- The choice for a peer ----------------------------------------------------------------------

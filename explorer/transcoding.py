@@ -73,12 +73,11 @@ class UnknownTransferSyntax(TranscodingError):
 
 
 def transfer_syntax(uid):
-    """The UID as a transfer syntax Pharos can write; raises TranscodingError."""
+    """The UID as a transfer syntax; raises UnknownTransferSyntax. (Whether Pharos can write
+    a data set in it, transcode says: a file already in it needs no encoder.)"""
     uid = UID(str(uid or "").strip())
     if not uid.is_transfer_syntax:
         raise UnknownTransferSyntax(f"Unknown transfer syntax: {uid}")
-    if uid not in ENCODABLE:
-        raise TranscodingError(f"Cannot transcode to {uid.name} ({uid}): no encoder for it")
     return uid
 
 
@@ -95,6 +94,8 @@ def transcode(dataset, syntax, *, quality=None):
     source = source_syntax(dataset)
     if source == target:
         return dataset
+    if target not in ENCODABLE:
+        raise TranscodingError(f"Cannot transcode to {target.name} ({target}): no encoder for it")
     if not hasattr(dataset, "file_meta"):
         dataset.file_meta = pydicom.dataset.FileMetaDataset()
     try:

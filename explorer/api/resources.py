@@ -77,7 +77,7 @@ def archive_post(request, level, public_id):
 
 
 def _transcode_syntax(value):
-    """`?transcode=` / "Transcode": a transfer syntax Pharos writes, None when absent."""
+    """`?transcode=` / "Transcode": a transfer syntax UID (UnknownTransferSyntax otherwise), None when absent."""
     if value is None:
         return None
     if not isinstance(value, str):

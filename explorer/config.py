@@ -83,6 +83,17 @@ def env_aet(name, default):
     return value
 
 
+def env_transfer_syntax(name, default=""):
+    """A transfer syntax UID, or "" when unset (Orthanc: "Unknown transfer syntax for ingest
+    transcoding" stops it at start)."""
+    from pydicom.uid import UID  # the settings of a process that never reads DICOM stay light
+
+    value = _raw(name, default)
+    if value and not UID(value).is_transfer_syntax:
+        _fail(name, value, "use the UID of a DICOM transfer syntax, e.g. 1.2.840.10008.1.2.4.80 (JPEG-LS lossless)")
+    return value
+
+
 def env_url(name, schemes, default=None):
     value = _raw(name, default)
     if value is None:

@@ -6,14 +6,18 @@ removed again, so a failure never leaves a half-stored instance.
 """
 
 import hashlib
+import io
 import logging
 import os
 from dataclasses import dataclass
 
+import pydicom
 from django.conf import settings
 from django.db import DatabaseError, DataError
+from pydicom.filereader import _read_file_meta_info
+from pydicom.uid import UID
 
-from explorer import dicom, index, storage
+from explorer import dicom, index, storage, transcoding
 from explorer.errors import BadFileFormat, DatabaseFailure
 
 logger = logging.getLogger(__name__)
@@ -43,23 +47,31 @@ class StoreResult:
         return self.ids[3]
 
 
-def store_instance(data, origin, overwrite=None):
+def store_instance(data, origin, overwrite=None, skip_ingest_transcoding=False):
     """Store and index one DICOM file given as bytes.
 
     A file without the preamble or without a file meta header is stored as a Part 10 file,
-    its data set bytes unchanged (dicom.as_part10). Raises BadFileFormat for input that
-    cannot be indexed, StorageFailure or DatabaseFailure when the server cannot keep it.
+    its data set bytes unchanged (dicom.as_part10). With IngestTranscoding it is stored in
+    that transfer syntax (ingest_transcoded) unless `skip_ingest_transcoding`, as Orthanc
+    skips it for a file a `/modify` with "Transcode" made. Raises BadFileFormat for input
+    that cannot be indexed, StorageFailure or DatabaseFailure when the server cannot keep it.
     """
     data = dicom.as_part10(data)
+    if not skip_ingest_transcoding:
+        data = ingest_transcoded(data) or data
     write, md5 = (lambda: storage.write(data)), (lambda: hashlib.md5(data).hexdigest())
     return _store(data, origin, overwrite, write, len(data), md5)
 
 
-def store_instance_file(path, origin, overwrite=None):
+def store_instance_file(path, origin, overwrite=None, skip_ingest_transcoding=False):
     """Store and index a received file that lies in the storage area's incoming folder.
 
     The file is moved into place, not copied; it is removed when it is not kept.
     """
+    transcoded = None if skip_ingest_transcoding else ingest_transcoded(path)
+    if transcoded is not None:
+        os.unlink(path)
+        return store_instance(transcoded, origin, overwrite, skip_ingest_transcoding=True)
     try:
         return _store(
             path,
@@ -73,6 +85,49 @@ def store_instance_file(path, origin, overwrite=None):
     finally:
         if os.path.exists(path):
             os.unlink(path)
+
+
+def ingest_transcoded(source):
+    """The file (bytes or a path) in the IngestTranscoding transfer syntax, or None when it
+    stays as it is: Orthanc's rules (ServerContext::TranscodeAndStore): not when it already is
+    in that syntax or holds a video, uncompressed ones only with
+    IngestTranscodingOfUncompressed, compressed ones only with IngestTranscodingOfCompressed,
+    and the file as received when it cannot be transcoded."""
+    target = settings.PHAROS_INGEST_TRANSCODING
+    if not target:
+        return None
+    try:
+        syntax = _transfer_syntax_of(source)
+    except Exception:  # no file meta, or a damaged one: dicom.parse says what is wrong with it
+        return None
+    if syntax is None or syntax == target or syntax.name.startswith(NOT_TRANSCODED):
+        return None
+    wanted = (
+        settings.PHAROS_INGEST_TRANSCODING_OF_UNCOMPRESSED
+        if syntax in transcoding.NATIVE
+        else settings.PHAROS_INGEST_TRANSCODING_OF_COMPRESSED
+    )
+    if not wanted:
+        return None
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+        return transcoding.to_bytes(transcoding.transcode(dataset, target))
+    except Exception as error:  # TranscodingError, or pydicom's own kinds on odd input
+        logger.info("IngestTranscoding: stored as received (%s): %s", syntax.name, error)
+        return None
+
+
+# Videos, and the special syntaxes Orthanc never transcodes at ingest.
+NOT_TRANSCODED = ("MPEG", "HEVC", "RFC 2557", "XML")
+
+
+def _transfer_syntax_of(source):
+    with io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb") as handle:
+        handle.seek(128)
+        if handle.read(4) != b"DICM":
+            return None
+        syntax = _read_file_meta_info(handle).get("TransferSyntaxUID")
+    return UID(syntax) if syntax else None
 
 
 def _md5_of_file(path):

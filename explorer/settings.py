@@ -21,6 +21,7 @@ from explorer.config import (
     env_int,
     env_port,
     env_str,
+    env_transfer_syntax,
     env_url,
 )
 from explorer.tls import mode as tls_mode
@@ -49,6 +50,11 @@ PHAROS_ADMIN_PASSWORD = env_str("PHAROS_ADMIN_PASSWORD", None)
 # --- behaviour of the index ------------------------------------------------------
 # Orthanc's OverwriteInstances: false keeps the first copy of a SOPInstanceUID.
 PHAROS_OVERWRITE_INSTANCES = env_bool("PHAROS_OVERWRITE_INSTANCES", False)
+# Orthanc's IngestTranscoding: the transfer syntax every arriving instance is stored in (none:
+# as received), and IngestTranscodingOfUncompressed / IngestTranscodingOfCompressed.
+PHAROS_INGEST_TRANSCODING = env_transfer_syntax("PHAROS_INGEST_TRANSCODING")
+PHAROS_INGEST_TRANSCODING_OF_UNCOMPRESSED = env_bool("PHAROS_INGEST_TRANSCODING_OF_UNCOMPRESSED", True)
+PHAROS_INGEST_TRANSCODING_OF_COMPRESSED = env_bool("PHAROS_INGEST_TRANSCODING_OF_COMPRESSED", True)
 # Orthanc's StableAge: seconds without a new instance before a resource is stable.
 PHAROS_STABLE_AGE = env_int("PHAROS_STABLE_AGE", 60, minimum=1)
 
@@ -83,6 +89,11 @@ PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES = [
     for uid in env_str("PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES", "1.2.840.10008.1.*").split(",")
     if uid.strip()
 ]
+# TranscodeDicomProtocol: sends may transcode for a peer that does not take the stored syntax
+# (and a modality's AllowTranscoding too); DicomScuPreferredTransferSyntax: the syntax tried
+# first then (unset: explorer/transcoding.py's best_syntax chooses).
+PHAROS_DICOM_TRANSCODE = env_bool("PHAROS_DICOM_TRANSCODE", True)
+PHAROS_DICOM_SCU_PREFERRED_TRANSFER_SYNTAX = env_transfer_syntax("PHAROS_DICOM_SCU_PREFERRED_TRANSFER_SYNTAX")
 PHAROS_DICOM_MAX_PDU = env_int("PHAROS_DICOM_MAX_PDU", 4 * 1024 * 1024, minimum=0)
 # DICOM server processes accepting on the port's one socket, each with its own threads.
 PHAROS_DICOM_PROCESSES = env_int("PHAROS_DICOM_PROCESSES", 2, minimum=1, maximum=64)

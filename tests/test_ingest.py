@@ -1,14 +1,20 @@
 import datetime
+import io
+import json
 import threading
 
+import numpy as np
+import pydicom
 import pytest
 from django.db import connection
 
 from explorer import storage
 from explorer.errors import BadFileFormat
-from explorer.ingest import ALREADY_STORED, SUCCESS, Origin, store_instance
+from explorer.ingest import ALREADY_STORED, SUCCESS, Origin, store_instance, store_instance_file
 from explorer.models import Change, Instance, Patient, Series, Study
-from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom
+from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom, sample_path
+from tests.dicom_peers import dcmtk
+from tests.pharos_server import Server, own_database, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,8 +153,6 @@ def test_names_in_other_character_sets_are_kept(storage_dir):
 
 
 def test_a_received_file_is_moved_into_the_store(storage_dir):
-    from explorer.ingest import store_instance_file
-
     incoming = storage.incoming_dir() / "received.dcm"
     incoming.write_bytes(dicom_bytes(CT_SMALL))
     assert store_instance_file(str(incoming), Origin(kind="DicomProtocol")).status == SUCCESS
@@ -193,3 +197,70 @@ def test_an_integer_beyond_64_bits_is_kept(storage_dir):
         data = make_dicom(ReferencedFrameNumber="99999999999999999999")
     assert store_instance(data, Origin()).status == SUCCESS
     assert Instance.objects.get().dataset["00081160"]["Value"] == ["99999999999999999999"]
+
+
+# --- IngestTranscoding --------------------------------------------------------------------------
+
+JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
+
+
+def stored_dataset(result):
+    return pydicom.dcmread(storage.path_for(Instance.objects.get(public_id=result.instance_id).file_uuid))
+
+
+def test_ingest_transcoding_stores_in_the_syntax_asked(settings):
+    settings.PHAROS_INGEST_TRANSCODING = JPEG_LS_LOSSLESS
+    result = store_instance(dicom_bytes(CT_SMALL), Origin())
+    stored = stored_dataset(result)
+    assert stored.file_meta.TransferSyntaxUID == JPEG_LS_LOSSLESS
+    assert Instance.objects.get().transfer_syntax_uid == JPEG_LS_LOSSLESS
+    assert result.ids == tuple(CT_SMALL_IDS[k] for k in ("patient", "study", "series", "instance"))
+    assert np.array_equal(stored.pixel_array, pydicom.dcmread(sample_path(CT_SMALL)).pixel_array)
+
+
+def test_ingest_transcoding_follows_orthancs_rules(settings):
+    settings.PHAROS_INGEST_TRANSCODING = JPEG_LS_LOSSLESS
+    settings.PHAROS_INGEST_TRANSCODING_OF_COMPRESSED = False
+    j2k = store_instance(dicom_bytes("JPEG2000.dcm"), Origin())  # compressed: left alone
+    assert stored_dataset(j2k).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.91"
+    rtdose = store_instance(dicom_bytes("rtdose.dcm"), Origin())  # 32 bits: JPEG-LS cannot, kept as received
+    assert storage.read(Instance.objects.get(public_id=rtdose.instance_id).file_uuid) == dicom_bytes("rtdose.dcm")
+    settings.PHAROS_INGEST_TRANSCODING_OF_UNCOMPRESSED = False
+    ct = store_instance(dicom_bytes(CT_SMALL), Origin())
+    assert stored_dataset(ct).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    settings.PHAROS_INGEST_TRANSCODING_OF_COMPRESSED = True
+    rle = store_instance(dicom_bytes("MR_small_RLE.dcm"), Origin())
+    assert stored_dataset(rle).file_meta.TransferSyntaxUID == JPEG_LS_LOSSLESS
+
+
+def test_ingest_transcoding_of_a_received_file(settings, tmp_path):
+    settings.PHAROS_INGEST_TRANSCODING = "1.2.840.10008.1.2.5"
+    received = storage.incoming_dir() / "received.dcm"
+    received.write_bytes(dicom_bytes(CT_SMALL))
+    result = store_instance_file(received, Origin())
+    assert stored_dataset(result).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
+    assert not received.exists()
+
+
+def test_ingest_transcoding_through_a_real_server(tmp_path):
+    """Orthanc's configuration file sets it; an upload over HTTP and a C-STORE are stored in it."""
+
+    from tests.conftest import sample_path
+
+    configuration = tmp_path / "orthanc.json"
+    configuration.write_text(json.dumps({"IngestTranscoding": JPEG_LS_LOSSLESS}))
+    with own_database("pharos_ingest") as database_url:
+        server = Server(
+            tmp_path / "data", "secret", database_url=database_url, PHAROS_ORTHANC_CONFIG=str(configuration)
+        )
+        try:
+            status, _, body = request(server.port, "/instances", "secret", "POST", dicom_bytes(CT_SMALL))
+            assert status == 200, body
+            instance = json.loads(body)["ID"]
+            sent = dcmtk("storescu", "-aec", "PHAROS", "127.0.0.1", server.dicom_port, sample_path("MR_small.dcm"))
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            for public_id in (instance, *json.loads(request(server.port, "/instances", "secret")[2])):
+                status, _, data = request(server.port, f"/instances/{public_id}/file", "secret")
+                assert pydicom.dcmread(io.BytesIO(data)).file_meta.TransferSyntaxUID == JPEG_LS_LOSSLESS
+        finally:
+            server.stop()

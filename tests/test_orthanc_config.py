@@ -58,6 +58,15 @@ MAPPED = {
     "DicomCheckModalityHost": (True, "PHAROS_DICOM_CHECK_MODALITY_HOST", True),
     "OverwriteInstances": (True, "PHAROS_OVERWRITE_INSTANCES", True),
     "StableAge": (7, "PHAROS_STABLE_AGE", 7),
+    "IngestTranscoding": ("1.2.840.10008.1.2.4.80", "PHAROS_INGEST_TRANSCODING", "1.2.840.10008.1.2.4.80"),
+    "IngestTranscodingOfUncompressed": (False, "PHAROS_INGEST_TRANSCODING_OF_UNCOMPRESSED", False),
+    "IngestTranscodingOfCompressed": (False, "PHAROS_INGEST_TRANSCODING_OF_COMPRESSED", False),
+    "TranscodeDicomProtocol": (False, "PHAROS_DICOM_TRANSCODE", False),
+    "DicomScuPreferredTransferSyntax": (
+        "1.2.840.10008.1.2.5",
+        "PHAROS_DICOM_SCU_PREFERRED_TRANSFER_SYNTAX",
+        "1.2.840.10008.1.2.5",
+    ),
     "LimitFindResults": (11, "PHAROS_DICOM_LIMIT_FIND_RESULTS", 11),
     "LimitFindInstances": (12, "PHAROS_DICOM_LIMIT_FIND_INSTANCES", 12),
     "CaseSensitivePN": (True, "PHAROS_DICOM_CASE_SENSITIVE_PN", True),
@@ -187,6 +196,10 @@ def test_each_option_reaches_its_setting(configure):
         ({"HttpPort": 70000}, "HttpPort=70000 in {path} (PHAROS_HTTP_PORT) is not valid: use a whole number"),
         ({"DicomAet": "A_TITLE_LONGER_THAN_16"}, 'DicomAet="A_TITLE_LONGER_THAN_16" in {path} (PHAROS_AET)'),
         ({"StableAge": "soon"}, 'StableAge="soon" in {path} (PHAROS_STABLE_AGE) is not valid'),
+        (
+            {"IngestTranscoding": "1.2.3"},
+            'IngestTranscoding="1.2.3" in {path} (PHAROS_INGEST_TRANSCODING) is not valid',
+        ),
         ({"OverwriteInstances": "maybe"}, 'OverwriteInstances="maybe" in {path} (PHAROS_OVERWRITE_INSTANCES)'),
         ({"RemoteAccessAllowed": "yes"}, 'RemoteAccessAllowed="yes" in {path} is not valid: use true or false'),
         ({"Name": {"a": 1}}, 'Name={{"a": 1}} in {path} is not valid: use a single value'),
@@ -250,7 +263,11 @@ def test_modalities_in_both_forms_are_created_then_updated(configure):
     assert rows["storescp"].allow_find and rows["ge"].manufacturer == "GE"
     ct = rows["ct"]
     assert (ct.allow_echo, ct.allow_find, ct.allow_get, ct.allow_move, ct.allow_transcoding) == (
-        True, False, False, True, False
+        True,
+        False,
+        False,
+        True,
+        False,
     )
     assert (ct.local_aet, ct.timeout) == ("PHAROS_CT", 20)
     # As Orthanc's PUT does, an entry replaces the modality: the fields it leaves out take their defaults.
@@ -258,7 +275,12 @@ def test_modalities_in_both_forms_are_created_then_updated(configure):
     call_command("configure")
     ct = Modality.objects.get(name="ct")
     assert (ct.host, ct.port, ct.allow_find, ct.allow_transcoding, ct.local_aet, ct.timeout) == (
-        "10.0.0.5", 4101, True, True, "", 0
+        "10.0.0.5",
+        4101,
+        True,
+        True,
+        "",
+        0,
     )
 
 
@@ -345,7 +367,7 @@ def test_the_server_starts_on_an_orthanc_configuration(tmp_path):
         '  "DicomAet" : "RADIOLOGY",\n'
         f'  "HttpPort" : {http_port}, "DicomPort" : {dicom_port},\n'
         '  "RemoteAccessAllowed" : false,\n'
-        '  /* Orthanc options Pharos has no use for */\n'
+        "  /* Orthanc options Pharos has no use for */\n"
         '  "StorageDirectory" : "/var/lib/orthanc/db", "HttpThreadsCount" : 50,\n'
         '  "DicomModalities" : { "storescp" : [ "STORESCP", "127.0.0.1", 2000 ] },\n'
         '  "Dictionary" : { "0009,1001" : [ "DS", "PharosTestDose", 1, 1, "PHAROS TEST" ] },\n'

@@ -2,6 +2,7 @@
 uncompressed little endian only."""
 
 import os
+import subprocess
 import threading
 
 import pydicom
@@ -15,7 +16,8 @@ from explorer import storage
 from explorer.ingest import Origin, store_instance
 from explorer.models import Instance
 from tests.conftest import dicom_bytes, make_dicom, make_image, sample_path
-from tests.dicom_peers import modality
+from tests.dicom_peers import DCMTK_ENV, free_port, modality, wait_for_port
+from tests.tools import require_tool
 
 
 def ingest(data):
@@ -197,3 +199,53 @@ def test_store_sends_an_instance_again_when_its_response_is_lost(collector):
 
     assert content["FailedInstancesCount"] == 0
     assert len(calls) == 2
+
+
+JPEG_LS_ONLY = """\
+[[TransferSyntaxes]]
+[JPEGLS]
+TransferSyntax1 = JPEGLSLossless
+
+[[PresentationContexts]]
+[JPEGLSOnly]
+PresentationContext1 = CTImageStorage\\JPEGLS
+PresentationContext2 = MRImageStorage\\JPEGLS
+
+[[Profiles]]
+[OnlyJPEGLS]
+PresentationContexts = JPEGLSOnly
+"""
+
+
+@pytest.fixture
+def jpeg_ls_storescp(tmp_path):
+    """DCMTK's storescp accepting CT and MR in JPEG-LS Lossless only."""
+    require_tool("storescp")
+    folder, configuration, port = tmp_path / "received", tmp_path / "storescp.cfg", free_port()
+    folder.mkdir()
+    configuration.write_text(JPEG_LS_ONLY)
+    command = ["storescp", "-aet", "JLSSCP", "-xf", configuration, "OnlyJPEGLS", "-od", folder, port]
+    process = subprocess.Popen([str(part) for part in command], env=DCMTK_ENV, stdout=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    yield port, folder
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.mark.django_db
+def test_store_to_a_peer_that_accepts_only_jpeg_ls_encodes_it(jpeg_ls_storescp, tmp_path):
+    port, folder = jpeg_ls_storescp
+    for name in ("CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm"):  # JPEG2000.dcm: no context for its class
+        ingest(dicom_bytes(name))
+
+    content = scu.store(modality("JLSSCP", port), Instance.objects.all())
+
+    assert (content["InstancesCount"], content["FailedInstancesCount"]) == (3, 1)
+    arrived = {ds.SOPInstanceUID: (path, ds) for path, ds in ((p, pydicom.dcmread(p)) for p in folder.iterdir())}
+    for name in ("CT_small.dcm", "MR_small_RLE.dcm"):
+        source = pydicom.dcmread(sample_path(name))
+        path, dataset = arrived[source.SOPInstanceUID]
+        assert dataset.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.80"
+        decoded = tmp_path / f"{name}.decoded"
+        subprocess.run(["dcmdjpls", str(path), str(decoded)], check=True, capture_output=True)
+        assert (pydicom.dcmread(decoded).pixel_array == source.pixel_array).all()

@@ -12,7 +12,14 @@ import shutil
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-PACKAGES = {"chromium": "chromium", CHROMIUM: "chromium", "openssl": "openssl"}  # any other tool comes from dcmtk
+PACKAGES = {
+    "chromium": "chromium",
+    CHROMIUM: "chromium",
+    "openssl": "openssl",
+    "gdcminfo": "libgdcm-tools",
+    "gdcmconv": "libgdcm-tools",
+}
+# any other tool comes from dcmtk
 
 
 def under_ci():

@@ -130,6 +130,14 @@ class RuntimeSetting(models.Model):
     value = models.JSONField()
 
 
+class GlobalSequence(models.Model):
+    """A counter shared by every process, as Orthanc's global properties that count
+    (AnonymizationSequence: the N of "Anonymized<N>"). Incremented under a row lock."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+
 class Rights(models.Model):
     """No table: the holder of the rights' permissions (explorer/rights.py), which the
     administration pages give to groups and users."""

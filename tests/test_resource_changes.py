@@ -8,8 +8,8 @@ import pytest
 
 from explorer import ingest, levels, resource_changes, storage
 from explorer.errors import StorageFailure
-from explorer.modification import Modification
 from explorer.models import Instance, Patient, Series, Study
+from explorer.modification import Modification
 from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)

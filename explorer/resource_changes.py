@@ -27,7 +27,7 @@ from explorer.errors import PharosError, UnknownResource
 logger = logging.getLogger(__name__)
 
 DESCRIPTION = "REST API"  # Orthanc's Description of a job submitted through REST
-THREADS = 3
+THREADS = 4
 
 
 class CannotStoreInstance(PharosError):

@@ -287,3 +287,14 @@ def test_bulk_content_and_delete(ct):
     deleted = post(ct, "/tools/bulk-delete", {"Resources": [CT["study"], MR_STUDY, "nope"]})
     assert (deleted.status_code, deleted.content) == (200, b"")
     assert not Study.objects.exists()
+
+
+def test_the_job_page_links_to_the_new_study(ct, queue, browser):
+    content = post(ct, f"/studies/{CT['study']}/modify", {"Replace": {"StudyDescription": "PAGE"}}).json()
+    job = Job.objects.get()
+    html = browser.get(f"/ui/jobs/{job.id}").content.decode()
+    assert '<h1 id="job-title">Modify</h1>' in html
+    assert f'href="/ui/studies/{content["ID"]}"' in html
+    assert f'href="/ui/studies/{CT["study"]}"' in html
+    listing = browser.get("/ui/jobs").content.decode()
+    assert f"Study {CT['study'][:8]}…" in listing

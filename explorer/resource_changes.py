@@ -110,6 +110,7 @@ class Changer:
         self.lock = threading.Lock()
         self.outcome = Outcome()
         self._sources = set()
+        self._linked = set()  # the new patients, studies and series already linked
 
     def _changed(self, source):
         dataset = pydicom.dcmread(storage.path_for(source.file_uuid))
@@ -135,8 +136,11 @@ class Changer:
         new_ids = _new_ids(dataset)
         link = None
         if self.link_field:
-            # The instance always names its source; a parent only when its id changed.
-            parents = tuple(old if old != new else None for old, new in zip(source.ids[:3], new_ids[:3]))
+            # The instance always names its source; a parent only when its id changed, and
+            # only until one instance has linked it (the index writes it once, each the same).
+            parents = tuple(
+                old if old != new and new not in self._linked else None for old, new in zip(source.ids[:3], new_ids[:3])
+            )
             link = index.Link(self.link_field, (*parents, source.public_id))
         result = ingest.store_instance(_as_bytes(dataset), self.origin, link=link)
         if result.status != ingest.SUCCESS:
@@ -145,6 +149,7 @@ class Changer:
             if result.instance_id not in self._sources:
                 self.outcome.created.append(result.instance_id)
             self.outcome.ids.append(result.ids)
+            self._linked.update(result.ids[:3])
         return True
 
     def _step(self, source):

@@ -95,10 +95,11 @@ def _as_bytes(dataset):
 
 
 class Changer:
-    """Runs `change(dataset) -> link field or None` over instances and stores the results.
+    """Runs `change(dataset)` over instances and stores the results through the ingest funnel.
 
-    `change` edits a data set in place; it is called under a lock. The result is stored with
-    a Link (index.Link) on the given field to the source at each level whose id changed.
+    `change` edits a data set in place; it is called under a lock (it may keep a map of new
+    UIDs). With a `link_field` ("modified_from", "anonymized_from"), each result is stored with
+    an index.Link to its source, and to the source of each parent whose id changed.
     """
 
     def __init__(self, change, origin, link_field=None, transcode=None, permissive=False):

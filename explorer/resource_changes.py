@@ -7,8 +7,8 @@ Either all of it is kept or none of it: when a step fails or the job is stopped 
 raises), every instance stored so far is deleted again, so no half-written study is left. The
 source goes at the end only when asked (KeepSource false; Orthanc keeps it by default).
 
-Instances are changed by a few threads at once: reading, writing and indexing wait on the disk
-and the database, which lets another instance be parsed meanwhile. Changing the data set itself
+Instances are changed by a few threads at once on PostgreSQL: reading, writing and indexing wait
+on the disk and the database, which lets another instance be parsed meanwhile. Changing the data set itself
 is serialized, since the modification's map of new UIDs is shared by all instances.
 """
 
@@ -171,8 +171,9 @@ class Changer:
         """Change every source; on any failure or stop, delete what was stored and re-raise."""
         self._sources = {s.public_id for s in sources}
         try:
-            if connection.in_atomic_block or len(sources) < 2 * THREADS:
-                # Threads have their own connections, which cannot see an open transaction.
+            if connection.in_atomic_block or connection.vendor == "sqlite" or len(sources) < 2 * THREADS:
+                # Threads have their own connections, which cannot see an open transaction;
+                # SQLite writes one transaction at a time, and its lock waits are not worth it.
                 for done, source in enumerate(sources, 1):
                     should_stop()
                     self._step(source)

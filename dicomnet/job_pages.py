@@ -24,7 +24,11 @@ TYPE_LABELS = {
     "DicomModalityStore": "Send to a modality",
     "DicomMoveScu": "Retrieve (C-MOVE)",
     "DicomGetScu": "Retrieve (C-GET)",
+    "ResourceModification": "Modify",
+    "MergeStudy": "Merge into a study",
+    "SplitStudy": "Split a study",
 }
+CHANGE_TYPES = ("ResourceModification", "MergeStudy", "SplitStudy")
 # What a user may ask of a job in each state (see dicomnet.jobs: anything else changes nothing).
 ACTIONS_BY_STATE = {
     Job.PENDING: ("pause", "cancel"),
@@ -79,8 +83,32 @@ def job_url(job_id):
     return reverse("job", args=[job_id])
 
 
+def type_label(job):
+    if job.type == "ResourceModification" and job.parameters.get("IsAnonymization"):
+        return "Anonymize"
+    return TYPE_LABELS.get(job.type, job.type)
+
+
+def _resources(count):
+    return f"{count} resource{'s' if count != 1 else ''}"
+
+
+def _change_summary(job):
+    p = job.parameters
+    if job.type == "MergeStudy":
+        return f"{_resources(len(p.get('Resources') or []))} into study {p.get('Study', '')[:8]}…"
+    if job.type == "SplitStudy":
+        what = len(p.get("Series") or []) + len(p.get("Instances") or [])
+        return f"{_resources(what)} out of study {p.get('Study', '')[:8]}…"
+    if "Resources" in p:
+        return _resources(len(p["Resources"]))
+    return f"{p.get('Level', '')} {p.get('Resource', '')[:8]}…"
+
+
 def job_summary(job):
     """One line saying what the job does: "1 resource to pacs", "1 study from pacs to PHAROS"."""
+    if job.type in CHANGE_TYPES:
+        return _change_summary(job)
     p = job.parameters
     modality = p.get("Modality", "?")
     if job.type == "DicomModalityStore":
@@ -109,7 +137,7 @@ def job_row(job):
         id=str(job.id),
         url=job_url(job.id),
         type=job.type,
-        type_label=TYPE_LABELS.get(job.type, job.type),
+        type_label=type_label(job),
         state=job.state,
         progress=job.progress,
         summary=job_summary(job),
@@ -190,6 +218,7 @@ class JobPage:
     parameters: list  # (label, value) pairs
     resources: list  # Links to what is sent, or to what was retrieved and is here now
     raw_json: str = ""  # parameters and content, for those who want every detail
+    resources_title: str = ""
 
 
 RESOURCES_SHOWN = 20
@@ -217,19 +246,62 @@ def retrieved_resources(parameters):
     if level == "Series":
         uids = [i.get("SeriesInstanceUID") for i in identifiers if i.get("SeriesInstanceUID")]
         found = index.series_with_uids(uids)
-        return [Link(f"Series: {s.main_tags.get('SeriesDescription') or s.series_instance_uid}",
-                     resource_url(levels.SERIES, s.public_id)) for s in found]
+        return [
+            Link(
+                f"Series: {s.main_tags.get('SeriesDescription') or s.series_instance_uid}",
+                resource_url(levels.SERIES, s.public_id),
+            )
+            for s in found
+        ]
     uids = [i.get("StudyInstanceUID") for i in identifiers if i.get("StudyInstanceUID")]
     found = index.studies_with_uids(uids)
     return [
-        Link(f"Study: {s.study_description or format_date(s.study_date) or s.study_instance_uid}",
-             resource_url(levels.STUDY, s.public_id), person_name(s.patient.patient_name))
+        Link(
+            f"Study: {s.study_description or format_date(s.study_date) or s.study_instance_uid}",
+            resource_url(levels.STUDY, s.public_id),
+            person_name(s.patient.patient_name),
+        )
         for s in found
     ]
 
 
+def _link_to(public_id, what):
+    level, resource = index.resolve(public_id)
+    if resource is None:
+        return Link(f"{what}: {public_id}", detail="no longer stored")
+    return Link(f"{what} ({level.name.lower()}): {title_of(level, resource)}", resource_url(level, public_id))
+
+
+def changed_resources(job):
+    """Links to what a modification, merge or split starts from, and to what it made once done."""
+    p, content = job.parameters, job.content or {}
+    sources = p.get("Resources") or ([p["Resource"]] if p.get("Resource") else [])
+    if job.type == "SplitStudy":
+        sources = [p.get("Study", "")]
+    links = [_link_to(public_id, "Source") for public_id in sources[:RESOURCES_SHOWN]]
+    if job.state == Job.SUCCESS:
+        made = content.get("ID") or content.get("TargetStudy")
+        if made:
+            links.append(_link_to(made, "Result"))
+        for item in (content.get("Resources") or [])[:RESOURCES_SHOWN]:
+            if item.get("Type") in ("Study", "Patient"):
+                links.append(_link_to(item["ID"], "Result"))
+    return links
+
+
 def job_page(job):
     p = job.parameters
+    if job.type in CHANGE_TYPES:
+        return JobPage(
+            row=job_row(job),
+            modality="",
+            parameters=[("Level", p["Level"])] if p.get("Level") else [],
+            resources=changed_resources(job),
+            raw_json=json.dumps(
+                {"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False
+            ),
+            resources_title="Source and result",
+        )
     shown = []
     for key, label in (("Modality", "Modality"), ("Level", "Level"), ("TargetAet", "Target AE title")):
         if p.get(key):
@@ -244,4 +316,5 @@ def job_page(job):
         parameters=shown,
         resources=resources,
         raw_json=json.dumps({"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False),
+        resources_title="What is sent" if job.type == "DicomModalityStore" else "Retrieved, now in Pharos",
     )

@@ -19,6 +19,10 @@ class Resource(models.Model):
     public_id = models.CharField(max_length=44, unique=True)
     main_tags = models.JSONField(default=dict)
     last_update = models.DateTimeField(default=timezone.now)
+    # Orthanc's ModifiedFrom and AnonymizedFrom metadata: the public id of the resource this
+    # one was made from by /modify or /anonymize ("" when none). A resource may hold both.
+    modified_from = models.CharField(max_length=44, blank=True, default="")
+    anonymized_from = models.CharField(max_length=44, blank=True, default="")
 
     class Meta:
         abstract = True

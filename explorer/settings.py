@@ -174,23 +174,27 @@ PHAROS_QUERIES_KEPT = env_int("PHAROS_QUERIES_KEPT", 100, minimum=1)
 # How many times a store job tries to open an association before failing.
 PHAROS_DICOM_STORE_RETRIES = env_int("PHAROS_DICOM_STORE_RETRIES", 2, minimum=0)
 
+SQLITE_OPTIONS = {
+    # IMMEDIATE takes the write lock when a transaction starts, so
+    # concurrent ingests queue up instead of failing on lock upgrade.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 60,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if DATABASE_URL:
     # A kept connection is checked before its first use in each request or DICOM handler
     # (close_old_connections): after a database restart the first one succeeds (the REST
     # side: explorer/failures.py).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # A SQLite file named by URL (a worker sharing another process's file) locks as the default one.
+        DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "pharos.sqlite3"),
-            "OPTIONS": {
-                # IMMEDIATE takes the write lock when a transaction starts, so
-                # concurrent ingests queue up instead of failing on lock upgrade.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 60,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             # A file, not Django's shared in-memory database, whose table locks ignore the
             # busy timeout: tests run servers with many threads writing at once.
             "TEST": {"NAME": str(DATA_DIR / "test-pharos.sqlite3")},

@@ -4,7 +4,7 @@ of a route names the right it needs (explorer/rights.py): GET=VIEW(handler)."""
 from django.urls import path
 
 from explorer import levels
-from explorer.api import attachments, images, instances, metadata, modification, resources, runtime, system, tools
+from explorer.api import attachments, bulk, images, instances, metadata, modification, resources, runtime, system, tools
 from explorer.api.base import endpoint
 from explorer.rights import CLEAR_CHANGES, DELETE, MODIFY, SETTINGS, UPLOAD, VIEW
 
@@ -31,6 +31,8 @@ urlpatterns = [
     path("tools/lookup", endpoint(POST=VIEW(tools.lookup))),
     path("tools/find", endpoint(POST=VIEW(tools.find))),
     path("tools/create-archive", endpoint(POST=VIEW(resources.create_archive))),
+    path("tools/bulk-content", endpoint(POST=VIEW(bulk.bulk_content))),
+    path("tools/bulk-delete", endpoint(POST=DELETE(bulk.bulk_delete))),
     path("tools/now", endpoint(GET=VIEW(system.now))),
     path("tools/now-local", endpoint(GET=VIEW(system.now_local))),
     path(

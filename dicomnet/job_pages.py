@@ -17,14 +17,16 @@ from explorer.identifiers import is_uuid
 from explorer.pages.formatting import counted, format_date, format_moment, person_name
 from explorer.pages.links import resource_url, with_params
 from explorer.pages.listings import page_links
-from explorer.pages.resource import title_of
+from explorer.pages.resource import load, title_of
 
 JOBS_PER_PAGE = 50
 TYPE_LABELS = {
     "DicomModalityStore": "Send to a modality",
     "DicomMoveScu": "Retrieve (C-MOVE)",
     "DicomGetScu": "Retrieve (C-GET)",
+    "ResourceModification": "Modify",
 }
+ANONYMIZATION_LABEL = "Anonymize"
 # What a user may ask of a job in each state (see dicomnet.jobs: anything else changes nothing).
 ACTIONS_BY_STATE = {
     Job.PENDING: ("pause", "cancel"),
@@ -79,6 +81,21 @@ def job_url(job_id):
     return reverse("job", args=[job_id])
 
 
+def type_label(job):
+    if job.type == "ResourceModification" and is_anonymization(job):
+        return ANONYMIZATION_LABEL
+    return TYPE_LABELS.get(job.type, job.type)
+
+
+def is_anonymization(job):
+    """Said by the content once the job has run, by the parameters before (either spelling)."""
+    for source in (job.content or {}, job.parameters or {}):
+        for key in ("IsAnonymization", "Anonymize", "Anonymization"):
+            if key in source:
+                return bool(source[key])
+    return False
+
+
 def job_summary(job):
     """One line saying what the job does: "1 resource to pacs", "1 study from pacs to PHAROS"."""
     p = job.parameters
@@ -91,6 +108,9 @@ def job_summary(job):
         return f"{what} from {modality} to {p.get('TargetAet', '')}"
     if job.type == "DicomGetScu":
         return f"{what} from {modality}"
+    if job.type == "ResourceModification":
+        level = (job.content or {}).get("Type") or p.get("Level") or "resource"
+        return f"A new {level.lower()}, {'anonymized' if is_anonymization(job) else 'modified'}"
     return ""
 
 
@@ -109,7 +129,7 @@ def job_row(job):
         id=str(job.id),
         url=job_url(job.id),
         type=job.type,
-        type_label=TYPE_LABELS.get(job.type, job.type),
+        type_label=type_label(job),
         state=job.state,
         progress=job.progress,
         summary=job_summary(job),
@@ -190,6 +210,7 @@ class JobPage:
     parameters: list  # (label, value) pairs
     resources: list  # Links to what is sent, or to what was retrieved and is here now
     raw_json: str = ""  # parameters and content, for those who want every detail
+    result: Link | None = None  # what a modification made, once it is done
 
 
 RESOURCES_SHOWN = 20
@@ -217,15 +238,35 @@ def retrieved_resources(parameters):
     if level == "Series":
         uids = [i.get("SeriesInstanceUID") for i in identifiers if i.get("SeriesInstanceUID")]
         found = index.series_with_uids(uids)
-        return [Link(f"Series: {s.main_tags.get('SeriesDescription') or s.series_instance_uid}",
-                     resource_url(levels.SERIES, s.public_id)) for s in found]
+        return [
+            Link(
+                f"Series: {s.main_tags.get('SeriesDescription') or s.series_instance_uid}",
+                resource_url(levels.SERIES, s.public_id),
+            )
+            for s in found
+        ]
     uids = [i.get("StudyInstanceUID") for i in identifiers if i.get("StudyInstanceUID")]
     found = index.studies_with_uids(uids)
     return [
-        Link(f"Study: {s.study_description or format_date(s.study_date) or s.study_instance_uid}",
-             resource_url(levels.STUDY, s.public_id), person_name(s.patient.patient_name))
+        Link(
+            f"Study: {s.study_description or format_date(s.study_date) or s.study_instance_uid}",
+            resource_url(levels.STUDY, s.public_id),
+            person_name(s.patient.patient_name),
+        )
         for s in found
     ]
+
+
+def modification_result(job):
+    """A link to the resource a finished modification made (its Content's ID and Type)."""
+    content = job.content or {}
+    level = levels.level_named(str(content.get("Type") or ""))
+    if job.state != Job.SUCCESS or level is None or not content.get("ID"):
+        return None
+    found = load(level, content["ID"])
+    if found is None:
+        return Link(f"The new {level.name.lower()}", detail="no longer stored")
+    return Link(f"Open the new {level.name.lower()}", resource_url(level, content["ID"]), title_of(level, found))
 
 
 def job_page(job):
@@ -234,8 +275,11 @@ def job_page(job):
     for key, label in (("Modality", "Modality"), ("Level", "Level"), ("TargetAet", "Target AE title")):
         if p.get(key):
             shown.append((label, p[key]))
+    result = None
     if job.type == "DicomModalityStore":
         resources = sent_resources(p.get("Resources") or [])
+    elif job.type == "ResourceModification":
+        resources, result = [], modification_result(job)
     else:
         resources = retrieved_resources(p)
     return JobPage(
@@ -244,4 +288,5 @@ def job_page(job):
         parameters=shown,
         resources=resources,
         raw_json=json.dumps({"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False),
+        result=result,
     )

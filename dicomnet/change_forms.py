@@ -17,6 +17,7 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.valuerep import validate_value
 
 from explorer import levels
+from explorer.forms import LabelsAboveForm
 from explorer.pages.formatting import readable_label
 
 # The levels whose main tags the form of each level lists. A series' patient and study tags are
@@ -71,7 +72,7 @@ def checked_value(keyword, value):
     return value
 
 
-class OptionsForm(forms.Form):
+class OptionsForm(LabelsAboveForm):
     """The two options Modify and Anonymize share."""
 
     keep_private_tags = forms.BooleanField(label=KEEP_PRIVATE_TAGS, required=False)

@@ -211,3 +211,30 @@ def test_summaries():
     move = Job(type="DicomMoveScu", parameters={"Modality": "pacs", "Level": "Study", "TargetAet": "PHAROS",
                                                 "Identifiers": [{}, {}]})
     assert job_summary(move) == "2 studies from pacs to PHAROS"
+
+
+# ---------------------------------------------------------------- modify and anonymize
+
+
+def test_a_finished_modification_leads_to_the_new_resource(browser):
+    ids = store_ct()
+    content = {
+        "ID": ids[1],
+        "Path": f"/studies/{ids[1]}",
+        "PatientID": ids[0],
+        "Type": "Study",
+        "IsAnonymization": True,
+        "InstancesCount": 1,
+        "FailedInstancesCount": 0,
+    }
+    job = Job.objects.create(type="ResourceModification", state=Job.SUCCESS, progress=100, content=content)
+    html = browser.get(f"/ui/jobs/{job.id}").content.decode()
+    assert "<h1 id=\"job-title\">Anonymize</h1>" in html and "A new study, anonymized" in html
+    assert f'href="/ui/studies/{ids[1]}" data-job-result>Open the new study</a>' in html
+
+    running = Job.objects.create(type="ResourceModification", state=Job.RUNNING, content={"IsAnonymization": False})
+    html = browser.get(f"/ui/jobs/{running.id}").content.decode()
+    assert "<h1 id=\"job-title\">Modify</h1>" in html and "data-job-result" not in html
+
+    gone = Job.objects.create(type="ResourceModification", state=Job.SUCCESS, content=content | {"ID": "0" * 8})
+    assert "no longer stored" in browser.get(f"/ui/jobs/{gone.id}").content.decode()

@@ -88,12 +88,8 @@ def type_label(job):
 
 
 def is_anonymization(job):
-    """Said by the content once the job has run, by the parameters before (either spelling)."""
-    for source in (job.content or {}, job.parameters or {}):
-        for key in ("IsAnonymization", "Anonymize", "Anonymization"):
-            if key in source:
-                return bool(source[key])
-    return False
+    """Said by the parameters (dicomnet.modification_jobs), and by the content once the job has run."""
+    return bool((job.parameters or {}).get("IsAnonymization") or (job.content or {}).get("IsAnonymization"))
 
 
 def job_summary(job):
@@ -109,9 +105,23 @@ def job_summary(job):
     if job.type == "DicomGetScu":
         return f"{what} from {modality}"
     if job.type == "ResourceModification":
-        level = (job.content or {}).get("Type") or p.get("Level") or "resource"
-        return f"A new {level.lower()}, {'anonymized' if is_anonymization(job) else 'modified'}"
+        return modification_summary(job)
     return ""
+
+
+def modification_summary(job):
+    """ "An anonymized copy of a study", "Modified copies of 3 resources, the originals deleted"."""
+    p = job.parameters
+    kind = "anonymized" if is_anonymization(job) else "modified"
+    body = p.get("Body") if isinstance(p.get("Body"), dict) else {}
+    kept = body.get("KeepSource", True) is not False
+    if "Resources" in p:
+        count = len(p["Resources"] or [])
+        what = f"{kind.capitalize()} copies of {count} resource{'s' if count != 1 else ''}"
+        return what if kept else f"{what}, the originals deleted"
+    level = str(p.get("Level") or "resource").lower()
+    what = f"An {kind} copy of a {level}" if kind == "anonymized" else f"A {kind} copy of a {level}"
+    return what if kept else f"{what}, the original deleted"
 
 
 def _count(content, key):
@@ -208,7 +218,7 @@ class JobPage:
     row: JobRow
     modality: str
     parameters: list  # (label, value) pairs
-    resources: list  # Links to what is sent, or to what was retrieved and is here now
+    resources: list  # Links to what is sent or changed, or to what was retrieved and is here now
     raw_json: str = ""  # parameters and content, for those who want every detail
     result: Link | None = None  # what a modification made, once it is done
 
@@ -279,7 +289,7 @@ def job_page(job):
     if job.type == "DicomModalityStore":
         resources = sent_resources(p.get("Resources") or [])
     elif job.type == "ResourceModification":
-        resources, result = [], modification_result(job)
+        resources, result = sent_resources(p.get("Resources") or [p.get("Resource", "")]), modification_result(job)
     else:
         resources = retrieved_resources(p)
     return JobPage(

@@ -4,10 +4,13 @@
 """
 
 import functools
+import logging
 import operator
 import zipfile
 
-from explorer import index, storage
+from explorer import index, storage, transcoding
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 
@@ -98,14 +101,27 @@ class _Pipe:
         return data
 
 
-def stream_zip(entries):
-    """Yield the bytes of a ZIP holding the files, never the whole archive in memory."""
+def stream_zip(entries, syntax=None):
+    """Yield the bytes of a ZIP holding the files, never the whole archive in memory; each
+    file transcoded to the transfer syntax `syntax` if given (checked by the caller), or
+    left as stored when it cannot be, as Orthanc's archive job does."""
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, file_uuid in entries:
-            with archive.open(name, "w", force_zip64=True) as member, storage.open_file(file_uuid) as source:
-                for block in iter(lambda: source.read(CHUNK), b""):
+            with archive.open(name, "w", force_zip64=True) as member:
+                for block in _file_blocks(file_uuid, syntax):
                     member.write(block)
                     yield pipe.take()
             yield pipe.take()
     yield pipe.take()
+
+
+def _file_blocks(file_uuid, syntax):
+    if syntax is not None:
+        try:
+            yield transcoding.transcoded_file(storage.path_for(file_uuid), syntax)
+            return
+        except transcoding.TranscodingError as error:
+            logger.info("Archive: %s kept as stored: %s", file_uuid, error.details)
+    with storage.open_file(file_uuid) as source:
+        yield from iter(lambda: source.read(CHUNK), b"")

@@ -59,13 +59,18 @@ class TranscodingError(BadRequest):
     """The transfer syntax is unknown, or no encoder can write this data set in it."""
 
 
+class UnknownTransferSyntax(TranscodingError):
+    # Orthanc's answer to `?transcode=1.2.3` and `"Transcode": "1.2.3"`.
+    orthanc_status, orthanc_error = 3, "Parameter out of range"
+
+
 def transfer_syntax(uid):
     """The UID as a transfer syntax Pharos can write; raises TranscodingError."""
     uid = UID(str(uid or "").strip())
     if not uid.is_transfer_syntax:
-        raise TranscodingError(message=f"Unknown transfer syntax: {uid}")
+        raise UnknownTransferSyntax(f"Unknown transfer syntax: {uid}")
     if uid not in ENCODABLE:
-        raise TranscodingError(message=f"Cannot transcode to the transfer syntax: {uid.name} ({uid})")
+        raise TranscodingError(f"Cannot transcode to {uid.name} ({uid}): no encoder for it")
     return uid
 
 
@@ -93,7 +98,7 @@ def transcode(dataset, syntax, *, quality=None):
     except TranscodingError:
         raise
     except Exception as error:  # encoders and decoders raise anything: ValueError, RuntimeError…
-        raise TranscodingError(message=f"Cannot transcode from {source.name} to {target.name}: {error}") from error
+        raise TranscodingError(f"Cannot transcode from {source.name} to {target.name}: {error}") from error
     dataset.file_meta.TransferSyntaxUID = target
     if target.is_little_endian != source.is_little_endian:
         # pydicom writes in another byte order only a data set it read in it: every element
@@ -154,7 +159,7 @@ def _encode_pixels(dataset, target, quality):
 def _quality(quality):
     quality = DEFAULT_QUALITY if quality is None else int(quality)
     if not 1 <= quality <= 100:
-        raise TranscodingError(message=f"The quality for lossy transcoding must be between 1 and 100, not {quality}")
+        raise TranscodingError(f"The quality for lossy transcoding must be between 1 and 100, not {quality}")
     return quality
 
 
@@ -173,9 +178,9 @@ def _encode_jpeg_baseline(dataset, quality):
     bits_stored, samples = int(dataset.get("BitsStored") or 0), int(dataset.get("SamplesPerPixel") or 1)
     photometric = str(dataset.get("PhotometricInterpretation") or "")
     if int(dataset.get("BitsAllocated") or 0) != 8 or bits_stored != 8 or int(dataset.get("PixelRepresentation") or 0):
-        raise TranscodingError(message="JPEG Baseline only encodes unsigned 8-bit pixel data")
+        raise TranscodingError("JPEG Baseline only encodes unsigned 8-bit pixel data")
     if not (samples == 1 and photometric.startswith("MONOCHROME") or samples == 3 and photometric == "RGB"):
-        raise TranscodingError(message=f"JPEG Baseline cannot encode {photometric} pixel data")
+        raise TranscodingError(f"JPEG Baseline cannot encode {photometric} pixel data")
     pixels = dataset.pixel_array
     frames = pixels if previews.frame_count(dataset) > 1 else [pixels]
     encoded = []
@@ -214,6 +219,16 @@ def _as_list(value):
 
 def is_lossy(syntax):
     return UID(syntax) in LOSSY or (UID(syntax).is_transfer_syntax and not UID(syntax).is_lossless)
+
+
+def transcoded_file(path, syntax, quality=None):
+    """The bytes of the stored file at `path` in the transfer syntax `syntax` (checked with
+    transfer_syntax first); the file itself when it already is in it."""
+    dataset = pydicom.dcmread(path, force=True)
+    if source_syntax(dataset) == syntax:
+        with open(path, "rb") as handle:
+            return handle.read()
+    return to_bytes(transcode(dataset, syntax, quality=quality))
 
 
 def to_bytes(dataset):
@@ -255,5 +270,8 @@ UNCOMPRESSED_PREFERENCE = (
     ExplicitVRBigEndian,
 )
 COMPRESSED_PREFERENCE = (JPEGLSLossless, JPEG2000Lossless, RLELossless, JPEGLSNearLossless, JPEG2000, JPEGBaseline8Bit)
+# Proposed to a peer besides the stored syntax and the uncompressed ones, so that a peer that
+# takes only compressed data gets something: the lossless syntaxes, in order of preference.
+TRANSCODING_TARGETS = COMPRESSED_PREFERENCE[:3]
 PREFERENCE = UNCOMPRESSED_PREFERENCE + COMPRESSED_PREFERENCE
 PREFERENCE_COMPRESSED = COMPRESSED_PREFERENCE[:3] + UNCOMPRESSED_PREFERENCE + COMPRESSED_PREFERENCE[3:]

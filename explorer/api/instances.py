@@ -6,7 +6,7 @@ import struct
 import pydicom
 from django.http import FileResponse, HttpResponse
 
-from explorer import audit, dicom, index, levels, sources, storage, tags
+from explorer import audit, dicom, index, levels, sources, storage, tags, transcoding
 from explorer.api.base import NoSuchResource, flag, json_response
 from explorer.errors import BadFileFormat, UnknownDicomTag, UnknownResource, UnsupportedMediaType
 from explorer.uploads import (
@@ -65,10 +65,18 @@ def _known_instance(public_id):
 
 
 def file(request, public_id):
-    """GET /instances/{id}/file: the stored bytes, unchanged."""
+    """GET /instances/{id}/file: the stored bytes, unchanged; with `?transcode=UID`, the file
+    in that transfer syntax (400 when it is unknown or the instance cannot be written in it)."""
     instance = _instance(public_id)
+    syntax = request.GET.get("transcode")
+    if syntax is not None:
+        syntax = transcoding.transfer_syntax(syntax)
     audit.record(audit.DOWNLOAD, request, level=levels.INSTANCE, resource=instance, detail="DICOM file")
-    response = FileResponse(storage.open_file(instance.file_uuid), content_type="application/dicom")
+    if syntax is not None and syntax != instance.transfer_syntax_uid:
+        data = transcoding.transcoded_file(storage.path_for(instance.file_uuid), syntax)
+        response = HttpResponse(data, content_type="application/dicom")
+    else:
+        response = FileResponse(storage.open_file(instance.file_uuid), content_type="application/dicom")
     response["Content-Disposition"] = f'filename="{instance.public_id}.dcm"'
     return response
 

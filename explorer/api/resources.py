@@ -2,7 +2,7 @@
 
 from django.http import StreamingHttpResponse
 
-from explorer import archives, audit, dicom_modules, index, levels, slices, tags
+from explorer import archives, audit, dicom_modules, index, levels, slices, tags, transcoding
 from explorer.api.base import NoSuchResource, flag, json_body, json_response, paging
 from explorer.api.representation import describe, describe_many, queryset_for, request_tag_format, with_parents
 from explorer.errors import BadRequest, UnknownResource
@@ -56,12 +56,37 @@ def delete(request, level, public_id):
 def archive(request, level, public_id):
     """GET /{patients,studies,series}/{id}/archive: a ZIP streamed as it is written."""
     resource = get_resource(level, public_id)
+    syntax = _transcode_syntax(request.GET.get("transcode"))
     audit.record(audit.DOWNLOAD, request, level=level, resource=resource, detail="ZIP archive")
-    return _zip_response(archives.archive_entries(level, resource), f'attachment; filename="{public_id}.zip"')
+    entries = archives.archive_entries(level, resource)
+    return _zip_response(entries, f'attachment; filename="{public_id}.zip"', syntax)
 
 
-def _zip_response(entries, disposition):
-    response = StreamingHttpResponse(archives.stream_zip(entries), content_type="application/zip")
+def archive_post(request, level, public_id):
+    """POST /{patients,studies,series}/{id}/archive {"Transcode"?}: the same ZIP."""
+    resource = get_resource(level, public_id)
+    body = json_body(request, default={})
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object")
+    if body.get("Asynchronous") or body.get("Synchronous") is False:
+        raise BadRequest("Archives are made synchronously only")
+    syntax = _transcode_syntax(body.get("Transcode"))
+    audit.record(audit.DOWNLOAD, request, level=level, resource=resource, detail="ZIP archive")
+    entries = archives.archive_entries(level, resource)
+    return _zip_response(entries, f'attachment; filename="{public_id}.zip"', syntax)
+
+
+def _transcode_syntax(value):
+    """`?transcode=` / "Transcode": a transfer syntax Pharos writes, None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest('"Transcode" must be a transfer syntax UID')
+    return transcoding.transfer_syntax(value)
+
+
+def _zip_response(entries, disposition, syntax=None):
+    response = StreamingHttpResponse(archives.stream_zip(entries, syntax), content_type="application/zip")
     response["Content-Disposition"] = disposition
     return response
 
@@ -73,12 +98,13 @@ def create_archive(request):
         raise BadRequest('The body must be a JSON object with a "Resources" list of ids')
     if body.get("Asynchronous") or body.get("Synchronous") is False:
         raise BadRequest("Archives are made synchronously only")
+    syntax = _transcode_syntax(body.get("Transcode"))
     try:
         entries = archives.resources_entries(str(i) for i in body["Resources"])
     except KeyError:
         raise UnknownResource() from None
     audit.record_ids(audit.DOWNLOAD, request, body["Resources"], "ZIP archive (create-archive)")
-    return _zip_response(entries, 'filename="Archive.zip"')
+    return _zip_response(entries, 'filename="Archive.zip"', syntax)
 
 
 def _size_fields(prefix, size):

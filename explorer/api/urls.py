@@ -74,7 +74,11 @@ for level in levels.LEVELS:
     ]
     if level is not levels.INSTANCE:
         urlpatterns.append(
-            path(f"{level.plural}/<str:public_id>/archive", endpoint(GET=VIEW(resources.archive)), kwargs)
+            path(
+                f"{level.plural}/<str:public_id>/archive",
+                endpoint(GET=VIEW(resources.archive), POST=VIEW(resources.archive_post)),
+                kwargs,
+            )
         )
     for source, relation in resources.RELATIVE_PATHS:
         if source is level:

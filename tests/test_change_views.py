@@ -146,3 +146,32 @@ def test_an_instance_page_has_no_modify_but_downloads_as(user, brain_study):
     html = client.get(f"/ui/instances/{instance.public_id}").content.decode()
     assert "/modify" not in html
     assert f'href="/instances/{instance.public_id}/file?transcode=1.2.840.10008.1.2.4.80"' in html
+
+
+def test_the_download_as_links_give_the_chosen_transfer_syntax(user, samples):
+    import io
+    import zipfile
+
+    import pydicom
+
+    client = Client()
+    client.force_login(user)
+    instance_id = samples["CT_small.dcm"][3]
+    html = client.get(f"/ui/instances/{instance_id}").content.decode()
+    links = dict(re.findall(r'<a href="([^"]+)" download data-transcode="([^"]+)">', html))
+    assert len(links) == 8
+    for url, syntax in links.items():
+        if syntax == "1.2.840.10008.1.2.4.50":
+            continue  # baseline JPEG is for 8-bit pictures; CT_small's are 16-bit
+        response = client.get(url.replace("&amp;", "&"))
+        assert response.status_code == 200, (syntax, response.content[:200])
+        data = b"".join(response.streaming_content) if response.streaming else response.content
+        assert pydicom.dcmread(io.BytesIO(data)).file_meta.TransferSyntaxUID == syntax
+
+    series_id = samples["CT_small.dcm"][2]
+    html = client.get(f"/ui/series/{series_id}").content.decode()
+    url = re.search(r'<a href="([^"]+)" download data-transcode="1.2.840.10008.1.2.4.80">', html).group(1)
+    response = client.get(url)
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    with archive.open(archive.namelist()[0]) as member:
+        assert pydicom.dcmread(member).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.80"

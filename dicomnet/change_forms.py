@@ -17,7 +17,9 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.valuerep import validate_value
 
 from explorer import levels
+from explorer.errors import PharosError
 from explorer.forms import LabelsAboveForm
+from explorer.modification import Modification
 from explorer.pages.formatting import readable_label
 
 # The levels whose main tags the form of each level lists. A series' patient and study tags are
@@ -184,6 +186,11 @@ class ModifyForm(OptionsForm):
             # Orthanc's rule: a patient modified keeps no identifier of the original.
             self.add_error("tag_PatientID", "A modified patient needs a new Patient ID: change it too.")
         data["replace"], data["remove"] = replace, remove
+        try:
+            # The engine's own checks, so that nothing it would refuse reaches the confirmation.
+            Modification.from_modify_body(self.level, self.body())
+        except PharosError as error:
+            raise ValidationError(error.details or error.message) from None
         return data
 
     def body(self):
@@ -191,6 +198,9 @@ class ModifyForm(OptionsForm):
         body = {"Replace": data["replace"], "Remove": data["remove"]}
         body["RemovePrivateTags"] = not data["keep_private_tags"]
         body["KeepSource"] = data["keep_source"]
+        if "PatientID" in data["replace"]:
+            # Orthanc guards the identifiers behind Force; here the person typed the new one.
+            body["Force"] = True
         return body
 
     def changes(self):

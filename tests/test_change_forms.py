@@ -94,6 +94,7 @@ def test_a_patient_needs_a_new_patient_id(brain_study):
     form = form_for(levels.PATIENT, brain_study["patient"], data)
     assert form.is_valid(), form.errors
     assert form.body()["Replace"] == {"PatientName": "Roe^Jane", "PatientID": "BRAIN-2"}
+    assert form.body()["Force"] is True  # Orthanc asks for it to replace a PatientID
 
 
 def test_anonymize_uses_orthancs_defaults():

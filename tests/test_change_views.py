@@ -175,3 +175,25 @@ def test_the_download_as_links_give_the_chosen_transfer_syntax(user, samples):
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     with archive.open(archive.namelist()[0]) as member:
         assert pydicom.dcmread(member).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.80"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_patient_modified_for_real(user, brain_study, queue):
+    """Through the real job: the patient gets a new ID and name, the original is kept."""
+    from explorer.models import Patient
+    from tests.conftest import run_queued_jobs
+
+    client = Client()
+    client.force_login(user)
+    url = f"/ui/patients/{brain_study['patient']}/modify"
+    posted = {"tag_PatientID": "BRAIN-2", "tag_PatientName": "Roe^Jane", "keep_source": "on", "confirm": "1"}
+    started = client.post(url, posted)
+    assert started.status_code == 302
+    run_queued_jobs()
+    job = Job.objects.get()
+    assert (job.state, job.parameters["Body"]["Force"], job.parameters["Username"]) == ("Success", True, "alice")
+    new_patient = Patient.objects.get(public_id=job.content["ID"])
+    assert (new_patient.main_tags["PatientID"], new_patient.main_tags["PatientName"]) == ("BRAIN-2", "Roe^Jane")
+    assert Patient.objects.filter(public_id=brain_study["patient"]).exists()
+    page = client.get(started["Location"]).content.decode()
+    assert f'href="/ui/patients/{new_patient.public_id}" data-job-result>Open the new patient</a>' in page

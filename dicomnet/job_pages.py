@@ -25,8 +25,10 @@ TYPE_LABELS = {
     "DicomMoveScu": "Retrieve (C-MOVE)",
     "DicomGetScu": "Retrieve (C-GET)",
     "ResourceModification": "Modify",
+    "MergeStudy": "Merge into a study",
+    "SplitStudy": "Split a study",
 }
-ANONYMIZATION_LABEL = "Anonymize"
+CHANGE_TYPES = ("ResourceModification", "MergeStudy", "SplitStudy")
 # What a user may ask of a job in each state (see dicomnet.jobs: anything else changes nothing).
 ACTIONS_BY_STATE = {
     Job.PENDING: ("pause", "cancel"),
@@ -82,18 +84,42 @@ def job_url(job_id):
 
 
 def type_label(job):
-    if job.type == "ResourceModification" and is_anonymization(job):
-        return ANONYMIZATION_LABEL
+    if job.type == "ResourceModification" and job.parameters.get("IsAnonymization"):
+        return "Anonymize"
     return TYPE_LABELS.get(job.type, job.type)
 
 
-def is_anonymization(job):
-    """Said by the parameters (dicomnet.modification_jobs), and by the content once the job has run."""
-    return bool((job.parameters or {}).get("IsAnonymization") or (job.content or {}).get("IsAnonymization"))
+def _resources(count):
+    return f"{count} resource{'s' if count != 1 else ''}"
+
+
+def _change_summary(job):
+    p = job.parameters
+    if job.type == "MergeStudy":
+        return f"{_resources(len(p.get('Resources') or []))} into study {p.get('Study', '')[:8]}…"
+    if job.type == "SplitStudy":
+        what = len(p.get("Series") or []) + len(p.get("Instances") or [])
+        return f"{_resources(what)} out of study {p.get('Study', '')[:8]}…"
+    return modification_summary(job)
+
+
+def modification_summary(job):
+    """ "Study 8a8cf898…: an anonymized copy", "3 resources: modified copies, the originals deleted"."""
+    p = job.parameters
+    kind = "anonymized" if p.get("IsAnonymization") else "modified"
+    body = p.get("Body") if isinstance(p.get("Body"), dict) else {}
+    kept = body.get("KeepSource", True) is not False
+    if "Resources" in p:
+        what = f"{_resources(len(p['Resources'] or []))}: {kind} copies"
+        return what if kept else f"{what}, the originals deleted"
+    what = f"{p.get('Level', '')} {p.get('Resource', '')[:8]}…: {'an' if kind == 'anonymized' else 'a'} {kind} copy"
+    return what if kept else f"{what}, the original deleted"
 
 
 def job_summary(job):
     """One line saying what the job does: "1 resource to pacs", "1 study from pacs to PHAROS"."""
+    if job.type in CHANGE_TYPES:
+        return _change_summary(job)
     p = job.parameters
     modality = p.get("Modality", "?")
     if job.type == "DicomModalityStore":
@@ -104,24 +130,7 @@ def job_summary(job):
         return f"{what} from {modality} to {p.get('TargetAet', '')}"
     if job.type == "DicomGetScu":
         return f"{what} from {modality}"
-    if job.type == "ResourceModification":
-        return modification_summary(job)
     return ""
-
-
-def modification_summary(job):
-    """ "An anonymized copy of a study", "Modified copies of 3 resources, the originals deleted"."""
-    p = job.parameters
-    kind = "anonymized" if is_anonymization(job) else "modified"
-    body = p.get("Body") if isinstance(p.get("Body"), dict) else {}
-    kept = body.get("KeepSource", True) is not False
-    if "Resources" in p:
-        count = len(p["Resources"] or [])
-        what = f"{kind.capitalize()} copies of {count} resource{'s' if count != 1 else ''}"
-        return what if kept else f"{what}, the originals deleted"
-    level = str(p.get("Level") or "resource").lower()
-    what = f"An {kind} copy of a {level}" if kind == "anonymized" else f"A {kind} copy of a {level}"
-    return what if kept else f"{what}, the original deleted"
 
 
 def _count(content, key):
@@ -218,8 +227,9 @@ class JobPage:
     row: JobRow
     modality: str
     parameters: list  # (label, value) pairs
-    resources: list  # Links to what is sent or changed, or to what was retrieved and is here now
+    resources: list  # Links to what is sent, or to what was retrieved and is here now
     raw_json: str = ""  # parameters and content, for those who want every detail
+    resources_title: str = ""
     result: Link | None = None  # what a modification made, once it is done
 
 
@@ -267,11 +277,35 @@ def retrieved_resources(parameters):
     ]
 
 
+def _link_to(public_id, what):
+    level, resource = index.resolve(public_id)
+    if resource is None:
+        return Link(f"{what}: {public_id}", detail="no longer stored")
+    return Link(f"{what} ({level.name.lower()}): {title_of(level, resource)}", resource_url(level, public_id))
+
+
+def changed_resources(job):
+    """Links to what a modification, merge or split starts from, and to what it made once done."""
+    p, content = job.parameters, job.content or {}
+    sources = p.get("Resources") or ([p["Resource"]] if p.get("Resource") else [])
+    if job.type == "SplitStudy":
+        sources = [p.get("Study", "")]
+    links = [_link_to(public_id, "Source") for public_id in sources[:RESOURCES_SHOWN]]
+    if job.state == Job.SUCCESS:
+        made = content.get("ID") or content.get("TargetStudy")
+        if made:
+            links.append(_link_to(made, "Result"))
+        for item in (content.get("Resources") or [])[:RESOURCES_SHOWN]:
+            if item.get("Type") in ("Study", "Patient"):
+                links.append(_link_to(item["ID"], "Result"))
+    return links
+
+
 def modification_result(job):
-    """A link to the resource a finished modification made (its Content's ID and Type)."""
+    """The button to the resource a finished modification made (its Content's ID and Type)."""
     content = job.content or {}
     level = levels.level_named(str(content.get("Type") or ""))
-    if job.state != Job.SUCCESS or level is None or not content.get("ID"):
+    if job.type != "ResourceModification" or job.state != Job.SUCCESS or level is None or not content.get("ID"):
         return None
     found = load(level, content["ID"])
     if found is None:
@@ -281,15 +315,24 @@ def modification_result(job):
 
 def job_page(job):
     p = job.parameters
+    if job.type in CHANGE_TYPES:
+        return JobPage(
+            row=job_row(job),
+            modality="",
+            parameters=[("Level", p["Level"])] if p.get("Level") else [],
+            resources=changed_resources(job),
+            raw_json=json.dumps(
+                {"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False
+            ),
+            resources_title="Source and result",
+            result=modification_result(job),
+        )
     shown = []
     for key, label in (("Modality", "Modality"), ("Level", "Level"), ("TargetAet", "Target AE title")):
         if p.get(key):
             shown.append((label, p[key]))
-    result = None
     if job.type == "DicomModalityStore":
         resources = sent_resources(p.get("Resources") or [])
-    elif job.type == "ResourceModification":
-        resources, result = sent_resources(p.get("Resources") or [p.get("Resource", "")]), modification_result(job)
     else:
         resources = retrieved_resources(p)
     return JobPage(
@@ -298,5 +341,5 @@ def job_page(job):
         parameters=shown,
         resources=resources,
         raw_json=json.dumps({"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False),
-        result=result,
+        resources_title="What is sent" if job.type == "DicomModalityStore" else "Retrieved, now in Pharos",
     )

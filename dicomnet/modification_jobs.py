@@ -67,10 +67,11 @@ def change_parameters(level, public_id, body, anonymize, username=""):
     from explorer import index
     from explorer.errors import UnknownResource
 
+    checked = _checked(level, body, anonymize)  # first, as Orthanc: a bad body is a 400 before all
     if index.get(level, public_id) is None:
-        raise UnknownResource(f"Unknown {level.name.lower()}: {public_id}")
+        raise UnknownResource()
     username, remote_ip = _who(username)
-    return _checked(level, body, anonymize) | {"Resource": public_id, "Username": username, "RemoteIp": remote_ip}
+    return checked | {"Resource": public_id, "Username": username, "RemoteIp": remote_ip}
 
 
 def submit_change(level, public_id, body, anonymize, username=""):

@@ -27,7 +27,7 @@ from explorer.errors import PharosError, UnknownResource
 logger = logging.getLogger(__name__)
 
 DESCRIPTION = "REST API"  # Orthanc's Description of a job submitted through REST
-THREADS = 3
+THREADS = 4
 
 
 class CannotStoreInstance(PharosError):
@@ -244,7 +244,7 @@ def change_resource(level, public_id, modification, progress, should_stop, usern
     deleted at the end when modification.keep_source is false."""
     resource = index.get(level, public_id)
     if resource is None:
-        raise UnknownResource(f"Unknown {level.name.lower()}: {public_id}")
+        raise UnknownResource()
     sources = sources_below(level, resource)
     link_field = "anonymized_from" if modification.is_anonymization else "modified_from"
     changer = Changer(

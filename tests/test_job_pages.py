@@ -237,8 +237,8 @@ def test_a_finished_modification_leads_to_the_new_resource(browser):
     )
     html = browser.get(f"/ui/jobs/{job.id}").content.decode()
     assert '<h1 id="job-title">Anonymize</h1>' in html
-    assert "An anonymized copy of a study, the original deleted" in html
-    assert "The original</h2>" in html
+    assert f"Study {ids[1][:8]}…: an anonymized copy, the original deleted" in html
+    assert "Source and result</h2>" in html
     assert f'href="/ui/studies/{ids[1]}" data-job-result>Open the new study</a>' in html
 
     running = Job.objects.create(
@@ -246,7 +246,7 @@ def test_a_finished_modification_leads_to_the_new_resource(browser):
     )
     html = browser.get(f"/ui/jobs/{running.id}").content.decode()
     assert '<h1 id="job-title">Modify</h1>' in html and "data-job-result" not in html
-    assert "Modified copies of 2 resources" in html
+    assert "2 resources: modified copies" in html
 
     gone = Job.objects.create(type="ResourceModification", state=Job.SUCCESS, content=content | {"ID": "0" * 8})
     assert "no longer stored" in browser.get(f"/ui/jobs/{gone.id}").content.decode()

@@ -101,9 +101,16 @@ def test_a_patient_modified_without_a_new_patient_id_is_refused_as_orthanc_does(
     assert answer.json()["Details"] == "When modifying a patient, her PatientID is required to be modified"
 
 
-def test_an_unknown_resource_is_404(api):
-    assert post(api, "/studies/nope/modify").status_code == 404
-    assert post(api, "/series/nope/anonymize").status_code == 404
+def test_an_unknown_resource_or_a_body_not_an_object_as_orthanc(ct):
+    answer = post(ct, "/series/nope/anonymize")
+    assert answer.status_code == 404
+    assert (answer.json()["OrthancStatus"], "Details" in answer.json()) == (17, False)
+    answer = post(ct, f"/studies/{CT['study']}/modify", [1])
+    assert (answer.status_code, answer.json()["OrthancError"], "Details" in answer.json()) == (
+        400,
+        "Bad file format",
+        False,
+    )
 
 
 def test_modify_a_patient(ct):
@@ -196,3 +203,23 @@ def test_a_study_uploaded_over_rest_is_modified(ct):
     assert content["InstancesCount"] == 1
     assert Instance.objects.count() == 3
     _ = CT_SMALL
+
+
+def test_transcode_while_modifying(ct):
+    jpeg_ls = "1.2.840.10008.1.2.4.80"
+    content = post(ct, f"/studies/{CT['study']}/modify", {"Transcode": jpeg_ls, "Replace": {"StudyID": "T"}}).json()
+    assert content["Transcode"] == jpeg_ls  # as Orthanc's job content says
+    new = Instance.objects.get(series__study__public_id=content["ID"])
+    assert new.transfer_syntax_uid == jpeg_ls
+    source = pydicom.dcmread(storage.path_for(Instance.objects.get(public_id=CT["instance"]).file_uuid))
+    changed = pydicom.dcmread(storage.path_for(new.file_uuid))
+    assert (changed.pixel_array == source.pixel_array).all()
+
+
+def test_the_audit_trail_records_the_change(ct):
+    from explorer.models import AuditEvent
+
+    post(ct, f"/studies/{CT['study']}/anonymize")
+    event = AuditEvent.objects.get(action="modify")
+    assert (event.username, event.study_public_id) == ("alice", CT["study"])
+    assert "anonymize" in event.detail

@@ -11,14 +11,14 @@ from dicomnet import modification_jobs as changes
 from dicomnet.api.remote import _wants_synchronous
 from dicomnet.models import Job
 from explorer import audit, index, levels
-from explorer.api.base import NoSuchResource, json_body, json_response
+from explorer.api.base import json_body, json_response
 from explorer.errors import BadFileFormat, BadRequest
 
 
 def _body(request):
     body = json_body(request, {})
     if not isinstance(body, dict):
-        raise BadFileFormat("The body must be a JSON object")
+        raise BadFileFormat()  # Orthanc's answer, without details
     return body
 
 
@@ -33,12 +33,9 @@ def _run(job_type, parameters, body):
 
 
 def _change(request, level, public_id, anonymize):
-    resource = index.get(level, public_id)
-    if resource is None:
-        raise NoSuchResource(public_id)
     body = _body(request)
     parameters = changes.change_parameters(level, public_id, body, anonymize)
-    audit.modified(request, level, resource, "anonymize" if anonymize else "modify")
+    audit.modified(request, level, index.get(level, public_id), "anonymize" if anonymize else "modify")
     return _run(changes.MODIFICATION, parameters, body)
 
 

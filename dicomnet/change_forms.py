@@ -162,7 +162,7 @@ class ModifyForm(OptionsForm):
                 continue
             # A box the request does not carry is left as it is, not emptied.
             value = data.get(f"tag_{keyword}") if self.add_prefix(f"tag_{keyword}") in self.data else None
-            if value is not None and value != current:
+            if value is not None and value != current.strip():  # the box strips what it shows
                 try:
                     replace[keyword] = checked_value(keyword, value)
                 except ValidationError as error:

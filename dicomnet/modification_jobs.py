@@ -8,11 +8,12 @@ cancelled leaves nothing of what it had stored.
 """
 
 from django.db import transaction
+from pydicom.uid import UID
 
 from dicomnet import jobs
 from dicomnet.models import Job
 from explorer import audit, levels, resource_changes, study_changes
-from explorer.errors import BadRequest, PharosError
+from explorer.errors import BadFileFormat, BadRequest, PharosError
 from explorer.modification import Modification
 
 MODIFICATION = "ResourceModification"
@@ -33,6 +34,10 @@ def _checked(level, body, anonymize):
     """The body checked (BadRequest with Orthanc's message), as parameters: with the patient's
     name an anonymization gives (Anonymized<N>, counted once, when the job is asked for, as
     Orthanc does; a resubmitted job keeps it)."""
+    syntax = body.get("Transcode") if isinstance(body, dict) else None
+    if isinstance(syntax, str) and not UID(syntax).is_transfer_syntax:
+        # Orthanc's words for a job (its instance-level route says it otherwise).
+        raise BadFileFormat(f"Unknown transfer syntax UID: {syntax}")
     modification = _modification(level, body, anonymize)
     checked = {"Level": level.name, "Body": body, "IsAnonymization": bool(anonymize)}
     if anonymize:

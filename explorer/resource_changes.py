@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pydicom
 from django.db import close_old_connections, connection
 
-from explorer import dicom, index, ingest, levels, storage
+from explorer import dicom, index, ingest, levels, storage, transcoding
 from explorer.errors import PharosError, UnknownResource
 
 logger = logging.getLogger(__name__)
@@ -111,19 +111,27 @@ class Changer:
         self.outcome = Outcome()
         self._sources = set()
 
+    def _changed(self, source):
+        dataset = pydicom.dcmread(storage.path_for(source.file_uuid))
+        with self.lock:
+            self.change(dataset)
+        return dataset
+
     def _one(self, source):
         try:
-            dataset = pydicom.dcmread(storage.path_for(source.file_uuid))
+            dataset = self._changed(source)
         except OSError:
             # As Orthanc: an instance deleted since the job began is a failed instance.
             logger.warning("Instance %s cannot be read to be changed", source.public_id)
             return False
-        with self.lock:
-            self.change(dataset)
         if self.transcode:
-            from explorer import transcoding
-
-            transcoding.transcode(dataset, self.transcode)
+            try:
+                transcoding.transcode(dataset, self.transcode)
+            except transcoding.TranscodingError as error:
+                # As Orthanc: the instance keeps its transfer syntax. The failed attempt may
+                # have decompressed it: it is changed again from its file (the same new UIDs).
+                logger.warning("Cannot transcode instance %s, keeping its transfer syntax: %s", source.public_id, error)
+                dataset = self._changed(source)
         new_ids = _new_ids(dataset)
         link = None
         if self.link_field:

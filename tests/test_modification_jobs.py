@@ -298,3 +298,40 @@ def test_the_job_page_links_to_the_new_study(ct, queue, browser):
     assert f'href="/ui/studies/{CT["study"]}"' in html
     listing = browser.get("/ui/jobs").content.decode()
     assert f"Study {CT['study'][:8]}…" in listing
+
+
+def test_a_paused_change_leaves_nothing_and_starts_again_when_resumed(api, queue, monkeypatch):
+    import threading
+
+    from dicomnet import jobs
+    from tests.test_jobs import run_in_thread
+
+    monkeypatch.setattr(jobs.Reporter, "INTERVAL", 0)
+    study = a_study(60)
+    job = modification_jobs.submit_change(levels.STUDY, study, {"Replace": {"StudyID": "P"}}, False)
+    queue.empty()
+    # The 20th store waits until the job has been asked to pause.
+    real_store, stored, reached, paused = ingest.store_instance, [], threading.Event(), threading.Event()
+
+    def store(*args, **kwargs):
+        stored.append(1)
+        if len(stored) == 20:
+            reached.set()
+            paused.wait(60)
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "store_instance", store)
+    worker = run_in_thread(job)
+    assert reached.wait(60), "the job never reached its 20th instance"
+    jobs.pause(job)
+    paused.set()
+    worker.join(timeout=60)
+    job.refresh_from_db()
+    assert job.state == Job.PAUSED
+    assert Instance.objects.count() == 60 and Study.objects.count() == 1
+    monkeypatch.setattr(ingest, "store_instance", real_store)
+    jobs.resume(job)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert (job.state, job.content["InstancesCount"]) == (Job.SUCCESS, 60)
+    assert Instance.objects.count() == 120 and Study.objects.count() == 2

@@ -223,3 +223,14 @@ def test_the_audit_trail_records_the_change(ct):
     event = AuditEvent.objects.get(action="modify")
     assert (event.username, event.study_public_id) == ("alice", CT["study"])
     assert "anonymize" in event.detail
+
+
+def test_a_syntax_that_cannot_be_written_keeps_the_instances_as_orthanc(ct):
+    refused = post(ct, f"/studies/{CT['study']}/modify", {"Transcode": "1.2.3"})
+    assert (refused.status_code, refused.json()["Details"]) == (400, "Unknown transfer syntax UID: 1.2.3")
+    mpeg2 = "1.2.840.10008.1.2.4.100"  # known, but no encoder writes it: Orthanc keeps the syntax
+    content = post(ct, f"/studies/{CT['study']}/modify", {"Transcode": mpeg2, "Replace": {"StudyID": "1"}}).json()
+    assert (content["Transcode"], content["InstancesCount"], content["FailedInstancesCount"]) == (mpeg2, 1, 0)
+    new = Instance.objects.get(series__study__public_id=content["ID"])
+    assert new.transfer_syntax_uid == Instance.objects.get(public_id=CT["instance"]).transfer_syntax_uid
+    assert new.dataset["00200010"]["Value"] == ["1"]

@@ -17,7 +17,7 @@ from explorer.identifiers import is_uuid
 from explorer.pages.formatting import counted, format_date, format_moment, person_name
 from explorer.pages.links import resource_url, with_params
 from explorer.pages.listings import page_links
-from explorer.pages.resource import title_of
+from explorer.pages.resource import load, title_of
 
 JOBS_PER_PAGE = 50
 TYPE_LABELS = {
@@ -100,9 +100,20 @@ def _change_summary(job):
     if job.type == "SplitStudy":
         what = len(p.get("Series") or []) + len(p.get("Instances") or [])
         return f"{_resources(what)} out of study {p.get('Study', '')[:8]}…"
+    return modification_summary(job)
+
+
+def modification_summary(job):
+    """ "Study 8a8cf898…: an anonymized copy", "3 resources: modified copies, the originals deleted"."""
+    p = job.parameters
+    kind = "anonymized" if p.get("IsAnonymization") else "modified"
+    body = p.get("Body") if isinstance(p.get("Body"), dict) else {}
+    kept = body.get("KeepSource", True) is not False
     if "Resources" in p:
-        return _resources(len(p["Resources"]))
-    return f"{p.get('Level', '')} {p.get('Resource', '')[:8]}…"
+        what = f"{_resources(len(p['Resources'] or []))}: {kind} copies"
+        return what if kept else f"{what}, the originals deleted"
+    what = f"{p.get('Level', '')} {p.get('Resource', '')[:8]}…: {'an' if kind == 'anonymized' else 'a'} {kind} copy"
+    return what if kept else f"{what}, the original deleted"
 
 
 def job_summary(job):
@@ -219,6 +230,7 @@ class JobPage:
     resources: list  # Links to what is sent, or to what was retrieved and is here now
     raw_json: str = ""  # parameters and content, for those who want every detail
     resources_title: str = ""
+    result: Link | None = None  # what a modification made, once it is done
 
 
 RESOURCES_SHOWN = 20
@@ -289,6 +301,18 @@ def changed_resources(job):
     return links
 
 
+def modification_result(job):
+    """The button to the resource a finished modification made (its Content's ID and Type)."""
+    content = job.content or {}
+    level = levels.level_named(str(content.get("Type") or ""))
+    if job.type != "ResourceModification" or job.state != Job.SUCCESS or level is None or not content.get("ID"):
+        return None
+    found = load(level, content["ID"])
+    if found is None:
+        return Link(f"The new {level.name.lower()}", detail="no longer stored")
+    return Link(f"Open the new {level.name.lower()}", resource_url(level, content["ID"]), title_of(level, found))
+
+
 def job_page(job):
     p = job.parameters
     if job.type in CHANGE_TYPES:
@@ -301,6 +325,7 @@ def job_page(job):
                 {"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False
             ),
             resources_title="Source and result",
+            result=modification_result(job),
         )
     shown = []
     for key, label in (("Modality", "Modality"), ("Level", "Level"), ("TargetAet", "Target AE title")):

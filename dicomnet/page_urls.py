@@ -3,9 +3,9 @@ with the right it needs (explorer/rights.py)."""
 
 from django.urls import path
 
-from dicomnet import views
+from dicomnet import change_views, views
 from explorer import levels
-from explorer.rights import JOBS, QUERY_RETRIEVE, SEND, VIEW, page
+from explorer.rights import JOBS, MODIFY, QUERY_RETRIEVE, SEND, VIEW, page
 
 urlpatterns = [
     path("ui/query-retrieve", page(views.query_retrieve, QUERY_RETRIEVE), name="query-retrieve"),
@@ -33,4 +33,16 @@ urlpatterns += [
         name=f"send-{level.name.lower()}",
     )
     for level in levels.LEVELS
+]
+# Modify and anonymize: the levels whose change is a job (an instance's answers a file, REST only).
+CHANGED_LEVELS = (levels.PATIENT, levels.STUDY, levels.SERIES)
+urlpatterns += [
+    path(
+        f"ui/{level.plural}/<str:public_id>/{action}",
+        page(getattr(change_views, action), MODIFY),
+        {"level": level},
+        name=f"{action}-{level.name.lower()}",
+    )
+    for level in CHANGED_LEVELS
+    for action in ("modify", "anonymize")
 ]

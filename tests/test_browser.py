@@ -203,9 +203,9 @@ def test_the_tag_tree_tools(page, data):
     # No pixels: the placeholder picture, not a broken image.
     assert image_loaded(page, "[data-preview]") == 256
     page.click("text=Expand all")
-    assert page.locator("details:not([open])").count() == 0
+    assert page.locator("[data-tag-tree] details:not([open])").count() == 0
     page.click("text=Collapse all")
-    assert page.locator("details[open]").count() == 0
+    assert page.locator("[data-tag-tree] details[open]").count() == 0
     # Filtering finds a tag inside a sequence and opens the sequence around it.
     page.fill("[data-tag-filter]", "ControlPointIndex")
     match = page.locator(".tag-row", has_text="ControlPointIndex").first

@@ -68,7 +68,9 @@ def test_sending_a_study_runs_a_store_job_and_shows_it(browser, queue, collector
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/ui/jobs/{job.id}"
     assert (job.type, job.state, job.parameters) == (
-        "DicomModalityStore", "Pending", {"Modality": "collector", "Resources": [CT_STUDY]}
+        "DicomModalityStore",
+        "Pending",
+        {"Modality": "collector", "Resources": [CT_STUDY]},
     )
     page = browser.get(response["Location"])
     assert "Sending study “e+1” to collector (COLLECTOR)." in messages_of(page)
@@ -208,6 +210,43 @@ def test_the_rest_api_answers_the_page_polling_with_the_session(browser):
 def test_summaries():
     assert counted(1, "Study") == "1 study" and counted(3, "Study") == "3 studies"
     assert counted(2, "Series") == "2 series"
-    move = Job(type="DicomMoveScu", parameters={"Modality": "pacs", "Level": "Study", "TargetAet": "PHAROS",
-                                                "Identifiers": [{}, {}]})
+    move = Job(
+        type="DicomMoveScu",
+        parameters={"Modality": "pacs", "Level": "Study", "TargetAet": "PHAROS", "Identifiers": [{}, {}]},
+    )
     assert job_summary(move) == "2 studies from pacs to PHAROS"
+
+
+# ---------------------------------------------------------------- modify and anonymize
+
+
+def test_a_finished_modification_leads_to_the_new_resource(browser):
+    ids = store_ct()
+    content = {
+        "ID": ids[1],
+        "Path": f"/studies/{ids[1]}",
+        "PatientID": ids[0],
+        "Type": "Study",
+        "IsAnonymization": True,
+        "InstancesCount": 1,
+        "FailedInstancesCount": 0,
+    }
+    parameters = {"Level": "Study", "Resource": ids[1], "Body": {"KeepSource": False}, "IsAnonymization": True}
+    job = Job.objects.create(
+        type="ResourceModification", state=Job.SUCCESS, progress=100, parameters=parameters, content=content
+    )
+    html = browser.get(f"/ui/jobs/{job.id}").content.decode()
+    assert '<h1 id="job-title">Anonymize</h1>' in html
+    assert f"Study {ids[1][:8]}…: an anonymized copy, the original deleted" in html
+    assert "Source and result</h2>" in html
+    assert f'href="/ui/studies/{ids[1]}" data-job-result>Open the new study</a>' in html
+
+    running = Job.objects.create(
+        type="ResourceModification", state=Job.RUNNING, parameters={"Resources": ["a", "b"], "IsAnonymization": False}
+    )
+    html = browser.get(f"/ui/jobs/{running.id}").content.decode()
+    assert '<h1 id="job-title">Modify</h1>' in html and "data-job-result" not in html
+    assert "2 resources: modified copies" in html
+
+    gone = Job.objects.create(type="ResourceModification", state=Job.SUCCESS, content=content | {"ID": "0" * 8})
+    assert "no longer stored" in browser.get(f"/ui/jobs/{gone.id}").content.decode()

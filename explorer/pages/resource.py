@@ -155,23 +155,60 @@ def breadcrumbs(level, resource):
     ]
 
 
+# "Download as…": the transfer syntaxes a file or an archive can be asked in (?transcode=UID).
+DOWNLOAD_SYNTAXES = (
+    ("Explicit VR Little Endian", "1.2.840.10008.1.2.1"),
+    ("Implicit VR Little Endian", "1.2.840.10008.1.2"),
+    ("JPEG-LS lossless", "1.2.840.10008.1.2.4.80"),
+    ("JPEG 2000 lossless", "1.2.840.10008.1.2.4.90"),
+    ("RLE lossless", "1.2.840.10008.1.2.5"),
+    ("JPEG 2000 (lossy)", "1.2.840.10008.1.2.4.91"),
+    ("JPEG baseline (lossy, 8-bit)", "1.2.840.10008.1.2.4.50"),
+    ("Deflated", "1.2.840.10008.1.2.1.99"),
+)
+
+
+@dataclass
+class Download:
+    label: str
+    url: str
+    uid: str = ""  # "" as stored
+
+
+def downloads_as(url):
+    """The same download as stored, then in each transfer syntax."""
+    return [Download("As stored", url)] + [
+        Download(label, f"{url}?transcode={uid}", uid) for label, uid in DOWNLOAD_SYNTAXES
+    ]
+
+
 @dataclass
 class Actions:
     delete_url: str
     archive_url: str = ""  # no archive for a single instance: its file is the download
     file_url: str = ""
     png_url: str = ""
+    download_as: list = None  # [Download] of the file or the archive (a patient's only as stored)
+    changeable: bool = False  # modify and anonymize are jobs at these levels (an instance's: REST only)
 
 
 def actions(level, resource):
     public_id = resource.public_id
     if level is levels.INSTANCE:
+        file_url = f"/instances/{public_id}/file"
         return Actions(
             delete_url=delete_url(level, public_id),
-            file_url=f"/instances/{public_id}/file",
+            file_url=file_url,
             png_url=f"/instances/{public_id}/preview?returnUnsupportedImage",
+            download_as=downloads_as(file_url),
         )
-    return Actions(delete_url=delete_url(level, public_id), archive_url=archive_url(level, public_id))
+    archive = archive_url(level, public_id)
+    return Actions(
+        delete_url=delete_url(level, public_id),
+        archive_url=archive,
+        download_as=downloads_as(archive) if level is not levels.PATIENT else [],
+        changeable=True,
+    )
 
 
 @dataclass

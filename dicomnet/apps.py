@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class DicomnetConfig(AppConfig):
     name = "dicomnet"
     verbose_name = "DICOM network"
+
+    def ready(self):
+        # The job types of the data changes register their runners with dicomnet.jobs: every
+        # process that runs jobs (workers, the web server's synchronous requests) knows them.
+        from dicomnet import modification_jobs  # noqa: F401

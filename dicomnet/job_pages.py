@@ -217,13 +217,21 @@ def retrieved_resources(parameters):
     if level == "Series":
         uids = [i.get("SeriesInstanceUID") for i in identifiers if i.get("SeriesInstanceUID")]
         found = index.series_with_uids(uids)
-        return [Link(f"Series: {s.main_tags.get('SeriesDescription') or s.series_instance_uid}",
-                     resource_url(levels.SERIES, s.public_id)) for s in found]
+        return [
+            Link(
+                f"Series: {s.main_tags.get('SeriesDescription') or s.series_instance_uid}",
+                resource_url(levels.SERIES, s.public_id),
+            )
+            for s in found
+        ]
     uids = [i.get("StudyInstanceUID") for i in identifiers if i.get("StudyInstanceUID")]
     found = index.studies_with_uids(uids)
     return [
-        Link(f"Study: {s.study_description or format_date(s.study_date) or s.study_instance_uid}",
-             resource_url(levels.STUDY, s.public_id), person_name(s.patient.patient_name))
+        Link(
+            f"Study: {s.study_description or format_date(s.study_date) or s.study_instance_uid}",
+            resource_url(levels.STUDY, s.public_id),
+            person_name(s.patient.patient_name),
+        )
         for s in found
     ]
 

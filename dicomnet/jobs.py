@@ -22,7 +22,7 @@ from dicomnet.models import Job
 from dicomnet.scu import ScuError
 from dicomnet.scu import pool as scu_pool
 from explorer import audit, failures, logs
-from explorer.errors import JobQueueUnavailable
+from explorer.errors import JobQueueUnavailable, PharosError
 from explorer.index import instances_of
 
 logger = logging.getLogger("dicomnet.jobs")
@@ -161,18 +161,31 @@ def execute(job_id):
         else:
             _finish(job, began, state=Job.FAILURE, code=CANCELED_CODE, description=CANCELED_TEXT)
     except JobFailed as failure:
-        _finish(job, began, state=Job.FAILURE, code=NETWORK_CODE, description=NETWORK_TEXT,
-                details=str(failure), content=failure.content)
-    except Exception as error:  # every failure ends the job with its error, never Running
-        network = isinstance(error, ScuError)
-        logger.warning("Job %s (%s) failed: %s", job.id, job.type, error, exc_info=not network)
         _finish(
             job,
             began,
             state=Job.FAILURE,
-            code=NETWORK_CODE if network else INTERNAL_CODE,
-            description=NETWORK_TEXT if network else INTERNAL_TEXT,
+            code=NETWORK_CODE,
+            description=NETWORK_TEXT,
+            details=str(failure),
+            content=failure.content,
+        )
+    except Exception as error:  # every failure ends the job with its error, never Running
+        network = isinstance(error, ScuError)
+        told = isinstance(error, PharosError)  # an error Orthanc names: its code and text
+        logger.warning("Job %s (%s) failed: %s", job.id, job.type, error, exc_info=not (network or told))
+        code, description = (NETWORK_CODE, NETWORK_TEXT) if network else (INTERNAL_CODE, INTERNAL_TEXT)
+        if told:
+            code, description = error.orthanc_status, error.orthanc_error
+        _finish(
+            job,
+            began,
+            state=Job.FAILURE,
+            code=code,
+            description=description,
             details=str(error),
+            # What the job had done when it failed, for those that tell it (job_content).
+            content=getattr(error, "job_content", None),
         )
     else:
         _finish(job, began, state=Job.SUCCESS, content=content, progress=100)

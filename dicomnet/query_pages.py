@@ -238,8 +238,11 @@ def answer_title(level_name, answer):
     """How an answer is named in messages: “DOE, JOHN · Chest CT” or “series 2 · CT · Axial”."""
     s = simplified(answer)
     if level_name == "Series":
-        parts = [f"#{_text(s, 'SeriesNumber')}" if _text(s, "SeriesNumber") else "", _text(s, "Modality"),
-                 _text(s, "SeriesDescription")]
+        parts = [
+            f"#{_text(s, 'SeriesNumber')}" if _text(s, "SeriesNumber") else "",
+            _text(s, "Modality"),
+            _text(s, "SeriesDescription"),
+        ]
         return "series " + (" · ".join(p for p in parts if p) or _text(s, "SeriesInstanceUID"))
     parts = [person_name(_text(s, "PatientName")), _text(s, "StudyDescription") or format_date(_text(s, "StudyDate"))]
     return "study " + (" · ".join(p for p in parts if p) or _text(s, "StudyInstanceUID"))

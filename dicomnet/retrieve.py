@@ -47,10 +47,10 @@ from pynetdicom.sop_class import (
 )
 
 from dicomnet import access, tls
-from dicomnet.transcoding import to_explicit_little_endian
 from dicomnet.wire.move_answer import MoveAnswer, identifier_of
 from explorer import audit, index, storage
 from explorer.levels import BY_QUERY_LEVEL
+from explorer.transcoding import to_explicit_little_endian
 
 logger = logging.getLogger("dicomnet")
 

@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from dicomnet.api import exports, jobs, metrics
+from dicomnet.api import exports, jobs, metrics, modifications
 from dicomnet.api import modalities as api
 from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
-from explorer.rights import CLEAR_CHANGES, JOBS, MODALITIES, QUERY_RETRIEVE, SEND, VIEW
+from explorer.rights import CLEAR_CHANGES, JOBS, MODALITIES, MODIFY, QUERY_RETRIEVE, SEND, VIEW
 
 urlpatterns = [
     path("modalities", endpoint(GET=VIEW(api.list_modalities))),
@@ -31,7 +31,14 @@ urlpatterns = [
     path("tools/metrics", endpoint(GET=VIEW(metrics.enabled))),
     path("tools/metrics-prometheus", endpoint(GET=VIEW(metrics.prometheus))),
     path("jobs/<str:job_id>", endpoint(GET=VIEW(jobs.show_job))),
+    path("studies/<str:public_id>/merge", endpoint(POST=MODIFY(modifications.merge))),
+    path("studies/<str:public_id>/split", endpoint(POST=MODIFY(modifications.split))),
+    path("tools/bulk-modify", endpoint(POST=MODIFY(modifications.bulk_modify))),
+    path("tools/bulk-anonymize", endpoint(POST=MODIFY(modifications.bulk_anonymize))),
 ]
+# Modify and anonymize a patient, study or series: a job (an instance's answer a file, explorer/api).
+for route, kwargs, action in modifications.routes():
+    urlpatterns.append(path(route, endpoint(POST=MODIFY(getattr(modifications, action))), kwargs))
 for part in ("level", "modality", "query", "dropped-keys"):
     urlpatterns.append(path(f"queries/<str:query_id>/{part}", endpoint(GET=VIEW(ops.query_part)), {"part": part}))
 for action in ("cancel", "pause", "resume", "resubmit"):

@@ -185,6 +185,26 @@ def _json_text(value):
     return orjson.dumps(value).decode()
 
 
+@dataclass(frozen=True)
+class Link:
+    """Orthanc's ModifiedFrom or AnonymizedFrom metadata of an instance made by /modify or
+    /anonymize, and of its parents: what each level was made from."""
+
+    field: str  # "modified_from" or "anonymized_from"
+    sources: tuple  # public ids: patient, study, series, instance; None where the id is unchanged
+
+
+LINK_FIELDS = ("modified_from", "anonymized_from")
+
+
+def _link_parents(cursor, parents, link):
+    # Orthanc sets the metadata at each store; the guard spares the write once it is set.
+    for model, pk, source in zip((Patient, Study, Series), parents.pks, link.sources[:3]):
+        if source:
+            table, column = model._meta.db_table, connection.ops.quote_name(link.field)
+            cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s AND {column} <> %s", [source, pk, source])
+
+
 def _replace_existing(public_id):
     """Overwrite mode: remove the indexed copy; returns its file uuid (deleted after commit)."""
     existing = Instance.objects.select_for_update().filter(public_id=public_id).first()
@@ -194,44 +214,53 @@ def _replace_existing(public_id):
     return existing.file_uuid
 
 
-def add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite=False):
-    """Index a parsed instance whose file is already stored. Raises DuplicateInstance.
-    Returns the file uuid of the copy it replaced (overwrite mode), or None."""
+def add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite=False, link=None):
+    """Index a parsed instance whose file is already stored, with its Link if it was made
+    from another. Raises DuplicateInstance. Returns the file uuid of the copy it replaced
+    (overwrite mode), or None."""
     now = timezone.now()
     try:
         with transaction.atomic():
-            return _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now)
+            return _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now, link)
     except IntegrityError as exc:
         # The same SOP instance stored by a concurrent arrival: its INSERT failed on the
         # unique public id and the whole transaction was rolled back.
         raise DuplicateInstance(parsed.ids[3]) from exc
 
 
-def _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now):
+def _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now, link):
     replaced_file_uuid = _replace_existing(parsed.ids[3]) if overwrite else None
     tags = parsed.main_tags["Instance"]
+    linked = {link.field: link.sources[3] or ""} if link is not None else {}
     with connection.cursor() as cursor:
         parents = _parents(cursor, parsed, now)
-        _insert(cursor, Instance, [{
-            "public_id": parsed.ids[3],
-            "series": parents.pks[2],
-            "main_tags": tags,
-            "last_update": now,
-            "sop_instance_uid": parsed.identifiers["SOPInstanceUID"],
-            "index_in_series": _int_or_none(tags.get("InstanceNumber", tags.get("ImageIndex"))),
-            "file_uuid": file_uuid,
-            "file_size": file_size,
-            "file_md5": file_md5,
-            "transfer_syntax_uid": parsed.transfer_syntax_uid,
-            "sop_class_uid": parsed.sop_class_uid,
-            "dataset": JsonText(parsed.json_text),
-            "received_at": now,
-            "origin": origin.kind,
-            "remote_aet": origin.remote_aet,
-            "called_aet": origin.called_aet,
-            "remote_ip": origin.remote_ip,
-            "http_username": origin.username,
-        }])
+        _insert(
+            cursor,
+            Instance,
+            [
+                linked
+                | {
+                    "public_id": parsed.ids[3],
+                    "series": parents.pks[2],
+                    "main_tags": tags,
+                    "last_update": now,
+                    "sop_instance_uid": parsed.identifiers["SOPInstanceUID"],
+                    "index_in_series": _int_or_none(tags.get("InstanceNumber", tags.get("ImageIndex"))),
+                    "file_uuid": file_uuid,
+                    "file_size": file_size,
+                    "file_md5": file_md5,
+                    "transfer_syntax_uid": parsed.transfer_syntax_uid,
+                    "sop_class_uid": parsed.sop_class_uid,
+                    "dataset": JsonText(parsed.json_text),
+                    "received_at": now,
+                    "origin": origin.kind,
+                    "remote_aet": origin.remote_aet,
+                    "called_aet": origin.called_aet,
+                    "remote_ip": origin.remote_ip,
+                    "http_username": origin.username,
+                }
+            ],
+        )
         # Orthanc's order: the instance first, then each parent that is new.
         changes = [("NewInstance", levels.INSTANCE, parsed.ids[3])]
         for is_new, level, public_id in zip(
@@ -239,12 +268,18 @@ def _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now
         ):
             if is_new:
                 changes.append((f"New{level.name}", level, public_id))
-        _insert(cursor, Change, [
-            {"change_type": kind, "resource_type": level.name, "public_id": public_id, "date": now}
-            for kind, level, public_id in changes
-        ])
+        _insert(
+            cursor,
+            Change,
+            [
+                {"change_type": kind, "resource_type": level.name, "public_id": public_id, "date": now}
+                for kind, level, public_id in changes
+            ],
+        )
         if replaced_file_uuid is not None:
             transaction.on_commit(lambda: storage.delete(replaced_file_uuid))
+        if link is not None:
+            _link_parents(cursor, parents, link)
         _touch(cursor, parents, now)
     return replaced_file_uuid
 
@@ -341,6 +376,39 @@ def delete(level, resource):
             parent, parent_level = next_parent, levels.parent_of(parent_level)
         transaction.on_commit(lambda: [storage.delete(u) for u in file_uuids])
     return (parent_level, parent) if parent is not None else None
+
+
+CHUNK = 500  # ids per IN (…) clause: SQLite limits the parameters of a query
+
+
+def delete_instances(public_ids):
+    """Delete these instances, then their series, studies and patients left empty, in one
+    transaction; the files go after the commit. Unknown ids are ignored."""
+    public_ids = list(public_ids)
+    with transaction.atomic():
+        file_uuids, series_pks = [], set()
+        for start in range(0, len(public_ids), CHUNK):
+            chunk = public_ids[start : start + CHUNK]
+            rows = Instance.objects.filter(public_id__in=chunk).values_list("pk", "file_uuid", "series_id")
+            pks = [pk for pk, _, _ in rows]
+            file_uuids += [file_uuid for _, file_uuid, _ in rows]
+            series_pks |= {series for _, _, series in rows}
+            Change.objects.filter(resource_type=levels.INSTANCE.name, public_id__in=chunk).delete()
+            Instance.objects.filter(pk__in=pks).delete()
+        parents = series_pks
+        for model, child_field, parent_field in (
+            (Series, "instances", "study_id"),
+            (Study, "series", "patient_id"),
+            (Patient, "studies", None),
+        ):
+            empty = model.objects.filter(pk__in=parents, **{f"{child_field}__isnull": True})
+            rows = list(empty.values_list("pk", "public_id", *([parent_field] if parent_field else [])))
+            if not rows:
+                break
+            Change.objects.filter(resource_type=model.__name__, public_id__in=[r[1] for r in rows]).delete()
+            model.objects.filter(pk__in=[r[0] for r in rows]).delete()
+            parents = {r[2] for r in rows} if parent_field else set()
+        transaction.on_commit(lambda: [storage.delete(u) for u in file_uuids])
 
 
 # From a resource of a level, the path to it from the models of the levels below.

@@ -43,16 +43,17 @@ class StoreResult:
         return self.ids[3]
 
 
-def store_instance(data, origin, overwrite=None):
+def store_instance(data, origin, overwrite=None, link=None):
     """Store and index one DICOM file given as bytes.
 
     A file without the preamble or without a file meta header is stored as a Part 10 file,
-    its data set bytes unchanged (dicom.as_part10). Raises BadFileFormat for input that
+    its data set bytes unchanged (dicom.as_part10). `link` (index.Link) records what a
+    modified or anonymized instance was made from. Raises BadFileFormat for input that
     cannot be indexed, StorageFailure or DatabaseFailure when the server cannot keep it.
     """
     data = dicom.as_part10(data)
     write, md5 = (lambda: storage.write(data)), (lambda: hashlib.md5(data).hexdigest())
-    return _store(data, origin, overwrite, write, len(data), md5)
+    return _store(data, origin, overwrite, write, len(data), md5, link)
 
 
 def store_instance_file(path, origin, overwrite=None):
@@ -83,7 +84,7 @@ def _md5_of_file(path):
     return digest.hexdigest()
 
 
-def _store(source, origin, overwrite, write_file, size, md5):
+def _store(source, origin, overwrite, write_file, size, md5, link=None):
     if overwrite is None:
         overwrite = settings.PHAROS_OVERWRITE_INSTANCES
     parsed = dicom.parse(source)
@@ -92,7 +93,7 @@ def _store(source, origin, overwrite, write_file, size, md5):
     file_md5 = md5()
     file_uuid = write_file()
     try:
-        index.add_instance(parsed, file_uuid, size, file_md5, origin, overwrite=overwrite)
+        index.add_instance(parsed, file_uuid, size, file_md5, origin, overwrite=overwrite, link=link)
     except index.DuplicateInstance:
         storage.delete(file_uuid)
         return already

@@ -19,6 +19,10 @@ class Resource(models.Model):
     public_id = models.CharField(max_length=44, unique=True)
     main_tags = models.JSONField(default=dict)
     last_update = models.DateTimeField(default=timezone.now)
+    # Orthanc's ModifiedFrom and AnonymizedFrom metadata: the public id of the resource this
+    # one was made from by /modify or /anonymize ("" when none). A resource may hold both.
+    modified_from = models.CharField(max_length=44, blank=True, default="")
+    anonymized_from = models.CharField(max_length=44, blank=True, default="")
 
     class Meta:
         abstract = True
@@ -124,6 +128,14 @@ class RuntimeSetting(models.Model):
 
     name = models.CharField(max_length=64, primary_key=True)
     value = models.JSONField()
+
+
+class GlobalSequence(models.Model):
+    """A counter shared by every process, as Orthanc's global properties that count
+    (AnonymizationSequence: the N of "Anonymized<N>"). Incremented under a row lock."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.BigIntegerField(default=0)
 
 
 class Rights(models.Model):

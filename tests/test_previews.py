@@ -439,7 +439,7 @@ def test_an_image_without_pixel_representation_is_read_unsigned_as_dcmtk_reads_i
 
 @needs_tool("dcmdjpeg")
 def test_transcoding_decompresses_what_only_gdcm_decodes(tmp_path):
-    from dicomnet.transcoding import to_explicit_little_endian
+    from explorer.transcoding import to_explicit_little_endian
 
     decompressed = tmp_path / "dcmtk.dcm"
     subprocess.run(["dcmdjpeg", sample_path("JPEG-lossy.dcm"), str(decompressed)], check=True, capture_output=True)

@@ -52,5 +52,3 @@ def job_action(request, job_id, action):
     job = _job(job_id)
     getattr(jobs, action)(job)
     return json_response({})
-
-

@@ -161,8 +161,9 @@ def query_part(request, query_id, part):
         # Orthanc answers these two as plain text.
         return HttpResponse(getattr(stored, part), content_type="text/plain")
     if part == "query":
-        return json_response(query_in_format(stored.query, simplify=flag(request, "simplify"),
-                                             short=flag(request, "short")))
+        return json_response(
+            query_in_format(stored.query, simplify=flag(request, "simplify"), short=flag(request, "short"))
+        )
     return json_response(stored.dropped_keys)
 
 

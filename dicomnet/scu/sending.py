@@ -21,9 +21,9 @@ from dicomnet.scu.association import (
     report,
     status_text,
 )
-from dicomnet.transcoding import to_explicit_little_endian
 from dicomnet.wire import config as wire_config
 from explorer import storage
+from explorer.transcoding import to_explicit_little_endian
 
 logger = logging.getLogger("dicomnet")
 

@@ -1,5 +1,6 @@
 """GET /{level}/{id}/metadata[/{name}]: the metadata Orthanc records for each resource,
-answered from the index (no user metadata: nothing can be written here yet)."""
+answered from the index (no user metadata: nothing can be written here yet), in Orthanc's
+order (its metadata numbers)."""
 
 import hashlib
 
@@ -29,6 +30,7 @@ def _instance_metadata(instance):
         found["IndexInSeries"] = lambda: str(instance.index_in_series)
     found["ReceptionDate"] = lambda: timestamp(instance.received_at)
     found["RemoteAET"] = lambda: instance.remote_aet
+    found |= _links(instance)
     found["Origin"] = lambda: instance.origin
     if instance.transfer_syntax_uid:
         found["TransferSyntax"] = lambda: instance.transfer_syntax_uid
@@ -47,10 +49,21 @@ def _instance_metadata(instance):
     return found
 
 
+def _links(resource):
+    """ModifiedFrom and AnonymizedFrom (Orthanc's metadata 5 and 6), when the resource has them."""
+    found = {}
+    if resource.modified_from:
+        found["ModifiedFrom"] = lambda: resource.modified_from
+    if resource.anonymized_from:
+        found["AnonymizedFrom"] = lambda: resource.anonymized_from
+    return found
+
+
 def _series_metadata(series):
     latest = series.instances.order_by("-received_at", "-id").first()
     return {
         "RemoteAET": lambda: latest.remote_aet if latest else "",
+        **_links(series),
         "LastUpdate": lambda: timestamp(series.last_update),
     }
 
@@ -61,7 +74,7 @@ def metadata_of(level, resource):
         return _instance_metadata(resource)
     if level is levels.SERIES:
         return _series_metadata(resource)
-    return {"LastUpdate": lambda: timestamp(resource.last_update)}
+    return _links(resource) | {"LastUpdate": lambda: timestamp(resource.last_update)}
 
 
 def list_metadata(request, level, public_id):

@@ -68,12 +68,32 @@ def _children_ids(child_model, parent_field, parent_pks):
     return children
 
 
+LINKS = ("modified_from", "anonymized_from")
 ROW_FIELDS = {
-    levels.PATIENT: ("id", "public_id", "main_tags", "last_update"),
-    levels.STUDY: ("id", "public_id", "main_tags", "last_update", "patient__public_id", "patient_main_tags"),
-    levels.SERIES: ("id", "public_id", "main_tags", "last_update", "study__public_id"),
-    levels.INSTANCE: ("id", "public_id", "main_tags", "file_size", "file_uuid", "index_in_series", "series__public_id"),
+    levels.PATIENT: ("id", "public_id", "main_tags", "last_update", *LINKS),
+    levels.STUDY: ("id", "public_id", "main_tags", "last_update", "patient__public_id", "patient_main_tags", *LINKS),
+    levels.SERIES: ("id", "public_id", "main_tags", "last_update", "study__public_id", *LINKS),
+    levels.INSTANCE: (
+        "id",
+        "public_id",
+        "main_tags",
+        "file_size",
+        "file_uuid",
+        "index_in_series",
+        "series__public_id",
+        *LINKS,
+    ),
 }
+
+
+def _add_links(rows, answers):
+    # Orthanc adds ModifiedFrom / AnonymizedFrom at the top level when the metadata exists.
+    for row, answer in zip(rows, answers):
+        if row["modified_from"]:
+            answer["ModifiedFrom"] = row["modified_from"]
+        if row["anonymized_from"]:
+            answer["AnonymizedFrom"] = row["anonymized_from"]
+    return answers
 
 
 def _rows(level, resources):
@@ -100,18 +120,21 @@ def describe_many(level, resources, short=False):
     rows = _rows(level, resources)
     pks = [row["id"] for row in rows]
     if level is levels.INSTANCE:
-        return [
-            {
-                "FileSize": row["file_size"],
-                "FileUuid": str(row["file_uuid"]),
-                "ID": row["public_id"],
-                "IndexInSeries": row["index_in_series"],
-                "MainDicomTags": tags_out(row["main_tags"], short),
-                "ParentSeries": row["series__public_id"],
-                "Type": "Instance",
-            }
-            for row in rows
-        ]
+        return _add_links(
+            rows,
+            [
+                {
+                    "FileSize": row["file_size"],
+                    "FileUuid": str(row["file_uuid"]),
+                    "ID": row["public_id"],
+                    "IndexInSeries": row["index_in_series"],
+                    "MainDicomTags": tags_out(row["main_tags"], short),
+                    "ParentSeries": row["series__public_id"],
+                    "Type": "Instance",
+                }
+                for row in rows
+            ],
+        )
     stable_before = timezone.now() - timedelta(seconds=settings.PHAROS_STABLE_AGE)
     out = [
         {
@@ -143,7 +166,7 @@ def describe_many(level, resources, short=False):
             answer["Instances"] = instances[row["id"]]
             answer["ParentStudy"] = row["study__public_id"]
             answer["Status"] = series_status(expected[row["id"]], indexes[row["id"]])
-    return out
+    return _add_links(rows, out)
 
 
 def _indexes_in_series(series_pks):

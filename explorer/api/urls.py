@@ -4,9 +4,9 @@ of a route names the right it needs (explorer/rights.py): GET=VIEW(handler)."""
 from django.urls import path
 
 from explorer import levels
-from explorer.api import attachments, images, instances, metadata, resources, runtime, system, tools
+from explorer.api import attachments, bulk, images, instances, metadata, modification, resources, runtime, system, tools
 from explorer.api.base import endpoint
-from explorer.rights import CLEAR_CHANGES, DELETE, SETTINGS, UPLOAD, VIEW
+from explorer.rights import CLEAR_CHANGES, DELETE, MODIFY, SETTINGS, UPLOAD, VIEW
 
 urlpatterns = [
     path("system", endpoint(GET=VIEW(system.system))),
@@ -33,6 +33,8 @@ urlpatterns = [
     # Creating an instance stores new data, as an upload does; nothing stored is changed.
     path("tools/create-dicom", endpoint(POST=UPLOAD(tools.create_dicom))),
     path("tools/create-archive", endpoint(POST=VIEW(resources.create_archive))),
+    path("tools/bulk-content", endpoint(POST=VIEW(bulk.bulk_content))),
+    path("tools/bulk-delete", endpoint(POST=DELETE(bulk.bulk_delete))),
     path("tools/now", endpoint(GET=VIEW(system.now))),
     path("tools/now-local", endpoint(GET=VIEW(system.now_local))),
     path(
@@ -45,6 +47,8 @@ urlpatterns = [
     path("instances/<str:public_id>/tags", endpoint(GET=VIEW(instances.tags_view))),
     path("instances/<str:public_id>/simplified-tags", endpoint(GET=VIEW(instances.simplified_tags))),
     path("instances/<str:public_id>/header", endpoint(GET=VIEW(instances.header))),
+    path("instances/<str:public_id>/modify", endpoint(POST=MODIFY(modification.modify_instance))),
+    path("instances/<str:public_id>/anonymize", endpoint(POST=MODIFY(modification.anonymize_instance))),
     path("instances/<str:public_id>/content", endpoint(GET=VIEW(instances.content))),
     path("instances/<str:public_id>/content/<path:path>", endpoint(GET=VIEW(instances.content))),
     path("instances/<str:public_id>/frames", endpoint(GET=VIEW(images.frames))),

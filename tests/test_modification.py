@@ -1,0 +1,170 @@
+"""explorer/modification.py: what /modify does to a data set, and the bodies it refuses, each
+compared with Orthanc 1.10.1's answer on the same file and body (tests/orthanc_modification.json);
+and POST /instances/{id}/modify, which answers the modified file and stores nothing."""
+
+import io
+
+import pydicom
+import pytest
+
+from explorer import levels
+from explorer.errors import PharosError
+from explorer.models import Instance
+from explorer.modification import Modification
+from tests.conftest import CT_SMALL_IDS, dicom_bytes, upload
+from tests.modification_cases import ORTHANC, cases, expected, outcome
+
+pytestmark = pytest.mark.django_db
+INSTANCE = CT_SMALL_IDS["instance"]
+LEVELS = {"instances": None, "series": levels.SERIES, "studies": levels.STUDY, "patients": levels.PATIENT}
+
+
+@pytest.mark.parametrize("case", cases("modify"))
+def test_a_modification_changes_what_orthanc_changes(case):
+    assert outcome(case) == expected(case)
+
+
+def ct(**changes):
+    dataset = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
+    for keyword, value in changes.items():
+        setattr(dataset, keyword, value)
+    return dataset
+
+
+def test_the_identifiers_below_the_modified_level_are_new_and_shared_by_the_resource():
+    first, second = ct(), ct(SOPInstanceUID="1.2.3.4.5")
+    study, series = first.StudyInstanceUID, first.SeriesInstanceUID
+    modification = Modification.from_modify_body(levels.SERIES, {"Replace": {"SeriesDescription": "new"}})
+    modification.apply(first)
+    modification.apply(second)
+    assert first.StudyInstanceUID == second.StudyInstanceUID == study
+    assert first.SeriesInstanceUID == second.SeriesInstanceUID != series
+    assert first.SOPInstanceUID != second.SOPInstanceUID
+    assert first.file_meta.MediaStorageSOPInstanceUID == first.SOPInstanceUID
+    assert second.SeriesDescription == "new"
+
+
+@pytest.mark.parametrize(
+    "level, changed",
+    [
+        (levels.PATIENT, {"StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"}),
+        (levels.STUDY, {"StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"}),
+        (levels.SERIES, {"SeriesInstanceUID", "SOPInstanceUID"}),
+        (levels.INSTANCE, {"SOPInstanceUID"}),
+    ],
+)
+def test_each_level_renews_the_uids_below_it(level, changed):
+    dataset = ct()
+    before = {k: dataset[k].value for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")}
+    body = {"Replace": {"PatientID": "other"}, "Force": True} if level is levels.PATIENT else {}
+    Modification.from_modify_body(level, body).apply(dataset)
+    assert {k for k, v in before.items() if dataset[k].value != v} == changed
+
+
+def test_keep_holds_an_identifier():
+    dataset = ct()
+    uid = dataset.SOPInstanceUID
+    Modification.from_modify_body(levels.INSTANCE, {"Keep": ["SOPInstanceUID"], "Force": True}).apply(dataset)
+    assert dataset.SOPInstanceUID == uid
+
+
+def test_the_pixel_data_is_left_as_it_was():
+    dataset = ct()
+    pixels = dataset.get_item(0x7FE00010).value
+    Modification.from_modify_body(levels.STUDY, {"Replace": {"PatientName": "A^B"}}).apply(dataset)
+    assert dataset.get_item(0x7FE00010).value is pixels
+
+
+def test_the_job_options_are_read():
+    body = {"KeepSource": False, "Transcode": "1.2.840.10008.1.2.4.80", "Asynchronous": True, "Priority": 3}
+    modification = Modification.from_modify_body(levels.STUDY, {**body, "Permissive": True})
+    assert not modification.keep_source and modification.asynchronous and modification.permissive
+    assert (modification.transcode, modification.priority, modification.level) == (body["Transcode"], 3, levels.STUDY)
+    assert not modification.is_anonymization
+    assert not Modification.from_modify_body(levels.STUDY, {"Asynchronous": True, "Synchronous": True}).asynchronous
+
+
+def _refusal(case):
+    try:
+        if case["op"] == "anonymize":
+            Modification.from_anonymize_body(LEVELS[case["level"]], case["body"], patient_name="Anonymized1")
+        else:
+            Modification.from_modify_body(LEVELS[case["level"]], case["body"])
+    except PharosError as error:
+        return error
+    return None
+
+
+@pytest.mark.parametrize("case", ORTHANC["errors"], ids=lambda c: f"{c['level']}-{c['op']}-{c['body']}")
+def test_a_bad_body_is_refused_as_orthanc_refuses_it(case):
+    error = _refusal(case)
+    assert error is not None
+    answer = case["answer"]
+    if answer["OrthancStatus"] == 27:
+        # An unknown tag name: Orthanc answers 500; it is the client's mistake, so 400 here.
+        assert (error.http_status, error.orthanc_status) == (400, 27)
+        return
+    assert (error.http_status, error.orthanc_status, error.orthanc_error) == (
+        answer["HttpStatus"],
+        answer["OrthancStatus"],
+        answer["OrthancError"],
+    )
+    if "Details" in answer:
+        assert error.details == answer["Details"]
+
+
+# ---------------------------------------------------------------- POST /instances/{id}/modify
+
+
+def test_the_instance_route_answers_the_modified_file_and_stores_nothing(api):
+    upload(api, dicom_bytes("CT_small.dcm"))
+    response = api.post(
+        f"/instances/{INSTANCE}/modify",
+        {"Replace": {"PatientName": "Doe^Jane"}, "Remove": ["StationName"]},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/dicom"
+    modified = pydicom.dcmread(io.BytesIO(response.content))
+    original = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
+    assert str(modified.PatientName) == "Doe^Jane" and "StationName" not in modified
+    assert modified.SeriesInstanceUID == original.SeriesInstanceUID
+    assert modified.SOPInstanceUID != original.SOPInstanceUID
+    assert modified.file_meta.MediaStorageSOPInstanceUID == modified.SOPInstanceUID
+    assert Instance.objects.count() == 1
+
+
+def test_the_instance_route_with_patient_id_renews_every_uid(api):
+    upload(api, dicom_bytes("CT_small.dcm"))
+    body = {"Replace": {"PatientID": "other"}, "Force": True}
+    response = api.post(f"/instances/{INSTANCE}/modify", body, content_type="application/json")
+    modified = pydicom.dcmread(io.BytesIO(response.content))
+    original = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
+    assert modified.PatientID == "other"
+    assert modified.StudyInstanceUID != original.StudyInstanceUID
+
+
+@pytest.mark.parametrize(
+    "body, status, details",
+    [
+        (
+            {"Replace": {"StudyInstanceUID": "1.2"}},
+            400,
+            'Marking tag "StudyInstanceUID" as to be replaced requires the "Force" option to be set to true',
+        ),
+        (None, 400, None),
+        ({"Force": 1}, 400, 'Member "Force" should be a Boolean value'),
+    ],
+)
+def test_the_instance_route_answers_orthancs_errors(api, body, status, details):
+    upload(api, dicom_bytes("CT_small.dcm"))
+    data = "" if body is None else body
+    response = api.post(f"/instances/{INSTANCE}/modify", data, content_type="application/json")
+    assert response.status_code == status
+    assert response.json().get("Details") == details
+
+
+def test_an_unknown_instance_is_a_json_404(api):
+    response = api.post("/instances/nope/modify", {}, content_type="application/json")
+    assert response.status_code == 404
+    assert response.json()["Message"] == "Unknown resource"

@@ -114,16 +114,24 @@ def storage_context(sop_class, syntaxes):
     return context
 
 
-def acceptor_contexts(abstract_syntaxes, syntaxes, unknown_accepted):
+def acceptor_contexts(abstract_syntaxes, syntaxes, unknown_accepted, retrieved=frozenset()):
     """The presentation contexts the server supports on an association whose peer proposes
     `abstract_syntaxes`: the services, and storage for those storage_classes_among takes, in
-    `syntaxes`. Negotiation only reads them: they are shared between associations."""
+    `syntaxes`. Negotiation only reads them: they are shared between associations.
+
+    `retrieved` are the SOP classes the peer asks to receive (the SCP role, for C-GET): there
+    the server sends, so it prefers the uncompressed syntaxes, which it can write from any
+    stored file, to a compressed one it could only reach by transcoding, if at all (a 16-bit
+    CT into JPEG Baseline)."""
     contexts = list(service_contexts())
     if syntaxes:
         syntaxes = tuple(syntaxes)
+        sending = tuple(
+            [uid for uid in UNCOMPRESSED if uid in syntaxes] + [u for u in syntaxes if u not in UNCOMPRESSED]
+        )
         for uid in storage_classes_among(abstract_syntaxes, unknown_accepted):
             try:
-                contexts.append(storage_context(uid, syntaxes))
+                contexts.append(storage_context(uid, sending if uid in retrieved else syntaxes))
             except ValueError:  # an unknown abstract syntax that is no valid UID: refused
                 continue
     return contexts

@@ -13,18 +13,31 @@ from dicomnet import jobs
 from dicomnet.models import Job
 from explorer import audit, levels, resource_changes, study_changes
 from explorer.errors import BadRequest, PharosError
+from explorer.modification import Modification
 
 MODIFICATION = "ResourceModification"
 MERGE = "MergeStudy"
 SPLIT = "SplitStudy"
 
 
-def _modification(level, body, anonymize):
-    from explorer.modification import Modification
+PATIENT_NAME = 0x00100010
 
+
+def _modification(level, body, anonymize, patient_name=None):
     if anonymize:
-        return Modification.from_anonymize_body(level, body)
+        return Modification.from_anonymize_body(level, body, patient_name=patient_name)
     return Modification.from_modify_body(level, body)
+
+
+def _checked(level, body, anonymize):
+    """The body checked (BadRequest with Orthanc's message), as parameters: with the patient's
+    name an anonymization gives (Anonymized<N>, counted once, when the job is asked for, as
+    Orthanc does; a resubmitted job keeps it)."""
+    modification = _modification(level, body, anonymize)
+    checked = {"Level": level.name, "Body": body, "IsAnonymization": bool(anonymize)}
+    if anonymize:
+        checked["PatientName"] = modification._replacements.get(PATIENT_NAME)
+    return checked
 
 
 def _who(username):
@@ -56,16 +69,8 @@ def change_parameters(level, public_id, body, anonymize, username=""):
 
     if index.get(level, public_id) is None:
         raise UnknownResource(f"Unknown {level.name.lower()}: {public_id}")
-    _modification(level, body, anonymize)  # checks the body
     username, remote_ip = _who(username)
-    return {
-        "Level": level.name,
-        "Resource": public_id,
-        "Body": body,
-        "IsAnonymization": bool(anonymize),
-        "Username": username,
-        "RemoteIp": remote_ip,
-    }
+    return _checked(level, body, anonymize) | {"Resource": public_id, "Username": username, "RemoteIp": remote_ip}
 
 
 def submit_change(level, public_id, body, anonymize, username=""):
@@ -77,17 +82,9 @@ def submit_change(level, public_id, body, anonymize, username=""):
 
 def bulk_parameters(public_ids, body, anonymize, username=""):
     """The parameters of the ResourceModification job of /tools/bulk-modify or bulk-anonymize."""
-    level = _bulk_level(body, anonymize)
-    _modification(level, body, anonymize)  # checks the body
     username, remote_ip = _who(username)
-    return {
-        "Level": level.name,
-        "Resources": list(public_ids),
-        "Body": body,
-        "IsAnonymization": bool(anonymize),
-        "Username": username,
-        "RemoteIp": remote_ip,
-    }
+    checked = _checked(_bulk_level(body, anonymize), body, anonymize)
+    return checked | {"Resources": list(public_ids), "Username": username, "RemoteIp": remote_ip}
 
 
 def _bulk_level(body, anonymize):
@@ -110,7 +107,7 @@ def _bulk_level(body, anonymize):
 def modification_job(job, progress, should_stop):
     p = job.parameters
     level = levels.level_named(p["Level"])
-    modification = _modification(level, p["Body"], p["IsAnonymization"])
+    modification = _modification(level, p["Body"], p["IsAnonymization"], p.get("PatientName"))
     who = {"username": p.get("Username", ""), "remote_ip": p.get("RemoteIp", "")}
     if "Resources" in p:
         return resource_changes.change_resources(p["Resources"], modification, progress, should_stop, **who)

@@ -50,7 +50,7 @@ from dicomnet import access, tls
 from dicomnet.wire.move_answer import MoveAnswer, identifier_of
 from explorer import audit, index, storage
 from explorer.levels import BY_QUERY_LEVEL
-from explorer.transcoding import to_explicit_little_endian
+from explorer.transcoding import TRANSCODING_TARGETS, best_syntax, transcode
 
 logger = logging.getLogger("dicomnet")
 
@@ -179,15 +179,23 @@ def stored_syntax(instance):
     return UID(instance.transfer_syntax_uid or ImplicitVRLittleEndian)
 
 
-def contexts_for(instances):
+def contexts_for(instances, allow_transcoding=True):
     """The presentation contexts to propose to a move destination: per SOP class one with
     the uncompressed syntaxes (so that transcoding has somewhere to go), then one per other
-    stored transfer syntax. The uncompressed ones come first: when the limit of 128 cuts
-    the list, every SOP class keeps a way through."""
+    stored transfer syntax, then, when transcoding is allowed, one per lossless compressed
+    syntax Pharos writes (for a destination that takes only those). The uncompressed ones
+    come first: when the limit of 128 cuts the list, every SOP class keeps a way through."""
     pairs = {(instance.sop_class_uid, stored_syntax(instance)) for instance in instances if instance.sop_class_uid}
     sop_classes = sorted({sop_class for sop_class, _ in pairs})
     contexts = [build_context(sop_class, list(UNCOMPRESSED)) for sop_class in sop_classes]
     contexts += [build_context(sop_class, syntax) for sop_class, syntax in sorted(pairs) if syntax not in UNCOMPRESSED]
+    if allow_transcoding:
+        contexts += [
+            build_context(sop_class, syntax)
+            for sop_class in sop_classes
+            for syntax in TRANSCODING_TARGETS
+            if (sop_class, syntax) not in pairs
+        ]
     if len(contexts) > MAX_CONTEXTS:
         logger.warning("C-MOVE: %d presentation contexts needed, only %d proposed", len(contexts), MAX_CONTEXTS)
     return contexts[:MAX_CONTEXTS]
@@ -209,8 +217,8 @@ def travels_as_stored(syntax, accepted):
 
 def dataset_to_send(instance, accepted, allow_transcoding=True):
     """The stored data set of an instance, ready for a peer that accepted these transfer
-    syntaxes for its SOP class: as stored when it can, otherwise decompressed (or turned
-    little endian) if transcoding is allowed. When the instance cannot travel, a stand-in
+    syntaxes for its SOP class: as stored when it can, otherwise, if transcoding is allowed,
+    transcoded to the best of them (explorer.transcoding.best_syntax). When the instance cannot travel, a stand-in
     that pynetdicom counts as a failed sub-operation (see `undeliverable`)."""
     if not accepted:
         return undeliverable(instance, "the peer accepted no presentation context for its SOP class")
@@ -225,12 +233,13 @@ def dataset_to_send(instance, accepted, allow_transcoding=True):
         return dataset
     if not allow_transcoding:
         return undeliverable(instance, f"the peer does not accept {syntax.name} and transcoding is not allowed")
-    if not accepted & LITTLE_ENDIAN_UNCOMPRESSED:
-        return undeliverable(instance, f"the peer accepts neither {syntax.name} nor an uncompressed transfer syntax")
+    target = best_syntax(syntax, accepted)
+    if target is None:
+        return undeliverable(instance, f"the peer accepts neither {syntax.name} nor a transfer syntax Pharos writes")
     try:
-        return to_explicit_little_endian(dataset)
-    except Exception as error:  # decoders raise anything: ValueError, RuntimeError, NotImplementedError…
-        return undeliverable(instance, f"it cannot be decoded from {syntax.name}: {error}")
+        return transcode(dataset, target)
+    except Exception as error:  # TranscodingError, or a decoder's own kind
+        return undeliverable(instance, f"it cannot be transcoded from {syntax.name} to {target.name}: {error}")
 
 
 def undeliverable(instance, reason):
@@ -371,7 +380,7 @@ def move(event):
     logger.info("C-MOVE from %s to %s: %d instances", requestor_aet(event), destination.aet, len(instances))
     audit.record_instances(audit.DICOM_MOVE, instances, **requestor(event), detail=f"to {destination.aet}")
     link = StoreAssociation(destination)
-    yield link.address(contexts_for(instances))
+    yield link.address(contexts_for(instances, destination.allow_transcoding))
     yield len(instances)
     yield from sub_operations(event, instances, link.syntaxes_for, destination.allow_transcoding)
 

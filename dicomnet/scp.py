@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
-from pynetdicom.pdu_primitives import A_ASSOCIATE
+from pynetdicom.pdu_primitives import A_ASSOCIATE, SCP_SCU_RoleSelectionNegotiation
 from pynetdicom.transport import ThreadedAssociationServer
 
 from dicomnet import access, contexts, limits, tls, wire
@@ -77,7 +77,12 @@ def negotiate_contexts(event):
         connections.close_all()
         syntaxes = contexts.accepted_transfer_syntaxes(settings.PHAROS_DICOM_ACCEPTED_TRANSFER_SYNTAXES)
         unknown_accepted = settings.PHAROS_DICOM_UNKNOWN_SOP_CLASS_ACCEPTED
-    supported = contexts.acceptor_contexts(proposed, syntaxes, unknown_accepted)
+    retrieved = {
+        str(item.sop_class_uid)
+        for item in primitive.user_information or []
+        if isinstance(item, SCP_SCU_RoleSelectionNegotiation) and item.scp_role
+    }
+    supported = contexts.acceptor_contexts(proposed, syntaxes, unknown_accepted, retrieved)
     serve_as_storage([str(cx.abstract_syntax) for cx in supported if cx.scp_role])
     event.assoc.acceptor.supported_contexts = supported
 

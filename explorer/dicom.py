@@ -118,8 +118,7 @@ def _check_not_truncated(dataset, size):
             if present < raw.length:
                 name = keyword_for_tag(tag) or str(tag)
                 raise BadFileFormat(
-                    f"The file is truncated: {name} {tag} announces {raw.length} bytes, "
-                    f"only {present} are present"
+                    f"The file is truncated: {name} {tag} announces {raw.length} bytes, only {present} are present"
                 )
 
 
@@ -221,8 +220,9 @@ def _meta_then_data_set(source):
     """The file meta elements at the start of `source` (a file; none for a bare data set) and
     where the data set begins. The meta group is always explicit VR little endian (PS3.10 7.1)."""
     source.seek(0)
-    meta = read_dataset(source, is_implicit_VR=False, is_little_endian=True,
-                        stop_when=lambda tag, vr, length: tag.group != 2)
+    meta = read_dataset(
+        source, is_implicit_VR=False, is_little_endian=True, stop_when=lambda tag, vr, length: tag.group != 2
+    )
     return meta, source.tell()
 
 
@@ -294,9 +294,7 @@ def parse(data):
     except InvalidDicomError as exc:
         raise BadFileFormat(f"Cannot parse an invalid DICOM file (size: {size} bytes): {exc}") from exc
     except Exception as exc:  # pydicom raises many kinds on damaged input
-        raise BadFileFormat(
-            f"Cannot parse the DICOM file (size: {size} bytes): {type(exc).__name__}: {exc}"
-        ) from exc
+        raise BadFileFormat(f"Cannot parse the DICOM file (size: {size} bytes): {type(exc).__name__}: {exc}") from exc
 
     missing = [k for k in IDENTIFIERS[1:] if not identifiers[k]]
     if missing:

@@ -193,7 +193,5 @@ class JumpForm(LabelsAboveForm):
     q = forms.CharField(
         label="Identifier",
         max_length=200,
-        widget=forms.TextInput(
-            attrs={"placeholder": "e.g. ACC-42 or 1.2.840.…", "autocomplete": "off"}
-        ),
+        widget=forms.TextInput(attrs={"placeholder": "e.g. ACC-42 or 1.2.840.…", "autocomplete": "off"}),
     )

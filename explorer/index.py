@@ -231,7 +231,8 @@ def add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite=False
 def _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now, link):
     replaced_file_uuid = _replace_existing(parsed.ids[3]) if overwrite else None
     tags = parsed.main_tags["Instance"]
-    linked = {link.field: link.sources[3] or ""} if link is not None else {}
+    # Every column is written: the INSERT goes around the ORM's defaults.
+    linked = dict.fromkeys(LINK_FIELDS, "") | ({link.field: link.sources[3] or ""} if link is not None else {})
     with connection.cursor() as cursor:
         parents = _parents(cursor, parsed, now)
         _insert(

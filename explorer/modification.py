@@ -8,88 +8,32 @@ then (anonymization only) the relationships inside sequences, then the paths int
 Nothing here decodes pixel data or copies it.
 """
 
-import base64
-import re
 import uuid
 
-from pydicom.datadict import dictionary_VR, private_dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 from pydicom.uid import UID, generate_uid
 
-from explorer import anonymization, levels
-from explorer.errors import BadFileFormat, BadRequest, ParameterOutOfRange, PharosError, UnknownDicomTag
+from explorer import anonymization, levels, transcoding
+from explorer.dicom_values import (
+    STRING_VRS,
+    BadParameterType,
+    check_value,
+    element_vr,
+    items_at,
+    make_element,
+    parse_path,
+    path_matches,
+)
+from explorer.errors import BadFileFormat, BadRequest, ParameterOutOfRange
 
 PATIENT_ID, PATIENT_NAME = 0x00100020, 0x00100010
 STUDY_UID, SERIES_UID, SOP_UID, SOP_CLASS_UID = 0x0020000D, 0x0020000E, 0x00080018, 0x00080016
 REFERENCED_SOP_INSTANCE_UID = 0x00081155
-REFERENCED_IMAGE_SEQUENCE, SOURCE_IMAGE_SEQUENCE = 0x00081140, 0x00082112
 # In RT-STRUCT, ReferencedFrameOfReferenceSequence / RTReferencedStudySequence /
 # ReferencedSOPInstanceUID holds a StudyInstanceUID (Orthanc, test_anonymize_relationships_5).
 RT_STUDY_REFERENCE = (0x30060010, 0x30060012)
 DATABASE_KEYS = frozenset((PATIENT_ID, STUDY_UID, SERIES_UID, SOP_UID))
 RANK = {levels.PATIENT: 0, levels.STUDY: 1, levels.SERIES: 2, levels.INSTANCE: 3}
-# DCMTK's isaString(): the VRs whose values Orthanc's visitor sees as text.
-STRING_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
-INT_VRS = {"US": int, "SS": int, "UL": int, "SL": int, "UV": int, "SV": int, "FL": float, "FD": float}
-_HEX_TAG = re.compile(r"^\(?([0-9a-fA-F]{4})[-,]?([0-9a-fA-F]{4})\)?$")
-_DATA_URI = re.compile(r"^data:[^;,]*;base64,", re.ASCII)
-
-
-class BadParameterType(PharosError):
-    http_status, orthanc_status, orthanc_error = 400, 5, "Bad type for a parameter"
-
-
-def parse_tag(text):
-    """Orthanc's DicomPath::ParseTag: "(gggg,eeee)", "gggg,eeee", "gggg-eeee", "ggggeeee" or a keyword."""
-    text = text.strip()
-    match = _HEX_TAG.match(text)
-    if match:
-        return int(match.group(1) + match.group(2), 16)
-    tag = tag_for_keyword(text) if text else None
-    if tag is None:
-        raise UnknownDicomTag(f'Unknown DICOM tag: "{text}"')
-    return tag
-
-
-def parse_path(text):
-    """A tag path as Orthanc 1.9.4+ (dcmodify's syntax): "Seq[0].Seq[*].Tag" ->
-    (((tag, index or None for *), ...), final tag)."""
-    tokens = text.split(".")
-    final = parse_tag(tokens[-1])
-    prefix = []
-    for token in tokens[:-1]:
-        left, bracket, right = token.partition("[")
-        if not bracket:
-            raise ParameterOutOfRange("Parent path doesn't contain an index")
-        if not left.strip():
-            raise ParameterOutOfRange("Parent path doesn't contain a tag")
-        right = right.strip()
-        if not right.endswith("]"):
-            raise ParameterOutOfRange("Parent path doesn't contain the end of the index")
-        tag = parse_tag(left)
-        index = right[:-1].strip()
-        if index == "*":
-            prefix.append((tag, None))
-        elif re.fullmatch(r"-?[0-9]+", index):
-            if int(index) < 0:
-                raise ParameterOutOfRange(f"Negative index in parent path: {index}")
-            prefix.append((tag, int(index)))
-        else:
-            raise ParameterOutOfRange(f"Not a valid index in parent path: [{right}")
-    return tuple(prefix), final
-
-
-def _path_matches(path, parents, tag):
-    """Orthanc's DicomPath::IsMatch: the path designates the element, or a sequence it is in."""
-    prefix, final = path
-    if len(parents) < len(prefix):
-        return False
-    for (pattern_tag, pattern_index), (parent_tag, parent_index) in zip(prefix, parents, strict=False):
-        if pattern_tag != parent_tag or (pattern_index is not None and pattern_index != parent_index):
-            return False
-    return (parents[len(prefix)][0] if len(parents) > len(prefix) else tag) == final
 
 
 def _boolean(body, name, default=False):
@@ -112,86 +56,6 @@ def _read_string(body, name):
     if not isinstance(body[name], str):
         raise BadFileFormat(f"String value expected in field: {name}")
     return body[name]
-
-
-def _bad_type(tag):
-    return BadParameterType(f"Bad Parameter type for tag {tag >> 16:04x},{tag & 0xFFFF:04x}")
-
-
-def _check_value(tag, value):
-    """A replacement is a string, null, or a list of items (objects, or [] for an empty item)."""
-    if value is None or isinstance(value, str):
-        return
-    if not isinstance(value, list) or not (tag & 0x10000 or _vr(tag, "") == "SQ"):
-        raise _bad_type(tag)
-    for item in value:
-        if isinstance(item, dict):
-            for name, child in item.items():
-                _check_value(parse_tag(name), child)
-        elif item != []:
-            raise BadParameterType()
-
-
-def _vr(tag, private_creator, existing=None):
-    if tag & 0x10000:
-        if existing is not None and existing.VR:
-            return existing.VR
-        try:
-            return private_dictionary_VR(tag, private_creator).split(" or ")[0]
-        except KeyError:
-            return "UN"
-    try:
-        return dictionary_VR(tag).split(" or ")[0]
-    except KeyError:
-        return existing.VR if existing is not None and existing.VR else "UN"
-
-
-def make_element(tag, value, private_creator="", existing=None):
-    """A data element from a JSON value of a body (Orthanc's FromDcmtkBridge::FromJson)."""
-    vr = _vr(tag, private_creator, existing)
-    if isinstance(value, list):
-        if vr != "SQ":
-            raise _bad_type(tag)
-        items = []
-        for item_value in value:
-            item = Dataset()
-            for name, child in (item_value or {}).items():
-                child_tag = parse_tag(name)
-                item[child_tag] = make_element(child_tag, child, private_creator)
-            items.append(item)
-        return DataElement(tag, vr, Sequence(items))
-    text = value or ""
-    if vr == "SQ":
-        if text:
-            raise _bad_type(tag)
-        return DataElement(tag, vr, Sequence())
-    if not text:
-        return DataElement(tag, vr, None)
-    if vr in INT_VRS:
-        try:
-            numbers = [INT_VRS[vr](part) for part in text.split("\\")]
-        except ValueError as exc:
-            raise BadParameterType(f"Bad value for tag {tag >> 16:04x},{tag & 0xFFFF:04x}: {text}") from exc
-        return DataElement(tag, vr, numbers[0] if len(numbers) == 1 else numbers)
-    if vr == "AT":
-        return DataElement(tag, vr, [parse_tag(part) for part in text.split("\\")])
-    if vr in STRING_VRS:
-        return DataElement(tag, vr, text)
-    # Binary: a data URI ("data:application/octet-stream;base64,…") is decoded, as Orthanc does.
-    match = _DATA_URI.match(text)
-    data = base64.b64decode(text[match.end() :]) if match else text.encode("utf-8")
-    return DataElement(tag, vr, data)
-
-
-def _element_vr(dataset, tag):
-    raw = dataset.get_item(tag)
-    vr = raw.VR if raw is not None else None
-    if vr in (None, "UN") and not tag & 0x10000:
-        try:
-            vr = dictionary_VR(tag).split(" or ")[0]
-        except KeyError:
-            pass
-    return vr
 
 
 def _set_file_meta(dataset, tag, value):
@@ -303,7 +167,7 @@ class Modification:
                 raise BadRequest(
                     f'Marking tag "{text}" as to be replaced requires the "Force" option to be set to true'
                 )
-            _check_value(path[1], value)
+            check_value(path[1], value)
             self.replace(path, value)
 
     def _parse_job_options(self, body):
@@ -313,6 +177,8 @@ class Modification:
             self.transcode = _read_string(body, "Transcode")
             if not UID(self.transcode).is_transfer_syntax:
                 raise ParameterOutOfRange(f"Unknown transfer syntax: {self.transcode}")
+            # A syntax no encoder writes is refused now, not on every instance of a job.
+            transcoding.transfer_syntax(self.transcode)
         if "Synchronous" in body:
             self.asynchronous = not _read_boolean(body, "Synchronous")
         elif "Asynchronous" in body:
@@ -360,7 +226,9 @@ class Modification:
     @classmethod
     def from_anonymize_body(cls, level, body, patient_name=None):
         """Orthanc's ParseAnonymizationRequest. The patient's name, unless the body replaces,
-        removes or keeps it, is "Anonymized<N>" (`patient_name`, or the shared counter's next)."""
+        removes or keeps it, is "Anonymized<N>" (`patient_name`, or the shared counter's next).
+        Parse once per request and hand the object on (it pickles, with its UID map): parsing
+        again takes another N. To only check a body, pass any `patient_name`."""
         if not isinstance(body, dict):
             raise BadFileFormat()
         modification = cls(level or levels.INSTANCE, is_anonymization=True)
@@ -403,16 +271,16 @@ class Modification:
             raise BadRequest()
         patient_id_replaced = PATIENT_ID in self._replacements or PATIENT_ID in self._uids
         level, replaced = self._uid_level, self._replacements
-        if level is levels.PATIENT and not patient_id_replaced:
+        if level == levels.PATIENT and not patient_id_replaced:
             raise BadRequest("When modifying a patient, her PatientID is required to be modified")
-        if level is levels.PATIENT:
+        if level == levels.PATIENT:
             return
         name = {levels.STUDY: "a study", levels.SERIES: "a series", levels.INSTANCE: "an instance"}[level]
         if patient_id_replaced:
             raise BadRequest(f"When modifying {name}, the parent PatientID cannot be manually modified")
-        if level is not levels.STUDY and STUDY_UID in replaced:
+        if level != levels.STUDY and STUDY_UID in replaced:
             raise BadRequest(f"When modifying {name}, the parent StudyInstanceUID cannot be manually modified")
-        if level is levels.INSTANCE and SERIES_UID in replaced:
+        if level == levels.INSTANCE and SERIES_UID in replaced:
             raise BadRequest(f"When modifying {name}, the parent SeriesInstanceUID cannot be manually modified")
 
     # --- applying -------------------------------------------------------------------------
@@ -422,7 +290,7 @@ class Modification:
         key = (RANK[level], str(original).strip())
         mapped = self.uid_map.get(key)
         if mapped is None:
-            mapped = str(uuid.uuid4()) if level is levels.PATIENT else generate_uid()
+            mapped = str(uuid.uuid4()) if level == levels.PATIENT else generate_uid()
             self.uid_map[key] = mapped
         return mapped
 
@@ -448,11 +316,11 @@ class Modification:
             self._map_top_level(dataset)
             self._visit_items(dataset, ())
         for prefix, tag in self._remove_paths:
-            for item in _items_at(dataset, prefix):
+            for item in items_at(dataset, prefix):
                 if tag in item:
                     del item[tag]
         for (prefix, tag), value in self._path_replacements:
-            for item in _items_at(dataset, prefix):
+            for item in items_at(dataset, prefix):
                 item[tag] = make_element(tag, value, self.private_creator, item.get_item(tag))
         # DCMTK's writer (EWM_updateMeta) makes the file meta follow the data set.
         for tag in (SOP_UID, SOP_CLASS_UID):
@@ -476,19 +344,19 @@ class Modification:
 
     def _map_top_level(self, dataset):
         for tag in self._uids & dataset.keys():
-            if self._manually_modified(tag) or _element_vr(dataset, tag) not in STRING_VRS:
+            if self._manually_modified(tag) or element_vr(dataset, tag) not in STRING_VRS:
                 continue
             element = dataset[tag]
             level = levels.PATIENT if tag in (PATIENT_ID, PATIENT_NAME) else levels.INSTANCE
             dataset[tag] = DataElement(tag, element.VR, self.map_identifier(_text(element.value), level))
 
     def _kept(self, parents, tag):
-        return any(_path_matches(path, parents, tag) for path in self._keep_paths)
+        return any(path_matches(path, parents, tag) for path in self._keep_paths)
 
     def _visit_items(self, dataset, parents):
         """Orthanc's RelationshipsVisitor inside sequences (anonymization only)."""
         for tag in list(dataset.keys()):
-            vr = _element_vr(dataset, tag)
+            vr = element_vr(dataset, tag)
             if vr == "SQ":
                 if parents and not self._kept(parents, tag) and self._dropped_inside(tag):
                     del dataset[tag]
@@ -532,20 +400,3 @@ def _text(value):
     if isinstance(value, (list, tuple)):
         return "\\".join(str(v) for v in value)
     return str(value)
-
-
-def _items_at(dataset, prefix):
-    """The items a path's prefix designates (every item for [*])."""
-    items = [dataset]
-    for tag, index in prefix:
-        found = []
-        for item in items:
-            if tag not in item or _element_vr(item, tag) != "SQ":
-                continue
-            sequence = item[tag].value or ()
-            if index is None:
-                found.extend(sequence)
-            elif index < len(sequence):
-                found.append(sequence[index])
-        items = found
-    return items

@@ -94,7 +94,19 @@ CLEAR_CHANGES = Right(
 AUDIT = Right("audit", "Read the audit trail and export it as CSV.", ADMINISTRATOR_ONLY)
 
 RIGHTS = (
-    VIEW, UPLOAD, SEND, QUERY_RETRIEVE, JOBS, MODIFY, DELETE, MODALITIES, PEERS, USERS, SETTINGS, CLEAR_CHANGES, AUDIT
+    VIEW,
+    UPLOAD,
+    SEND,
+    QUERY_RETRIEVE,
+    JOBS,
+    MODIFY,
+    DELETE,
+    MODALITIES,
+    PEERS,
+    USERS,
+    SETTINGS,
+    CLEAR_CHANGES,
+    AUDIT,
 )
 # explorer.models.Rights' Meta.permissions
 PERMISSIONS = tuple((right.name, right.meaning) for right in RIGHTS)

@@ -99,13 +99,16 @@ def _stable_changes(now):
     missing = {study for _, _, study in series} - set(patient_of_study)
     patient_of_study |= dict(Study.objects.filter(pk__in=missing).values_list("id", "patient_id"))
     last = float("inf")
-    ordered = [((patient_of_study.get(study, last), study, 0, pk), "Series", public_id)
-               for pk, public_id, study in series]
+    ordered = [
+        ((patient_of_study.get(study, last), study, 0, pk), "Series", public_id) for pk, public_id, study in series
+    ]
     ordered += [((patient, pk, 1, pk), "Study", public_id) for pk, public_id, patient in studies]
     ordered += [((pk, last, 2, pk), "Patient", public_id) for pk, public_id, _ in patients]
     ordered.sort(key=lambda entry: entry[0])
-    return [Change(change_type=f"Stable{kind}", resource_type=kind, public_id=public_id, date=now)
-            for _, kind, public_id in ordered]
+    return [
+        Change(change_type=f"Stable{kind}", resource_type=kind, public_id=public_id, date=now)
+        for _, kind, public_id in ordered
+    ]
 
 
 def emit_stable_changes(now=None):

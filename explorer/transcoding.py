@@ -255,5 +255,8 @@ UNCOMPRESSED_PREFERENCE = (
     ExplicitVRBigEndian,
 )
 COMPRESSED_PREFERENCE = (JPEGLSLossless, JPEG2000Lossless, RLELossless, JPEGLSNearLossless, JPEG2000, JPEGBaseline8Bit)
+# Proposed to a peer besides the stored syntax and the uncompressed ones, so that a peer that
+# takes only compressed data gets something: the lossless syntaxes, in order of preference.
+TRANSCODING_TARGETS = COMPRESSED_PREFERENCE[:3]
 PREFERENCE = UNCOMPRESSED_PREFERENCE + COMPRESSED_PREFERENCE
 PREFERENCE_COMPRESSED = COMPRESSED_PREFERENCE[:3] + UNCOMPRESSED_PREFERENCE + COMPRESSED_PREFERENCE[3:]

@@ -4,6 +4,7 @@ same files, tests/orthanc_modification.json), the consistency of new UIDs across
 of a resource, the shared Anonymized<N> counter, and POST /instances/{id}/anonymize."""
 
 import io
+import pickle
 
 import pydicom
 import pytest
@@ -132,3 +133,13 @@ def test_an_unknown_version_is_orthancs_400(api):
     response = api.post(f"/instances/{CT_SMALL_IDS['instance']}/anonymize", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["Details"] == "Unknown specific version of the DICOM standard: 2000"
+
+
+def test_a_modification_handed_to_a_worker_keeps_its_uid_map():
+    first, second = ct(), ct(SOPInstanceUID="1.2.3.4.5")
+    modification = Modification.from_anonymize_body(levels.SERIES, {}, patient_name="Anonymized3")
+    modification.apply(first)
+    copy = pickle.loads(pickle.dumps(modification))
+    copy.apply(second)
+    assert (first.StudyInstanceUID, first.PatientID) == (second.StudyInstanceUID, second.PatientID)
+    assert copy.level == levels.SERIES and copy.is_anonymization

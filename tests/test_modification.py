@@ -168,3 +168,61 @@ def test_an_unknown_instance_is_a_json_404(api):
     response = api.post("/instances/nope/modify", {}, content_type="application/json")
     assert response.status_code == 404
     assert response.json()["Message"] == "Unknown resource"
+
+
+def test_transcode_answers_the_file_in_the_syntax_asked(api):
+    upload(api, dicom_bytes("CT_small.dcm"))
+    body = {"Replace": {"PatientName": "Doe^Jane"}, "Transcode": "1.2.840.10008.1.2.4.80"}
+    response = api.post(f"/instances/{INSTANCE}/modify", body, content_type="application/json")
+    assert response.status_code == 200
+    modified = pydicom.dcmread(io.BytesIO(response.content))
+    original = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
+    assert modified.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.80"
+    assert (modified.pixel_array == original.pixel_array).all()
+    assert str(modified.PatientName) == "Doe^Jane"
+
+
+def test_a_syntax_nothing_writes_is_refused_with_the_body():
+    with pytest.raises(PharosError) as refused:
+        Modification.from_modify_body(levels.STUDY, {"Transcode": "1.2.840.10008.1.2.4.100"})
+    assert refused.value.http_status == 400
+
+
+def siemens():
+    return pydicom.dcmread(io.BytesIO(dicom_bytes("MR-SIEMENS-DICOM-WithOverlays.dcm")))
+
+
+def test_a_replaced_private_tag_keeps_its_value_representation():
+    # Orthanc 1.10.1 writes it as UN holding the text ("abc\0"); its VR is kept here.
+    dataset = siemens()
+    Modification.from_modify_body(levels.INSTANCE, {"Replace": {"0029,1031": "abc", "0029,1032": "12"}}).apply(dataset)
+    assert (dataset[0x00291031].VR, dataset[0x00291031].value) == ("LO", "abc")
+    assert (dataset[0x00291032].VR, dataset[0x00291032].value) == ("UL", 12)
+
+
+def test_a_new_private_tag_unknown_to_the_dictionary_is_un():
+    dataset = siemens()
+    body = {"Replace": {"0031,1020": "new"}, "PrivateCreator": "Pharos"}
+    Modification.from_modify_body(levels.INSTANCE, body).apply(dataset)
+    assert (dataset[0x00311020].VR, dataset[0x00311020].value) == ("UN", b"new")
+
+
+def test_removing_private_tags_spares_those_kept():
+    dataset = siemens()
+    body = {"RemovePrivateTags": True, "Keep": ["0029,1031"]}
+    Modification.from_modify_body(levels.INSTANCE, body).apply(dataset)
+    assert [tag for tag in dataset.keys() if tag.group & 1] == [0x00291031]
+
+
+def test_a_path_into_a_sequence_changes_every_item_it_names():
+    dataset = ct()
+    item = pydicom.Dataset()
+    item.ReferencedSOPInstanceUID = "1.2.3"
+    dataset.ReferencedImageSequence = pydicom.Sequence([item, pydicom.Dataset()])
+    body = {
+        "Replace": {"ReferencedImageSequence[*].ReferencedSOPClassUID": "1.2.4"},
+        "Remove": ["ReferencedImageSequence[0].ReferencedSOPInstanceUID"],
+    }
+    Modification.from_modify_body(levels.INSTANCE, body).apply(dataset)
+    assert [i.ReferencedSOPClassUID for i in dataset.ReferencedImageSequence] == ["1.2.4", "1.2.4"]
+    assert "ReferencedSOPInstanceUID" not in dataset.ReferencedImageSequence[0]

@@ -17,6 +17,9 @@ from pydicom.uid import (
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLSLossless,
+    RLELossless,
     generate_uid,
 )
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, build_role, evt
@@ -183,7 +186,7 @@ def test_a_study_is_selected_by_its_accession_number_when_given(archive):
 
 
 def test_contexts_offer_the_stored_syntax_and_the_uncompressed_ones(archive):
-    contexts = retrieve.contexts_for(Instance.objects.all())
+    contexts = retrieve.contexts_for(Instance.objects.all(), allow_transcoding=False)
     offered = {(cx.abstract_syntax, tuple(cx.transfer_syntax)) for cx in contexts}
     uncompressed = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
     assert offered == {
@@ -192,6 +195,12 @@ def test_contexts_offer_the_stored_syntax_and_the_uncompressed_ones(archive):
         (MRImageStorage, uncompressed),
         (SecondaryCaptureImageStorage, (JPEG2000,)),
     }
+
+
+def test_contexts_offer_the_lossless_compressed_syntaxes_when_transcoding_is_allowed(archive):
+    offered = {(cx.abstract_syntax, tuple(cx.transfer_syntax)) for cx in retrieve.contexts_for(Instance.objects.all())}
+    for sop_class in (SecondaryCaptureImageStorage, CTImageStorage, MRImageStorage):
+        assert {(sop_class, (syntax,)) for syntax in (JPEGLSLossless, JPEG2000Lossless, RLELossless)} <= offered
 
 
 def test_contexts_keep_one_per_sop_class_when_over_the_limit():
@@ -207,7 +216,7 @@ def test_dataset_to_send_decompresses_only_when_needed_and_allowed(archive):
     j2k = Instance.objects.get(sop_instance_uid=J2K_UID)
     assert retrieve.dataset_to_send(j2k, {JPEG2000}).file_meta.TransferSyntaxUID == JPEG2000
     decompressed = retrieve.dataset_to_send(j2k, {ImplicitVRLittleEndian})
-    assert decompressed.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    assert decompressed.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
     assert decompressed.SOPInstanceUID == J2K_UID  # the same instance, in another syntax
     for refused in (
         retrieve.dataset_to_send(j2k, {ImplicitVRLittleEndian}, allow_transcoding=False),
@@ -708,3 +717,23 @@ def test_a_get_from_an_unknown_calling_ae_is_answered_not_authorised(dicom_serve
     identifier = query("STUDY", StudyInstanceUID=STUDIES["A"])
     responses, _ = pynetdicom_get(dicom_server, identifier, contexts, calling="STRANGER")
     assert final_status(responses) == 0x0124
+
+
+def test_pynetdicom_gets_a_ct_transcoded_to_the_compressed_syntax_it_proposed(dicom_server, archive):
+    contexts = {CTImageStorage: [JPEGLSLossless]}
+    responses, received = pynetdicom_get(dicom_server, query("IMAGE", SOPInstanceUID=CT_UID), contexts)
+    assert final_status(responses) == 0x0000
+    assert received[CT_UID].file_meta.TransferSyntaxUID == JPEGLSLossless
+    original = pydicom.dcmread(sample_path("CT_small.dcm"))
+    assert numpy.array_equal(received[CT_UID].pixel_array, original.pixel_array)
+
+
+def test_a_get_by_our_own_requestor_from_our_own_server_brings_a_ct(dicom_server, archive, settings):
+    # The requestor proposes every accepted syntax for each storage class; the server, which
+    # sends here, takes an uncompressed one rather than JPEG Baseline, which a 16-bit CT
+    # cannot be written in (it failed with 0xA702 when it took the first compressed one).
+    from dicomnet.scu import retrieving
+
+    server = Modality.objects.create(name="self", aet=settings.PHAROS_AET, host="127.0.0.1", port=port_of(dicom_server))
+    content = retrieving.get(server, "Instance", [{"SOPInstanceUID": CT_UID}])
+    assert (content["InstancesCount"], content["FailedInstancesCount"]) == (1, 0)

@@ -1,5 +1,6 @@
 """C-STORE of stored instances to a modality, over as few associations as their
-presentation contexts allow, transcoding only what the modality cannot take as it is."""
+presentation contexts allow, transcoding only what the modality cannot take as it is: into
+the best transfer syntax it accepts (explorer.transcoding.best_syntax), compressed ones too."""
 
 import logging
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from dicomnet.scu.association import (
 )
 from dicomnet.wire import config as wire_config
 from explorer import storage
-from explorer.transcoding import to_explicit_little_endian
+from explorer.transcoding import TRANSCODING_TARGETS, best_syntax, transcode
 
 logger = logging.getLogger("dicomnet")
 
@@ -69,14 +70,17 @@ class _Batch:
     items: list
 
 
-def _store_batches(items):
+def _store_batches(items, allow_transcoding=True):
     """The instances grouped so that each group's presentation contexts fit in one association:
     per SOP class one context per stored transfer syntax plus Explicit and Implicit VR Little
-    Endian, each with a single transfer syntax so that what is accepted is never a guess."""
+    Endian and, when transcoding is allowed, the lossless compressed syntaxes Pharos writes
+    (for a modality that takes only those); each with a single transfer syntax so that what
+    is accepted is never a guess."""
+    proposed = (*LITTLE_ENDIAN, *TRANSCODING_TARGETS) if allow_transcoding else LITTLE_ENDIAN
     syntaxes_by_class = {}
     for item in items:
         if item.sop_class:
-            syntaxes_by_class.setdefault(item.sop_class, dict.fromkeys(LITTLE_ENDIAN))[item.syntax] = None
+            syntaxes_by_class.setdefault(item.sop_class, dict.fromkeys(proposed))[item.syntax] = None
     batch_of_class, batches = {}, []
     for sop_class, syntaxes in syntaxes_by_class.items():
         contexts = [build_context(sop_class, syntax) for syntax in syntaxes]
@@ -128,12 +132,13 @@ def _send_instance(assoc, item, allow_transcoding):
         return _send_dataset(assoc, dataset)
     if not allow_transcoding:
         raise _Undeliverable(f"the modality does not accept {syntax.name} and transcoding is not allowed")
-    if not accepted & CONVERTIBLE:
-        raise _Undeliverable(f"the modality accepts neither {syntax.name} nor an uncompressed transfer syntax")
+    target = best_syntax(syntax, accepted)
+    if target is None:
+        raise _Undeliverable(f"the modality accepts neither {syntax.name} nor a transfer syntax Pharos writes")
     try:
-        to_explicit_little_endian(dataset)
-    except Exception as error:  # decoders raise anything: ValueError, RuntimeError, NotImplementedError…
-        raise _Undeliverable(f"it cannot be decoded from {syntax.name}: {error}") from error
+        transcode(dataset, target)
+    except Exception as error:  # TranscodingError, or a decoder's own kind
+        raise _Undeliverable(f"it cannot be transcoded from {syntax.name} to {target.name}: {error}") from error
     return _send_dataset(assoc, dataset)
 
 
@@ -190,7 +195,7 @@ def store(modality, instances, progress=None, should_stop=None):
     wire_config.send_datasets_from_files()
     items = [_outgoing(instance) for instance in instances]
     content = store_content(modality, len(items))
-    batches, unclassified = _store_batches(items)
+    batches, unclassified = _store_batches(items, modality.allow_transcoding)
     done = 0
     for item in unclassified:
         logger.warning("C-STORE to %s: instance %s not sent: no SOP Class UID", modality.aet, item.public_id)

@@ -191,6 +191,7 @@ def image_uint8(request, public_id, frame="0"):
 
 def image_uint16(request, public_id, frame="0"):
     """GET …/image-uint16: a 16-bit grayscale PNG of the stored values."""
+
     def encode(image):
         return _png(previews.png_bytes(image, sixteen_bit=True))
 

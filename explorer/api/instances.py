@@ -188,6 +188,4 @@ def header(request, public_id):
     as_json = meta.to_json_dict(bulk_data_threshold=1024, bulk_data_element_handler=lambda e: "")
     # Orthanc leaves binary elements (FileMetaInformationVersion) out of the header.
     as_json = {key: element for key, element in as_json.items() if element.get("vr") not in tags.BINARY_VRS}
-    return json_response(
-        tags.tags_in_format(as_json, simplify=flag(request, "simplify"), short=flag(request, "short"))
-    )
+    return json_response(tags.tags_in_format(as_json, simplify=flag(request, "simplify"), short=flag(request, "short")))

@@ -1,8 +1,6 @@
 """POST /instances/{id}/modify and /anonymize: the changed file as the answer, nothing stored
 (Orthanc's AnonymizeOrModifyInstance). The resource routes, which store, are jobs."""
 
-import io
-
 import pydicom
 from django.http import HttpResponse
 
@@ -10,6 +8,7 @@ from explorer import audit, index, levels, storage
 from explorer.api.base import json_body
 from explorer.errors import UnknownResource
 from explorer.modification import Modification
+from explorer.transcoding import to_bytes, transcode
 
 
 def modify_instance(request, public_id):
@@ -33,10 +32,7 @@ def _changed_file(request, public_id, modification, detail):
         dataset = pydicom.dcmread(source)
     modification.apply(dataset)
     if modification.transcode:
-        from explorer.transcoding import transcode
-
         transcode(dataset, modification.transcode)
-    output = io.BytesIO()
-    dataset.save_as(output, enforce_file_format=True)
+    answer = to_bytes(dataset)
     audit.modified(request, levels.INSTANCE, instance, detail=detail)
-    return HttpResponse(output.getvalue(), content_type="application/dicom")
+    return HttpResponse(answer, content_type="application/dicom")

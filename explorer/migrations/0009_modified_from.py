@@ -13,7 +13,7 @@ def _link_fields(model_name):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("explorer", "0007_audit_event")]
+    dependencies = [("explorer", "0008_anonymization_sequence")]
 
     operations = [
         operation for model_name in ("patient", "study", "series", "instance") for operation in _link_fields(model_name)

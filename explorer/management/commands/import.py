@@ -44,8 +44,7 @@ class Command(BaseCommand):
                     bar.update(1)
                     last_path = path
         self.stdout.write(
-            f"Stored: {counts['Success']}, already stored: {counts['AlreadyStored']}, "
-            f"rejected: {counts['Rejected']}"
+            f"Stored: {counts['Success']}, already stored: {counts['AlreadyStored']}, rejected: {counts['Rejected']}"
         )
         for name, reason in rejected:
             self.stdout.write(f"  rejected {name}: {reason}")

@@ -4,7 +4,8 @@ same run, and the transcoding rate of GDCM's and DCMTK's command-line tools on t
     .venv/bin/python bench/modify.py                 # 600 CT slices
     .venv/bin/python bench/modify.py --quick         # smoke run: 60 CT slices
     .venv/bin/python bench/modify.py --orthanc-only  # Orthanc and the tools, no Pharos
-    .venv/bin/python bench/modify.py --profile       # py-spy samples Pharos's processes (raw files in bench/out)
+    .venv/bin/python bench/modify.py --profile       # py-spy samples Pharos's processes (raw files in bench/out;
+                                                     # py-spy found on PATH, in the venv, or as $PY_SPY)
 
 What it does, in a temporary folder and throw-away PostgreSQL databases, all removed at the end:
 
@@ -170,7 +171,7 @@ class Profiler:
         return [int(pid) for pid, pgid in (line.split() for line in out.splitlines()) if int(pgid) == group]
 
     def __enter__(self):
-        py_spy = Path(sys.executable).with_name("py-spy")
+        py_spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or Path(sys.executable).with_name("py-spy")
         for pid in self.pids():
             path = OUT_DIR / f"profile-{self.label}-{pid}.txt"
             command = [str(py_spy), "record", "-p", str(pid), "-f", "raw", "--nonblocking", "-o", str(path)]
@@ -237,7 +238,7 @@ def start_servers(tmp, orthanc_only):
     return orthanc, server, db_name
 
 
-def run(count, asynchronous, orthanc_only, profile, only):
+def run(count, asynchronous, orthanc_only, profile, only, no_tools=False):
     table = Table()
     versions = []
     with tempfile.TemporaryDirectory(prefix="pharos-modify-") as tmp:
@@ -248,7 +249,7 @@ def run(count, asynchronous, orthanc_only, profile, only):
         log(f"wrote {count} CT slices ({size / 1e6:,.1f} MB) in {time.perf_counter() - start:.1f} s")
         tools, notes = tool_commands()
         tool_figures = {}
-        if only in (None, "transcode"):
+        if only in (None, "transcode") and not no_tools:
             for label, syntax, build in tools:
                 throughput, failed = run_tool(build, paths, tmp / "tools" / label.split()[0] / syntax)
                 log(f"{label}: {throughput.text()}" + (f", {failed} failed" if failed else ""))
@@ -315,11 +316,12 @@ def main():
     parser.add_argument("--orthanc-only", action="store_true", help="measure Orthanc and the tools only")
     parser.add_argument("--profile", action="store_true", help="py-spy record Pharos's processes during each step")
     parser.add_argument("--only", choices=("anonymize", "modify", "transcode"), help="measure one kind of step")
+    parser.add_argument("--no-tools", action="store_true", help="skip gdcmconv and DCMTK")
     args = parser.parse_args()
     count = QUICK if args.quick else FULL
     OUT_DIR.mkdir(exist_ok=True)
     with LoadMonitor() as load:
-        table, versions = run(count, args.asynchronous, args.orthanc_only, args.profile, args.only)
+        table, versions = run(count, args.asynchronous, args.orthanc_only, args.profile, args.only, args.no_tools)
     db = postgres_version(create_database(name := f"pharos_modify_version_{os.getpid()}"))
     drop_database(name)
     calls = "jobs, polled" if args.asynchronous else "synchronous calls"

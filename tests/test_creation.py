@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import re
+import subprocess
 
 import numpy
 import pydicom
@@ -114,6 +115,15 @@ def test_the_pixels_of_a_png_read_back_unchanged(api, name):
     assert (ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation) == (bits, bits, bits - 1, 0)
     assert ("PlanarConfiguration" in ds) == (samples == 3) and "SOPClassUID" not in ds
     assert numpy.array_equal(ds.pixel_array, pixels)
+
+
+def test_dcmtk_reads_the_created_image(api, tmp_path):
+    answer = created(api, {"Tags": {"PatientName": "dcmtk"}, "Content": image_uri(random_pixels((5, 7, 3)))})
+    path = tmp_path / "created.dcm"
+    path.write_bytes(b"".join(api.get(f"/instances/{answer['ID']}/file").streaming_content))
+    assert subprocess.run(["dcmftest", str(path)], capture_output=True, text=True).stdout.startswith("yes:")
+    dump = subprocess.run(["dcmdump", "-q", str(path)], capture_output=True, text=True)
+    assert dump.returncode == 0 and not dump.stderr and "(0028,0004) CS [RGB]" in dump.stdout
 
 
 def test_the_alpha_channel_of_a_png_is_dropped(api):

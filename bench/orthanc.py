@@ -14,8 +14,13 @@ PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc/plugins")
 
 
 def postgresql_plugin():
+    return plugin("libOrthancPostgreSQLIndex*.so*")
+
+
+def plugin(pattern):
+    """The path of an installed Orthanc plugin whose file name matches, or None."""
     for folder in PLUGIN_DIRS:
-        for path in sorted(Path(folder).glob("libOrthancPostgreSQLIndex*.so*")) if Path(folder).is_dir() else ():
+        for path in sorted(Path(folder).glob(pattern)) if Path(folder).is_dir() else ():
             return path
     return None
 
@@ -24,7 +29,7 @@ class Orthanc:
     """Debian's Orthanc with its own configuration, folders and ports (PostgreSQL index when
     the plugin is installed, SQLite otherwise), no authentication."""
 
-    def __init__(self, binary, folder, log_path, db_name, modalities=None):
+    def __init__(self, binary, folder, log_path, db_name, modalities=None, plugins=(), config=None):
         self.binary = binary
         self.folder = Path(folder)
         self.log_path = Path(log_path)
@@ -34,6 +39,8 @@ class Orthanc:
         self.plugin = postgresql_plugin()
         self.db_name = db_name if self.plugin else None
         self.modalities = modalities or {}
+        self.extra_plugins = [str(p) for p in plugins]  # e.g. GDCM's, for JPEG 2000
+        self.extra_config = config or {}
         self.process = None
 
     @property
@@ -80,6 +87,8 @@ class Orthanc:
                 "Username": "postgres",
                 "Password": "",
             }
+        config["Plugins"] += self.extra_plugins
+        config |= self.extra_config
         config_path = self.folder / "orthanc.json"
         config_path.write_text(json.dumps(config, indent=2))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

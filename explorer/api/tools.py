@@ -1,12 +1,13 @@
-"""/tools/lookup and /tools/find."""
+"""/tools/lookup, /tools/find and /tools/create-dicom."""
 
-from explorer import levels, query
+from explorer import creation, levels, query
 from explorer.api.base import json_body, json_response
 from explorer.api.representation import describe_many, tag_format, with_parents
 from explorer.errors import BadRequest
 from explorer.identifiers import check_identifier
 from explorer.index import lookup_identifier
 from explorer.matching import tag_of, vr_of
+from explorer.uploads import request_origin
 
 
 def lookup(request):
@@ -52,3 +53,8 @@ def _check_uids(query):
         if isinstance(value, str) and vr_of(tag_of(str(name))) == "UI":
             for uid in value.split("\\"):
                 check_identifier(uid.strip(), what=f"{name} value")
+
+
+def create_dicom(request):
+    """POST /tools/create-dicom {Tags, Content, Parent, Force, InterpretBinaryTags, PrivateCreator}."""
+    return json_response(creation.create(json_body(request), request_origin(request)))

@@ -30,6 +30,8 @@ urlpatterns = [
     path("peers", endpoint(GET=VIEW(runtime.peers))),
     path("tools/lookup", endpoint(POST=VIEW(tools.lookup))),
     path("tools/find", endpoint(POST=VIEW(tools.find))),
+    # Creating an instance stores new data, as an upload does; nothing stored is changed.
+    path("tools/create-dicom", endpoint(POST=UPLOAD(tools.create_dicom))),
     path("tools/create-archive", endpoint(POST=VIEW(resources.create_archive))),
     path("tools/bulk-content", endpoint(POST=VIEW(bulk.bulk_content))),
     path("tools/bulk-delete", endpoint(POST=DELETE(bulk.bulk_delete))),

@@ -12,6 +12,7 @@ Lossy Image Compression instead, PS3.3 C.7.6.1.1.5).
 import io
 import os
 import tempfile
+import threading
 
 import gdcm
 import numpy
@@ -57,6 +58,9 @@ ENCODABLE = NATIVE | BY_PYDICOM | BY_GDCM | {JPEGBaseline8Bit}
 LOSSY = frozenset({JPEGBaseline8Bit, JPEGLSNearLossless, JPEG2000})
 # PS3.3 C.7.6.1.1.5.1: Lossy Image Compression Method.
 LOSSY_METHOD = {JPEGBaseline8Bit: "ISO_10918_1", JPEGLSNearLossless: "ISO_14495_1", JPEG2000: "ISO_15444_1"}
+# pylibjpeg-openjpeg 2.6's encoder crashes the process when two threads encode at once
+# (modifications run in threads): one JPEG 2000 encode at a time.
+OPENJPEG_ENCODER = threading.Lock()
 DEFAULT_QUALITY = 90  # Orthanc's DicomLossyTranscodingQuality
 
 # Bytes per value of the VRs whose values are kept as raw bytes in the file's byte order.
@@ -162,6 +166,9 @@ def _encode_pixels(dataset, target, quality):
         _encode_jpeg_baseline(dataset, quality)
     elif target in BY_GDCM:
         _encode_with_gdcm(dataset, target)
+    elif target in (JPEG2000Lossless, JPEG2000):
+        with OPENJPEG_ENCODER:
+            dataset.compress(target, generate_instance_uid=False, **_options(target, quality))
     else:
         dataset.compress(target, generate_instance_uid=False, **_options(target, quality))
     if target in LOSSY:

@@ -3,6 +3,7 @@ Pharos writes, and the choice of a syntax for a peer."""
 
 import io
 import subprocess
+import threading
 import zipfile
 
 import numpy as np
@@ -130,6 +131,24 @@ def test_unknown_or_unwritable_syntaxes_are_refused():
         transcode(read("CT_small.dcm"), "1.2.840.10008.1.2.4.100")  # MPEG2
     with pytest.raises(TranscodingError, match="quality"):
         transcode(read("CT_small.dcm"), JPEG2000, quality=0)
+
+
+def test_jpeg_2000_encodes_from_several_threads_at_once():
+    # Modifications transcode in threads; openjpeg's encoder alone would crash the process.
+    source = dicom_bytes("CT_small.dcm")
+    written = []
+
+    def encode():
+        for _ in range(5):
+            dataset = pydicom.dcmread(io.BytesIO(source))
+            written.append(transcode(dataset, JPEG2000Lossless).file_meta.TransferSyntaxUID)
+
+    threads = [threading.Thread(target=encode) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert written == [JPEG2000Lossless] * 20
 
 
 def test_a_data_set_without_pixels_changes_only_its_encoding():

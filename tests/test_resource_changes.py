@@ -162,11 +162,11 @@ def test_a_failure_midway_leaves_nothing_and_the_job_content_tells(api, monkeypa
     real_store = ingest.store_instance
     stored = []
 
-    def failing_store(data, origin, overwrite=None, link=None):
+    def failing_store(data, origin, **options):
         if len(stored) == 12:
             raise StorageFailure("disk full")
         stored.append(1)
-        return real_store(data, origin, overwrite, link)
+        return real_store(data, origin, **options)
 
     monkeypatch.setattr(ingest, "store_instance", failing_store)
     with pytest.raises(StorageFailure) as failure:

@@ -2,6 +2,7 @@
 
 import base64
 import io
+import os
 import warnings
 import zipfile
 
@@ -14,6 +15,47 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from explorer import runtime_settings
 
 warnings.filterwarnings("ignore", module="pydicom")
+
+
+def _a_data_folder_per_worker():
+    """Under pytest-xdist (`-n 2`, as CI runs), each worker process gets a data folder of its own
+    (the DICOM association slots' lock file, the previews' cache, the SQLite test database) and
+    a Redis of its own on a socket there (the job queue that a test empties and runs): two
+    workers' tests never see each other's. Django's settings are read before this file, so the
+    values made from PHAROS_DATA_DIR and REDIS_URL are set again here; the environment is set
+    too, for the programs the tests start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return None
+    from django.conf import settings
+
+    data = settings.DATA_DIR / worker
+    data.mkdir(parents=True, exist_ok=True)
+    settings.DATA_DIR = data
+    settings.STORAGE_DIR = data / "storage"
+    settings.CACHES["previews"]["LOCATION"] = str(data / "cache" / "previews")
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database["NAME"] = str(data / "pharos.sqlite3")
+        database["TEST"]["NAME"] = str(data / "test-pharos.sqlite3")
+    settings.PHAROS_EMBEDDED_REDIS = True
+    settings.REDIS_URL = f"unix://{data / 'redis.sock'}"
+    settings.RQ_QUEUES["default"]["URL"] = settings.REDIS_URL
+    os.environ.update(PHAROS_DATA_DIR=str(data), REDIS_URL=settings.REDIS_URL)
+    from explorer.management.commands.start import start_embedded_redis
+
+    return start_embedded_redis()
+
+
+# The worker's Redis runs from here to the end of the worker (pytest_unconfigure).
+_worker_redis = _a_data_folder_per_worker()
+
+
+def pytest_unconfigure(config):
+    if _worker_redis is not None:
+        _worker_redis.terminate()
+        _worker_redis.wait()
+
 
 # Fixtures live beside the tests: real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs),
 # the HTML pages' (logged-in browsers, sample studies), the C-FIND tests' index; tests/tools.py
@@ -112,9 +154,14 @@ def storage_dir(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def scu_associations():
+def scu_associations(monkeypatch):
     """The associations a test's operations left open for reuse (DicomAssociationCloseDelay)
-    are released when it ends: a later test's peer on the same port must not get them."""
+    are released when it ends: a later test's peer on the same port must not get them. A
+    failed association is tried again at once: the tests count the tries, and a second's
+    pause before each (a real peer's time to come back) only slows them down."""
+    from dicomnet.scu import association
+
+    monkeypatch.setattr(association, "RETRY_DELAY_SECONDS", 0)
     yield
     from dicomnet.scu import pool
 
@@ -164,11 +211,12 @@ def upload(api, data, content_type="application/dicom"):
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """A real Redis: REDIS_URL when set (CI: the server at 127.0.0.1:6379), else the embedded one."""
+    """A real Redis: the worker's own under pytest-xdist, else REDIS_URL when set (CI: the
+    server at 127.0.0.1:6379), else the embedded one."""
     from django.conf import settings
 
     process = None
-    if settings.PHAROS_EMBEDDED_REDIS:
+    if settings.PHAROS_EMBEDDED_REDIS and _worker_redis is None:
         from explorer.management.commands.start import start_embedded_redis
 
         process = start_embedded_redis()

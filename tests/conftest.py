@@ -42,19 +42,12 @@ def _a_data_folder_per_worker():
     settings.REDIS_URL = f"unix://{data / 'redis.sock'}"
     settings.RQ_QUEUES["default"]["URL"] = settings.REDIS_URL
     os.environ.update(PHAROS_DATA_DIR=str(data), REDIS_URL=settings.REDIS_URL)
-    from explorer.management.commands.start import start_embedded_redis
-
-    return start_embedded_redis()
+    return True
 
 
-# The worker's Redis runs from here to the end of the worker (pytest_unconfigure).
-_worker_redis = _a_data_folder_per_worker()
-
-
-def pytest_unconfigure(config):
-    if _worker_redis is not None:
-        _worker_redis.terminate()
-        _worker_redis.wait()
+# Nothing of explorer beyond its settings is imported here: under pytest-xdist the coverage of
+# a worker starts after this file is read, and would miss what a module runs as it is imported.
+_IN_A_WORKER = _a_data_folder_per_worker()
 
 
 # Fixtures live beside the tests: real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs),
@@ -230,14 +223,29 @@ def upload(api, data, content_type="application/dicom"):
     return api.post("/instances", data=data, content_type=content_type)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def worker_redis():
+    """Under pytest-xdist, the worker's own Redis (a socket in its data folder), from its
+    first test to its last: the programs the tests start find it through REDIS_URL."""
+    if not _IN_A_WORKER:
+        yield None
+        return
+    from explorer.management.commands.start import start_embedded_redis
+
+    process = start_embedded_redis()
+    yield process
+    process.terminate()
+    process.wait()
+
+
 @pytest.fixture(scope="session")
-def redis_url():
+def redis_url(worker_redis):
     """A real Redis: the worker's own under pytest-xdist, else REDIS_URL when set (CI: the
     server at 127.0.0.1:6379), else the embedded one."""
     from django.conf import settings
 
     process = None
-    if settings.PHAROS_EMBEDDED_REDIS and _worker_redis is None:
+    if settings.PHAROS_EMBEDDED_REDIS and worker_redis is None:
         from explorer.management.commands.start import start_embedded_redis
 
         process = start_embedded_redis()

@@ -50,6 +50,20 @@ def _a_data_folder_per_worker():
 _IN_A_WORKER = _a_data_folder_per_worker()
 
 
+def _no_log_level_follower():
+    """A server process follows the log level stored through /tools/log-level with a thread
+    (explorer/logs.py) that importing explorer.wsgi starts. In the tests' process that thread,
+    reading the runtime settings every second on its own connection, would fill their cache
+    without what a test has changed in its still open transaction, and the test would read
+    the old value: this process is no server, so it counts as following already."""
+    from explorer import logs
+
+    logs._follower["pid"] = os.getpid()
+
+
+_no_log_level_follower()
+
+
 # Fixtures live beside the tests: real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs),
 # the HTML pages' (logged-in browsers, sample studies), the C-FIND tests' index; tests/tools.py
 # skips or fails (under CI) a test whose program is missing.

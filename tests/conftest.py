@@ -45,8 +45,8 @@ def _a_data_folder_per_worker():
     return True
 
 
-# Nothing of explorer beyond its settings is imported here: under pytest-xdist the coverage of
-# a worker starts after this file is read, and would miss what a module runs as it is imported.
+# The worker's Redis starts in a fixture (worker_redis), not here: a worker's coverage starts
+# after this file is read, and would miss what the start command's modules run on import.
 _IN_A_WORKER = _a_data_folder_per_worker()
 
 

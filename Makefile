@@ -10,9 +10,11 @@ run: $(STAMP)
 	$(BIN)/python manage.py start
 
 # CI adds coverage to one pass: PYTEST_ADDOPTS="--cov" (the report and its floor are in pyproject.toml).
+# The suite runs in TEST_PROCESSES processes (pytest-xdist); `make test TEST_PROCESSES=0` runs it in one.
+TEST_PROCESSES ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES)
 
 install: $(STAMP)
 

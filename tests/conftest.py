@@ -2,6 +2,7 @@
 
 import base64
 import io
+import os
 import warnings
 import zipfile
 
@@ -14,6 +15,54 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from explorer import runtime_settings
 
 warnings.filterwarnings("ignore", module="pydicom")
+
+
+def _a_data_folder_per_worker():
+    """Under pytest-xdist (`-n 2`, as CI runs), each worker process gets a data folder of its own
+    (the DICOM association slots' lock file, the previews' cache, the SQLite test database) and
+    a Redis of its own on a socket there (the job queue that a test empties and runs): two
+    workers' tests never see each other's. Django's settings are read before this file, so the
+    values made from PHAROS_DATA_DIR and REDIS_URL are set again here; the environment is set
+    too, for the programs the tests start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return None
+    from django.conf import settings
+
+    data = settings.DATA_DIR / worker
+    data.mkdir(parents=True, exist_ok=True)
+    settings.DATA_DIR = data
+    settings.STORAGE_DIR = data / "storage"
+    settings.CACHES["previews"]["LOCATION"] = str(data / "cache" / "previews")
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database["NAME"] = str(data / "pharos.sqlite3")
+        database["TEST"]["NAME"] = str(data / "test-pharos.sqlite3")
+    settings.PHAROS_EMBEDDED_REDIS = True
+    settings.REDIS_URL = f"unix://{data / 'redis.sock'}"
+    settings.RQ_QUEUES["default"]["URL"] = settings.REDIS_URL
+    os.environ.update(PHAROS_DATA_DIR=str(data), REDIS_URL=settings.REDIS_URL)
+    return True
+
+
+# The worker's Redis starts in a fixture (worker_redis), not here: a worker's coverage starts
+# after this file is read, and would miss what the start command's modules run on import.
+_IN_A_WORKER = _a_data_folder_per_worker()
+
+
+def _no_log_level_follower():
+    """A server process follows the log level stored through /tools/log-level with a thread
+    (explorer/logs.py) that importing explorer.wsgi starts. In the tests' process that thread,
+    reading the runtime settings every second on its own connection, would fill their cache
+    without what a test has changed in its still open transaction, and the test would read
+    the old value: this process is no server, so it counts as following already."""
+    from explorer import logs
+
+    logs._follower["pid"] = os.getpid()
+
+
+_no_log_level_follower()
+
 
 # Fixtures live beside the tests: real DICOM peers (our SCP, DCMTK tools, pynetdicom SCPs),
 # the HTML pages' (logged-in browsers, sample studies), the C-FIND tests' index; tests/tools.py
@@ -112,13 +161,39 @@ def storage_dir(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def scu_associations():
+def scu_associations(monkeypatch):
     """The associations a test's operations left open for reuse (DicomAssociationCloseDelay)
-    are released when it ends: a later test's peer on the same port must not get them."""
+    are released when it ends: a later test's peer on the same port must not get them. A
+    failed association is tried again at once: the tests count the tries, and a second's
+    pause before each (a real peer's time to come back) only slows them down."""
+    from dicomnet.scu import association
+
+    monkeypatch.setattr(association, "RETRY_DELAY_SECONDS", 0)
     yield
     from dicomnet.scu import pool
 
     pool.release_all()
+
+
+@pytest.fixture(autouse=True)
+def migrated_groups(request):
+    """The groups migration 0006 makes, made again for a test in a rolled-back transaction
+    when a test that committed (transactional_db) has emptied every table before it in this
+    process: pytest-django runs the rolled-back tests first, but under pytest-xdist a process
+    runs a module's tests together, so a committing test of an earlier module may come first."""
+    marker = request.node.get_closest_marker("django_db")
+    committing = {"transactional_db", "live_server"} & set(request.fixturenames)
+    transaction = marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    if committing or transaction or ("db" not in request.fixturenames and marker is None):
+        return
+    request.getfixturevalue("db")
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from explorer import rights
+
+    if Group.objects.filter(name__in=rights.GROUPS).count() < len(rights.GROUPS):
+        rights.create_groups(apps)
 
 
 def basic_header(username, password):
@@ -162,13 +237,29 @@ def upload(api, data, content_type="application/dicom"):
     return api.post("/instances", data=data, content_type=content_type)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def worker_redis():
+    """Under pytest-xdist, the worker's own Redis (a socket in its data folder), from its
+    first test to its last: the programs the tests start find it through REDIS_URL."""
+    if not _IN_A_WORKER:
+        yield None
+        return
+    from explorer.management.commands.start import start_embedded_redis
+
+    process = start_embedded_redis()
+    yield process
+    process.terminate()
+    process.wait()
+
+
 @pytest.fixture(scope="session")
-def redis_url():
-    """A real Redis: REDIS_URL when set (CI: the server at 127.0.0.1:6379), else the embedded one."""
+def redis_url(worker_redis):
+    """A real Redis: the worker's own under pytest-xdist, else REDIS_URL when set (CI: the
+    server at 127.0.0.1:6379), else the embedded one."""
     from django.conf import settings
 
     process = None
-    if settings.PHAROS_EMBEDDED_REDIS:
+    if settings.PHAROS_EMBEDDED_REDIS and worker_redis is None:
         from explorer.management.commands.start import start_embedded_redis
 
         process = start_embedded_redis()

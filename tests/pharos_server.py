@@ -107,4 +107,3 @@ class Server:
             if getattr(self, "_reader", None) is None:
                 self.process.stdout.close()
             # else the reader closes it at the end of the log, when the last server process ends
-

@@ -1,6 +1,7 @@
 """Real DICOM peers for tests: our SCP on a free port, DCMTK command-line tools, pynetdicom SCPs."""
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -17,10 +18,30 @@ from tests.tools import require_tool
 DCMTK_ENV = dict(os.environ, TCP_NODELAY="1")
 
 
+# Each test process (pytest-xdist's gw0, gw1, …) takes its ports from a range of its own, below
+# the kernel's ephemeral ports: a port one process gives as "nothing listens there" is never
+# one another process listens on.
+PORTS_PER_PROCESS = 4000
+_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = 10000 + (int(worker) if worker.isdigit() else 0) % 5 * PORTS_PER_PROCESS
+    for port in random.sample(range(first, first + PORTS_PER_PROCESS), PORTS_PER_PROCESS):
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    if not _given:
+        raise RuntimeError("no free port left in this test process's range")
+    _given.clear()  # every port given once: ports closed since are free again
+    return free_port()
 
 
 def dcmtk(tool, *args, timeout=60):

@@ -209,13 +209,7 @@ class Modification:
         force = _boolean(body, "Force")
         if _boolean(body, "RemovePrivateTags"):
             modification.remove_private_tags = True
-        if "Remove" in body:
-            modification._parse_tags(body, "Remove", force)
-        if "Replace" in body:
-            modification._parse_replacements(body, force)
-        if "Keep" in body:
-            modification._parse_tags(body, "Keep", force)
-        modification._parse_job_options(body)
+        modification._parse_changes(body, force)
         if level is None:
             replaced = modification._replacements
             for candidate, tag in (
@@ -229,6 +223,16 @@ class Modification:
         modification._uid_level = modification.level
         modification._check_levels()
         return modification
+
+    def _parse_changes(self, body, force):
+        # Orthanc's order: Remove, Replace, Keep, then the job's options.
+        if "Remove" in body:
+            self._parse_tags(body, "Remove", force)
+        if "Replace" in body:
+            self._parse_replacements(body, force)
+        if "Keep" in body:
+            self._parse_tags(body, "Keep", force)
+        self._parse_job_options(body)
 
     @classmethod
     def from_anonymize_body(cls, level, body, patient_name=None):
@@ -247,13 +251,7 @@ class Modification:
         if _boolean(body, "KeepPrivateTags"):
             modification.remove_private_tags = False
             modification._mark_altered()
-        if "Remove" in body:
-            modification._parse_tags(body, "Remove", force)
-        if "Replace" in body:
-            modification._parse_replacements(body, force)
-        if "Keep" in body:
-            modification._parse_tags(body, "Keep", force)
-        modification._parse_job_options(body)
+        modification._parse_changes(body, force)
         if PATIENT_NAME in modification._uids:
             name = patient_name or anonymization.next_patient_name()
             modification.replace(((), PATIENT_NAME), name, safe_for_anonymization=True)

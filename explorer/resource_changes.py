@@ -255,23 +255,11 @@ def origin_for(username="", remote_ip=""):
     return ingest.Origin(kind="RestApi", remote_ip=remote_ip, username=username)
 
 
-def change_resource(level, public_id, modification, progress, should_stop, username="", remote_ip=""):
-    """Orthanc's ResourceModification job for one patient, study or series: the job's Content.
-
-    The new instances are stored with their ModifiedFrom (AnonymizedFrom) links; the source is
-    deleted at the end when modification.keep_source is false."""
-    resource = index.get(level, public_id)
-    if resource is None:
-        raise UnknownResource()
-    sources = sources_below(level, resource)
+def _change(sources, modification, progress, should_stop, origin):
+    """Make the changed copies of `sources` (deleting the sources after, unless KeepSource):
+    the job's Content as far as it is common to every resource, and the outcome."""
     link_field = "anonymized_from" if modification.is_anonymization else "modified_from"
-    changer = Changer(
-        modification.apply,
-        origin_for(username, remote_ip),
-        link_field,
-        modification.transcode,
-        modification.permissive,
-    )
+    changer = Changer(modification.apply, origin, link_field, modification.transcode, modification.permissive)
     content = {
         "Description": DESCRIPTION,
         "FailedInstancesCount": 0,
@@ -282,6 +270,20 @@ def change_resource(level, public_id, modification, progress, should_stop, usern
     if not modification.keep_source:
         remove_sources(sources, outcome)
     content["FailedInstancesCount"] = outcome.failed
+    return content, outcome
+
+
+def change_resource(level, public_id, modification, progress, should_stop, username="", remote_ip=""):
+    """Orthanc's ResourceModification job for one patient, study or series: the job's Content.
+
+    The new instances are stored with their ModifiedFrom (AnonymizedFrom) links; the source is
+    deleted at the end when modification.keep_source is false."""
+    resource = index.get(level, public_id)
+    if resource is None:
+        raise UnknownResource()
+    content, outcome = _change(
+        sources_below(level, resource), modification, progress, should_stop, origin_for(username, remote_ip)
+    )
     if outcome.ids:
         # Orthanc names the resource its first changed instance landed in.
         first = outcome.ids[0]
@@ -296,29 +298,13 @@ def change_resource(level, public_id, modification, progress, should_stop, usern
 def change_resources(public_ids, modification, progress, should_stop, username="", remote_ip=""):
     """Orthanc's ResourceModification job for a set of resources (/tools/bulk-modify and
     bulk-anonymize): the Content lists every resource made, by level."""
-    sources = sources_of(public_ids)
-    link_field = "anonymized_from" if modification.is_anonymization else "modified_from"
-    changer = Changer(
-        modification.apply,
-        origin_for(username, remote_ip),
-        link_field,
-        modification.transcode,
-        modification.permissive,
+    content, outcome = _change(
+        sources_of(public_ids), modification, progress, should_stop, origin_for(username, remote_ip)
     )
-    content = {
-        "Description": DESCRIPTION,
-        "FailedInstancesCount": 0,
-        "InstancesCount": len(sources),
-        "IsAnonymization": bool(modification.is_anonymization),
-    }
-    outcome = run_telling(changer, sources, progress, should_stop, content)
-    if not modification.keep_source:
-        remove_sources(sources, outcome)
     made = []
     for depth, level in reversed(list(enumerate(levels.LEVELS))):
         for public_id in sorted({ids[depth] for ids in outcome.ids}):
             made.append({"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.name})
-    content["FailedInstancesCount"] = outcome.failed
     content["Resources"] = made
     if modification.transcode:
         content["Transcode"] = modification.transcode

@@ -1,5 +1,5 @@
 """The database side of the index: add an instance, delete a resource, count things,
-look resources up by identifier, tell whether a series is complete.
+look resources up by identifier (whether a series is complete: explorer/series_status.py).
 
 Every change to the index happens in one transaction; files are removed only
 after the transaction that forgot them has committed.
@@ -457,40 +457,6 @@ def global_statistics():
         "instances": Instance.objects.count(),
         "size": size,
     }
-
-
-# A series' completeness: Orthanc's ExpectedNumberOfInstances and Status, which the REST
-# answers and the series page both show.
-EXPECTED_FROM = (
-    ("ImagesInAcquisition", "NumberOfTemporalPositions"),
-    ("NumberOfSlices", "NumberOfTimeSlices"),
-    ("CardiacNumberOfImages",),
-)
-
-
-def expected_instances(series_tags):
-    """Orthanc's ExpectedNumberOfInstances, from the series' main tags, or None."""
-    for keywords in EXPECTED_FROM:
-        if all(series_tags.get(k) for k in keywords):
-            try:
-                product = 1
-                for keyword in keywords:
-                    product *= int(series_tags[keyword])
-            except ValueError:
-                return None
-            return product if product > 0 else None
-    return None
-
-
-def series_status(expected, indexes):
-    if expected is None:
-        return "Unknown"
-    seen = set()
-    for index in indexes:
-        if index is None or not 1 <= index <= expected or index in seen:
-            return "Inconsistent"
-        seen.add(index)
-    return "Complete" if len(seen) == expected else "Missing"
 
 
 # What /tools/lookup compares, as Orthanc 1.10.1 does: the four identifiers, ignoring case

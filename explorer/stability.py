@@ -4,7 +4,7 @@ A patient, study or series is stable once it has had no new instance for StableA
 seconds (PHAROS_STABLE_AGE): `emit_stable_changes` then logs StablePatient, StableStudy or
 StableSeries, once per quiet period (a new instance moves LastUpdate past the
 `stable_update` recorded with the event, which makes the resource unstable again).
-CompletedSeries is logged once, when a series' Status (index.series_status) first reads
+CompletedSeries is logged once, when a series' Status (series_status.series_status) first reads
 Complete.
 
 Something must call `emit_stable_changes` every few seconds: `tick`, an RQ job that rq's cron
@@ -20,7 +20,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from explorer import index
+from explorer import series_status
 from explorer.models import Change, Instance, Patient, Series, Study
 
 # Resources marked per level and tick: a large import becomes stable over a few ticks
@@ -65,11 +65,11 @@ def _newly_complete(series_rows):
     """The series among (pk, public_id, main tags) whose Status now reads Complete."""
     complete = []
     for pk, public_id, tags in series_rows:
-        expected = index.expected_instances(tags)
+        expected = series_status.expected_instances(tags)
         if expected is None:
             continue
         indexes = _indexes(pk, expected)
-        if indexes is not None and index.series_status(expected, indexes) == "Complete":
+        if indexes is not None and series_status.series_status(expected, indexes) == "Complete":
             complete.append((pk, public_id))
     return complete
 
@@ -78,7 +78,7 @@ def _log_completed_series(now):
     """CompletedSeries for the series still receiving instances (the unstable ones, plus
     those becoming stable now) whose Status reads Complete for the first time."""
     # Only a series whose tags give an expected number of instances can be complete.
-    counted = Q(main_tags__has_any_keys=[keywords[0] for keywords in index.EXPECTED_FROM])
+    counted = Q(main_tags__has_any_keys=[keywords[0] for keywords in series_status.EXPECTED_FROM])
     candidates = Series.objects.filter(UNSTABLE_Q, counted, completed_logged=False)
     rows = candidates.order_by("id").values_list("id", "public_id", "main_tags")[:BATCH]
     return [

@@ -10,8 +10,9 @@ from pydicom.datadict import tag_for_keyword
 
 from explorer import levels
 from explorer.api.base import flag, timestamp
-from explorer.index import expected_instances, model_for, series_status
+from explorer.index import model_for
 from explorer.models import Instance, Series, Study
+from explorer.series_status import expected_instances, series_status
 
 CHUNK = 5000  # ids per IN (…) clause: SQLite limits the number of parameters
 

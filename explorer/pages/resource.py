@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
-from explorer import index, levels
+from explorer import index, levels, series_status
 from explorer.pages.formatting import (
     file_size,
     format_date,
@@ -112,9 +112,9 @@ def file_fields(instance):
 
 def series_fields(series, instance_indexes):
     """The series status (Complete, Missing, …) and its instance count, as Orthanc's explorer shows them."""
-    expected = index.expected_instances(series.main_tags)
+    expected = series_status.expected_instances(series.main_tags)
     count = len(instance_indexes)
-    status = index.series_status(expected, instance_indexes)
+    status = series_status.series_status(expected, instance_indexes)
     shown = f"{count} / {expected}" if expected else str(count)
     return [Field("Status", status), Field("Instances", shown)]
 

@@ -3,6 +3,8 @@ Orthanc 1.10.1's answers, the ModifiedFrom and AnonymizedFrom links, KeepSource,
 behind by a failure or a stop. The expected answers were read from Orthanc 1.10.1 on the same
 files."""
 
+import os
+
 import pydicom
 import pytest
 
@@ -11,6 +13,7 @@ from explorer.errors import StorageFailure
 from explorer.models import Instance, Patient, Series, Study
 from explorer.modification import Modification
 from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, make_dicom, upload
+from tests.outages import small_tmpfs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -156,24 +159,24 @@ def test_a_stop_midway_leaves_nothing(api, settings, monkeypatch, threads):
     assert sorted(p.name for p in storage.root().rglob("*.dcm")) == files_before
 
 
-def test_a_failure_midway_leaves_nothing_and_the_job_content_tells(api, monkeypatch):
-    study = a_study(api, 30)
-    before = set(Instance.objects.values_list("public_id", flat=True))
-    real_store = ingest.store_instance
-    stored = []
-
-    def failing_store(data, origin, **options):
-        if len(stored) == 12:
-            raise StorageFailure("disk full")
-        stored.append(1)
-        return real_store(data, origin, **options)
-
-    monkeypatch.setattr(ingest, "store_instance", failing_store)
-    with pytest.raises(StorageFailure) as failure:
-        run_change(levels.STUDY, study, {}, anonymize=True)
-    assert failure.value.job_content["InstancesCount"] == 30
-    assert set(Instance.objects.values_list("public_id", flat=True)) == before
-    assert Patient.objects.count() == 1
+def test_a_full_disk_midway_leaves_nothing_and_the_job_content_tells(api, settings):
+    with small_tmpfs("4m") as disk:
+        settings.STORAGE_DIR = disk / "storage"
+        settings.STORAGE_DIR.mkdir()
+        study = a_study(api, 30)
+        before = set(Instance.objects.values_list("public_id", flat=True))
+        files_before = sorted(p.name for p in storage.root().rglob("*.dcm"))
+        # Room for about a dozen copies: the disk fills while the study is being copied.
+        pages = max(-(-p.stat().st_size // 4096) for p in storage.root().rglob("*.dcm"))
+        free = os.statvfs(disk)
+        (disk / "ballast").write_bytes(bytes(max(0, free.f_bavail * free.f_frsize - 12 * pages * 4096)))
+        with pytest.raises(StorageFailure) as failure:
+            run_change(levels.STUDY, study, {}, anonymize=True)
+        assert failure.value.job_content["InstancesCount"] == 30
+        assert set(Instance.objects.values_list("public_id", flat=True)) == before
+        assert Patient.objects.count() == 1
+        assert sorted(p.name for p in storage.root().rglob("*.dcm")) == files_before
+        assert not [p for p in storage.root().rglob("*") if p.is_file() and p.suffix != ".dcm"]
 
 
 def test_permissive_counts_the_failed_instances(api, monkeypatch):

@@ -150,3 +150,11 @@ def outcome(case, patient_name="Anonymized1"):
 
 def expected(case):
     return {key: value for key, value in case.items() if key not in ("op", "body", "file")}
+
+
+def ct(**changes):
+    """CT_small as a data set, with these attributes set."""
+    dataset = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
+    for keyword, value in changes.items():
+        setattr(dataset, keyword, value)
+    return dataset

@@ -15,7 +15,7 @@ from explorer import anonymization, levels
 from explorer.models import Instance
 from explorer.modification import Modification
 from tests.conftest import CT_SMALL_IDS, dicom_bytes, upload
-from tests.modification_cases import cases, expected, outcome
+from tests.modification_cases import cases, ct, expected, outcome
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +23,6 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("case", cases("anonymize"))
 def test_an_anonymization_changes_what_orthanc_changes(case):
     assert outcome(case) == expected(case)
-
-
-def ct(**changes):
-    dataset = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
-    for keyword, value in changes.items():
-        setattr(dataset, keyword, value)
-    return dataset
 
 
 def referencing(dataset, sop_uid):

@@ -13,7 +13,7 @@ from explorer.errors import PharosError
 from explorer.models import AuditEvent, Instance
 from explorer.modification import Modification
 from tests.conftest import CT_SMALL_IDS, dicom_bytes, upload
-from tests.modification_cases import ORTHANC, cases, expected, outcome
+from tests.modification_cases import ORTHANC, cases, ct, expected, outcome
 
 pytestmark = pytest.mark.django_db
 INSTANCE = CT_SMALL_IDS["instance"]
@@ -23,13 +23,6 @@ LEVELS = {"instances": None, "series": levels.SERIES, "studies": levels.STUDY, "
 @pytest.mark.parametrize("case", cases("modify"))
 def test_a_modification_changes_what_orthanc_changes(case):
     assert outcome(case) == expected(case)
-
-
-def ct(**changes):
-    dataset = pydicom.dcmread(io.BytesIO(dicom_bytes("CT_small.dcm")))
-    for keyword, value in changes.items():
-        setattr(dataset, keyword, value)
-    return dataset
 
 
 def test_the_identifiers_below_the_modified_level_are_new_and_shared_by_the_resource():

@@ -31,7 +31,7 @@ from pyorthanc._orthanc_sdk_enums import ErrorCode
 
 from tests.conftest import CT_SMALL, CT_SMALL_IDS, make_dicom, sample_path
 from tests.dicom_peers import DCMTK_ENV, QR_CONFIG, Collector, dcmtk, free_port, wait_for_port, wait_until
-from tests.pharos_server import Server, own_database
+from tests.orthanc_client_fixtures import clients_of_a_server
 from tests.tools import needs_tool, require_tool
 
 pytestmark = [
@@ -52,27 +52,7 @@ REMOTE_FILE = "SC_rgb.dcm"  # what the remote PACS holds
 # --- The server, the clients, the peers ----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with own_database("pharos_clients") as database_url:
-        server = Server(tmp_path_factory.mktemp("clients") / "data", PASSWORD, database_url)
-        yield server
-        assert server.stop() == 0
-
-
-@pytest.fixture(scope="module")
-def api_client(server):
-    """orthanc-api-client's client, with the administrator's credentials."""
-    client = oac.OrthancApiClient(f"http://127.0.0.1:{server.port}", user="admin", pwd=PASSWORD)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def orthanc(server):
-    """pyorthanc's client, with the administrator's credentials."""
-    with pyorthanc.Orthanc(f"http://127.0.0.1:{server.port}", "admin", PASSWORD, timeout=60) as client:
-        yield client
+server, api_client, orthanc = clients_of_a_server("clients", PASSWORD)
 
 
 @pytest.fixture(scope="module")

@@ -3,36 +3,16 @@ running Pharos (`manage.py start`: the web server and its job worker, Basic cred
 users do with Orthanc 1.10.1, on which every call here works the same (tests/test_orthanc_clients.py
 covers the other calls)."""
 
-import orthanc_api_client as oac
 import pydicom
 import pyorthanc
-import pytest
 
 from tests.conftest import make_dicom
-from tests.pharos_server import Server, own_database
+from tests.orthanc_client_fixtures import clients_of_a_server
 
 PASSWORD = "changes-password"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with own_database("pharos_changes") as database_url:
-        server = Server(tmp_path_factory.mktemp("changes") / "data", PASSWORD, database_url)
-        yield server
-        assert server.stop() == 0
-
-
-@pytest.fixture(scope="module")
-def api_client(server):
-    client = oac.OrthancApiClient(f"http://127.0.0.1:{server.port}", user="admin", pwd=PASSWORD)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def orthanc(server):
-    with pyorthanc.Orthanc(f"http://127.0.0.1:{server.port}", "admin", PASSWORD, timeout=60) as client:
-        yield client
+server, api_client, orthanc = clients_of_a_server("changes", PASSWORD)
 
 
 def a_study(api_client, patient_id, count=3):

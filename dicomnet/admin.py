@@ -1,7 +1,8 @@
+from django import forms
 from django.contrib import admin, messages
 
 from dicomnet.aet import is_safe
-from dicomnet.models import Modality
+from dicomnet.models import DicomWebServer, Modality, OrthancPeer
 
 UNSAFE_AET = (
     "The AE title {aet!r} uses characters outside A-Z, 0-9, '-' and '_'. DICOM allows it, "
@@ -28,3 +29,35 @@ class ModalityAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not is_safe(obj.aet):
             messages.warning(request, UNSAFE_AET.format(aet=obj.aet))
+
+
+class HttpRemoteForm(forms.ModelForm):
+    """The password is typed, never shown back; left empty, the stored one is kept."""
+
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Leave empty to keep the current password",
+    )
+
+    def clean_password(self):
+        typed = self.cleaned_data.get("password")
+        if not typed and self.instance.pk:
+            return self.instance.password
+        return typed or ""
+
+
+class HttpRemoteAdmin(admin.ModelAdmin):
+    form = HttpRemoteForm
+    list_display = ("name", "url", "username")
+    search_fields = ("name", "url")
+
+
+@admin.register(DicomWebServer)
+class DicomWebServerAdmin(HttpRemoteAdmin):
+    pass
+
+
+@admin.register(OrthancPeer)
+class OrthancPeerAdmin(HttpRemoteAdmin):
+    pass

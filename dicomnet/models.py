@@ -46,6 +46,46 @@ class Modality(models.Model):
         return getattr(self, f"allow_{operation}")
 
 
+NAME_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_.-]+$", "Use letters, digits, '.', '-' and '_'.")
+
+
+class HttpRemote(models.Model):
+    """A server Pharos talks to over HTTP(S): its URL, the user it logs in as, and headers it
+    adds to every request (a token, a tenant). The password is kept to log in with and never
+    shown by the REST API."""
+
+    name = models.CharField(max_length=64, unique=True, validators=[NAME_VALIDATOR])
+    url = models.URLField("URL", max_length=500, help_text="The server's root, e.g. https://pacs.example.org/")
+    username = models.CharField(max_length=150, blank=True)
+    password = models.CharField(max_length=500, blank=True)
+    http_headers = models.JSONField("HTTP headers", default=dict, blank=True)
+    timeout = models.PositiveIntegerField(default=0, help_text="Seconds; 0 uses the server's default")
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.url})"
+
+
+class DicomWebServer(HttpRemote):
+    """A remote DICOMweb server (Orthanc's DicomWeb.Servers, /dicom-web/servers/{name})."""
+
+    has_delete = models.BooleanField(default=False, help_text="The server accepts DELETE on its resources")
+    chunked_transfers = models.BooleanField(default=True, help_text="STOW-RS bodies may be sent chunked")
+
+    class Meta(HttpRemote.Meta):
+        verbose_name = "DICOMweb server"
+
+
+class OrthancPeer(HttpRemote):
+    """Another Orthanc (or Pharos) driven through its REST API (Orthanc's OrthancPeers, /peers/{name})."""
+
+    class Meta(HttpRemote.Meta):
+        verbose_name = "Orthanc peer"
+
+
 class Job(models.Model):
     """A long operation run by a worker, with Orthanc's states and fields (GET /jobs/{id})."""
 

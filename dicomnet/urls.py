@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dicomnet.api import exports, jobs, metrics, modifications
+from dicomnet.api import dicomweb_servers, exports, jobs, metrics, modifications, peers
 from dicomnet.api import modalities as api
 from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
@@ -35,6 +35,30 @@ urlpatterns = [
     path("studies/<str:public_id>/split", endpoint(POST=MODIFY(modifications.split))),
     path("tools/bulk-modify", endpoint(POST=MODIFY(modifications.bulk_modify))),
     path("tools/bulk-anonymize", endpoint(POST=MODIFY(modifications.bulk_anonymize))),
+    # The DICOMweb client: remote DICOMweb servers.
+    path("dicom-web/servers", endpoint(GET=VIEW(dicomweb_servers.list_servers))),
+    path(
+        "dicom-web/servers/<str:name>",
+        endpoint(
+            GET=VIEW(dicomweb_servers.show),
+            PUT=MODALITIES(dicomweb_servers.update),
+            DELETE=MODALITIES(dicomweb_servers.delete),
+        ),
+    ),
+    path("dicom-web/servers/<str:name>/stow", endpoint(POST=SEND(dicomweb_servers.stow))),
+    path("dicom-web/servers/<str:name>/qido", endpoint(POST=QUERY_RETRIEVE(dicomweb_servers.qido))),
+    path("dicom-web/servers/<str:name>/get", endpoint(POST=QUERY_RETRIEVE(dicomweb_servers.get))),
+    path("dicom-web/servers/<str:name>/retrieve", endpoint(POST=QUERY_RETRIEVE(dicomweb_servers.retrieve))),
+    # Orthanc peers.
+    path("peers", endpoint(GET=VIEW(peers.list_peers))),
+    path(
+        "peers/<str:name>",
+        endpoint(GET=VIEW(peers.show), PUT=MODALITIES(peers.update), DELETE=MODALITIES(peers.delete)),
+    ),
+    path("peers/<str:name>/configuration", endpoint(GET=VIEW(peers.show_configuration))),
+    path("peers/<str:name>/system", endpoint(GET=VIEW(peers.system))),
+    path("peers/<str:name>/store", endpoint(POST=SEND(peers.store))),
+    path("peers/<str:name>/store-straight", endpoint(POST=SEND(peers.store_straight))),
 ]
 # Modify and anonymize a patient, study or series: a job (an instance's answer a file, explorer/api).
 for route, kwargs, action in modifications.routes():

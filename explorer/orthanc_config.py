@@ -110,7 +110,7 @@ SETTINGS = {
 PATHS = {"DicomTlsCertificate", "DicomTlsPrivateKey", "DicomTlsTrustedCertificates", "SslCertificate"}
 OPTION_OF = {variable: option for option, (variable, _) in SETTINGS.items()}
 # Sections applied at start rather than read as one value.
-SECTIONS = ("RegisteredUsers", "DicomModalities", "Dictionary")
+SECTIONS = ("RegisteredUsers", "DicomModalities", "Dictionary", "OrthancPeers", "DicomWeb")
 # Options naming what Pharos always does: honoured with this value, named in the warning otherwise.
 ALWAYS = {
     # Pharos always asks for a user (secure by default), even on the local host.

@@ -35,7 +35,7 @@ page_patterns += [
     for level in levels.LEVELS
 ]
 
-REST_URLCONFS = ("explorer.api.urls", "dicomnet.urls")
+REST_URLCONFS = ("explorer.api.urls", "explorer.dicomweb.urls", "dicomnet.urls")
 
 urlpatterns = page_patterns + [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -43,6 +43,7 @@ urlpatterns = page_patterns + [
     path("admin/queues/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
     path("", include("explorer.api.urls")),
+    path("", include("explorer.dicomweb.urls")),
     path("", include("dicomnet.urls")),
 ]
 

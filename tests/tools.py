@@ -18,6 +18,7 @@ PACKAGES = {
     "openssl": "openssl",
     "gdcminfo": "libgdcm-tools",
     "gdcmconv": "libgdcm-tools",
+    "/usr/sbin/Orthanc": "orthanc",
 }
 # any other tool comes from dcmtk
 

@@ -12,7 +12,7 @@ import re
 from django.http import HttpResponse
 
 from explorer import character_sets, logs, runtime_settings
-from explorer.api.base import flag, json_response
+from explorer.api.base import json_response
 from explorer.errors import BadFileFormat, ParameterOutOfRange
 
 # The transfer syntaxes Orthanc 1.10.1 knows, in the order GET /tools/accepted-transfer-syntaxes
@@ -157,8 +157,3 @@ def _routes(patterns, prefix=""):
 
 def plugins(request):
     return json_response([])
-
-
-def peers(request):
-    """GET /peers: Pharos has no Orthanc peers (HTTP) yet."""
-    return json_response({} if flag(request, "expand") else [])

@@ -18,6 +18,7 @@ lists and QIDO-RS differ only in how they read a request and write the answers.
 
 from dataclasses import dataclass, field
 
+import orjson
 from django.db.models import (
     F,
     Func,
@@ -26,6 +27,7 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    TextField,
     prefetch_related_objects,
 )
 from django.db.models.fields.json import KeyTextTransform
@@ -189,6 +191,17 @@ class DataSetElement(Func):
         return f"({data_set} -> %s::text)", (*params, self.key)
 
 
+class DataSetElementText(DataSetElement):
+    """DataSetElement as its JSON text, for the caller to decode (orjson decodes thousands
+    of them several times faster than the JSON field's own reading)."""
+
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = super().as_postgresql(compiler, connection, **extra_context)
+        return f"({sql})::text", params
+
+
 def first_instance_element(level, key):
     """The DICOM JSON element `key` of the resource's first instance (by primary key)."""
     element = DataSetElement(key)
@@ -207,28 +220,23 @@ def element_text(element):
 def first_instance_elements(level, answer_set, keys):
     """{pk: {key: DICOM JSON element}} of the first instance (by primary key) of each resource
     of a search's answer set (an instance's own at the instance level), for the DICOM JSON keys
-    asked ("00080201"); an element the instance lacks is left out. One GROUP BY finds the
-    first instances and one query reads their elements, whatever the number of answers: a
-    subquery per answer row (first_instance_element) costs a lookup per row, which showed at
-    thousands of studies."""
+    asked ("00080201"); an element the instance lacks is left out. One query, its first
+    instances found by a GROUP BY inside it, whatever the number of answers: a subquery per
+    answer row (first_instance_element) costs a lookup per row, which showed at thousands of
+    studies."""
     keys = tuple(dict.fromkeys(keys))
     if not keys:
         return {}
     owner = OWNER_OF_INSTANCE[level]
-    if level is levels.INSTANCE:
-        firsts = None
-    else:
-        firsts = {}
-        for condition in among(owner, answer_set):
-            grouped = Instance.objects.filter(**condition).values(owner).annotate(first=Min("pk")).order_by()
-            firsts.update((row["first"], row[owner]) for row in grouped)
-    aliases = {f"element_{n}": DataSetElement(key) for n, key in enumerate(keys)}
+    aliases = {f"element_{n}": DataSetElementText(key) for n, key in enumerate(keys)}
     found = {}
-    for condition in among("pk", answer_set if firsts is None else list(firsts)):
-        rows = Instance.objects.filter(**condition).annotate(**aliases).values_list("pk", *aliases)
-        for pk, *elements in rows:
-            owner_pk = pk if firsts is None else firsts[pk]
-            found[owner_pk] = {key: element for key, element in zip(keys, elements) if element is not None}
+    for condition in among(owner, answer_set):
+        instances = Instance.objects.filter(**condition)
+        if level is not levels.INSTANCE:
+            firsts = instances.values(owner).annotate(first=Min("pk")).values("first")
+            instances = Instance.objects.filter(pk__in=firsts)
+        for owner_pk, *elements in instances.annotate(**aliases).values_list(owner, *aliases):
+            found[owner_pk] = {key: orjson.loads(text) for key, text in zip(keys, elements) if text is not None}
     return found
 
 

@@ -23,8 +23,8 @@ from explorer.character_sets import dicom_term
 from explorer.dicom_json import person_name_json
 from explorer.matching import tag_of, vr_of
 
-SPECIFIC_CHARACTER_SET = 0x00080005
-RETRIEVE_URL = 0x00081190
+SPECIFIC_CHARACTER_SET = 0x00080005  # "00080005" in the answers
+RETRIEVE_URL = 0x00081190  # "00081190"
 STUDY_INSTANCE_UID = 0x0020000D
 SERIES_INSTANCE_UID = 0x0020000E
 
@@ -122,51 +122,49 @@ def returned_tags(request):
 
 
 def search(request, constraints, base_url):
-    """The answers of a search, as data sets {tag: DICOM JSON element}, in the index's order."""
+    """The answers of a search, as data sets {"ggggeeee": DICOM JSON element}, in the index's
+    order."""
     level = request.level
-    tags = returned_tags(request)
     main_tags, elements = {}, {}
-    for tag in tags:
+    for tag in returned_tags(request):
         keyword = keyword_for_tag(tag)
         if keyword and query.main_tag_source(level, keyword) is not None:
-            main_tags[tag] = keyword
+            main_tags[keyword] = (f"{tag:08X}", dictionary_vr(tag))
         else:
-            elements[tag] = f"{tag:08X}"
-    computed = COMPUTED_TAGS[level]
+            elements[f"{tag:08X}"] = None
+    computed = {keyword: (f"{tag:08X}", dictionary_vr(tag)) for tag, keyword in COMPUTED_TAGS[level].items()}
     found = query.search(
         level,
         constraints,
         fields=UID_FIELDS[level],
-        main_tags=tuple(main_tags.values()),
-        computed=tuple(computed.values()),
+        main_tags=tuple(main_tags),
+        computed=tuple(computed),
         limit=request.limit,
         since=request.offset,
     )
-    stored = query.first_instance_elements(level, found.answer_set, tuple(elements.values()))
+    stored = query.first_instance_elements(level, found.answer_set, tuple(elements))
     character_set = character_set_element()
+    shown = [(found.columns[keyword], key, vr) for keyword, (key, vr) in main_tags.items()]
+    counted = [(found.computed[keyword], key, vr) for keyword, (key, vr) in computed.items()]
+    uid_columns = [found.columns[name] for name in UID_FIELDS[level]]
+    url = base_url + "/".join(f"{segment}/{{}}" for segment in URL_SEGMENTS[: len(uid_columns)])
     answers = []
     for row in found.rows:
         pk = row[0]
-        answer = {SPECIFIC_CHARACTER_SET: character_set}
-        for tag, keyword in main_tags.items():
-            text = row[found.columns[keyword]]
+        answer = {"00080005": character_set}
+        for column, key, vr in shown:
+            text = row[column]
             if text is not None:
-                answer[tag] = text_element(tag, text)
-        of_instance = stored.get(pk, {})
-        for tag, key in elements.items():
-            element = stored_element(of_instance.get(key))
+                answer[key] = text_element(vr, text)
+        for key, element in stored.get(pk, {}).items():
+            element = stored_element(element)
             if element is not None:
-                answer[tag] = element
-        for tag, keyword in computed.items():
-            answer[tag] = text_element(tag, found.computed[keyword][pk])
-        uids = [row[found.columns[name]] for name in UID_FIELDS[level]]
-        answer[RETRIEVE_URL] = {"vr": "UR", "Value": [retrieve_url(base_url, uids)]}
+                answer[key] = element
+        for texts, key, vr in counted:
+            answer[key] = text_element(vr, texts[pk])
+        answer["00081190"] = {"vr": "UR", "Value": [url.format(*[row[column] for column in uid_columns])]}
         answers.append(answer)
     return answers
-
-
-def retrieve_url(base_url, uids):
-    return base_url + "/".join(f"{segment}/{uid}" for segment, uid in zip(URL_SEGMENTS, uids))
 
 
 def character_set_element():
@@ -195,9 +193,8 @@ def number(text):
     return int(value) if value.is_integer() else value
 
 
-def text_element(tag, text):
+def text_element(vr, text):
     """A main tag's text (Orthanc's form: values joined by backslashes) as DICOM JSON."""
-    vr = dictionary_vr(tag)
     if text == "":
         return {"vr": vr}
     values = text.split("\\")
@@ -236,7 +233,7 @@ def wants_xml(accept):
 
 
 def json_body(answers):
-    return orjson.dumps([{f"{tag:08X}": element for tag, element in answer.items()} for answer in answers])
+    return orjson.dumps(answers)
 
 
 def xml_response(answers):
@@ -260,8 +257,9 @@ def native_dicom_model(answer):
         '<?xml version="1.0" encoding="utf-8"?>',
         '<NativeDicomModel xmlns="http://dicom.nema.org/PS3.19/models/NativeDICOM">',
     ]
-    for tag, element in sorted(answer.items()):
-        attributes = f'tag="{tag:08X}" vr="{element["vr"]}" keyword={quoteattr(keyword_for_tag(tag) or "")}'
+    for key, element in sorted(answer.items()):
+        keyword = keyword_for_tag(int(key, 16)) or ""
+        attributes = f'tag="{key}" vr="{element["vr"]}" keyword={quoteattr(keyword)}'
         values = element.get("Value")
         if not values:
             lines.append(f"  <DicomAttribute {attributes} />")

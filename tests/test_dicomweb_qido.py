@@ -342,3 +342,16 @@ def test_no_answer_in_xml_is_an_empty_multipart(stored):
 
 def test_a_search_needs_credentials(stored, client):
     assert client.get("/dicom-web/studies").status_code == 401
+
+
+@pytest.mark.parametrize("parameters", ["", "?limit=2&offset=1", "?PatientName=*a*"])
+def test_a_long_answer_set_is_answered_the_same(stored, monkeypatch, parameters):
+    """Past query.SHORT_ANSWER rows, the computed keys and the stored elements are read for
+    the search's own query rather than a list of ids."""
+    from explorer import query
+
+    for level in ("studies", "series", "instances"):
+        short = qido(stored, level + parameters)
+        monkeypatch.setattr(query, "SHORT_ANSWER", 1)
+        assert qido(stored, level + parameters) == short
+        monkeypatch.undo()

@@ -355,3 +355,9 @@ def test_a_long_answer_set_is_answered_the_same(stored, monkeypatch, parameters)
         monkeypatch.setattr(query, "SHORT_ANSWER", 1)
         assert qido(stored, level + parameters) == short
         monkeypatch.undo()
+
+
+def test_the_attributes_are_in_the_order_of_their_tags(stored):
+    response = stored.get("/dicom-web/instances?PatientID=1CT1&includefield=00180060")
+    (answer,) = json.loads(response.content)
+    assert list(answer) == sorted(answer)

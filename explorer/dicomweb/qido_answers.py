@@ -233,7 +233,8 @@ def wants_xml(accept):
 
 
 def json_body(answers):
-    return orjson.dumps(answers)
+    # Sorted by tag, as Orthanc writes them.
+    return orjson.dumps(answers, option=orjson.OPT_SORT_KEYS)
 
 
 def xml_response(answers):

@@ -361,3 +361,16 @@ def test_the_attributes_are_in_the_order_of_their_tags(stored):
     response = stored.get("/dicom-web/instances?PatientID=1CT1&includefield=00180060")
     (answer,) = json.loads(response.content)
     assert list(answer) == sorted(answer)
+
+
+def test_each_xml_part_is_a_native_dicom_model_document(stored):
+    from xml.etree import ElementTree
+
+    response = stored.get("/dicom-web/studies?PatientID=X1EXAMPLE", HTTP_ACCEPT="application/dicom+xml")
+    boundary = response["Content-Type"].split("boundary=")[1].encode()
+    document = response.content.split(b"--" + boundary)[1].split(b"\r\n\r\n", 1)[1].strip()
+    root = ElementTree.fromstring(document)
+    namespace = "{http://dicom.nema.org/PS3.19/models/NativeDICOM}"
+    assert root.tag == namespace + "NativeDicomModel"
+    name = root.find(f"{namespace}DicomAttribute[@tag='00100010']/{namespace}PersonName")
+    assert name.find(f"{namespace}Ideographic/{namespace}FamilyName").text == "王"

@@ -256,7 +256,9 @@ PN_COMPONENTS = ("FamilyName", "GivenName", "MiddleName", "NamePrefix", "NameSuf
 def native_dicom_model(answer):
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
-        '<NativeDicomModel xmlns="http://dicom.nema.org/PS3.19/models/NativeDICOM">',
+        '<NativeDicomModel xmlns="http://dicom.nema.org/PS3.19/models/NativeDICOM" '
+        'xsi:schemaLocation="http://dicom.nema.org/PS3.19/models/NativeDICOM" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">',
     ]
     for key, element in sorted(answer.items()):
         keyword = keyword_for_tag(int(key, 16)) or ""

@@ -85,6 +85,9 @@ def _converted(elements, bulk_prefix):
             element = {"vr": vr, "Value": items}
         elif vr in ("IS", "DS") and element.get("Value"):
             element = {"vr": vr, "Value": [_number(value, vr) for value in element["Value"]]}
+        elif len(element.get("Value") or ()) > 1 and "" in element["Value"]:
+            # An empty value among several is null in DICOM JSON (PS3.18 F.2.5), as Orthanc writes it.
+            element = {"vr": vr, "Value": [None if value == "" else value for value in element["Value"]]}
         converted[key] = element
     return converted
 

@@ -65,6 +65,8 @@ def bulk_parts(instance, path):
         if not big_endian:
             return [Part(OCTET_STREAM, element.length, _file_range(file_path, element.value_tell, element.length))]
         element = dataset[tag]
+    if isinstance(element, RawDataElement) and element.length == UNDEFINED_LENGTH and element.value:
+        return [Part.of_bytes(OCTET_STREAM, fragment) for fragment in generate_fragments(element.value)]
     value = _raw_value(dataset, tag, element)
     width = SWAPPED_WIDTH.get(dataset[tag].VR) if big_endian else None
     if width and len(value) % width == 0:

@@ -8,7 +8,10 @@ import pydicom
 from django.http import StreamingHttpResponse
 
 from explorer import audit, levels, storage, transcoding
-from explorer.dicomweb import accept, bulk as bulk_data, frames as frame_data, metadata as metadata_json, resources
+from explorer.dicomweb import accept, resources
+from explorer.dicomweb import bulk as bulk_data
+from explorer.dicomweb import frames as frame_data
+from explorer.dicomweb import metadata as metadata_json
 from explorer.dicomweb.multipart_answers import Part, file_part, response
 from explorer.dicomweb.syntaxes import DICOM
 from explorer.errors import UnknownResource

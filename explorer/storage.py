@@ -101,10 +101,10 @@ DERIVED_KINDS = ("dicomweb-metadata",)
 
 
 def derived_path(kind, file_uuid):
-    """Where a cache of `kind` keeps what it derives from a stored file: cache/<kind>/ab/cd/….json
+    """Where a cache of `kind` keeps what it derives from a stored file: cache/<kind>/ab/….json
     beside the storage area (DATA_DIR/cache by default)."""
     name = str(uuid.UUID(str(file_uuid)))
-    return root().parent / "cache" / kind / name[:2] / name[2:4] / f"{name}.json"
+    return root().parent / "cache" / kind / name[:2] / f"{name}.json"
 
 
 def delete(file_uuid):

@@ -99,24 +99,26 @@ def series_of(api, count):
 
 def test_a_series_answer_is_made_of_cached_parts_without_reading_a_file(api):
     study, series, uids = series_of(api, 3)
-    for instance in Instance.objects.all():  # the files are not needed: the index holds the JSON
-        storage.path_for(instance.file_uuid).rename(storage.path_for(instance.file_uuid).with_suffix(".away"))
     path = f"/dicom-web/studies/{study}/series/{series}/metadata"
+    instances = list(Instance.objects.all())
+    cached = [metadata.cache_path(instance.file_uuid) for instance in instances]
+    assert all(entry.exists() for entry in cached)  # made as each instance was stored
     first = answer(api, path)
     assert sorted(item["00080018"]["Value"][0] for item in first) == sorted(uids)
     assert all(item["00200013"]["vr"] == "IS" and isinstance(item["00200013"]["Value"][0], int) for item in first)
-    for instance in Instance.objects.all():
-        away = storage.path_for(instance.file_uuid).with_suffix(".away")
-        away.rename(storage.path_for(instance.file_uuid))
-    second = answer(api, path)  # now cached: an entry per instance
-    assert second == first
-    cached = [metadata.cache_path(instance.file_uuid) for instance in Instance.objects.all()]
-    assert all(path.exists() for path in cached)
     # The answer is read from those entries: one changed is seen.
-    marked = cached[0].read_bytes().replace(b'"MONOCHROME2"', b'"FROM-THE-CACHE"')
-    cached[0].write_bytes(marked)
+    cached[0].write_bytes(cached[0].read_bytes().replace(b'"MONOCHROME2"', b'"FROM-THE-CACHE"'))
     photometric = [item["00280004"]["Value"][0] for item in answer(api, path)]
     assert photometric.count("FROM-THE-CACHE") == 1
+    # Without entries (a cache emptied by hand), the index holds the JSON: no file is read.
+    for instance, entry in zip(instances, cached):
+        entry.unlink()
+        storage.path_for(instance.file_uuid).rename(storage.path_for(instance.file_uuid).with_suffix(".away"))
+    assert answer(api, path) == first
+    for instance in instances:
+        storage.path_for(instance.file_uuid).with_suffix(".away").rename(storage.path_for(instance.file_uuid))
+    assert answer(api, path) == first
+    assert all(entry.exists() for entry in cached)  # made again
 
 
 def test_a_deleted_instance_leaves_no_cache_entry(api, django_capture_on_commit_callbacks):

@@ -25,7 +25,6 @@ import contextlib
 import os
 import re
 import threading
-from pathlib import Path
 from uuid import UUID
 
 import orjson
@@ -71,8 +70,8 @@ def instance_path(study_uid, series_uid, sop_uid):
 
 
 def instance_json(dataset, path):
-    """The DICOMweb JSON of one instance (its index JSON `dataset`, changed in place) as bytes,
-    bulk data URIs relative to the DICOMweb root; `path` is instance_path()."""
+    """The DICOMweb JSON of one instance (its index JSON `dataset`) as bytes, bulk data URIs
+    relative to the DICOMweb root; `path` is instance_path()."""
     return orjson.dumps(_converted(dataset, f"{path}/bulk/"))
 
 
@@ -82,24 +81,28 @@ CONVERSION = {vr: BULK for vr in BINARY_VRS} | {"SQ": SEQUENCE, "IS": NUMBERS, "
 
 
 def _converted(elements, bulk_prefix):
-    """The elements (freshly parsed, changed in place) as Orthanc writes them."""
+    """The elements as Orthanc writes them (a new dict: those given are left as they are)."""
+    converted = {}
     for key, element in elements.items():
         kind = CONVERSION.get(element.get("vr"))
         if kind is None:
             values = element.get("Value")
             if values and len(values) > 1 and "" in values:
                 # An empty value among several is null in DICOM JSON (PS3.18 F.2.5), as Orthanc writes it.
-                element["Value"] = [None if value == "" else value for value in values]
+                element = {"vr": element["vr"], "Value": [None if value == "" else value for value in values]}
         elif kind == BULK:
             if "InlineBinary" in element or "BulkDataURI" in element:
-                elements[key] = {"vr": element["vr"], "BulkDataURI": bulk_prefix + key.lower()}
+                element = {"vr": element["vr"], "BulkDataURI": bulk_prefix + key.lower()}
         elif kind == SEQUENCE:
-            for number, item in enumerate(element.get("Value") or (), start=1):
-                _converted(item, f"{bulk_prefix}{key.lower()}/{number}/")
-        elif "Value" in element:
+            if element.get("Value"):
+                items = element["Value"]
+                prefix = f"{bulk_prefix}{key.lower()}/"
+                element = {"vr": "SQ", "Value": [_converted(item, f"{prefix}{n}/") for n, item in enumerate(items, 1)]}
+        elif element.get("Value"):
             vr = element["vr"]
-            element["Value"] = [_number(value, vr) for value in element["Value"]]
-    return elements
+            element = {"vr": vr, "Value": [_number(value, vr) for value in element["Value"]]}
+        converted[key] = element
+    return converted
 
 
 INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -181,6 +184,16 @@ class _Cache:
         if not os.path.exists(os.path.join(self.storage, name[:2], name[2:4], name + ".dcm")):
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+def remember(dataset, identifiers, file_uuid):
+    """Cache the JSON of an instance just stored (its index JSON and its identifiers, by
+    keyword), as Orthanc's DICOMweb plugin caches it at ingest since its version 1.15: the
+    first metadata request of a series then reads it and nothing else."""
+    path = instance_path(
+        identifiers["StudyInstanceUID"], identifiers["SeriesInstanceUID"], identifiers["SOPInstanceUID"]
+    )
+    _Cache().write(file_uuid, instance_json(dataset, path))
 
 
 def instances_json(instances):

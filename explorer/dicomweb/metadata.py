@@ -188,7 +188,7 @@ class _Cache:
 
 def remember(dataset, identifiers, file_uuid):
     """Cache the JSON of an instance just stored (its index JSON and its identifiers, by
-    keyword), as Orthanc's DICOMweb plugin caches it at ingest since its version 1.15: the
+    keyword), as recent versions of Orthanc's DICOMweb plugin cache it at ingest: the
     first metadata request of a series then reads it and nothing else."""
     path = instance_path(
         identifiers["StudyInstanceUID"], identifiers["SeriesInstanceUID"], identifiers["SOPInstanceUID"]

@@ -123,8 +123,9 @@ def choose(location, choices):
 
 
 def frame_parts(instance, numbers, choices, location_url):
-    """(The answer's type, [Part] of the frames `numbers`) of an instance; `location_url(n)` is
-    frame n's URL. 404 for a frame beyond the instance's, 406 when Accept cannot be met."""
+    """(The answer's type, the Parts of the frames `numbers`, read as they are taken) of an
+    instance; `location_url(n)` is frame n's URL. 404 for a frame beyond the instance's, 406
+    when Accept cannot be met."""
     location = locate(instance.file_uuid)
     if location is None:
         raise InexistentItem("This instance has no pixel data")
@@ -136,13 +137,13 @@ def frame_parts(instance, numbers, choices, location_url):
     if as_stored and location.offset >= 0 and (location.frame_size or location.length == UNDEFINED_LENGTH):
         frames = _stored_frames(instance.file_uuid, location, numbers)
     else:
-        frames = _made_frames(instance.file_uuid, location, numbers, target)
-    parts = [Part.of_bytes(content_type, data, location_url(number)) for number, data in zip(numbers, frames)]
+        frames = iter(_made_frames(instance.file_uuid, location, numbers, target))
+    # The parts are read as they are sent: a list naming a frame many times holds one at a time.
+    parts = (Part.of_bytes(content_type, data, location_url(number)) for number, data in zip(numbers, frames))
     return content_type, parts
 
 
 def _stored_frames(file_uuid, location, numbers):
-    frames = []
     with storage.open_file(file_uuid) as handle:
         for number in numbers:
             if location.frame_size:
@@ -154,8 +155,7 @@ def _stored_frames(file_uuid, location, numbers):
             else:
                 handle.seek(location.offset)
                 data = get_frame(handle, number - 1, number_of_frames=location.frames)
-            frames.append(data)
-    return frames
+            yield data
 
 
 def _made_frames(file_uuid, location, numbers, target):

@@ -45,8 +45,8 @@ def retrieve(request, **route):
     if syntax is not None:
         # The first instance is transcoded before the answer starts: when it cannot be,
         # the client is told so with 406, not with a broken answer.
-        first = next(parts)
-        parts = _chained(first, parts)
+        first = next(parts, None)
+        parts = _chained(first, parts) if first is not None else iter(())
     return response(parts, DICOM)
 
 

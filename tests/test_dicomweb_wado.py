@@ -84,6 +84,7 @@ def test_a_study_and_a_series_are_each_of_their_instances(api):
     names = ("JPEG2000.dcm", "JPEG-LL.dcm", "MR_small.dcm")
     stored(api, *names)
     study_url = instance_url("JPEG2000.dcm").split("/series/")[0]
+    assert api.get(study_url).streaming  # file after file, never the whole study in memory
     _, parts = multipart(api.get(study_url))
     found = {pydicom.dcmread(io.BytesIO(content)).SOPInstanceUID for _, content in parts}
     expected = {pydicom.dcmread(sample_path(name)).SOPInstanceUID for name in names[:2]}

@@ -2,7 +2,7 @@
 writes it, made from the index without opening a DICOM file, and kept in a cache.
 
 The index holds every instance's data set as DICOM JSON (explorer/dicom.py `dataset_json`).
-Orthanc's answer differs from it in two ways, which `instance_json` makes:
+Orthanc's answer differs from it in these ways, which `instance_json` makes:
 
 - every binary value (OB, OW, OF, OD, OL, OV, UN; pixel data above all) is a BulkDataURI
   pointing at `…/instances/{uid}/bulk/{tag path}`, whatever its size (the index keeps the
@@ -14,7 +14,10 @@ Orthanc 1.10.1 also lists the data set trailing padding (FFFC,FFFC), which the i
 keep, and leaves compressed pixel data out, which is given here as a BulkDataURI like any
 other pixel data (its bulk route answers it).
 
-Each instance's JSON is written once, to DATA_DIR/cache/dicomweb-metadata/ (beside the
+- an empty value among several is null.
+
+Each instance's JSON is written once, when it is stored (explorer/ingest.py calls `remember`),
+or at the first request that misses it, to DATA_DIR/cache/dicomweb-metadata/ (beside the
 storage area), named by the UUID of its file: a changed instance is a new file, and
 explorer/storage.py deletes the cache entry with the file. The bulk URIs are kept relative
 there; the answer puts the request's root URL in front of them, so that one cache serves

@@ -18,6 +18,7 @@ from pydicom.filereader import _read_file_meta_info
 from pydicom.uid import UID
 
 from explorer import dicom, index, storage, transcoding
+from explorer.dicomweb import metadata as dicomweb_metadata
 from explorer.errors import BadFileFormat, DatabaseFailure
 
 logger = logging.getLogger(__name__)
@@ -162,4 +163,15 @@ def _store(source, origin, overwrite, write_file, size, md5, link=None):
     except BaseException:
         storage.delete(file_uuid)
         raise
+    _cache_dicomweb_metadata(parsed, file_uuid)
     return StoreResult(SUCCESS, parsed.ids)
+
+
+def _cache_dicomweb_metadata(parsed, file_uuid):
+    """The instance's DICOMweb metadata, cached as it is stored: a viewer asks for a whole
+    series' at once (explorer/dicomweb/metadata.py). One that cannot be written is made at
+    the first request instead."""
+    try:
+        dicomweb_metadata.remember(parsed.json, parsed.identifiers, file_uuid)
+    except Exception:  # a cache never fails an arrival
+        logger.warning("The DICOMweb metadata of %s is not cached", parsed.ids[3], exc_info=True)

@@ -42,8 +42,9 @@ urlpatterns = page_patterns + [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/queues/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
-    path("", include("explorer.api.urls")),
+    # DICOMweb before the REST API's long table: a viewer asks for one frame per request.
     path("", include("explorer.dicomweb.urls")),
+    path("", include("explorer.api.urls")),
     path("", include("dicomnet.urls")),
 ]
 

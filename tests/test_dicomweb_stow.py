@@ -159,6 +159,23 @@ def test_a_part_that_is_no_dicom_file_fails_and_the_others_are_stored(api):
     assert response.status_code == 400 and response.json()[FAILED] == {"vr": "SQ"}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_parts_stored_on_several_threads_are_answered_in_their_order(api):
+    """Outside a transaction (as in a server) the parts of a body are stored by helper threads
+    beside the request's: the answer still follows the parts' order."""
+    study = pydicom.uid.generate_uid()
+    parts = [make_dicom(StudyInstanceUID=study, InstanceNumber=number) for number in range(12)]
+    parts[5] = b"not a DICOM file"
+    parts[7] = with_uids(dicom_bytes(CT_SMALL), SOPInstanceUID="1.2.3.7")
+    response = stow(api, parts, path=f"/dicom-web/studies/{study}")
+    assert response.status_code == 202
+    answer = response.json()
+    expected = [pydicom.dcmread(io.BytesIO(part)).SOPInstanceUID for i, part in enumerate(parts) if i not in (5, 7)]
+    assert [values(item)["00081155"] for item in items(answer, REFERENCED)] == expected
+    assert [values(item)["00081155"] for item in items(answer, FAILED)] == ["1.2.3.7"]
+    assert Instance.objects.count() == 10
+
+
 @pytest.mark.django_db
 def test_a_body_that_is_not_dicom_parts_is_415_with_a_message(api):
     data = dicom_bytes(CT_SMALL)

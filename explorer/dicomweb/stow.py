@@ -22,8 +22,12 @@ server fails.
 """
 
 import io
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pydicom
+from django.db import close_old_connections, connection
 from django.urls import get_script_prefix
 
 from explorer import character_sets, incoming, ingest, multipart, runtime_settings
@@ -52,31 +56,115 @@ def store(request, study=None):
     """POST /dicom-web/studies[/{study}]."""
     study_uid = check_uid(study, "StudyInstanceUID") if study is not None else None
     boundary = _boundary(request)
+    storing = _Storing(request_origin(request), study_uid)
+    try:
+        for headers, chunks in multipart.related_parts(request, boundary):
+            _check_part_type(headers)
+            part = _Part(chunks)
+            try:
+                path = incoming.write_chunks(part)
+            except PharosError as error:  # the disk is full: nothing more can be received
+                storing.outcome(part, error)
+                break
+            if not storing.add(path, part):
+                break
+    finally:
+        storing.finish()
     answer = StowAnswer(dicom_web_root(request))
-    origin = request_origin(request)
-    for headers, chunks in multipart.related_parts(request, boundary):
-        _check_part_type(headers)
-        part = _Part(chunks)
-        try:
-            path = incoming.write_chunks(part)
-            result = store_received_file(path, origin, study_uid=study_uid)
-        except ingest.OtherStudy as refused:
-            answer.failed(refused.uids, PROCESSING_FAILURE)
-        except BadFileFormat:
-            answer.failed(part.uids(), CANNOT_UNDERSTAND)
-        except PharosError as error:
-            if error.http_status < 500:  # a value the index cannot hold
-                answer.failed(part.uids(), PROCESSING_FAILURE)
-                continue
-            # Disk full, database down: the sender is to send the whole body again later
-            # (what was stored answers AlreadyStored then), the parts after it left unread.
-            answer.failed(part.uids(), OUT_OF_RESOURCES)
-            response = dicom_json_response(answer.as_json(), status=503)
-            response["Retry-After"] = str(error.retry_after or ServiceUnavailable.retry_after)
-            return response
-        else:
-            answer.stored(result.uids)
+    for part, outcome in storing.outcomes:
+        answer.add(part, outcome)
+    if answer.server_failure is not None:
+        # Disk full, database down: the sender is to send the whole body again later (what
+        # was stored answers AlreadyStored then); the parts after it were left unread.
+        response = dicom_json_response(answer.as_json(), status=503)
+        response["Retry-After"] = str(answer.server_failure.retry_after or ServiceUnavailable.retry_after)
+        return response
     return dicom_json_response(answer.as_json(), status=answer.status())
+
+
+# Threads of each web process that store the parts of multi-part bodies beside the request's
+# own: a part's file is written and fsynced and its rows inserted while the next is received
+# and parsed. Kept from request to request, with their database connections.
+HELPERS_PER_REQUEST = 2
+_helpers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="stow")
+_END = None
+
+
+class _Storing:
+    """The parts of one request stored through the ingest funnel as they are received: the
+    first by the request's thread once the body ends, or, when more come, by up to
+    HELPERS_PER_REQUEST helper threads, the request's thread taking what is left at the end.
+    Inside a transaction (a test's) each part is stored by the request's thread as soon as it
+    is received: other threads would not see the transaction. A server failure while storing
+    stops the storing: the parts received and not yet stored are removed unstored."""
+
+    def __init__(self, origin, study_uid):
+        self.origin, self.study_uid = origin, study_uid
+        self.outcomes = []  # [part, StoreResult or PharosError], in the order of the parts
+        self.todo = queue.SimpleQueue()
+        self.received = 0
+        self.helpers = []
+        self.alone = connection.in_atomic_block
+        self.stopped = threading.Event()  # a server failure: store nothing more
+
+    def add(self, path, part):
+        """Queue a received part; False once a server failure has stopped the storing."""
+        if self.stopped.is_set():
+            incoming.remove(path)
+            return False
+        slot = [part, None]
+        self.outcomes.append(slot)
+        if self.alone:
+            self.store(slot, path)
+            return not self.stopped.is_set()
+        self.todo.put((slot, path))
+        self.received += 1
+        if self.received >= 2 and len(self.helpers) < HELPERS_PER_REQUEST:
+            self.helpers.append(_helpers.submit(self.help))
+        return True
+
+    def outcome(self, part, error):
+        """A part that could not be received: the parts received before it are still stored."""
+        self.outcomes.append([part, error])
+
+    def help(self):
+        close_old_connections()  # a kept connection checked, as a request's is
+        try:
+            self.store_queued()
+        finally:
+            close_old_connections()
+
+    def store_queued(self):
+        while (item := self.todo.get()) is not _END:
+            self.store(*item)
+        self.todo.put(_END)  # for the next taker
+
+    def store(self, slot, path):
+        if self.stopped.is_set():
+            incoming.remove(path)
+            slot[1] = UNSTORED
+            return
+        try:
+            slot[1] = store_received_file(path, self.origin, study_uid=self.study_uid)
+        except PharosError as error:
+            slot[1] = error
+            if error.http_status >= 500:
+                self.stopped.set()
+
+    def finish(self):
+        """Store what no helper has taken, then wait for the helpers."""
+        self.todo.put(_END)
+        try:
+            self.store_queued()
+        finally:
+            for helper in self.helpers:
+                if not helper.cancel():  # one not started yet has nothing left to do
+                    helper.result()
+        self.outcomes = [slot for slot in self.outcomes if slot[1] is not UNSTORED]
+
+
+# A part received, then left unstored after a server failure: not answered.
+UNSTORED = object()
 
 
 class _Part:
@@ -154,6 +242,7 @@ class StowAnswer:
 
     def __init__(self, root):
         self.root = root
+        self.server_failure = None
         self.study_url = None
         self.referenced = []
         self.failures = []
@@ -162,6 +251,20 @@ class StowAnswer:
 
     def _item(self, uids):
         return {REFERENCED_SOP_CLASS: _uid(uids[3]), REFERENCED_SOP_INSTANCE: _uid(uids[2])}
+
+    def add(self, part, outcome):
+        """A part's outcome: its StoreResult, or the PharosError that refused it."""
+        if isinstance(outcome, ingest.StoreResult):
+            self.stored(outcome.uids)
+        elif isinstance(outcome, ingest.OtherStudy):
+            self.failed(outcome.uids, PROCESSING_FAILURE)
+        elif isinstance(outcome, BadFileFormat):
+            self.failed(part.uids(), CANNOT_UNDERSTAND)
+        elif outcome.http_status < 500:  # a value the index cannot hold
+            self.failed(part.uids(), PROCESSING_FAILURE)
+        else:
+            self.failed(part.uids(), OUT_OF_RESOURCES)
+            self.server_failure = self.server_failure or outcome
 
     def stored(self, uids):
         study, series, instance, _ = uids

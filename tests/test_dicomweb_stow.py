@@ -7,8 +7,8 @@ import uuid
 
 import pydicom
 import pytest
-from django.test import Client
 from dicomweb_client.api import DICOMwebClient
+from django.test import Client
 
 from explorer import rights
 from explorer.models import Instance
@@ -85,9 +85,7 @@ def test_dicomweb_client_stores_a_series_beyond_a_megabyte(server):
     pixels = os.urandom(256 * 256 * 2)
     datasets = [
         pydicom.dcmread(
-            io.BytesIO(
-                make_image(256, pixels, StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number)
-            )
+            io.BytesIO(make_image(256, pixels, StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number))
         )
         for number in range(1, 21)
     ]

@@ -4,14 +4,15 @@ and frame level, drawn by explorer.previews, with the parameters of Orthanc's DI
 - the type from Accept: JPEG by default (and for */* or image/*), PNG when preferred; an
   encapsulated PDF is answered as itself to a client that accepts application/pdf;
 - `viewport=vw,vh[,sx,sy,sw,sh]`: the region (sx, sy, sw, sh) of the frame, flipped where sw or
-  sh is negative, scaled to fit within vw × vh and centred on a black vw × vh image, as Orthanc
-  does; `window=center,width,function` (linear, linear-exact or sigmoid); `quality=1..100`.
+  sh is negative, scaled (by the nearest pixel) to fit within vw × vh and centred on a black
+  vw × vh image, as Orthanc does; `window=center,width,function` (linear, linear-exact or sigmoid); `quality=1..100`.
 
 Without `window`, the file's own window is used (else its VOI LUT, else the frame's range), as
 Pharos's other pictures; Orthanc's plugin stretches the frame's range. A series is shown by its
 middle instance in slice order and a study by the middle instance of its first series (Orthanc
 takes the instance of lowest Orthanc id): a thumbnail then shows the middle of the volume. A
-thumbnail is the rendered image within 128 × 128 unless a viewport is given.
+thumbnail (which Orthanc's plugin lacks) is the rendered image, smoothly scaled, within
+128 × 128 unless a viewport is given.
 """
 
 import hashlib
@@ -40,15 +41,16 @@ class NotAcceptable(PharosError):
 
 
 def rendered(request, **route):
-    return _answer(request, route, default_viewport=None)
+    return _answer(request, route, default_viewport=None, smooth=False)
 
 
 def thumbnail(request, **route):
-    return _answer(request, route, default_viewport=(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    return _answer(request, route, default_viewport=(THUMBNAIL_SIZE, THUMBNAIL_SIZE), smooth=True)
 
 
-def _answer(request, route, default_viewport):
+def _answer(request, route, default_viewport, smooth):
     options = Rendering.from_query(request.GET, default_viewport)
+    options.smooth = smooth
     instance = instance_to_render(route)
     frame = _frame_number(route.get("frames"))
     holds_pdf = dicom.holds_pdf(instance.dataset)
@@ -128,13 +130,22 @@ class Rendering:
     refuses them."""
 
     def __init__(
-        self, viewport=None, region=None, flip=(False, False), window=None, quality=previews.JPEG_QUALITY, padded=True
+        self,
+        viewport=None,
+        region=None,
+        flip=(False, False),
+        window=None,
+        quality=previews.JPEG_QUALITY,
+        padded=True,
+        smooth=False,
     ):
         self.viewport, self.region, self.flip = viewport, region, flip
         self.window, self.quality = window, quality
         # Centred on a canvas of the viewport's size (Orthanc's rendered), or only scaled to
         # fit within it (WADO-URI's rows and columns).
         self.padded = padded
+        # Scaled smoothly (thumbnails, WADO-URI), or by the nearest pixel as Orthanc scales.
+        self.smooth = smooth
 
     @classmethod
     def from_query(cls, query, default_viewport=None):
@@ -179,7 +190,7 @@ class Rendering:
         self.window = (center, width, function)
 
     def key(self):
-        text = repr((self.viewport, self.region, self.flip, self.window, self.quality, self.padded))
+        text = repr((self.viewport, self.region, self.flip, self.window, self.quality, self.padded, self.smooth))
         return hashlib.md5(text.encode()).hexdigest()
 
     def fitted(self, image):
@@ -201,7 +212,7 @@ class Rendering:
             return image
         width, height = self.viewport or (None, None)
         if not self.padded:
-            return previews.fit_within(image, width, height, smooth=True)
+            return previews.fit_within(image, width, height, smooth=self.smooth)
         target = (width or image.width, height or image.height)
         scale = min(target[0] / image.width, target[1] / image.height)
         size = (min(target[0], max(1, round(image.width * scale))), min(target[1], max(1, round(image.height * scale))))
@@ -209,7 +220,8 @@ class Rendering:
             return image
         canvas = Image.new(image.mode, target)
         canvas.paste(
-            image.resize(size, Image.Resampling.BILINEAR), ((target[0] - size[0]) // 2, (target[1] - size[1]) // 2)
+            image.resize(size, Image.Resampling.BILINEAR if self.smooth else Image.Resampling.NEAREST),
+            ((target[0] - size[0]) // 2, (target[1] - size[1]) // 2),
         )
         return canvas
 

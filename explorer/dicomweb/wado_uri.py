@@ -35,7 +35,9 @@ def wado(request):
     if media == DICOM:
         return _file(request, instance, query.get("transferSyntax"))
     quality = _number(query, "imageQuality", 1, 100) or previews.JPEG_QUALITY
-    options = rendered.Rendering(viewport=_size(query), padded=False, window=_window(query), quality=quality)
+    options = rendered.Rendering(
+        viewport=_size(query), padded=False, smooth=True, window=_window(query), quality=quality
+    )
     frame = _number(query, "frameNumber", 1, None) or 1
     return HttpResponse(rendered.picture(instance, frame - 1, options, media), content_type=media)
 

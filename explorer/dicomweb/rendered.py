@@ -5,7 +5,8 @@ and frame level, drawn by explorer.previews, with the parameters of Orthanc's DI
   encapsulated PDF is answered as itself to a client that accepts application/pdf;
 - `viewport=vw,vh[,sx,sy,sw,sh]`: the region (sx, sy, sw, sh) of the frame, flipped where sw or
   sh is negative, scaled (by the nearest pixel) to fit within vw × vh and centred on a black
-  vw × vh image, as Orthanc does; `window=center,width,function` (linear, linear-exact or sigmoid); `quality=1..100`.
+  vw × vh image, as Orthanc does;
+- `window=center,width,function` (linear, linear-exact or sigmoid); `quality=1..100`.
 
 Without `window`, the file's own window is used (else its VOI LUT, else the frame's range), as
 Pharos's other pictures; Orthanc's plugin stretches the frame's range. A series is shown by its

@@ -71,8 +71,8 @@ def store(request, study=None):
     finally:
         storing.finish()
     answer = StowAnswer(dicom_web_root(request))
-    for part, outcome in storing.outcomes:
-        answer.add(part, outcome)
+    for names, outcome in storing.outcomes:
+        answer.add(names, outcome)
     if answer.server_failure is not None:
         # Disk full, database down: the sender is to send the whole body again later (what
         # was stored answers AlreadyStored then); the parts after it were left unread.
@@ -100,7 +100,9 @@ class _Storing:
 
     def __init__(self, origin, study_uid):
         self.origin, self.study_uid = origin, study_uid
-        self.outcomes = []  # [part, StoreResult or PharosError], in the order of the parts
+        # [part, StoreResult or PharosError] in the order of the parts; once stored, the part
+        # gives way to None, once refused to its names (_Part.uids): memory holds no part's start.
+        self.outcomes = []
         self.todo = queue.SimpleQueue()
         self.received = 0
         self.helpers = []
@@ -125,7 +127,7 @@ class _Storing:
 
     def outcome(self, part, error):
         """A part that could not be received: the parts received before it are still stored."""
-        self.outcomes.append([part, error])
+        self.outcomes.append([part.uids(), error])
 
     def help(self):
         close_old_connections()  # a kept connection checked, as a request's is
@@ -142,12 +144,12 @@ class _Storing:
     def store(self, slot, path):
         if self.stopped.is_set():
             incoming.remove(path)
-            slot[1] = UNSTORED
+            slot[:] = None, UNSTORED
             return
         try:
-            slot[1] = store_received_file(path, self.origin, study_uid=self.study_uid)
+            slot[:] = None, store_received_file(path, self.origin, study_uid=self.study_uid)
         except PharosError as error:
-            slot[1] = error
+            slot[:] = slot[0].uids(), error
             if error.http_status >= 500:
                 self.stopped.set()
 
@@ -184,8 +186,8 @@ class _Part:
         """(None, None, SOPInstanceUID, SOPClassUID) as far as the start of the part tells
         them (its data set, else its file meta), or None: Orthanc lists a failed part only
         when it can name it."""
-        for chunk in self.chunks:  # what a failed write left unread, as far as needed
-            self.start += chunk[: NAMING_BYTES - len(self.start)]
+        for chunk in self.chunks if len(self.start) < NAMING_BYTES else ():
+            self.start += chunk[: NAMING_BYTES - len(self.start)]  # what a failed write left unread
             if len(self.start) >= NAMING_BYTES:
                 break
         try:
@@ -252,18 +254,19 @@ class StowAnswer:
     def _item(self, uids):
         return {REFERENCED_SOP_CLASS: _uid(uids[3]), REFERENCED_SOP_INSTANCE: _uid(uids[2])}
 
-    def add(self, part, outcome):
-        """A part's outcome: its StoreResult, or the PharosError that refused it."""
+    def add(self, names, outcome):
+        """A part's outcome: its StoreResult, or the PharosError that refused it and the
+        names its start gives (_Part.uids)."""
         if isinstance(outcome, ingest.StoreResult):
             self.stored(outcome.uids)
         elif isinstance(outcome, ingest.OtherStudy):
             self.failed(outcome.uids, PROCESSING_FAILURE)
         elif isinstance(outcome, BadFileFormat):
-            self.failed(part.uids(), CANNOT_UNDERSTAND)
+            self.failed(names, CANNOT_UNDERSTAND)
         elif outcome.http_status < 500:  # a value the index cannot hold
-            self.failed(part.uids(), PROCESSING_FAILURE)
+            self.failed(names, PROCESSING_FAILURE)
         else:
-            self.failed(part.uids(), OUT_OF_RESOURCES)
+            self.failed(names, OUT_OF_RESOURCES)
             self.server_failure = self.server_failure or outcome
 
     def stored(self, uids):

@@ -13,8 +13,8 @@ from django.test import Client
 from explorer import rights
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, basic_header, dicom_bytes, make_dicom, make_image
-from tests.outages import small_tmpfs
-from tests.pharos_server import Server, own_database
+from tests.outages import private_postgres, small_tmpfs
+from tests.pharos_server import Server, own_database, request
 from tests.reference_orthanc import ReferenceOrthanc
 
 CT_STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
@@ -99,6 +99,27 @@ def test_dicomweb_client_stores_a_series_beyond_a_megabyte(server):
     # Sent again to the study's own URL: stored already, a success.
     again = client.store_instances(datasets[:2], study_instance_uid=study)
     assert len(again.ReferencedSOPSequence) == 2
+
+
+def test_a_database_outage_is_503_and_the_body_sent_again_is_stored(tmp_path):
+    parts = [make_dicom() for _ in range(3)]
+    body, content_type = related(parts)
+    with private_postgres() as database:
+        # One web worker: the credentials it remembers are those every request meets.
+        server = Server(tmp_path / "data", PASSWORD, database_url=database.url, PHAROS_HTTP_WORKERS="1")
+        try:
+            post = lambda: request(server.port, "/dicom-web/studies", PASSWORD, "POST", body, content_type)  # noqa: E731
+            assert post()[0] == 200
+            database.stop()
+            status, headers, _ = post()
+            assert status == 503 and headers["Retry-After"]
+            database.start()
+            # The first request after the restart is served (a kept connection is checked).
+            status, _, answer = post()
+            assert status == 200
+            assert len(pydicom.Dataset.from_json(answer.decode()).ReferencedSOPSequence) == 3
+        finally:
+            assert server.stop() == 0
 
 
 # --- answers, through the Django test client ------------------------------------------------

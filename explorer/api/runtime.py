@@ -12,8 +12,8 @@ import re
 from django.http import HttpResponse
 
 from explorer import character_sets, logs, runtime_settings
-from explorer.api.base import NoSuchResource, json_response
-from explorer.errors import BadFileFormat, ParameterOutOfRange
+from explorer.api.base import json_response
+from explorer.errors import BadFileFormat, ParameterOutOfRange, UnknownResource
 
 # The transfer syntaxes Orthanc 1.10.1 knows, in the order GET /tools/accepted-transfer-syntaxes
 # lists them: the patterns a user puts are matched against these.
@@ -174,5 +174,6 @@ def plugins(request):
 
 def plugin(request, name):
     if name not in PLUGINS:
-        raise NoSuchResource(name)  # Orthanc's 404 with an empty body
+        # Orthanc answers 404 with an empty body; Pharos's 404s without a database say why.
+        raise UnknownResource(f"Unknown plugin: {name}")
     return json_response(PLUGINS[name])

@@ -3,14 +3,17 @@ answers to each kind of part, body and failure, in the shape a real Orthanc 1.10
 
 import io
 import os
+import threading
 import uuid
 
 import pydicom
 import pytest
 from dicomweb_client.api import DICOMwebClient
+from django.db import connection
 from django.test import Client
 
 from explorer import rights
+from explorer.dicomweb import stow as stow_module
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, basic_header, dicom_bytes, make_dicom, make_image
 from tests.outages import private_postgres, small_tmpfs
@@ -178,8 +181,25 @@ def test_a_part_that_is_no_dicom_file_fails_and_the_others_are_stored(api):
     assert response.status_code == 400 and response.json()[FAILED] == {"vr": "SQ"}
 
 
+@pytest.fixture
+def helper_connections_closed():
+    """The helper threads keep their database connections from request to request, as the
+    request threads do; closed after the test, or its database could not be dropped. One task
+    per thread: each waits for the others, so no thread takes two."""
+    yield
+    threads = stow_module.MAXIMUM_HELPERS
+    barrier = threading.Barrier(threads)
+
+    def close():
+        connection.close()
+        barrier.wait(timeout=30)
+
+    for future in [stow_module._helpers.submit(close) for _ in range(threads)]:
+        future.result(timeout=60)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_parts_stored_on_several_threads_are_answered_in_their_order(api):
+def test_parts_stored_on_several_threads_are_answered_in_their_order(api, helper_connections_closed):
     """Outside a transaction (as in a server) the parts of a body are stored by helper threads
     beside the request's: the answer still follows the parts' order."""
     study = pydicom.uid.generate_uid()

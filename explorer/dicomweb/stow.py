@@ -86,7 +86,8 @@ def store(request, study=None):
 # own: a part's file is written and fsynced and its rows inserted while the next is received
 # and parsed. Kept from request to request, with their database connections.
 HELPERS_PER_REQUEST = 2
-_helpers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="stow")
+MAXIMUM_HELPERS = 4
+_helpers = ThreadPoolExecutor(max_workers=MAXIMUM_HELPERS, thread_name_prefix="stow")
 _END = None
 
 

@@ -79,7 +79,8 @@ def test_frames_are_numbered_from_1(api):
     first = np.asarray(picture(api.get(base + "&frameNumber=1"), "PNG"))
     assert np.array_equal(first, np.asarray(picture(api.get(base), "PNG")))
     assert not np.array_equal(first, np.asarray(picture(api.get(base + "&frameNumber=4"), "PNG")))
-    assert api.get(base + "&frameNumber=11").status_code == 400
+    refused = api.get(base + "&frameNumber=11")
+    assert refused.status_code == 400 and "Frame 11 does not exist" in refused.json()["Details"]
 
 
 def test_what_is_refused_says_why(ct):

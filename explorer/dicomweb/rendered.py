@@ -115,9 +115,11 @@ def picture(instance, frame, options, media):
     if kept is not None:
         return kept
     try:
-        image = previews.render_frame(previews.load(instance), frame, options.window)
-    except previews.NoSuchFrame as exc:
-        raise ParameterOutOfRange(str(exc).replace("numbered from 0", "numbered from 1")) from exc
+        dataset = previews.load(instance)
+        count = previews.frame_count(dataset)
+        if frame >= count:
+            raise ParameterOutOfRange(f"Frame {frame + 1} does not exist: this instance has {count} frame(s), from 1")
+        image = previews.render_frame(dataset, frame, options.window)
     except previews.NoImage as exc:
         raise IncompatibleImageFormat(exc.reason) from exc
     image = options.fitted(image)

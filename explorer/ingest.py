@@ -19,7 +19,7 @@ from pydicom.uid import UID
 
 from explorer import dicom, index, storage, transcoding
 from explorer.dicomweb import metadata as dicomweb_metadata
-from explorer.errors import BadFileFormat, DatabaseFailure
+from explorer.errors import BadFileFormat, BadRequest, DatabaseFailure
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +42,25 @@ class Origin:
 class StoreResult:
     status: str
     ids: tuple  # public ids: patient, study, series, instance
+    # StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, SOPClassUID: what a STOW-RS answer
+    # names, taken from the parse that stored it rather than asked of the index again.
+    uids: tuple = ()
 
     @property
     def instance_id(self):
         return self.ids[3]
 
 
-def store_instance(data, origin, overwrite=None, link=None, skip_ingest_transcoding=False):
+class OtherStudy(BadRequest):
+    """An instance refused, before anything of it is written, because it belongs to another
+    study than the one the sender named (STOW-RS to /dicom-web/studies/{uid})."""
+
+    def __init__(self, details, uids):
+        super().__init__(details)
+        self.uids = uids
+
+
+def store_instance(data, origin, overwrite=None, link=None, skip_ingest_transcoding=False, study_uid=None):
     """Store and index one DICOM file given as bytes.
 
     A file without the preamble or without a file meta header is stored as a Part 10 file,
@@ -56,24 +68,26 @@ def store_instance(data, origin, overwrite=None, link=None, skip_ingest_transcod
     modified or anonymized instance was made from. With IngestTranscoding it is stored in
     that transfer syntax (ingest_transcoded) unless `skip_ingest_transcoding`, as Orthanc
     skips it for a file a `/modify` with "Transcode" made. Raises BadFileFormat for input
-    that cannot be indexed, StorageFailure or DatabaseFailure when the server cannot keep it.
+    that cannot be indexed, StorageFailure or DatabaseFailure when the server cannot keep it;
+    with `study_uid`, OtherStudy for an instance of another study.
     """
     data = dicom.as_part10(data)
     if not skip_ingest_transcoding:
         data = ingest_transcoded(data) or data
     write, md5 = (lambda: storage.write(data)), (lambda: hashlib.md5(data).hexdigest())
-    return _store(data, origin, overwrite, write, len(data), md5, link)
+    return _store(data, origin, overwrite, write, len(data), md5, link, study_uid)
 
 
-def store_instance_file(path, origin, overwrite=None, skip_ingest_transcoding=False):
+def store_instance_file(path, origin, overwrite=None, skip_ingest_transcoding=False, study_uid=None):
     """Store and index a received file that lies in the storage area's incoming folder.
 
-    The file is moved into place, not copied; it is removed when it is not kept.
+    The file is moved into place, not copied; it is removed when it is not kept. With
+    `study_uid`, an instance of another study is refused (OtherStudy) and not kept.
     """
     transcoded = None if skip_ingest_transcoding else ingest_transcoded(path)
     if transcoded is not None:
         os.unlink(path)
-        return store_instance(transcoded, origin, overwrite, skip_ingest_transcoding=True)
+        return store_instance(transcoded, origin, overwrite, skip_ingest_transcoding=True, study_uid=study_uid)
     try:
         return _store(
             path,
@@ -83,6 +97,7 @@ def store_instance_file(path, origin, overwrite=None, skip_ingest_transcoding=Fa
             os.path.getsize(path),
             # Taken as the file was written here (explorer/incoming.py), else read again.
             lambda: getattr(path, "md5", None) or _md5_of_file(path),
+            study_uid=study_uid,
         )
     finally:
         if os.path.exists(path):
@@ -140,11 +155,20 @@ def _md5_of_file(path):
     return digest.hexdigest()
 
 
-def _store(source, origin, overwrite, write_file, size, md5, link=None):
+def _store(source, origin, overwrite, write_file, size, md5, link=None, study_uid=None):
     if overwrite is None:
         overwrite = settings.PHAROS_OVERWRITE_INSTANCES
     parsed = dicom.parse(source)
-    already = StoreResult(ALREADY_STORED, parsed.ids)
+    identifiers = parsed.identifiers
+    uids = (
+        identifiers["StudyInstanceUID"],
+        identifiers["SeriesInstanceUID"],
+        identifiers["SOPInstanceUID"],
+        parsed.sop_class_uid,
+    )
+    if study_uid is not None and uids[0] != study_uid:
+        raise OtherStudy(f"The instance belongs to study {uids[0]}, not to study {study_uid}", uids)
+    already = StoreResult(ALREADY_STORED, parsed.ids, uids)
 
     file_md5 = md5()
     file_uuid = write_file()
@@ -164,7 +188,7 @@ def _store(source, origin, overwrite, write_file, size, md5, link=None):
         storage.delete(file_uuid)
         raise
     _cache_dicomweb_metadata(parsed, file_uuid)
-    return StoreResult(SUCCESS, parsed.ids)
+    return StoreResult(SUCCESS, parsed.ids, uids)
 
 
 def _cache_dicomweb_metadata(parsed, file_uuid):

@@ -11,7 +11,10 @@ from urllib.parse import unquote
 
 from explorer.errors import BadRequest
 
-CHUNK = 1 << 20
+# Bytes read at a time. Where a part begins, what the buffer holds beyond it is copied a few
+# times over: 64 KiB reads keep that small (a 10-part STOW-RS body of CT slices: 0.17 ms per
+# part to split, against 0.30 ms with 1 MiB reads).
+CHUNK = 64 * 1024
 # The headers of a part (and the rest of a delimiter line) are held whole: this much at most.
 MAXIMUM_HEAD = 64 * 1024
 # key = value, the value quoted or not, spaces allowed around "=" (what devices send).
@@ -23,7 +26,15 @@ def parts(stream, boundary):
     part's chunks must be taken before the next part is asked for. A part without content
     (a file input with no file chosen) has no chunks; one the body ends in, without its
     close delimiter, ends with the body."""
-    return _Reader(stream, boundary).parts()
+    for number, head, chunks in _Reader(stream, boundary).parts():
+        yield part_name(head) or f"part {number}", chunks
+
+
+def related_parts(stream, boundary):
+    """(headers, chunks) for each part of a multipart/related body (STOW-RS), as parts()
+    gives them, with the part's header lines as part_headers() reads them."""
+    for _, head, chunks in _Reader(stream, boundary).parts():
+        yield part_headers(head), chunks
 
 
 class _Reader:
@@ -68,7 +79,7 @@ class _Reader:
                 chunks = self.content()
                 first = next(chunks, None)
                 if first is not None:
-                    yield part_name(head) or f"part {number}", _prepended(first, chunks)
+                    yield number, head, _prepended(first, chunks)
                 for _ in chunks:  # what the caller left untaken
                     pass
             if not self.buffer.startswith(self.delimiter):

@@ -309,10 +309,10 @@ def _windowed(dataset, frame, values, window):
     chosen = file_window(dataset, frame)
     if window is not None:
         default_center, default_width, _ = chosen or min_max_window(values)
-        center, width = window
+        center, width, *function = window
         center = default_center if center is None else center
         width = default_width if width is None else width
-        return apply_window(values, center, width, "LINEAR")
+        return apply_window(values, center, width, function[0] if function else "LINEAR")
     if chosen is None and "VOILUTSequence" in dataset:
         try:
             return _voi_lut_values(dataset, values)
@@ -357,7 +357,8 @@ def render_rgb(dataset, stored):
 def render_frame(dataset, frame=0, window=None):
     """One frame drawn for a person: an 8-bit "L" or "RGB" image.
 
-    `window` is (center, width), either part None to keep the file's; it only
+    `window` is (center, width), either part None to keep the file's, or (center, width,
+    function) with a VOI LUT function of apply_window (DICOMweb's `window`); it only
     applies to grayscale images.
     """
     stored, photometric = decode_frame(dataset, frame)

@@ -35,15 +35,16 @@ def failure_answer(name, error):
     }
 
 
-def store_received_file(path, origin):
+def store_received_file(path, origin, study_uid=None):
     """Store a file received into the incoming folder: a bare data set made a Part 10 file,
-    then moved into place; the file is gone afterwards, stored or not."""
+    then moved into place; the file is gone afterwards, stored or not. With `study_uid`, an
+    instance of another study is refused (ingest.OtherStudy)."""
     try:
         path = incoming.as_part10(path)
     except BaseException:
         incoming.remove(path)
         raise
-    return ingest.store_instance_file(path, origin)
+    return ingest.store_instance_file(path, origin, study_uid=study_uid)
 
 
 def store_many(named_files, origin):

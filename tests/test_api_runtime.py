@@ -179,10 +179,18 @@ def test_tools_lists_the_tools_pharos_has_sorted_as_orthanc(api):
         assert api.get(f"/tools/{name}").status_code != 404, name
 
 
-def test_plugins_and_peers_are_empty(api):
-    assert api.get("/plugins").json() == []
-    assert api.get("/peers").json() == []
-    assert api.get("/peers?expand").json() == {}
+def test_plugins_name_the_dicomweb_plugin_as_orthanc_does(api):
+    # What Orthanc 1.10.1 answers of its DICOMweb plugin 1.7 (which has a page of its own,
+    # RootUri, and extends Orthanc Explorer: Pharos has neither).
+    assert api.get("/plugins").json() == ["dicom-web"]
+    assert api.get("/plugins/dicom-web").json() == {
+        "Description": "Implementation of DICOMweb (QIDO-RS, STOW-RS and WADO-RS) and WADO-URI.",
+        "ExtendsOrthancExplorer": False,
+        "ID": "dicom-web",
+        "Version": "1.7",
+    }
+    unknown = api.get("/plugins/gdcm")
+    assert unknown.status_code == 404 and "gdcm" in unknown.json()["Details"]
 
 
 def test_a_method_a_runtime_setting_lacks_is_405_with_allow(api):

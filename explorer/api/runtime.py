@@ -13,7 +13,7 @@ from django.http import HttpResponse
 
 from explorer import character_sets, logs, runtime_settings
 from explorer.api.base import json_response
-from explorer.errors import BadFileFormat, ParameterOutOfRange
+from explorer.errors import BadFileFormat, ParameterOutOfRange, UnknownResource
 
 # The transfer syntaxes Orthanc 1.10.1 knows, in the order GET /tools/accepted-transfer-syntaxes
 # lists them: the patterns a user puts are matched against these.
@@ -155,5 +155,25 @@ def _routes(patterns, prefix=""):
             yield route
 
 
+# The plugins Orthanc's clients look for in GET /plugins, and what GET /plugins/{id} says of
+# each (Orthanc 1.10.1 with its DICOMweb plugin 1.7). Pharos serves DICOMweb itself; it adds
+# nothing to Orthanc Explorer, and has no page of the plugin's own (Orthanc's RootUri).
+PLUGINS = {
+    "dicom-web": {
+        "Description": "Implementation of DICOMweb (QIDO-RS, STOW-RS and WADO-RS) and WADO-URI.",
+        "ExtendsOrthancExplorer": False,
+        "ID": "dicom-web",
+        "Version": "1.7",
+    },
+}
+
+
 def plugins(request):
-    return json_response([])
+    return json_response(list(PLUGINS))
+
+
+def plugin(request, name):
+    if name not in PLUGINS:
+        # Orthanc answers 404 with an empty body; Pharos's 404s without a database say why.
+        raise UnknownResource(f"Unknown plugin: {name}")
+    return json_response(PLUGINS[name])

@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path("tools/log-level", endpoint(GET=VIEW(runtime.log_level), PUT=SETTINGS(runtime.set_log_level))),
     path("plugins", endpoint(GET=VIEW(runtime.plugins))),
+    path("plugins/<str:name>", endpoint(GET=VIEW(runtime.plugin))),
     path("tools/lookup", endpoint(POST=VIEW(tools.lookup))),
     path("tools/find", endpoint(POST=VIEW(tools.find))),
     # Creating an instance stores new data, as an upload does; nothing stored is changed.

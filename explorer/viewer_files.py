@@ -81,6 +81,8 @@ def install(source=None, npm=None):
     npm = npm or shutil.which("npm")
     if not npm:
         raise InstallFailed("npm is not installed (Debian package npm)")
+    if source and os.path.exists(source):
+        source = os.path.abspath(source)  # npm runs in the temporary folder
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".installing-", dir=target.parent) as work:
         archive = pack(npm, source or f"{PACKAGE}@{VERSION}", Path(work))

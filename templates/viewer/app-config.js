@@ -1,9 +1,9 @@
-{% autoescape off %}// OHIF's configuration, written by Pharos (explorer/viewer.py): one data source, this server's
+{% autoescape off %}{# The paths are constants of explorer/viewer.py; the name, from the environment, is escaped. #}// OHIF's configuration, written by Pharos (explorer/viewer.py): one data source, this server's
 // DICOMweb on the same origin, so that the browser's session authenticates every request.
 // Nothing is fetched from anywhere else: no CDN, no analytics, no dialogs.
 window.config = {
   name: "pharos",
-  routerBasename: "{{ base|escapejs }}",
+  routerBasename: "{{ base }}",
   extensions: [],
   modes: [],
   customizationService: {},
@@ -23,9 +23,9 @@ window.config = {
       configuration: {
         friendlyName: "{{ name|escapejs }}",
         name: "pharos",
-        qidoRoot: window.location.origin + "{{ dicomweb|escapejs }}",
-        wadoRoot: window.location.origin + "{{ dicomweb|escapejs }}",
-        wadoUriRoot: window.location.origin + "{{ wado_uri|escapejs }}",
+        qidoRoot: window.location.origin + "{{ dicomweb }}",
+        wadoRoot: window.location.origin + "{{ dicomweb }}",
+        wadoUriRoot: window.location.origin + "{{ wado_uri }}",
         qidoSupportsIncludeField: true,
         imageRendering: "wadors",
         thumbnailRendering: "wadors",

@@ -5,6 +5,7 @@ server's DICOMweb. Every route needs the right to view (explorer/urls.py)."""
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseNotModified
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 
 from explorer import viewer_files
 
@@ -49,11 +50,19 @@ def not_installed(request):
 
 
 def file_response(request, file):
-    tag = viewer_files.etag(file)
+    """The file, or its gzipped copy for a browser that accepts it (the same content type)."""
+    sent, encoding = file, None
+    if "gzip" in request.headers.get("Accept-Encoding", "") and viewer_files.gzipped(file).is_file():
+        sent, encoding = viewer_files.gzipped(file), "gzip"
+    tag = viewer_files.etag(sent)
     if request.headers.get("If-None-Match") == tag:
         response = HttpResponseNotModified()
     else:
-        response = FileResponse(file.open("rb"), content_type=viewer_files.content_type(file))
+        response = FileResponse(sent.open("rb"), content_type=viewer_files.content_type(file))
+        if encoding:
+            response["Content-Encoding"] = encoding
     response["ETag"] = tag
     response["Cache-Control"] = viewer_files.cache_control(file)
+    if viewer_files.gzipped(file).is_file():
+        patch_vary_headers(response, ["Accept-Encoding"])
     return response

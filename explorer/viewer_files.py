@@ -6,12 +6,15 @@ and the few places where the build wrote its root are rewritten once, when it is
 (`rebase`): the links of index.html, `window.PUBLIC_URL`, webpack's public path (compiled
 into each entry bundle: lazy chunks, workers and WebAssembly are fetched from it) and the
 stylesheets' font URLs. The service worker's loader, which would fetch Workbox from a CDN, is
-left out of index.html.
+left out of index.html. Scripts, stylesheets and WebAssembly get a gzipped copy beside them
+(`compress`: 170 MB become 40 MB, an app bundle of 17 MB becomes 3.4 MB), sent to the browsers
+that accept it.
 
 The folder VIEWER_DIR/VERSION appears whole or not at all: the archive is fetched and unpacked
 in a temporary folder beside it, then renamed. explorer/viewer.py serves it.
 """
 
+import gzip
 import json
 import mimetypes
 import os
@@ -29,6 +32,8 @@ VERSION = "3.13.2"
 BASE = "/viewer/"
 INDEX = "index.html"
 NPM_SECONDS = 600
+COMPRESSED = {".js", ".css", ".wasm", ".json", ".map"}
+GZIP_LEVEL = 6
 
 # Files named with their content's hash (webpack's chunks, the WebAssembly, the font): a new
 # build names them anew, so a browser may keep them. Behind a login, hence private.
@@ -88,6 +93,7 @@ def install(source=None, npm=None):
         archive = pack(npm, source or f"{PACKAGE}@{VERSION}", Path(work))
         dist = unpack(archive, Path(work) / "unpacked")
         rebase(dist)
+        compress(dist)
         try:
             os.rename(dist, target)
         except OSError:
@@ -154,6 +160,17 @@ def _rewrite(path, change):
     changed = change(text)
     if changed != text:
         path.write_text(changed, encoding="utf-8", errors="surrogateescape")
+
+
+def compress(dist):
+    for path in dist.rglob("*"):
+        if path.suffix in COMPRESSED and path.is_file():
+            with path.open("rb") as source, gzip.open(gzipped(path), "wb", compresslevel=GZIP_LEVEL) as copy:
+                shutil.copyfileobj(source, copy, 1 << 20)
+
+
+def gzipped(path):
+    return path.with_name(path.name + ".gz")
 
 
 def find(relative):

@@ -154,6 +154,21 @@ def test_files_with_their_content_type_and_caching(browser, installed, name, con
     assert again.status_code == 304
 
 
+def test_a_gzipped_copy_for_the_browsers_that_accept_it(browser, installed):
+    import gzip
+
+    name = "app.bundle.0123456789abcdef.js"
+    response = browser.get(f"/viewer/{name}", HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert response["Content-Encoding"] == "gzip" and "Accept-Encoding" in response["Vary"]
+    assert response["Content-Type"] == "text/javascript; charset=utf-8"
+    assert gzip.decompress(b"".join(response.streaming_content)) == (installed / name).read_bytes()
+    plain = browser.get(f"/viewer/{name}")
+    assert not plain.has_header("Content-Encoding") and plain["ETag"] != response["ETag"]
+    assert (
+        browser.get(f"/viewer/{name}", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=plain["ETag"]).status_code == 200
+    )
+
+
 def test_a_missing_file_is_a_404_page_not_the_app(browser, installed):
     response = browser.get("/viewer/missing.bundle.js")
     assert response.status_code == 404

@@ -191,16 +191,22 @@ class Present:
 
 @dataclass(frozen=True)
 class Range:
-    """Range matching, inclusive; an empty bound is open. Only non-empty values match."""
+    """Range matching, inclusive; an empty bound is open. An empty value matches a range open
+    below alone ("-20200101"), as in Orthanc, whose index compares "" <= "20200101"; a
+    resource lacking the tag never matches (see `Constraint.needs_presence`)."""
 
     lower: str
     upper: str
     by_prefix: bool
     kind = "range"
 
+    @property
+    def open_below(self):
+        return not self.lower
+
     def matches(self, text, ignore_case):
         if not text:
-            return False
+            return self.open_below
         if self.lower and not self._at_least_lower(text):
             return False
         return not self.upper or self._at_most_upper(text)
@@ -218,7 +224,7 @@ class Range:
         return text <= self.upper
 
     def condition(self, expression, ignore_case):
-        condition = Q(lookups.GreaterThan(expression, ""))
+        condition = Q(lookups.IsNull(expression, False)) if self.open_below else Q(lookups.GreaterThan(expression, ""))
         if self.lower:
             condition &= self._lower_condition(expression)
         if self.upper:
@@ -263,9 +269,9 @@ class Constraint:
 
     @property
     def needs_presence(self):
-        """Whether a term asks that the tag be there: the text checked must tell an absent
-        tag (None, NULL) from an empty one."""
-        return any(term.kind == "present" for term in self.terms)
+        """Whether a term matches an empty value but not an absent tag: the text checked must
+        tell an absent tag (None, NULL) from an empty one, which an indexed column cannot."""
+        return any(term.kind == "present" or (term.kind == "range" and term.open_below) for term in self.terms)
 
     @property
     def dataset_key(self):

@@ -22,6 +22,7 @@ from django.db.models import (
     F,
     Func,
     JSONField,
+    Min,
     OuterRef,
     Q,
     Subquery,
@@ -91,6 +92,13 @@ STUDY_OF = {levels.STUDY: "pk", levels.SERIES: "study_id", levels.INSTANCE: "ser
 MATCHES_NOTHING = Q(pk__in=[])
 # From each level but the instance one, the instances below a resource.
 INSTANCES_OF = {levels.PATIENT: "series__study__patient", levels.STUDY: "series__study", levels.SERIES: "series"}
+# From an instance, the primary key of the resource above it at each level.
+OWNER_OF_INSTANCE = {
+    levels.PATIENT: "series__study__patient_id",
+    levels.STUDY: "series__study_id",
+    levels.SERIES: "series_id",
+    levels.INSTANCE: "pk",
+}
 SHORT_ANSWER = 1000  # answer sets passed to later queries as their ids; longer ones as a subquery
 
 
@@ -194,6 +202,34 @@ def element_text(element):
     from explorer.tags import value_text  # written alongside; imported late on purpose
 
     return value_text(element) if isinstance(element, dict) else None
+
+
+def first_instance_elements(level, answer_set, keys):
+    """{pk: {key: DICOM JSON element}} of the first instance (by primary key) of each resource
+    of a search's answer set (an instance's own at the instance level), for the DICOM JSON keys
+    asked ("00080201"); an element the instance lacks is left out. One GROUP BY finds the
+    first instances and one query reads their elements, whatever the number of answers: a
+    subquery per answer row (first_instance_element) costs a lookup per row, which showed at
+    thousands of studies."""
+    keys = tuple(dict.fromkeys(keys))
+    if not keys:
+        return {}
+    owner = OWNER_OF_INSTANCE[level]
+    if level is levels.INSTANCE:
+        firsts = None
+    else:
+        firsts = {}
+        for condition in among(owner, answer_set):
+            grouped = Instance.objects.filter(**condition).values(owner).annotate(first=Min("pk")).order_by()
+            firsts.update((row["first"], row[owner]) for row in grouped)
+    aliases = {f"element_{n}": DataSetElement(key) for n, key in enumerate(keys)}
+    found = {}
+    for condition in among("pk", answer_set if firsts is None else list(firsts)):
+        rows = Instance.objects.filter(**condition).annotate(**aliases).values_list("pk", *aliases)
+        for pk, *elements in rows:
+            owner_pk = pk if firsts is None else firsts[pk]
+            found[owner_pk] = {key: element for key, element in zip(keys, elements) if element is not None}
+    return found
 
 
 def matches_in_dataset(constraints, elements):

@@ -95,8 +95,23 @@ def open_file(file_uuid):
     return open(path_for(file_uuid), "rb")
 
 
+# What is derived from a stored file and cached beside the storage area, named by the file's
+# UUID (explorer/dicomweb/metadata.py): it goes when the file goes.
+DERIVED_KINDS = ("dicomweb-metadata",)
+
+
+def derived_path(kind, file_uuid):
+    """Where a cache of `kind` keeps what it derives from a stored file: cache/<kind>/ab/cd/….json
+    beside the storage area (DATA_DIR/cache by default)."""
+    name = str(uuid.UUID(str(file_uuid)))
+    return root().parent / "cache" / kind / name[:2] / name[2:4] / f"{name}.json"
+
+
 def delete(file_uuid):
     path_for(file_uuid).unlink(missing_ok=True)
+    # After the file: a cache entry written meanwhile sees the file gone and removes itself.
+    for kind in DERIVED_KINDS:
+        derived_path(kind, file_uuid).unlink(missing_ok=True)
 
 
 def incoming_dir():

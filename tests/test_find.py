@@ -172,10 +172,11 @@ MATCHING = [
     # STUDY level
     ("STUDY", {"StudyDate": "20200115"}, "AccessionNumber", ["ACC-1"]),
     ("STUDY", {"StudyDate": "20200101-20211231"}, "AccessionNumber", ["ACC-1", "ACC-2"]),
-    ("STUDY", {"StudyDate": "-20040119"}, "StudyDate", ["20030716", "20040119"]),
+    # A range open below matches an empty value (the three chr* files'), as in Orthanc 1.10.1.
+    ("STUDY", {"StudyDate": "-20040119"}, "StudyDate", ["", "", "", "20030716", "20040119"]),
     ("STUDY", {"StudyDate": "20191231-"}, "AccessionNumber", ["ACC-1", "ACC-2", "ACC-3"]),
     ("STUDY", {"StudyTime": "080000-150000"}, "StudyTime", ["081500", "143000"]),
-    ("STUDY", {"StudyTime": "-0730"}, "StudyTime", ["072730"]),
+    ("STUDY", {"StudyTime": "-0730"}, "StudyTime", ["", "", "", "072730"]),
     ("STUDY", {"StudyTime": "2300-"}, "StudyTime", ["235959"]),
     ("STUDY", {"AccessionNumber": "ACC-?"}, "AccessionNumber", ["ACC-1", "ACC-2", "ACC-3"]),
     ("STUDY", {"AccessionNumber": "ACC-1\\ACC-3"}, "AccessionNumber", ["ACC-1", "ACC-3"]),
@@ -193,7 +194,7 @@ MATCHING = [
     ("SERIES", {"Modality": "US\\RTPLAN"}, "Modality", ["RTPLAN", "US"]),
     ("SERIES", {"SeriesInstanceUID": f"{SERIES['doe-us']}\\{SERIES['smith-ct']}"}, "Modality", ["CT", "US"]),
     ("SERIES", {"PatientName": "doe^john"}, "Modality", ["CT", "MR", "US"]),
-    ("SERIES", {"StudyDate": "-20040119"}, "Modality", ["CT", "RTPLAN"]),
+    ("SERIES", {"StudyDate": "-20040119"}, "Modality", ["CT", "OT", "OT", "OT", "RTPLAN"]),
     ("SERIES", {"StudyTime": "2300-"}, "SeriesInstanceUID", [SERIES["smith-ct"]]),
     ("SERIES", {"SeriesNumber": "2"}, "Modality", ["RTPLAN"]),
     # IMAGE level

@@ -106,7 +106,8 @@ def test_case_insensitive_on_a_main_tags_key(index):
     "value, expected",
     [
         ("20040101-20041231", ["ct", "mr"]),
-        ("-20040119", ["ct", "roe"]),
+        # An empty StudyDate matches a range open below, as in Orthanc 1.10.1.
+        ("-20040119", ["ct", "roe", "nameless"]),
         ("20040826-", ["mr", "doe"]),
         ("20040119", ["ct"]),
         ("19991231\\20240315", ["doe", "roe"]),
@@ -194,7 +195,15 @@ def test_a_resource_without_the_tag_does_not_match(index):
     assert query.find(levels.PATIENT, {"PatientSex": "?"}) != []
     nameless = index["nameless"][0]
     assert nameless not in public_ids(query.find(levels.PATIENT, {"PatientName": "?*"}))
-    assert nameless not in public_ids(query.find(levels.STUDY, {"StudyDate": "-20301231"}))
+
+
+def test_a_range_open_below_matches_an_empty_date_not_an_absent_one(index):
+    """Orthanc 1.10.1 (REST, C-FIND and QIDO-RS alike): its index compares "" <= "20301231"
+    for a StudyDate present but empty, and holds nothing to compare for a file without one."""
+    undated = store(make_dicom(PatientID="P-UNDATED", StudyDate=None))[1]
+    found = public_ids(query.find(levels.STUDY, {"StudyDate": "-20301231"}))
+    assert index["nameless"][1] in found and undated not in found
+    assert index["nameless"][1] not in public_ids(query.find(levels.STUDY, {"StudyDate": "20000101-"}))
 
 
 def test_a_non_main_tag_is_read_from_the_first_instance(index):

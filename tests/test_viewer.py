@@ -14,7 +14,7 @@ from django.test import Client
 
 from explorer import rights, viewer_files
 from tests.page_helpers import store_sample
-from tests.tools import needs_tool
+from tests.tools import needs_tool, require_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -50,9 +50,7 @@ def make_package(folder, dist=DIST):
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     """The made package packed once by npm: its .tgz."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed (Debian package npm)")
+    npm = require_tool("npm")
     work = tmp_path_factory.mktemp("package")
     return viewer_files.pack(npm, str(make_package(work / "fake-ohif-app")), work)
 

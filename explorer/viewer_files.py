@@ -7,7 +7,7 @@ and the few places where the build wrote its root are rewritten once, when it is
 into each entry bundle: lazy chunks, workers and WebAssembly are fetched from it) and the
 stylesheets' font URLs. The service worker's loader, which would fetch Workbox from a CDN, is
 left out of index.html. Scripts, stylesheets and WebAssembly get a gzipped copy beside them
-(`compress`: 170 MB become 40 MB, an app bundle of 17 MB becomes 3.4 MB), sent to the browsers
+(`compress`: 172 MB become 41 MB, the app bundle of 17 MB becomes 3.4 MB), sent to the browsers
 that accept it.
 
 The folder VIEWER_DIR/VERSION appears whole or not at all: the archive is fetched and unpacked
@@ -32,7 +32,7 @@ VERSION = "3.13.2"
 BASE = "/viewer/"
 INDEX = "index.html"
 NPM_SECONDS = 600
-COMPRESSED = {".js", ".css", ".wasm", ".json", ".map"}
+COMPRESSED = {".js", ".css", ".wasm", ".json"}  # not the source maps, which only developer tools read
 GZIP_LEVEL = 6
 
 # Files named with their content's hash (webpack's chunks, the WebAssembly, the font): a new

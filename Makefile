@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test install bench clean
 
 run: $(STAMP)
+	$(BIN)/python manage.py install_viewer
 	$(BIN)/python manage.py start
 
 # CI adds coverage to one pass: PYTEST_ADDOPTS="--cov" (the report and its floor are in pyproject.toml).
@@ -14,6 +15,7 @@ run: $(STAMP)
 TEST_PROCESSES ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python manage.py install_viewer
 	$(BIN)/pytest -n $(TEST_PROCESSES)
 
 install: $(STAMP)

@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 
 DATABASE_DOWN = (OperationalError, InterfaceError)
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-# The explorer's pages, the admin and the login pages: the REST API owns the rest of the root.
-PAGE_PREFIXES = ("/ui/", "/login/", "/logout/", "/admin/")
+# The explorer's pages, the viewer, the admin and the login pages: the REST API owns the rest of the root.
+PAGE_PREFIXES = ("/ui/", "/viewer/", "/login/", "/logout/", "/admin/")
 
 
 def is_page(request):

@@ -35,6 +35,8 @@ PHAROS_ORTHANC_CONFIG = getattr(orthanc_config.current(), "path", None)
 DATA_DIR = Path(env_dir("PHAROS_DATA_DIR", str(BASE_DIR / "data")))
 STORAGE_DIR = DATA_DIR / "storage"
 STORAGE_DIR.mkdir(parents=True, exist_ok=True)
+# The OHIF viewer's prebuilt files, one folder per version, fetched once by `manage.py install_viewer`.
+VIEWER_DIR = Path(env_dir("PHAROS_VIEWER_DIR", str(DATA_DIR / "viewer")))
 
 # --- the server's identity and ports -------------------------------------------
 PHAROS_NAME = env_str("PHAROS_NAME", "Pharos")

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import Resolver404, include, path, re_path, resolve
 
-from explorer import failures, levels, views
+from explorer import failures, levels, viewer, views
 from explorer.api.base import error_response
 from explorer.errors import UnknownResource
 from explorer.rights import AUDIT, DELETE, UPLOAD, VIEW, page
@@ -24,6 +24,11 @@ page_patterns = [
     path("ui/audit", page(views.audit_trail, AUDIT), name="audit"),
     path("ui/audit.csv", page(views.audit_csv, AUDIT), name="audit-csv"),
     path("", include("dicomnet.page_urls")),
+    # The OHIF viewer: its files, and index.html for the routes its own router answers.
+    path("viewer", page(viewer.to_app, VIEW)),
+    path("viewer/app-config.js", page(viewer.app_config, VIEW), name="viewer-config"),
+    path("viewer/", page(viewer.app, VIEW), name="viewer"),
+    path("viewer/<path:path>", page(viewer.app, VIEW), name="viewer-file"),
 ]
 page_patterns += [
     path(

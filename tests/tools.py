@@ -1,4 +1,4 @@
-"""Programs the tests run that pip does not install: DCMTK's tools and Debian's Chromium.
+"""Programs the tests run that pip does not install: DCMTK's tools, Debian's Chromium, npm.
 
 A test that needs one says so with `@needs_tool("storescu")` (or calls `require_tool` from a
 fixture or helper). When the program is missing the test is skipped with the reason on a
@@ -19,6 +19,7 @@ PACKAGES = {
     "gdcminfo": "libgdcm-tools",
     "gdcmconv": "libgdcm-tools",
     "/usr/sbin/Orthanc": "orthanc",
+    "npm": "npm",
 }
 # any other tool comes from dcmtk
 

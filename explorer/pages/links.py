@@ -1,6 +1,8 @@
 """Where pages link to: resource pages, REST downloads and previews, and query strings
 that keep the current list's filters from link to link."""
 
+from urllib.parse import urlencode
+
 from django.http import QueryDict
 from django.urls import reverse
 
@@ -27,6 +29,14 @@ def preview_url(instance_id, frame=None):
 def thumbnail_url(instance_id):
     # Scaled on the server: a radiograph's full-size PNG is megabytes for a 10 rem picture.
     return f"/instances/{instance_id}/rendered?height=160&smooth&returnUnsupportedImage"
+
+
+def viewer_url(study_uid, series_uid=None):
+    """The study in the OHIF viewer (explorer/viewer.py), opened on the series when one is given."""
+    params = {"StudyInstanceUIDs": study_uid}
+    if series_uid:
+        params["initialSeriesInstanceUID"] = series_uid
+    return f"/viewer/viewer?{urlencode(params)}"
 
 
 def with_params(params, **changes):

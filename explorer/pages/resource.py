@@ -15,7 +15,7 @@ from explorer.pages.formatting import (
     readable_label,
     uid_name,
 )
-from explorer.pages.links import archive_url, delete_url, resource_url
+from explorer.pages.links import archive_url, delete_url, resource_url, viewer_url
 
 # What to load with a resource so that its ancestors come in the same query.
 ANCESTORS = {
@@ -190,6 +190,7 @@ class Actions:
     png_url: str = ""
     download_as: list = None  # [Download] of the file or the archive (a patient's only as stored)
     changeable: bool = False  # modify and anonymize are jobs at these levels (an instance's: REST only)
+    viewer_url: str = ""  # a study's or a series' in the OHIF viewer
 
 
 def actions(level, resource):
@@ -208,7 +209,16 @@ def actions(level, resource):
         archive_url=archive,
         download_as=downloads_as(archive) if level is not levels.PATIENT else [],
         changeable=True,
+        viewer_url=in_viewer(level, resource),
     )
+
+
+def in_viewer(level, resource):
+    if level is levels.STUDY:
+        return viewer_url(resource.study_instance_uid)
+    if level is levels.SERIES:
+        return viewer_url(resource.study.study_instance_uid, resource.series_instance_uid)
+    return ""
 
 
 @dataclass

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from explorer import forms, levels
 from explorer.pages.formatting import format_date, format_time, person_name
-from explorer.pages.links import as_query_dict, resource_url
+from explorer.pages.links import as_query_dict, resource_url, viewer_url
 from explorer.pages.listings import paged_listing
 
 
@@ -19,6 +19,7 @@ class StudyRow:
     patient_name: str
     patient_id: str
     patient_url: str
+    viewer_url: str = ""
     modalities: tuple = ()
     series_count: int = 0
     instance_count: int = 0
@@ -40,6 +41,7 @@ STUDY_HEADERS = (
     ("Modalities", "", False),
     ("Series", "", True),
     ("Instances", "", True),
+    ("Viewer", "", False),
 )
 
 
@@ -53,6 +55,7 @@ STUDY_ROW_VALUES = {
         "patient__public_id",
         "patient_name",
         "patient__patient_id",
+        "study_instance_uid",
     ),
     "main_tags": ("StudyTime",),
     "computed": ("ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances"),
@@ -63,7 +66,7 @@ def study_rows(found):
     """Rows for the studies of a search result read with STUDY_ROW_VALUES."""
     modalities, series, instances = (found.computed[key] for key in STUDY_ROW_VALUES["computed"])
     rows = []
-    for pk, public_id, date, description, accession, patient_public_id, name, patient_id, time in found.rows:
+    for pk, public_id, date, description, accession, patient_public_id, name, patient_id, uid, time in found.rows:
         rows.append(
             StudyRow(
                 public_id=public_id,
@@ -75,6 +78,7 @@ def study_rows(found):
                 patient_name=person_name(name),
                 patient_id=patient_id,
                 patient_url=resource_url(levels.PATIENT, patient_public_id),
+                viewer_url=viewer_url(uid),
                 modalities=tuple(sorted(filter(None, modalities[pk].split("\\")))),
                 series_count=int(series[pk]),
                 instance_count=int(instances[pk]),

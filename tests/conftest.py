@@ -284,4 +284,14 @@ def run_queued_jobs():
     import django_rq
     from rq import SimpleWorker
 
-    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
+    class BurstWorker(SimpleWorker):
+        # RQ's channel of commands to a worker is left out: nothing sends it any here, and
+        # its thread, stopped when the burst ends, waits up to a minute for Redis to say it
+        # has unsubscribed.
+        def subscribe(self):
+            pass
+
+        def unsubscribe(self):
+            pass
+
+    django_rq.get_worker("default", worker_class=BurstWorker).work(burst=True)

@@ -1,0 +1,188 @@
+"""Pharos's DICOMweb client against a real Orthanc 1.10.1 with its DICOMweb plugin: studies sent
+with STOW-RS, searched with QIDO-RS (wildcards as typed), pulled back with WADO-RS through the
+ingest funnel, the credentials and extra headers reaching the server, and a server out of
+reach failing the job with its reason."""
+
+import json
+
+import pytest
+
+from dicomnet.dicomweb import client, servers
+from dicomnet.dicomweb import jobs as dicomweb_jobs
+from dicomnet.models import Job
+from explorer.models import Instance, Study
+from tests.conftest import dicom_bytes, run_queued_jobs, upload
+from tests.dicom_peers import free_port
+from tests.reference_orthanc import ReferenceOrthanc
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+USER, PASSWORD = "pharos", "dicomweb-secret"
+TENANT = {"X-Tenant": "radiology"}
+CT_STUDY = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
+CT_SERIES = "1.3.6.1.4.1.5962.1.3.1.1.20040119072730.12322"
+MR_STUDY = "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457"
+# Orthanc refuses any DICOMweb request that lacks the tenant header: the header reaching it is
+# what lets a request through.
+HEADER_FILTER = """
+function IncomingHttpRequestFilter(method, uri, ip, username, httpHeaders)
+  if string.sub(uri, 1, 10) == '/dicom-web' then
+    return httpHeaders['x-tenant'] == 'radiology'
+  end
+  return true
+end
+"""
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("orthanc")
+    (folder / "filter.lua").write_text(HEADER_FILTER)
+    configuration = {
+        "AuthenticationEnabled": True,
+        "RegisteredUsers": {USER: PASSWORD},
+        "LuaScripts": [str(folder / "filter.lua")],
+    }
+    with ReferenceOrthanc(folder, configuration) as server:
+        yield server
+
+
+@pytest.fixture
+def remote(orthanc, api):
+    """Orthanc registered in Pharos as "remote", with its user and the tenant header; Orthanc
+    emptied of what an earlier test left."""
+    for study in orthanc.get("/studies"):
+        orthanc.request(f"/studies/{study}", "DELETE")
+    body = {"Url": f"{orthanc.url}/dicom-web/", "Username": USER, "Password": PASSWORD, "HttpHeaders": TENANT}
+    assert put(api, "remote", body).status_code == 200
+    return servers.get("remote")
+
+
+def put(api, name, body):
+    return api.put(f"/dicom-web/servers/{name}", data=json.dumps(body), content_type="application/json")
+
+
+def post(api, url, body):
+    return api.post(url, data=json.dumps(body), content_type="application/json")
+
+
+def test_a_study_is_sent_as_a_job_and_found_on_orthanc(api, remote, orthanc, queue):
+    study = upload(api, dicom_bytes("CT_small.dcm")).json()["ParentStudy"]
+    answer = post(api, "/dicom-web/servers/remote/stow", {"Resources": [study], "Synchronous": False}).json()
+    assert set(answer) == {"ID", "Path"}
+    assert api.get(answer["Path"]).json()["State"] == "Pending"
+    run_queued_jobs()
+    job = api.get(answer["Path"]).json()
+    assert (job["State"], job["Type"], job["Progress"]) == ("Success", "DicomWebStowClient", 100)
+    assert job["Content"] == {"InstancesCount": "1", "NetworkSizeMB": "0"}
+    assert [orthanc.get(f"/studies/{s}")["MainDicomTags"]["StudyInstanceUID"] for s in orthanc.get("/studies")] == [
+        CT_STUDY
+    ]
+
+
+def test_a_synchronous_send_answers_the_content_and_many_files_go_in_batches(api, remote, orthanc):
+    ids = [upload(api, dicom_bytes(name)).json()["ID"] for name in ("CT_small.dcm", "MR_small.dcm")]
+    answer = post(api, "/dicom-web/servers/remote/stow", {"Resources": ids})
+    assert answer.json() == {"InstancesCount": "2", "NetworkSizeMB": "0"}
+    assert len(orthanc.get("/instances")) == 2
+
+
+def test_qido_answers_as_orthanc_and_wildcards_are_sent_as_typed(api, remote, orthanc):
+    orthanc.upload(dicom_bytes("CT_small.dcm"))
+    orthanc.upload(dicom_bytes("MR_small.dcm"))
+
+    def qido(arguments, uri="/studies"):
+        answer = post(api, "/dicom-web/servers/remote/qido", {"Uri": uri, "Arguments": arguments})
+        assert answer.status_code == 200, answer.content
+        return answer.json()
+
+    found = qido({"PatientName": "CompressedSamples^CT*"})
+    assert [study["0020000D"]["Value"] for study in found] == [CT_STUDY]
+    assert found[0]["00100010"] == {
+        "Element": 16,
+        "Group": 16,
+        "Name": "PatientName",
+        "Value": "CompressedSamples^CT1",
+        "vr": "PN",
+    }
+    assert found[0]["00080050"] == {"Element": 80, "Group": 8, "Name": "AccessionNumber", "vr": "SH"}
+    assert len(qido({"PatientName": "Compressed*"})) == 2
+    assert len(qido({"PatientID": "?CT1"})) == 1
+    assert len(qido({"StudyInstanceUID": f"{CT_STUDY},{MR_STUDY}"})) == 2
+    assert qido({"PatientName": "Nobody*"}) == []
+    assert len(qido({}, f"/studies/{CT_STUDY}/series")) == 1
+    # The plain function the explorer's search uses.
+    studies = client.search(remote, "Study", {"PatientName": "*MR*"}, includefield=["StudyDescription"])
+    assert [s["0020000D"]["Value"] for s in studies] == [[MR_STUDY]]
+    assert [s["0020000E"]["Value"] for s in client.search(remote, "Series", {"Modality": "C?"})] == [[CT_SERIES]]
+
+
+def test_get_answers_the_remote_answer_as_it_is(api, remote, orthanc):
+    orthanc.upload(dicom_bytes("CT_small.dcm"))
+    metadata = post(api, "/dicom-web/servers/remote/get", {"Uri": f"/studies/{CT_STUDY}/metadata"})
+    assert metadata["Content-Type"] == "application/dicom+json"
+    assert metadata.json()[0]["0020000D"]["Value"] == [CT_STUDY]
+    missing = post(api, "/dicom-web/servers/remote/get", {"Uri": "/studies/1.2.3/metadata"})
+    assert missing.status_code == 404
+
+
+def test_a_study_and_a_series_are_retrieved_into_pharos(api, remote, orthanc, queue):
+    orthanc.upload(dicom_bytes("CT_small.dcm"))
+    orthanc.upload(dicom_bytes("MR_small.dcm"))
+    answer = post(api, "/dicom-web/servers/remote/retrieve", {"Resources": [{"Study": MR_STUDY}]})
+    assert answer.json() == {"NetworkUsageMB": "0", "ReceivedInstancesCount": "1"}
+    assert list(Study.objects.values_list("study_instance_uid", flat=True)) == [MR_STUDY]
+    instance = Instance.objects.get()
+    assert api.get(f"/instances/{instance.public_id}/metadata/Origin").content == b"Plugins"
+
+    body = {"Resources": [{"Study": CT_STUDY, "Series": [CT_SERIES]}], "Asynchronous": True}
+    queued = post(api, "/dicom-web/servers/remote/retrieve", body).json()
+    run_queued_jobs()
+    job = api.get(queued["Path"]).json()
+    assert (job["State"], job["Type"]) == ("Success", "DicomWebWadoRetrieveClient")
+    assert Instance.objects.filter(series__series_instance_uid=CT_SERIES).count() == 1
+
+
+def test_wado_stores_what_a_uri_answers(api, remote, orthanc, queue):
+    orthanc.upload(dicom_bytes("CT_small.dcm"))
+    queued = post(api, "/dicom-web/servers/remote/wado", {"Uri": f"/studies/{CT_STUDY}/series/{CT_SERIES}"}).json()
+    run_queued_jobs()
+    assert api.get(queued["Path"]).json()["Content"]["ReceivedInstancesCount"] == "1"
+    assert Study.objects.get().study_instance_uid == CT_STUDY
+
+
+def test_the_credentials_and_the_headers_reach_the_server(api, remote, orthanc):
+    orthanc.upload(dicom_bytes("CT_small.dcm"))
+    query = {"Uri": "/studies", "Arguments": {"PatientID": "1CT1"}}
+    assert len(post(api, "/dicom-web/servers/remote/qido", query).json()) == 1
+    # The header given with one request counts as the server's.
+    put(api, "remote", {"Url": f"{orthanc.url}/dicom-web/", "Username": USER, "Password": PASSWORD})
+    without = post(api, "/dicom-web/servers/remote/qido", query)
+    assert without.status_code == 500 and "answered HTTP 403" in without.json()["Details"]
+    assert len(post(api, "/dicom-web/servers/remote/qido", query | {"HttpHeaders": TENANT}).json()) == 1
+
+    wrong = {"Url": f"{orthanc.url}/dicom-web/", "Username": USER, "Password": "wrong", "HttpHeaders": TENANT}
+    put(api, "remote", wrong)
+    refused = post(api, "/dicom-web/servers/remote/retrieve", {"Resources": [{"Study": CT_STUDY}]})
+    assert refused.status_code == 500
+    assert "answered HTTP 401 Unauthorized" in refused.json()["Details"]
+    job = Job.objects.get(type="DicomWebWadoRetrieveClient")
+    assert (job.state, job.error_code, job.content["FunctionErrorCode"]) == ("Failure", 9, 9)
+
+
+def test_a_server_out_of_reach_fails_the_job_with_the_reason(api, queue):
+    port = free_port()
+    put(api, "gone", {"Url": f"http://127.0.0.1:{port}/dicom-web/"})
+    study = upload(api, dicom_bytes("CT_small.dcm")).json()["ParentStudy"]
+    job = dicomweb_jobs.start_stow(servers.get("gone"), [study])
+    run_queued_jobs()
+    shown = api.get(f"/jobs/{job.id}").json()
+    assert (shown["State"], shown["ErrorCode"], shown["ErrorDescription"]) == (
+        "Failure",
+        9,
+        "Error in the network protocol",
+    )
+    assert shown["ErrorDetails"] == f"Cannot reach http://127.0.0.1:{port}/dicom-web/studies: connection refused"
+    assert shown["Content"]["FunctionErrorCode"] == 9 and shown["Content"]["InstancesCount"] == "1"
+    searched = post(api, "/dicom-web/servers/gone/qido", {"Uri": "/studies"})
+    assert searched.status_code == 500 and "connection refused" in searched.json()["Details"]

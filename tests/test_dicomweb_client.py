@@ -6,6 +6,7 @@ reach failing the job with its reason."""
 import json
 
 import pytest
+from django.test import Client
 
 from dicomnet.dicomweb import client, servers
 from dicomnet.dicomweb import jobs as dicomweb_jobs
@@ -126,7 +127,7 @@ def test_get_answers_the_remote_answer_as_it_is(api, remote, orthanc):
     assert missing.status_code == 404
 
 
-def test_a_study_and_a_series_are_retrieved_into_pharos(api, remote, orthanc, queue):
+def test_a_study_and_a_series_are_retrieved_into_pharos(api, user, remote, orthanc, queue):
     orthanc.upload(dicom_bytes("CT_small.dcm"))
     orthanc.upload(dicom_bytes("MR_small.dcm"))
     answer = post(api, "/dicom-web/servers/remote/retrieve", {"Resources": [{"Study": MR_STUDY}]})
@@ -141,6 +142,12 @@ def test_a_study_and_a_series_are_retrieved_into_pharos(api, remote, orthanc, qu
     job = api.get(queued["Path"]).json()
     assert (job["State"], job["Type"]) == ("Success", "DicomWebWadoRetrieveClient")
     assert Instance.objects.filter(series__series_instance_uid=CT_SERIES).count() == 1
+    # The explorer's job page says what it was and links to what came.
+    browser = Client()
+    browser.force_login(user)
+    page = browser.get(f"/ui/jobs/{queued['ID']}").content.decode()
+    assert "Retrieve (WADO-RS)" in page and "remote" in page
+    assert f"/ui/studies/{Study.objects.get(study_instance_uid=CT_STUDY).public_id}" in page
 
 
 def test_wado_stores_what_a_uri_answers(api, remote, orthanc, queue):

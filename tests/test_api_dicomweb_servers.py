@@ -5,12 +5,13 @@ errors, the rights; and the servers of the configuration file (DicomWeb.Servers)
 import json
 
 import pytest
+from django.core.management.base import CommandError
 from django.test import Client
 
 from dicomnet.dicomweb import servers
+from dicomnet.management.commands import configure
 from dicomnet.models import DicomWebServer
 from explorer import orthanc_config, rights
-from explorer.errors import BadFileFormat
 from tests.conftest import basic_header
 
 pytestmark = pytest.mark.django_db
@@ -169,7 +170,7 @@ def test_the_configuration_file_servers_are_saved(tmp_path):
                        "ChunkedTransfers": "0", "HasDelete": "1"}
         }}}"""
     )
-    servers.apply_configuration(orthanc_config.read(path))
+    configure.apply(orthanc_config.read(path))  # what `manage.py configure` does at each start
     assert servers.names() == ["google", "sample"]
     google = servers.get("google")
     assert (google.chunked_transfers, google.has_delete, google.http_headers) == (
@@ -180,5 +181,5 @@ def test_the_configuration_file_servers_are_saved(tmp_path):
     assert servers.public(google)["ChunkedTransfers"] == "0"
     assert (servers.get("sample").username, servers.get("sample").password) == ("alice", "alicePassword")
     path.write_text('{"DicomWeb": {"Servers": {"broken": {"Url": "gopher://x"}}}}')
-    with pytest.raises(BadFileFormat, match="DicomWeb.Servers 'broken': Bad URL"):
-        servers.apply_configuration(orthanc_config.read(path))
+    with pytest.raises(CommandError, match="DicomWeb.Servers 'broken': Bad URL: gopher://x"):
+        configure.apply(orthanc_config.read(path))

@@ -285,13 +285,9 @@ def run_queued_jobs():
     from rq import SimpleWorker
 
     class BurstWorker(SimpleWorker):
-        # RQ's channel of commands to a worker is left out: nothing sends it any here, and
-        # its thread, stopped when the burst ends, waits up to a minute for Redis to say it
-        # has unsubscribed.
+        # No command channel (stop, kill) for a worker that lives one call: at its end, redis-py 8's
+        # pubsub thread, unsubscribed, waits up to rq's 60 s for a new subscription before it stops.
         def subscribe(self):
-            pass
-
-        def unsubscribe(self):
             pass
 
     django_rq.get_worker("default", worker_class=BurstWorker).work(burst=True)

@@ -4,6 +4,7 @@ ingest funnel, the credentials and extra headers reaching the server, and a serv
 reach failing the job with its reason."""
 
 import json
+import os
 
 import pytest
 from django.test import Client
@@ -11,8 +12,9 @@ from django.test import Client
 from dicomnet.dicomweb import client, servers
 from dicomnet.dicomweb import jobs as dicomweb_jobs
 from dicomnet.models import Job
+from explorer.ingest import Origin, store_instance
 from explorer.models import Instance, Study
-from tests.conftest import dicom_bytes, run_queued_jobs, upload
+from tests.conftest import dicom_bytes, make_image, run_queued_jobs, upload
 from tests.dicom_peers import free_port
 from tests.reference_orthanc import ReferenceOrthanc
 
@@ -82,10 +84,14 @@ def test_a_study_is_sent_as_a_job_and_found_on_orthanc(api, remote, orthanc, que
 
 
 def test_a_synchronous_send_answers_the_content_and_many_files_go_in_batches(api, remote, orthanc):
-    ids = [upload(api, dicom_bytes(name)).json()["ID"] for name in ("CT_small.dcm", "MR_small.dcm")]
-    answer = post(api, "/dicom-web/servers/remote/stow", {"Resources": ids})
-    assert answer.json() == {"InstancesCount": "2", "NetworkSizeMB": "0"}
-    assert len(orthanc.get("/instances")) == 2
+    # Twelve instances: more than one STOW-RS request holds (client.STOW_MAX_INSTANCES).
+    series = {"StudyInstanceUID": "1.2.826.0.1.3680043.8.498.91", "SeriesInstanceUID": "1.2.826.0.1.3680043.8.498.92"}
+    for number in range(1, 13):
+        store_instance(make_image(8, os.urandom(128), InstanceNumber=number, **series), Origin())
+    study = Study.objects.get().public_id
+    answer = post(api, "/dicom-web/servers/remote/stow", {"Resources": [study]})
+    assert answer.json() == {"InstancesCount": "12", "NetworkSizeMB": "0"}
+    assert len(orthanc.get("/instances")) == 12
 
 
 def test_qido_answers_as_orthanc_and_wildcards_are_sent_as_typed(api, remote, orthanc):
@@ -177,7 +183,7 @@ def test_the_credentials_and_the_headers_reach_the_server(api, remote, orthanc):
     assert (job.state, job.error_code, job.content["FunctionErrorCode"]) == ("Failure", 9, 9)
 
 
-def test_a_server_out_of_reach_fails_the_job_with_the_reason(api, queue):
+def test_a_server_out_of_reach_fails_the_job_with_the_reason(api, remote, orthanc, queue):
     port = free_port()
     put(api, "gone", {"Url": f"http://127.0.0.1:{port}/dicom-web/"})
     study = upload(api, dicom_bytes("CT_small.dcm")).json()["ParentStudy"]
@@ -193,6 +199,14 @@ def test_a_server_out_of_reach_fails_the_job_with_the_reason(api, queue):
     assert shown["Content"]["FunctionErrorCode"] == 9 and shown["Content"]["InstancesCount"] == "1"
     searched = post(api, "/dicom-web/servers/gone/qido", {"Uri": "/studies"})
     assert searched.status_code == 500 and "connection refused" in searched.json()["Details"]
+    # The server back (here: its address corrected), the failed job is resubmitted and succeeds.
+    put(
+        api, "gone", {"Url": f"{orthanc.url}/dicom-web/", "Username": USER, "Password": PASSWORD, "HttpHeaders": TENANT}
+    )
+    assert post(api, f"/jobs/{job.id}/resubmit", {}).status_code == 200
+    run_queued_jobs()
+    assert api.get(f"/jobs/{job.id}").json()["State"] == "Success"
+    assert len(orthanc.get("/instances")) == 1
 
 
 @pytest.fixture(scope="module")

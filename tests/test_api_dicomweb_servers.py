@@ -81,10 +81,14 @@ def test_a_put_replaces_the_whole_server_and_delete_forgets_it(pacs):
     [
         ({}, "Empty URL"),
         ({"Url": "ftp://host/"}, "Bad URL: ftp://host/"),
+        ({"Url": "http://host:port/"}, "Bad URL: http://host:port/"),
+        ({"Url": "http:///dicom-web/"}, "Bad URL: http:///dicom-web/"),
         (["http://host/", "user"], "A DICOMweb server as an array is [Url] or [Url, Username, Password]"),
         ({"Url": "http://host/", "Colour": "red"}, "Unknown DICOMweb server parameter(s): Colour"),
         ({"Url": "http://host/", "HttpHeaders": {"X": 1}}, '"HttpHeaders" must be an object of header names to'),
         ({"Url": "http://host/", "Timeout": "soon"}, '"Timeout" must be a number of seconds'),
+        ({"Url": "http://host/", "HttpHeaders": {"X-A": "b\r\nX-Injected: 1"}}, "Not a valid HTTP header: 'X-A'"),
+        ({"Url": "http://host/", "HttpHeaders": {"Bad Name": "b"}}, "Not a valid HTTP header: 'Bad Name'"),
         ({"Url": "http://host/", "HasDelete": "maybe"}, '"HasDelete" must be true or false'),
         ("http://host/", "A DICOMweb server is a JSON object or array"),
     ],
@@ -127,6 +131,7 @@ def test_an_unknown_server_is_404(api, action):
         ("get", {"Uri": "/studies?PatientID=1"}, 'explicit "?" is disallowed'),
         ("qido", {"Uri": "/studies", "Arguments": ["PatientID"]}, '"Arguments" must be an object'),
         ("stow", {"Resources": [], "HttpHeaders": "X-A: b"}, '"HttpHeaders" must be an object'),
+        ("get", {"Uri": "/studies", "HttpHeaders": {"X-A": "é"}}, "Not a valid HTTP header: 'X-A'"),
     ],
 )
 def test_a_bad_action_body_is_400(pacs, action, body, details):

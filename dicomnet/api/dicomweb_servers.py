@@ -54,7 +54,8 @@ def _strings(body, key):
     value = body.get(key) or {}
     if not isinstance(value, dict) or not all(isinstance(v, str | int | float) for v in value.values()):
         raise BadFileFormat(f'"{key}" must be an object of names to strings')
-    return {str(k): str(v) for k, v in value.items()}
+    strings = {str(k): str(v) for k, v in value.items()}
+    return client.check_headers(strings) if key == "HttpHeaders" else strings
 
 
 def _synchronous(body, default):

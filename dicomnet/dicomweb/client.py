@@ -18,6 +18,7 @@ HttpsCACertificates) or the system's authorities, unless PHAROS_HTTPS_VERIFY_PEE
 import base64
 import http.client
 import json
+import re
 import socket
 import ssl
 import uuid
@@ -74,6 +75,20 @@ def url_of(server, uri, arguments=None):
     url = server.url.rstrip("/") + "/" + uri.lstrip("/")
     query = query_string(arguments)
     return f"{url}?{query}" if query else url
+
+
+# RFC 9110's token for a header's name; a value must not end its line.
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def check_headers(headers):
+    """Extra headers as given (a JSON object); BadFileFormat for a name or a value that
+    cannot be sent."""
+    for name, value in headers.items():
+        text = str(value)
+        if not HEADER_NAME.match(name) or any(c in text for c in "\r\n\0") or not text.isascii():
+            raise BadFileFormat(f"Not a valid HTTP header: {name!r} (a token, then a value of ASCII on one line)")
+    return headers
 
 
 def headers_for(server, extra=None):

@@ -7,8 +7,11 @@ Orthanc's two forms: `[Url]`, `[Url, Username, Password]`, or an object of Ortha
 What is shown (`public`) never holds the password nor the values of the extra headers.
 """
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
 
+from dicomnet.dicomweb.client import check_headers
 from dicomnet.models import DicomWebServer
 from explorer.errors import BadFileFormat, InexistentItem
 
@@ -73,6 +76,15 @@ def _boolean(key, value):
     raise BadFileFormat(f'"{key}" must be true or false')
 
 
+def _host_and_port(url):
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is no number
+    except ValueError:
+        return False
+    return bool(parts.hostname) and not any(c.isspace() for c in url)
+
+
 def fields_from_body(body):
     """The model's fields from Orthanc's forms of a server; BadFileFormat (400) otherwise."""
     if isinstance(body, list):
@@ -90,7 +102,7 @@ def fields_from_body(body):
     url = body.get("Url")
     if not isinstance(url, str) or not url:
         raise BadFileFormat("Empty URL")
-    if not url.startswith(("http://", "https://")):
+    if not url.startswith(("http://", "https://")) or not _host_and_port(url):
         raise BadFileFormat(f"Bad URL: {url}")
     fields = {"url": url if url.endswith("/") else url + "/"}
     for key in ("Username", "Password"):
@@ -101,7 +113,7 @@ def fields_from_body(body):
     headers = body.get("HttpHeaders") or {}
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise BadFileFormat('"HttpHeaders" must be an object of header names to strings')
-    fields["http_headers"] = headers
+    fields["http_headers"] = check_headers(headers)
     timeout = body.get("Timeout", 0)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0:
         raise BadFileFormat('"Timeout" must be a number of seconds')

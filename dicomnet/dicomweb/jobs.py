@@ -2,9 +2,11 @@
 DICOM sends are: Orthanc's job types DicomWebStowClient and DicomWebWadoRetrieveClient, with
 the content its DICOMweb plugin gives them (counts as strings).
 
-`start_stow`, `start_retrieve` and `start_wado` make the job; `run_now` runs one within the
-request (Orthanc's "Synchronous": true), else a worker runs it. A remote failure ends the job
-as Failure with the reason in ErrorDetails and Orthanc's FunctionError* keys in its content.
+`start_stow` (resources of Pharos) and `start_retrieve` (WADO-RS URIs, `resource_uri`) make
+the job: run within the request with `synchronous` (Orthanc's "Synchronous": true), else queued
+for a worker once the transaction commits. A remote failure ends the job as Failure with the
+reason in ErrorDetails and Orthanc's FunctionError* keys in its content; a resubmitted job
+starts again from its first resource (what was already stored is AlreadyStored).
 """
 
 import logging

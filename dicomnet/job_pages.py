@@ -24,6 +24,8 @@ TYPE_LABELS = {
     "DicomModalityStore": "Send to a modality",
     "DicomMoveScu": "Retrieve (C-MOVE)",
     "DicomGetScu": "Retrieve (C-GET)",
+    "DicomWebStowClient": "Send to a DICOMweb server",
+    "DicomWebWadoRetrieveClient": "Retrieve (WADO-RS)",
     "ResourceModification": "Modify",
     "MergeStudy": "Merge into a study",
     "SplitStudy": "Split a study",
@@ -122,9 +124,10 @@ def job_summary(job):
         return _change_summary(job)
     p = job.parameters
     modality = p.get("Modality", "?")
-    if job.type == "DicomModalityStore":
+    if job.type in ("DicomModalityStore", "DicomWebStowClient", "DicomWebWadoRetrieveClient"):
         count = len(p.get("Resources") or [])
-        return f"{count} resource{'s' if count != 1 else ''} to {modality}"
+        towards = "from" if job.type == "DicomWebWadoRetrieveClient" else "to"
+        return f"{count} resource{'s' if count != 1 else ''} {towards} {p.get('Server') or modality}"
     what = counted(len(p.get("Identifiers") or []), p.get("Level"))
     if job.type == "DicomMoveScu":
         return f"{what} from {modality} to {p.get('TargetAet', '')}"
@@ -328,11 +331,20 @@ def job_page(job):
             result=modification_result(job),
         )
     shown = []
-    for key, label in (("Modality", "Modality"), ("Level", "Level"), ("TargetAet", "Target AE title")):
+    for key, label in (
+        ("Modality", "Modality"),
+        ("Server", "DICOMweb server"),
+        ("Level", "Level"),
+        ("TargetAet", "Target AE title"),
+    ):
         if p.get(key):
             shown.append((label, p[key]))
-    if job.type == "DicomModalityStore":
+    if job.type in ("DicomModalityStore", "DicomWebStowClient"):
         resources = sent_resources(p.get("Resources") or [])
+    elif job.type == "DicomWebWadoRetrieveClient":
+        # The WADO-RS URIs asked for: /studies/{uid}[/series/{uid}[/instances/{uid}]].
+        uids = [uri.split("/")[2] for uri in p.get("Resources") or [] if uri.startswith("/studies/")]
+        resources = retrieved_resources({"Level": "Study", "Identifiers": [{"StudyInstanceUID": u} for u in uids]})
     else:
         resources = retrieved_resources(p)
     return JobPage(
@@ -340,6 +352,17 @@ def job_page(job):
         modality=p.get("Modality", ""),
         parameters=shown,
         resources=resources,
-        raw_json=json.dumps({"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False),
-        resources_title="What is sent" if job.type == "DicomModalityStore" else "Retrieved, now in Pharos",
+        # The headers of a DICOMweb request may carry a token: named, not shown.
+        raw_json=json.dumps(
+            {
+                "Parameters": p | ({"HttpHeaders": sorted(p["HttpHeaders"])} if p.get("HttpHeaders") else {}),
+                "Content": job.content,
+            },
+            indent=2,
+            sort_keys=True,
+            ensure_ascii=False,
+        ),
+        resources_title="What is sent"
+        if job.type in ("DicomModalityStore", "DicomWebStowClient")
+        else "Retrieved, now in Pharos",
     )

@@ -1,4 +1,4 @@
-"""The forms of the network pages: send to a modality, query a remote server, retrieve.
+"""The forms of the network pages: send to a destination, query a remote server, retrieve.
 
 `RemoteStudyQueryForm.dicom_query()` gives the study-level C-FIND keys, with the empty
 return keys the answer table shows; unlike the local lookup, values go out as typed
@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from dicomnet import destinations
 from dicomnet.aet import check_allowed
 from dicomnet.models import Modality
 from explorer.forms import DATE_PRESETS, DATE_RANGE, LabelsAboveForm, StudyFilterForm, date_matching
@@ -57,8 +58,50 @@ class ModalityChoiceField(forms.ModelChoiceField):
         return f"{modality.name} — {modality.aet}@{modality.host}:{modality.port}"
 
 
+class DestinationField(forms.ChoiceField):
+    """One configured destination among `kinds`, posted as "kind:name" and cleaned to a
+    destinations.Destination. The list opens on an empty choice: nothing is chosen for the user."""
+
+    def __init__(self, kinds=destinations.KINDS, placeholder="Choose…", **kwargs):
+        super().__init__(**kwargs)
+        self.kinds, self.placeholder = kinds, placeholder
+        self.choices = [("", placeholder)]
+
+    def load_choices(self):
+        """The configured destinations, read from the database (by the form, once per request)."""
+        grouped = destinations.choices(self.kinds)
+        self.choices = [("", self.placeholder), *grouped]
+        return grouped
+
+    def validate(self, value):
+        # The value is checked against the database in clean(), not against the choices
+        # read when the form was built: a destination added or removed meanwhile counts.
+        if value in self.empty_values and self.required:
+            raise ValidationError(self.error_messages["required"], code="required")
+
+    def to_python(self, value):
+        return str(value or "").strip()
+
+    def clean(self, value):
+        value = self.to_python(value)
+        self.validate(value)
+        try:
+            return destinations.find(value, self.kinds)
+        except destinations.UnknownDestination as error:
+            raise ValidationError(str(error), code="unknown") from error
+
+
 class SendForm(LabelsAboveForm):
-    modality = ModalityChoiceField(label="Send to")
+    destination = DestinationField(
+        kinds=destinations.sendable(),
+        label="Send to",
+        placeholder="Choose a destination…",
+        error_messages={"required": "Choose a destination to send to."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grouped = self.fields["destination"].load_choices()
 
 
 class TargetAetField(forms.CharField):

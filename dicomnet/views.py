@@ -1,4 +1,4 @@
-"""The network pages under /ui/: send to a modality, Query/Retrieve, jobs.
+"""The network pages under /ui/: send to a destination, Query/Retrieve, jobs.
 
 Thin views, as the explorer's: they check the form, call the same plain functions the
 REST API calls (dicomnet.jobs, dicomnet.queries, dicomnet.scu), and render what
@@ -14,8 +14,9 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dicomnet import forms, job_pages, jobs, queries, query_pages, scu
+from dicomnet import destinations, forms, job_pages, jobs, queries, query_pages, scu
 from dicomnet.models import Modality
+from explorer import index
 from explorer.errors import PharosError
 from explorer.pages.formatting import counted
 from explorer.pages.links import resource_url
@@ -47,21 +48,32 @@ def gone(request, what, identifier, status=404):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def send(request, level, public_id):
-    """POST from a resource page: send it to the chosen modality as a DicomModalityStore job."""
+    """GET ?destination=kind:name: the confirmation (or, without a valid choice, the choice
+    again, saying why); POST: the job starts, then its page."""
     resource = load(level, public_id)
     if resource is None:
         return not_found(request, level, public_id)
-    form = forms.SendForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a modality to send to.")
-        return redirect(resource_url(level, public_id))
-    modality = form.cleaned_data["modality"]
-    job = submit_job("DicomModalityStore", {"Modality": modality.name, "Resources": [public_id]})
+    data = request.POST if request.method == "POST" else request.GET
+    form = forms.SendForm(data if "destination" in data else None)
+    valid = form.is_valid()
     title = title_of(level, resource)
-    messages.success(request, f"Sending {level.name.lower()} “{title}” to {modality.name} ({modality.aet}).")
-    return redirect(job_pages.job_url(job.id))
+    if request.method == "POST" and valid:
+        destination = form.cleaned_data["destination"]
+        job = destinations.send(destination, [public_id])
+        where = f"{destination.name} ({destination.short_address})"
+        messages.success(request, f"Sending {level.name.lower()} “{title}” to {where}.")
+        return redirect(job_pages.job_url(job.id))
+    context = {
+        "form": form,
+        "destination": form.cleaned_data.get("destination") if valid else None,
+        "level": level.name,
+        "title": title,
+        "back_url": resource_url(level, public_id),
+        "instances": counted(index.instances_below(level, resource).count(), "Instance"),
+    }
+    return render(request, "dicomnet/send.html", context, status=400 if form.is_bound and not valid else 200)
 
 
 # ---------------------------------------------------------------- query/retrieve

@@ -9,7 +9,7 @@ for that kind (POST /modalities/{name}/store, /dicom-web/servers/{name}/stow,
 /peers/{name}/store), with the same audit record.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
@@ -52,6 +52,7 @@ class Destination:
     name: str
     address: str
     short_address: str
+    remote: object = field(default=None, compare=False, repr=False)  # the model instance
 
     @property
     def value(self):
@@ -63,7 +64,7 @@ class Destination:
 
     @classmethod
     def of(cls, kind, remote):
-        return cls(kind, remote.name, kind.address(remote), kind.short_address(remote))
+        return cls(kind, remote.name, kind.address(remote), kind.short_address(remote), remote)
 
 
 def listing(kinds=KINDS):

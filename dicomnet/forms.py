@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from dicomnet import destinations
 from dicomnet.aet import check_allowed
-from dicomnet.models import Modality
 from explorer.forms import DATE_PRESETS, DATE_RANGE, LabelsAboveForm, StudyFilterForm, date_matching
 
+# The servers a study search asks: a DICOM modality (C-FIND) or a DICOMweb server (QIDO-RS).
+SEARCHABLE = (destinations.MODALITY, destinations.DICOMWEB)
 # Orthanc Explorer's modality buttons, in its order.
 QUERY_MODALITIES = ("CR", "CT", "MR", "NM", "PT", "US", "XA", "DR", "DX", "MG")
 # Asked of the remote server with an empty value so that the answers carry them.
@@ -43,19 +44,6 @@ SERIES_RETURN_KEYS = (
     "BodyPartExamined",
     "NumberOfSeriesRelatedInstances",
 )
-
-
-class ModalityChoiceField(forms.ModelChoiceField):
-    """A configured modality, chosen by its symbolic name (the name REST URLs use)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("queryset", Modality.objects.order_by("name"))
-        kwargs.setdefault("to_field_name", "name")
-        kwargs.setdefault("empty_label", None)
-        super().__init__(**kwargs)
-
-    def label_from_instance(self, modality):
-        return f"{modality.name} — {modality.aet}@{modality.host}:{modality.port}"
 
 
 class DestinationField(forms.ChoiceField):
@@ -130,10 +118,28 @@ def _text(label, placeholder=""):
     )
 
 
-class RemoteStudyQueryForm(LabelsAboveForm):
-    """Query/Retrieve step 1: which server, and what to look for among its studies."""
+# The fields of a search kept in the URL of a DICOMweb search's answers (and back in the form).
+SEARCH_TEXT_FIELDS = (
+    "patient_name",
+    "patient_id",
+    "accession_number",
+    "study_description",
+    "study_date",
+    "date_from",
+    "date_to",
+)
 
-    modality = ModalityChoiceField(label="DICOM server")
+
+class RemoteStudyQueryForm(LabelsAboveForm):
+    """Query/Retrieve step 1: which server (a DICOM modality or a DICOMweb server), and what
+    to look for among its studies."""
+
+    server = DestinationField(
+        kinds=SEARCHABLE,
+        label="Server",
+        placeholder="Choose a server…",
+        error_messages={"required": "Choose the server to search."},
+    )
     patient_name = _text("Patient name", "e.g. DOE* (wildcards * and ?)")
     patient_id = _text("Patient ID", "exact, or with * wildcards")
     accession_number = _text("Accession number", "exact, or with * wildcards")
@@ -151,6 +157,15 @@ class RemoteStudyQueryForm(LabelsAboveForm):
     def __init__(self, *args, today=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today or timezone.localdate()
+        self.grouped = self.fields["server"].load_choices()
+
+    def search_fields(self):
+        """What was typed, without the server: the query string of a DICOMweb search's answers
+        page (a GET, that runs the search again when opened)."""
+        data = self.data.copy()
+        for name in ("server", "action", "csrfmiddlewaretoken"):
+            data.pop(name, None)
+        return data.urlencode()
 
     def clean(self):
         cleaned = super().clean()
@@ -188,7 +203,7 @@ def series_query(study_answer):
 
 def initial_from_query(modality_name, query):
     """The search form's fields from a stored study query, to change a search."""
-    initial = {"modality": modality_name}
+    initial = {"server": f"{destinations.MODALITY.key}:{modality_name}"}
     for field, keyword in (
         ("patient_name", "PatientName"),
         ("patient_id", "PatientID"),

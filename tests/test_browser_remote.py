@@ -128,7 +128,7 @@ def test_send_a_study_to_a_storage_scp_and_watch_the_job(page, queue, collector)
 def test_query_and_retrieve_a_study(page, queue, dcmqrscp):
     page.click("nav.mainnav >> text=Query/Retrieve")
     page.wait_for_url("**/ui/query-retrieve")
-    page.select_option("#id_modality", dcmqrscp.name)
+    page.select_option("#id_server", f"modality:{dcmqrscp.name}")
     page.click("text=Test the connection (echo)")
     assert "answered the echo" in page.locator(".messages").inner_text()
 

@@ -9,3 +9,4 @@ class DicomnetConfig(AppConfig):
         # The job types of the data changes register their runners with dicomnet.jobs: every
         # process that runs jobs (workers, the web server's synchronous requests) knows them.
         from dicomnet import modification_jobs  # noqa: F401
+        from dicomnet.dicomweb import jobs  # noqa: F401

@@ -6,7 +6,7 @@ from dicomnet.api import dicomweb_servers, exports, jobs, metrics, modifications
 from dicomnet.api import modalities as api
 from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
-from explorer.rights import CLEAR_CHANGES, JOBS, MODALITIES, MODIFY, QUERY_RETRIEVE, SEND, VIEW
+from explorer.rights import CLEAR_CHANGES, DELETE, JOBS, MODALITIES, MODIFY, QUERY_RETRIEVE, SEND, VIEW
 
 urlpatterns = [
     path("modalities", endpoint(GET=VIEW(api.list_modalities))),
@@ -49,6 +49,8 @@ urlpatterns = [
     path("dicom-web/servers/<str:name>/qido", endpoint(POST=QUERY_RETRIEVE(dicomweb_servers.qido))),
     path("dicom-web/servers/<str:name>/get", endpoint(POST=QUERY_RETRIEVE(dicomweb_servers.get))),
     path("dicom-web/servers/<str:name>/retrieve", endpoint(POST=QUERY_RETRIEVE(dicomweb_servers.retrieve))),
+    path("dicom-web/servers/<str:name>/wado", endpoint(POST=QUERY_RETRIEVE(dicomweb_servers.wado))),
+    path("dicom-web/servers/<str:name>/delete", endpoint(POST=DELETE(dicomweb_servers.delete_remote))),
     # Orthanc peers.
     path("peers", endpoint(GET=VIEW(peers.list_peers))),
     path(

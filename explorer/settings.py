@@ -142,6 +142,12 @@ PHAROS_DICOM_TLS_TRUSTED_CERTIFICATES = _dicom_tls_file(
     _tls_on and PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED and f"{_tls_on} and requires remote certificates",
 )
 
+# --- HTTPS to other servers (DICOMweb servers, peers; Orthanc's HttpsVerifyPeers and
+# HttpsCACertificates): their certificates are checked against this PEM file of authorities,
+# or the system's when unset.
+PHAROS_HTTPS_VERIFY_PEERS = env_bool("PHAROS_HTTPS_VERIFY_PEERS", True)
+PHAROS_HTTPS_CA_CERTIFICATES = env_str("PHAROS_HTTPS_CA_CERTIFICATES", "")
+
 # The speed-ups that reach into pynetdicom's, pydicom's and gunicorn's internals
 # (explorer/fast_paths.py); off runs the libraries as they come, to debug a peer.
 PHAROS_FAST_PATHS = env_bool("PHAROS_FAST_PATHS", True)

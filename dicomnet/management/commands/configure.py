@@ -5,6 +5,7 @@
   administrator PHAROS_ADMIN_USER is `manage.py start`'s own (a superuser);
 - its DicomModalities, created or updated as REST `PUT /modalities/{id}` does, through the
   same code; modalities added otherwise are left as they are;
+- its DicomWeb.Servers, the same way as `PUT /dicom-web/servers/{name}` (dicomnet/dicomweb/servers.py);
 - the runtime settings (/tools/default-encoding, …) back to their configured values, as
   Orthanc forgets them when it restarts: a value changed in the file then takes effect.
 
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dicomnet.api import modalities
+from dicomnet.dicomweb import servers as dicomweb_servers
 from explorer import orthanc_config, runtime_settings
 from explorer.accounts import ensure_users
 from explorer.errors import PharosError
@@ -34,6 +36,10 @@ def apply(configuration):
             raise CommandError(f"{where}: {name!r}: {error}") from error
         for warning in warnings:
             logger.warning("DicomModalities %r: %s", name, warning)
+    try:
+        dicomweb_servers.apply_configuration(configuration)
+    except PharosError as error:
+        raise CommandError(f"The Orthanc option DicomWeb in {configuration.path}: {error}") from error
 
 
 class Command(BaseCommand):

@@ -105,9 +105,17 @@ SETTINGS = {
     "DicomTlsRemoteCertificateRequired": ("PHAROS_DICOM_TLS_REMOTE_CERTIFICATE_REQUIRED", _scalar),
     "SslEnabled": ("PHAROS_TLS", _ssl_enabled),
     "SslCertificate": ("PHAROS_TLS_CERT", _scalar),
+    "HttpsCACertificates": ("PHAROS_HTTPS_CA_CERTIFICATES", _scalar),
+    "HttpsVerifyPeers": ("PHAROS_HTTPS_VERIFY_PEERS", _scalar),
 }
 # Options naming a file: a relative path is taken from the configuration's folder.
-PATHS = {"DicomTlsCertificate", "DicomTlsPrivateKey", "DicomTlsTrustedCertificates", "SslCertificate"}
+PATHS = {
+    "DicomTlsCertificate",
+    "DicomTlsPrivateKey",
+    "DicomTlsTrustedCertificates",
+    "SslCertificate",
+    "HttpsCACertificates",
+}
 OPTION_OF = {variable: option for option, (variable, _) in SETTINGS.items()}
 # Sections applied at start rather than read as one value.
 SECTIONS = ("RegisteredUsers", "DicomModalities", "Dictionary", "OrthancPeers", "DicomWeb")
@@ -121,10 +129,12 @@ ALWAYS = {
     "StoreDicom": True,
     # Modalities live in the database, whether configured here, by REST or in the admin pages.
     "DicomModalitiesInDatabase": True,
+    "OrthancPeersInDatabase": True,
 }
 ALWAYS_WHY = {
     "AuthenticationEnabled": "Pharos always requires a user",
     "DicomModalitiesInDatabase": "modalities are always kept in the database",
+    "OrthancPeersInDatabase": "peers are always kept in the database",
 }
 
 

@@ -3,8 +3,8 @@
 - the users of the Orthanc configuration file's RegisteredUsers (PHAROS_ORTHANC_CONFIG),
   created or given the file's password, and administrators (explorer/accounts.py); the
   administrator PHAROS_ADMIN_USER is `manage.py start`'s own (a superuser);
-- its DicomModalities, created or updated as REST `PUT /modalities/{id}` does, through the
-  same code; modalities added otherwise are left as they are;
+- its DicomModalities and OrthancPeers, created or updated as REST `PUT /modalities/{id}` and
+  `PUT /peers/{id}` do, through the same code; those added otherwise are left as they are;
 - the runtime settings (/tools/default-encoding, …) back to their configured values, as
   Orthanc forgets them when it restarts: a value changed in the file then takes effect.
 
@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dicomnet.api import modalities
+from dicomnet.peers import configuration as peers
 from explorer import orthanc_config, runtime_settings
 from explorer.accounts import ensure_users
 from explorer.errors import PharosError
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def apply(configuration):
-    """Create or update each modality of the file; a bad one stops the start, named."""
+    """Create or update each modality and each peer of the file; a bad one stops the start, named."""
     for name, body in configuration.section("DicomModalities").items():
         try:
             warnings = modalities.save(name, modalities.fields_from_body(body))
@@ -34,10 +35,14 @@ def apply(configuration):
             raise CommandError(f"{where}: {name!r}: {error}") from error
         for warning in warnings:
             logger.warning("DicomModalities %r: %s", name, warning)
+    try:
+        peers.apply(configuration)
+    except PharosError as error:
+        raise CommandError(f"The Orthanc option OrthancPeers in {configuration.path}: {error}") from error
 
 
 class Command(BaseCommand):
-    help = "Apply the configuration: Orthanc's RegisteredUsers and DicomModalities; runtime settings reset."
+    help = "Apply the configuration: Orthanc's RegisteredUsers, DicomModalities, OrthancPeers; runtime settings reset."
 
     def handle(self, *args, **options):
         runtime_settings.reset()

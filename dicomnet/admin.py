@@ -64,7 +64,6 @@ class OrthancPeerForm(HttpRemoteForm):
     """A peer's URL is checked as Orthanc checks it (a container's name, without a dot, is a
     host); the key's password, like the password, is typed and never shown back."""
 
-    url = forms.CharField(label="URL", max_length=500, help_text="The peer's REST API, e.g. https://pacs.example.org/")
     certificate_key_password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,

@@ -84,6 +84,9 @@ class OrthancPeer(HttpRemote):
     with Orthanc's other settings of a peer: a client certificate for HTTPS, and the properties
     a plugin may read (any other key of the peer's JSON). The key's password is never shown."""
 
+    # Checked as Orthanc checks it (dicomnet/peers/configuration.py): Django's URL validator
+    # refuses hosts without a dot, such as a container's name (http://orthanc-b:8042/).
+    url = models.CharField("URL", max_length=500, help_text="The peer's REST API, e.g. https://pacs.example.org/")
     certificate_file = models.CharField(
         max_length=500, blank=True, help_text="PEM client certificate presented over HTTPS (CertificateFile)"
     )

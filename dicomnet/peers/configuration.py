@@ -190,9 +190,7 @@ def save(name, fields):
     for field, value in fields.items():
         setattr(found, field, value)
     try:
-        # The URL was checked as Orthanc checks it: Django's validator refuses hosts without a
-        # dot (http://orthanc-b:8042/, a container's name), which Orthanc takes.
-        found.full_clean(exclude=["url"])
+        found.full_clean()
     except ValidationError as error:
         raise BadFileFormat("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
     found.save()

@@ -22,6 +22,7 @@ from explorer.pages.resource import load, title_of
 JOBS_PER_PAGE = 50
 TYPE_LABELS = {
     "DicomModalityStore": "Send to a modality",
+    "OrthancPeerStore": "Send to a peer",
     "DicomMoveScu": "Retrieve (C-MOVE)",
     "DicomGetScu": "Retrieve (C-GET)",
     "ResourceModification": "Modify",
@@ -29,6 +30,7 @@ TYPE_LABELS = {
     "SplitStudy": "Split a study",
 }
 CHANGE_TYPES = ("ResourceModification", "MergeStudy", "SplitStudy")
+SEND_TYPES = ("DicomModalityStore", "OrthancPeerStore")
 # What a user may ask of a job in each state (see dicomnet.jobs: anything else changes nothing).
 ACTIONS_BY_STATE = {
     Job.PENDING: ("pause", "cancel"),
@@ -121,8 +123,8 @@ def job_summary(job):
     if job.type in CHANGE_TYPES:
         return _change_summary(job)
     p = job.parameters
-    modality = p.get("Modality", "?")
-    if job.type == "DicomModalityStore":
+    modality = p.get("Modality") or p.get("Peer") or "?"
+    if job.type in SEND_TYPES:
         count = len(p.get("Resources") or [])
         return f"{count} resource{'s' if count != 1 else ''} to {modality}"
     what = counted(len(p.get("Identifiers") or []), p.get("Level"))
@@ -328,10 +330,15 @@ def job_page(job):
             result=modification_result(job),
         )
     shown = []
-    for key, label in (("Modality", "Modality"), ("Level", "Level"), ("TargetAet", "Target AE title")):
+    for key, label in (
+        ("Modality", "Modality"),
+        ("Peer", "Peer"),
+        ("Level", "Level"),
+        ("TargetAet", "Target AE title"),
+    ):
         if p.get(key):
             shown.append((label, p[key]))
-    if job.type == "DicomModalityStore":
+    if job.type in SEND_TYPES:
         resources = sent_resources(p.get("Resources") or [])
     else:
         resources = retrieved_resources(p)
@@ -341,5 +348,5 @@ def job_page(job):
         parameters=shown,
         resources=resources,
         raw_json=json.dumps({"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False),
-        resources_title="What is sent" if job.type == "DicomModalityStore" else "Retrieved, now in Pharos",
+        resources_title="What is sent" if job.type in SEND_TYPES else "Retrieved, now in Pharos",
     )

@@ -181,8 +181,6 @@ def test_tools_lists_the_tools_pharos_has_sorted_as_orthanc(api):
 
 def test_plugins_and_peers_are_empty(api):
     assert api.get("/plugins").json() == []
-    assert api.get("/peers").json() == []
-    assert api.get("/peers?expand").json() == {}
 
 
 def test_a_method_a_runtime_setting_lacks_is_405_with_allow(api):

@@ -10,5 +10,5 @@ class DicomnetConfig(AppConfig):
         # dicomnet.jobs: every process that runs jobs (workers, the web server's synchronous
         # requests) knows them.
         from dicomnet import modification_jobs  # noqa: F401
-        from dicomnet.dicomweb import jobs  # noqa: F401
-        from dicomnet.peers import jobs  # noqa: F401
+        from dicomnet.dicomweb import jobs as dicomweb_jobs  # noqa: F401
+        from dicomnet.peers import jobs as peer_jobs  # noqa: F401

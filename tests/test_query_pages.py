@@ -89,7 +89,9 @@ def test_search_drill_down_and_retrieve_a_study(browser, queue, dcmqrscp):
     job = Job.objects.get()
     assert response["Location"] == f"/ui/jobs/{job.id}"
     assert job.type == "DicomMoveScu" and job.parameters == {
-        "Modality": "qrscp", "Level": "Study", "TargetAet": "PHAROS",
+        "Modality": "qrscp",
+        "Level": "Study",
+        "TargetAet": "PHAROS",
         "Identifiers": [{"PatientID": "1CT1", "StudyInstanceUID": CT_STUDY_UID}],
     }
     run_queued_jobs()
@@ -134,7 +136,9 @@ def test_search_criteria_go_out_as_dicom_keys(browser, dcmqrscp):
 
 def test_a_failed_search_shows_the_error(browser):
     modality("NOPE", free_port())
-    response = browser.post("/ui/query-retrieve", {"server": "modality:nope", "action": "search", "patient_name": "DOE*"})
+    response = browser.post(
+        "/ui/query-retrieve", {"server": "modality:nope", "action": "search", "patient_name": "DOE*"}
+    )
     assert response.status_code == 200
     [message] = messages_of(response)
     assert message.startswith("The query failed:")

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from dicomnet import jobs
+from dicomnet.dicomweb import jobs as web_jobs
 from dicomnet.models import DicomWebServer, Modality, OrthancPeer
+from dicomnet.peers import jobs as peer_jobs
 
 
 class UnknownDestination(Exception):
@@ -90,22 +92,31 @@ def find(value, kinds=KINDS):
     return Destination.of(kind, remote)
 
 
-# The job each kind runs, and its parameters, as the kind's REST route builds them.
-def _modality_job(destination, resources):
-    return "DicomModalityStore", {"Modality": destination.name, "Resources": resources}
+# How each kind starts its job, as its REST route does (with the same audit record).
+def _send_to_modality(destination, resources, request):
+    parameters = {"Modality": destination.name, "Resources": resources}
+    jobs.record_asked("DicomModalityStore", parameters)
+    with transaction.atomic():
+        return jobs.submit("DicomModalityStore", parameters)
 
 
-JOB_OF_KIND = {MODALITY.key: _modality_job}
+def _send_to_dicomweb(destination, resources, request):
+    return web_jobs.start_stow(destination.remote, resources, user=getattr(request, "user", None))
+
+
+def _send_to_peer(destination, resources, request):
+    return peer_jobs.start_store(destination.remote, resources, request)
+
+
+START = {MODALITY.key: _send_to_modality, DICOMWEB.key: _send_to_dicomweb, PEER.key: _send_to_peer}
 
 
 def sendable():
     """The kinds a resource can be sent to, in the order the control lists them."""
-    return tuple(kind for kind in KINDS if kind.key in JOB_OF_KIND)
+    return tuple(kind for kind in KINDS if kind.key in START)
 
 
-def send(destination, resources):
-    """Start the job sending `resources` (public ids) to the destination; the Job, queued on commit."""
-    job_type, parameters = JOB_OF_KIND[destination.kind.key](destination, list(resources))
-    jobs.record_asked(job_type, parameters)
-    with transaction.atomic():
-        return jobs.submit(job_type, parameters)
+def send(destination, resources, request=None):
+    """Start the job sending `resources` (public ids) to the destination, asked by the user of
+    `request`; the Job, queued once the transaction commits."""
+    return START[destination.kind.key](destination, list(resources), request)

@@ -62,7 +62,7 @@ def send(request, level, public_id):
     title = title_of(level, resource)
     if request.method == "POST" and valid:
         destination = form.cleaned_data["destination"]
-        job = destinations.send(destination, [public_id])
+        job = destinations.send(destination, [public_id], request)
         where = f"{destination.name} ({destination.short_address})"
         messages.success(request, f"Sending {level.name.lower()} “{title}” to {where}.")
         return redirect(job_pages.job_url(job.id))
@@ -296,7 +296,7 @@ def web_study_series(request, name, study_uid):
 def web_retrieve(request, server, resources, what):
     """GET: the confirmation (without JavaScript); POST: the retrieve job starts, then its page."""
     if request.method == "POST":
-        job = web_queries.retrieve(server, resources)
+        job = web_queries.retrieve(server, resources, request)
         messages.success(request, f"Retrieving {what} from {server.name} over DICOMweb.")
         return redirect(job_pages.job_url(job.id))
     context = {

@@ -10,8 +10,8 @@ DICOMweb client's retrieve job (POST /dicom-web/servers/{name}/retrieve), which 
 gets through the one ingest funnel.
 """
 
-from django.db import transaction
-
+from dicomnet.dicomweb import client
+from dicomnet.dicomweb import jobs as web_jobs
 from dicomnet.forms import SERIES_RETURN_KEYS, STUDY_RETURN_KEYS
 
 # A page of answers: more than a person reads, few enough to ask for at once.
@@ -33,12 +33,12 @@ def qido_parameters(dicom_query):
 def search_studies(server, dicom_query):
     """The study answers (DICOM JSON) of a study query, as the C-FIND of a modality builds it."""
     filters, fields = qido_parameters(dicom_query)
-    return _search(server, "studies", None, filters, fields)
+    return _search(server, "Study", None, filters, fields)
 
 
 def search_series(server, study_uid):
     """The series of one study (DICOM JSON)."""
-    return _search(server, "series", study_uid, {}, list(SERIES_RETURN_KEYS))
+    return _search(server, "Series", study_uid, {}, list(SERIES_RETURN_KEYS))
 
 
 def find_study(server, study_uid):
@@ -50,15 +50,16 @@ def find_study(server, study_uid):
 
 def check(server):
     """A QIDO-RS request that a working server answers: the DICOMweb "echo"."""
-    _search(server, "studies", None, {}, [], limit=1)
+    _search(server, "Study", None, {}, [], limit=1)
 
 
 def _search(server, level, study_uid, filters, fields, limit=SEARCH_LIMIT):
-    from dicomnet.dicomweb import client  # noqa: PLC0415 (built in parallel: see the report)
-
+    query = dict(filters)
+    if study_uid:
+        query["StudyInstanceUID"] = study_uid
     try:
-        return client.qido(server, level, study_uid=study_uid, filters=filters, fields=fields, limit=limit)
-    except client.DicomWebError as error:
+        return client.search(server, level, query, limit=limit, includefield=fields or None)
+    except client.RemoteError as error:
         raise WebQueryError(str(error)) from error
 
 
@@ -69,18 +70,16 @@ def study_uids(found):
 
 
 def study_resources(study_uids):
-    """The Resources of a retrieve job (Orthanc's /dicom-web/servers/{name}/retrieve): whole studies."""
-    return [{"Study": uid} for uid in study_uids]
+    """The WADO-RS URIs a retrieve job pulls: whole studies."""
+    return [web_jobs.resource_uri(uid) for uid in study_uids]
 
 
 def series_resources(study_uid, series_uids):
     """Some series of one study."""
-    return [{"Study": study_uid, "Series": uid} for uid in series_uids]
+    return [web_jobs.resource_uri(study_uid, uid) for uid in series_uids]
 
 
-def retrieve(server, resources):
-    """The DICOMweb client's retrieve job for these resources, queued on commit; the Job."""
-    from dicomnet.dicomweb import jobs as web_jobs  # noqa: PLC0415 (built in parallel: see the report)
-
-    with transaction.atomic():
-        return web_jobs.submit_retrieve(server, resources)
+def retrieve(server, uris, request=None):
+    """The DICOMweb client's retrieve job for these URIs, for the user of `request`: the Job,
+    queued once the transaction commits."""
+    return web_jobs.start_retrieve(server, uris, user=getattr(request, "user", None))

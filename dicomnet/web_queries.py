@@ -24,8 +24,10 @@ class WebQueryError(Exception):
 
 def qido_parameters(dicom_query):
     """The QIDO-RS search parameters of a study or series query ({keyword: value}, empty
-    values being return keys): the constraints as attribute=value, the rest as includefield."""
-    filters = {keyword: value for keyword, value in dicom_query.items() if value}
+    values being return keys): the constraints as attribute=value, the rest as includefield.
+    The values of a list ("CT\\MR" in a C-FIND) are separated by commas in QIDO-RS (PS3.18
+    8.3.4.1), which is what Orthanc's plugin reads: "CT\\MR" would match no study there."""
+    filters = {keyword: value.replace("\\", ",") for keyword, value in dicom_query.items() if value}
     fields = [keyword for keyword, value in dicom_query.items() if not value]
     return filters, fields
 

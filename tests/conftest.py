@@ -284,4 +284,10 @@ def run_queued_jobs():
     import django_rq
     from rq import SimpleWorker
 
-    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
+    class BurstWorker(SimpleWorker):
+        # No command channel (stop, kill) for a worker that lives one call: at its end, redis-py 8's
+        # pubsub thread, unsubscribed, waits up to rq's 60 s for a new subscription before it stops.
+        def subscribe(self):
+            pass
+
+    django_rq.get_worker("default", worker_class=BurstWorker).work(burst=True)

@@ -12,6 +12,7 @@ from dicomnet.models import DicomWebServer, Job, OrthancPeer
 from tests.conftest import CT_SMALL_IDS, run_queued_jobs
 from tests.dicom_peers import modality
 from tests.page_helpers import csrf_token, messages_of, store_ct
+from tests.reference_orthanc import ReferenceOrthanc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,15 +79,9 @@ def test_every_kind_has_its_group_in_the_one_control(browser):
     OrthancPeer.objects.create(name="backup", url="https://backup.example.org/")
     html = browser.get(f"/ui/studies/{CT_STUDY}").content.decode()
     groups = re.findall(r'<optgroup label="([^"]+)">', html)
-    kinds = [kind.plural for kind in destinations.sendable()]
-    assert groups == kinds
-    values = [value for value, _ in options_of(html)]
-    expected = {"modality:pacs", "dicomweb:pacs", "peer:backup"}
-    assert values[0] == "" and set(values[1:]) == {v for v in expected if v.split(":")[0] in _sendable_keys()}
-
-
-def _sendable_keys():
-    return {kind.key for kind in destinations.sendable()}
+    assert groups == ["DICOM modalities", "DICOMweb servers", "Orthanc peers"]
+    assert options_of(html) == [("", True), ("modality:pacs", False), ("dicomweb:pacs", False), ("peer:backup", False)]
+    assert ">pacs (https://web.example.org/dicom-web/)</option>" in html and ">pacs (PACS)</option>" in html
 
 
 def test_without_a_destination_the_page_says_so(browser, user):
@@ -221,3 +216,52 @@ def ct_viewer_browser(db, django_user_model):
     client = Client()
     client.force_login(bob)
     return client
+
+
+# ---------------------------------------------------------------- every kind, to a real Orthanc
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory):
+    with ReferenceOrthanc(tmp_path_factory.mktemp("orthanc")) as running:
+        yield running
+
+
+@pytest.fixture
+def orthanc_everywhere(orthanc):
+    """The one Orthanc as a destination of each kind, each named "orthanc"."""
+    modality("ORTHANC", orthanc.dicom_port)
+    DicomWebServer.objects.create(name="orthanc", url=f"{orthanc.url}/dicom-web/")
+    OrthancPeer.objects.create(name="orthanc", url=f"{orthanc.url}/")
+    yield orthanc
+    for instance in orthanc.get("/instances"):
+        orthanc.request(f"/instances/{instance}", "DELETE")
+
+
+@pytest.mark.parametrize(
+    "kind, job_type, address",
+    [
+        ("modality", "DicomModalityStore", "ORTHANC"),
+        ("dicomweb", "DicomWebStowClient", "/dicom-web/"),
+        ("peer", "OrthancPeerStore", "http://127.0.0.1:"),
+    ],
+)
+def test_each_kind_sends_to_its_own_destination_of_the_same_name(
+    browser, queue, orthanc_everywhere, kind, job_type, address
+):
+    store_ct()
+    html = browser.get(f"/ui/studies/{CT_STUDY}").content.decode()
+    assert [value for value, _ in options_of(html)] == ["", "modality:orthanc", "dicomweb:orthanc", "peer:orthanc"]
+    confirm = card_of(browser.get(SEND_URL, {"destination": f"{kind}:orthanc"}))
+    assert destinations.KINDS_BY_KEY[kind].label in confirm and address in confirm
+    response = browser.post(SEND_URL, {"destination": f"{kind}:orthanc"})
+    job = Job.objects.get()
+    assert response["Location"] == f"/ui/jobs/{job.id}" and job.type == job_type
+    [message] = messages_of(browser.get(response["Location"]))
+    assert message.startswith("Sending study “e+1” to orthanc (") and address in message
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == "Success", job.error_details
+    assert orthanc_everywhere.get(f"/instances/{CT_INSTANCE}")["MainDicomTags"]["SOPInstanceUID"] == CT_SOP_UID
+    html = browser.get(f"/ui/jobs/{job.id}").content.decode()
+    assert f'href="/ui/studies/{CT_STUDY}"' in html and "Success" in html

@@ -86,9 +86,7 @@ def test_search_a_dicomweb_server_and_retrieve_a_study(page, queue, destinations
     assert page.locator("#id_server").input_value() == ""
     page.select_option("#id_server", "dicomweb:orthanc-web")
     page.click("text=Test the connection (echo)")
-    assert "orthanc-web" in page.locator(".messages").inner_text() and "answered the echo" in page.locator(
-        ".messages"
-    ).inner_text()
+    assert "orthanc-web" in (said := page.locator(".messages").inner_text()) and "answered the echo" in said
 
     page.fill("#id_patient_name", "Compressed*")
     page.press("#id_patient_name", "Enter")

@@ -331,9 +331,9 @@ def web_study_page(server_name, search, found, dicom_query):
     )
 
 
-def web_series_page(server_name, search, study, found):
-    """The series of one study of a DICOMweb server (`study`: its answer, DICOM JSON, or None)."""
-    study_uid = _text(tags.simplified_tags(study), "StudyInstanceUID") if study else ""
+def web_series_page(server_name, search, study_uid, study, found):
+    """The series of one study of a DICOMweb server (`study`: its answer, DICOM JSON, or None
+    when the server does not find it)."""
 
     def urls(position, s):
         uid = _text(s, "SeriesInstanceUID")

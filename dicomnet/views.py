@@ -289,7 +289,7 @@ def web_study_series(request, name, study_uid):
     except web_queries.WebQueryError as error:
         messages.error(request, f"The series query failed: {error}")
         return redirect(web_search_url(name, request.GET.urlencode()))
-    page = query_pages.web_series_page(server.name, request.GET.urlencode(), study, found)
+    page = query_pages.web_series_page(server.name, request.GET.urlencode(), study_uid, study, found)
     return render(request, "dicomnet/query.html", {"page": page, "section": "query-retrieve"})
 
 

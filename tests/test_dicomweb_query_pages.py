@@ -164,6 +164,9 @@ def test_echo_and_failures_are_said_in_words(browser, server):
 def test_unknown_servers_and_uids(browser, server):
     assert browser.get("/ui/query-retrieve/dicomweb/nowhere").status_code == 404
     assert browser.get(f"{SERVER}/studies/not-a-uid").status_code == 404
+    response = browser.get(f"{SERVER}/studies/1.2.3")  # a UID the server does not know
+    assert response.status_code == 200 and answer_rows(response) == []
+    assert "The server found nothing matching this search." in response.content.decode()
     assert browser.post(f"{SERVER}/studies/1.2.x/retrieve").status_code == 404
     assert browser.post("/ui/query-retrieve/dicomweb/nowhere/retrieve").status_code == 404
     assert not Job.objects.exists()

@@ -23,8 +23,6 @@ JOBS_PER_PAGE = 50
 TYPE_LABELS = {
     "DicomModalityStore": "Send to a modality",
     "OrthancPeerStore": "Send to a peer",
-    "DicomWebStowClient": "Send to a DICOMweb server",
-    "DicomWebWadoRetrieveClient": "Retrieve (DICOMweb)",
     "DicomMoveScu": "Retrieve (C-MOVE)",
     "DicomGetScu": "Retrieve (C-GET)",
     "ResourceModification": "Modify",
@@ -32,8 +30,7 @@ TYPE_LABELS = {
     "SplitStudy": "Split a study",
 }
 CHANGE_TYPES = ("ResourceModification", "MergeStudy", "SplitStudy")
-SEND_TYPES = ("DicomModalityStore", "OrthancPeerStore", "DicomWebStowClient")
-WEB_RETRIEVE = "DicomWebWadoRetrieveClient"
+SEND_TYPES = ("DicomModalityStore", "OrthancPeerStore")
 # What a user may ask of a job in each state (see dicomnet.jobs: anything else changes nothing).
 ACTIONS_BY_STATE = {
     Job.PENDING: ("pause", "cancel"),
@@ -126,12 +123,10 @@ def job_summary(job):
     if job.type in CHANGE_TYPES:
         return _change_summary(job)
     p = job.parameters
-    modality = p.get("Modality") or p.get("Peer") or p.get("Server") or "?"
+    modality = p.get("Modality") or p.get("Peer") or "?"
     if job.type in SEND_TYPES:
         count = len(p.get("Resources") or [])
         return f"{count} resource{'s' if count != 1 else ''} to {modality}"
-    if job.type == WEB_RETRIEVE:
-        return f"{_resources(len(p.get('Resources') or []))} from {modality}"
     what = counted(len(p.get("Identifiers") or []), p.get("Level"))
     if job.type == "DicomMoveScu":
         return f"{what} from {modality} to {p.get('TargetAet', '')}"
@@ -142,8 +137,6 @@ def job_summary(job):
 
 def _count(content, key):
     value = (content or {}).get(key)
-    if isinstance(value, str) and value.isdigit():  # the DICOMweb jobs' counts are strings, as Orthanc's
-        return int(value)
     return value if isinstance(value, int) else None
 
 
@@ -260,23 +253,10 @@ def sent_resources(public_ids):
     return links
 
 
-def web_identifiers(uris):
-    """(level, identifiers) of a DICOMweb retrieve's URIs (/studies/{uid}[/series/{uid}…]), as a C-MOVE's."""
-    found = []
-    for uri in uris:
-        parts = str(uri).strip("/").split("/")
-        keys = dict(zip(parts[::2], parts[1::2], strict=False))
-        found.append({"StudyInstanceUID": keys.get("studies"), "SeriesInstanceUID": keys.get("series")})
-    series_level = found and all(i["SeriesInstanceUID"] for i in found)
-    return ("Series" if series_level else "Study"), found
-
-
-def retrieved_resources(parameters, job_type=""):
+def retrieved_resources(parameters):
     """Links to the studies or series a retrieve asked for that are now in Pharos."""
     identifiers = parameters.get("Identifiers") or []
     level = parameters.get("Level")
-    if job_type == WEB_RETRIEVE:
-        level, identifiers = web_identifiers(parameters.get("Resources") or [])
     if level == "Series":
         uids = [i.get("SeriesInstanceUID") for i in identifiers if i.get("SeriesInstanceUID")]
         found = index.series_with_uids(uids)
@@ -353,7 +333,6 @@ def job_page(job):
     for key, label in (
         ("Modality", "Modality"),
         ("Peer", "Peer"),
-        ("Server", "DICOMweb server"),
         ("Level", "Level"),
         ("TargetAet", "Target AE title"),
     ):
@@ -362,7 +341,7 @@ def job_page(job):
     if job.type in SEND_TYPES:
         resources = sent_resources(p.get("Resources") or [])
     else:
-        resources = retrieved_resources(p, job.type)
+        resources = retrieved_resources(p)
     return JobPage(
         row=job_row(job),
         modality=p.get("Modality", ""),

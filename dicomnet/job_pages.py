@@ -25,12 +25,14 @@ TYPE_LABELS = {
     "OrthancPeerStore": "Send to a peer",
     "DicomMoveScu": "Retrieve (C-MOVE)",
     "DicomGetScu": "Retrieve (C-GET)",
+    "DicomWebStowClient": "Send to a DICOMweb server",
+    "DicomWebWadoRetrieveClient": "Retrieve (WADO-RS)",
     "ResourceModification": "Modify",
     "MergeStudy": "Merge into a study",
     "SplitStudy": "Split a study",
 }
 CHANGE_TYPES = ("ResourceModification", "MergeStudy", "SplitStudy")
-SEND_TYPES = ("DicomModalityStore", "OrthancPeerStore")
+SEND_TYPES = ("DicomModalityStore", "OrthancPeerStore", "DicomWebStowClient")
 # What a user may ask of a job in each state (see dicomnet.jobs: anything else changes nothing).
 ACTIONS_BY_STATE = {
     Job.PENDING: ("pause", "cancel"),
@@ -124,9 +126,10 @@ def job_summary(job):
         return _change_summary(job)
     p = job.parameters
     modality = p.get("Modality") or p.get("Peer") or "?"
-    if job.type in SEND_TYPES:
+    if job.type in (*SEND_TYPES, "DicomWebWadoRetrieveClient"):
         count = len(p.get("Resources") or [])
-        return f"{count} resource{'s' if count != 1 else ''} to {modality}"
+        towards = "from" if job.type == "DicomWebWadoRetrieveClient" else "to"
+        return f"{count} resource{'s' if count != 1 else ''} {towards} {p.get('Server') or modality}"
     what = counted(len(p.get("Identifiers") or []), p.get("Level"))
     if job.type == "DicomMoveScu":
         return f"{what} from {modality} to {p.get('TargetAet', '')}"
@@ -333,6 +336,7 @@ def job_page(job):
     for key, label in (
         ("Modality", "Modality"),
         ("Peer", "Peer"),
+        ("Server", "DICOMweb server"),
         ("Level", "Level"),
         ("TargetAet", "Target AE title"),
     ):
@@ -340,6 +344,10 @@ def job_page(job):
             shown.append((label, p[key]))
     if job.type in SEND_TYPES:
         resources = sent_resources(p.get("Resources") or [])
+    elif job.type == "DicomWebWadoRetrieveClient":
+        # The WADO-RS URIs asked for: /studies/{uid}[/series/{uid}[/instances/{uid}]].
+        uids = [uri.split("/")[2] for uri in p.get("Resources") or [] if uri.startswith("/studies/")]
+        resources = retrieved_resources({"Level": "Study", "Identifiers": [{"StudyInstanceUID": u} for u in uids]})
     else:
         resources = retrieved_resources(p)
     return JobPage(
@@ -347,6 +355,15 @@ def job_page(job):
         modality=p.get("Modality", ""),
         parameters=shown,
         resources=resources,
-        raw_json=json.dumps({"Parameters": p, "Content": job.content}, indent=2, sort_keys=True, ensure_ascii=False),
+        # The headers of a DICOMweb request may carry a token: named, not shown.
+        raw_json=json.dumps(
+            {
+                "Parameters": p | ({"HttpHeaders": sorted(p["HttpHeaders"])} if p.get("HttpHeaders") else {}),
+                "Content": job.content,
+            },
+            indent=2,
+            sort_keys=True,
+            ensure_ascii=False,
+        ),
         resources_title="What is sent" if job.type in SEND_TYPES else "Retrieved, now in Pharos",
     )

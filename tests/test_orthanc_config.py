@@ -94,6 +94,9 @@ MAPPED = {
     # HTTPS: tests/test_https.py serves it with such a file.
     "SslEnabled": (True, "PHAROS_TLS", "on"),
     "SslCertificate": ("/etc/orthanc/orthanc.pem", "PHAROS_TLS_CERT", "/etc/orthanc/orthanc.pem"),
+    # HTTPS to DICOMweb servers and peers: tests/test_dicomweb_client.py checks a certificate with them.
+    "HttpsVerifyPeers": (False, "PHAROS_HTTPS_VERIFY_PEERS", False),
+    "HttpsCACertificates": ("/etc/orthanc/ca.pem", "PHAROS_HTTPS_CA_CERTIFICATES", "/etc/orthanc/ca.pem"),
 }
 
 

@@ -140,9 +140,12 @@ def _reason(error):
     return str(error) or type(error).__name__
 
 
-def _json(answer, url_text):
+def _json(answer, url_text, empty=None):
+    body = answer.read()
+    if not body.strip() and empty is not None:
+        return empty
     try:
-        return json.loads(answer.read())
+        return json.loads(body)
     except ValueError as error:
         raise RemoteError(f"{url_text} did not answer JSON") from error
 
@@ -157,10 +160,11 @@ def get(server, uri, arguments=None, headers=None):
 
 
 def get_json(server, uri, arguments=None, headers=None):
-    """The JSON answer of a GET (QIDO-RS, metadata)."""
+    """The JSON answer of a GET (QIDO-RS, metadata); an empty answer (204 No Content, which
+    dcm4chee gives a search that finds nothing) is an empty list."""
     headers = {"Accept": DICOM_JSON} | (headers or {})
     with request(server, "GET", uri, arguments, headers) as answer:
-        return _json(answer, url_of(server, uri, arguments))
+        return _json(answer, url_of(server, uri, arguments), empty=[])
 
 
 def search(server, level, query=None, limit=None, offset=None, includefield=None):

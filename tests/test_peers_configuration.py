@@ -41,7 +41,11 @@ def test_the_files_peers_in_both_forms(tmp_path):
     advanced = OrthancPeer.objects.get(name="advanced")
     # A relative path starts from the configuration's folder, as for Pharos's other files.
     assert advanced.certificate_file == str(tmp_path / "client.pem")
-    assert (advanced.password, advanced.certificate_key_password, advanced.timeout) == ("her-password", "key-password", 30)
+    assert (advanced.password, advanced.certificate_key_password, advanced.timeout) == (
+        "her-password",
+        "key-password",
+        30,
+    )
     assert OrthancPeer.objects.get(name="with-user").url == "https://pacs.example.org/orthanc/"
 
 

@@ -162,7 +162,9 @@ def test_bad_store_bodies(api, body, details):
 
 def test_storing_an_unknown_resource_is_404(api):
     put(api, "remote", ["http://127.0.0.1:1/"])
-    response = api.post("/peers/remote/store", data=b'["f689ddd2-662f8fe1-8b18180d-ec2a2cee-937917af"]', content_type="")
+    response = api.post(
+        "/peers/remote/store", data=b'["f689ddd2-662f8fe1-8b18180d-ec2a2cee-937917af"]', content_type=""
+    )
     assert response.status_code == 404 and response.json()["OrthancError"] == "Unknown resource"
 
 
@@ -193,7 +195,11 @@ def test_the_admin_never_shows_the_passwords(admin_client):
     response = admin_client.post("/admin/dicomnet/orthancpeer/add/", form, follow=True)
     assert response.status_code == 200
     peer = OrthancPeer.objects.get(name="site-b")
-    assert (peer.url, peer.password, peer.certificate_key_password) == ("http://orthanc-b:8042/", "the-password", "the-key")
+    assert (peer.url, peer.password, peer.certificate_key_password) == (
+        "http://orthanc-b:8042/",
+        "the-password",
+        "the-key",
+    )
     page = admin_client.get(f"/admin/dicomnet/orthancpeer/{peer.pk}/change/").content
     assert b"the-password" not in page and b"the-key" not in page
     # Saved again with the password fields left empty, both are kept.

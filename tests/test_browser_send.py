@@ -63,9 +63,9 @@ def test_send_a_study_after_choosing_and_confirming(page, queue, destinations):
     control.select_option("dicomweb:orthanc-web")
     page.click(".send-form button[type=submit]")
     page.wait_for_url("**/send?destination=dicomweb*")
-    card = page.locator("section.confirm")
-    assert "Send this study?" in card.inner_text() and "DICOMweb server" in card.inner_text()
-    assert "orthanc-web" in card.inner_text() and not destinations.get("/instances")  # nothing sent yet
+    card = page.locator("section.confirm").text_content()
+    assert "Send this study?" in card and "DICOMweb server" in card and f"{destinations.url}/dicom-web/" in card
+    assert not destinations.get("/instances")  # nothing sent yet
     screenshot(page, "send-confirm")
     page.click("text=Send to orthanc-web")
     page.wait_for_url("**/ui/jobs/*")
@@ -101,7 +101,7 @@ def test_search_a_dicomweb_server_and_retrieve_a_study(page, queue, destinations
     assert dialog.locator("input[name=target_aet]").count() == 0
     dialog.locator("button[type=submit]").click()
     page.wait_for_url("**/ui/jobs/*")
-    assert "Retrieve (DICOMweb)" in page.locator("h1").inner_text()
+    assert "Retrieve (WADO-RS)" in page.locator("h1").inner_text()
 
     run_queued_jobs()
     wait_for_state(page, "Success")

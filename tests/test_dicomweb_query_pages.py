@@ -122,7 +122,7 @@ def test_the_series_of_a_study_then_retrieving_one(browser, queue, server):
     assert job.state == "Success", job.error_details
     assert list(Instance.objects.values_list("sop_instance_uid", flat=True)) == [CT_SOP_UID]
     html = browser.get(f"/ui/jobs/{job.id}").content.decode()
-    assert "Retrieve (DICOMweb)" in html and "Series: " in html
+    assert "Retrieve (WADO-RS)" in html and "Study: e+1" in html
     # The answers now say it is here.
     assert "In Pharos" in answer_rows(browser.get(f"{SERVER}/studies/{CT_STUDY_UID}"))[0]
 

@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 
 from dicomnet.aet import is_safe
 from dicomnet.models import DicomWebServer, Modality, OrthancPeer
+from dicomnet.peers import configuration as peers
+from explorer.errors import PharosError
 
 UNSAFE_AET = (
     "The AE title {aet!r} uses characters outside A-Z, 0-9, '-' and '_'. DICOM allows it, "
@@ -58,6 +60,37 @@ class DicomWebServerAdmin(HttpRemoteAdmin):
     pass
 
 
+class OrthancPeerForm(HttpRemoteForm):
+    """A peer's URL is checked as Orthanc checks it (a container's name, without a dot, is a
+    host); the key's password, like the password, is typed and never shown back."""
+
+    certificate_key_password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Leave empty to keep the current one",
+    )
+
+    def clean_url(self):
+        try:
+            return peers.url(self.cleaned_data["url"].strip())
+        except PharosError as error:
+            raise forms.ValidationError(str(error)) from error
+
+    def clean_certificate_key_password(self):
+        typed = self.cleaned_data.get("certificate_key_password")
+        if not typed and self.instance.pk:
+            return self.instance.certificate_key_password
+        return typed or ""
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            peers.check_files(cleaned)
+        except PharosError as error:
+            raise forms.ValidationError(str(error)) from error
+        return cleaned
+
+
 @admin.register(OrthancPeer)
 class OrthancPeerAdmin(HttpRemoteAdmin):
-    pass
+    form = OrthancPeerForm

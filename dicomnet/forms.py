@@ -1,4 +1,4 @@
-"""The forms of the network pages: send to a modality, query a remote server, retrieve.
+"""The forms of the network pages: send to a destination, query a remote server, retrieve.
 
 `RemoteStudyQueryForm.dicom_query()` gives the study-level C-FIND keys, with the empty
 return keys the answer table shows; unlike the local lookup, values go out as typed
@@ -12,10 +12,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from dicomnet import destinations
 from dicomnet.aet import check_allowed
-from dicomnet.models import Modality
 from explorer.forms import DATE_PRESETS, DATE_RANGE, LabelsAboveForm, StudyFilterForm, date_matching
 
+# The servers a study search asks: a DICOM modality (C-FIND) or a DICOMweb server (QIDO-RS).
+SEARCHABLE = (destinations.MODALITY, destinations.DICOMWEB)
 # Orthanc Explorer's modality buttons, in its order.
 QUERY_MODALITIES = ("CR", "CT", "MR", "NM", "PT", "US", "XA", "DR", "DX", "MG")
 # Asked of the remote server with an empty value so that the answers carry them.
@@ -44,21 +46,50 @@ SERIES_RETURN_KEYS = (
 )
 
 
-class ModalityChoiceField(forms.ModelChoiceField):
-    """A configured modality, chosen by its symbolic name (the name REST URLs use)."""
+class DestinationField(forms.ChoiceField):
+    """One configured destination among `kinds`, posted as "kind:name" and cleaned to a
+    destinations.Destination. The list opens on an empty choice: nothing is chosen for the user."""
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("queryset", Modality.objects.order_by("name"))
-        kwargs.setdefault("to_field_name", "name")
-        kwargs.setdefault("empty_label", None)
+    def __init__(self, kinds=destinations.KINDS, placeholder="Choose…", **kwargs):
         super().__init__(**kwargs)
+        self.kinds, self.placeholder = kinds, placeholder
+        self.choices = [("", placeholder)]
 
-    def label_from_instance(self, modality):
-        return f"{modality.name} — {modality.aet}@{modality.host}:{modality.port}"
+    def load_choices(self):
+        """The configured destinations, read from the database (by the form, once per request)."""
+        grouped = destinations.choices(self.kinds)
+        self.choices = [("", self.placeholder), *grouped]
+        return grouped
+
+    def validate(self, value):
+        # The value is checked against the database in clean(), not against the choices
+        # read when the form was built: a destination added or removed meanwhile counts.
+        if value in self.empty_values and self.required:
+            raise ValidationError(self.error_messages["required"], code="required")
+
+    def to_python(self, value):
+        return str(value or "").strip()
+
+    def clean(self, value):
+        value = self.to_python(value)
+        self.validate(value)
+        try:
+            return destinations.find(value, self.kinds)
+        except destinations.UnknownDestination as error:
+            raise ValidationError(str(error), code="unknown") from error
 
 
 class SendForm(LabelsAboveForm):
-    modality = ModalityChoiceField(label="Send to")
+    destination = DestinationField(
+        kinds=destinations.sendable(),
+        label="Send to",
+        placeholder="Choose a destination…",
+        error_messages={"required": "Choose a destination to send to."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grouped = self.fields["destination"].load_choices()
 
 
 class TargetAetField(forms.CharField):
@@ -87,10 +118,28 @@ def _text(label, placeholder=""):
     )
 
 
-class RemoteStudyQueryForm(LabelsAboveForm):
-    """Query/Retrieve step 1: which server, and what to look for among its studies."""
+# The fields of a search kept in the URL of a DICOMweb search's answers (and back in the form).
+SEARCH_TEXT_FIELDS = (
+    "patient_name",
+    "patient_id",
+    "accession_number",
+    "study_description",
+    "study_date",
+    "date_from",
+    "date_to",
+)
 
-    modality = ModalityChoiceField(label="DICOM server")
+
+class RemoteStudyQueryForm(LabelsAboveForm):
+    """Query/Retrieve step 1: which server (a DICOM modality or a DICOMweb server), and what
+    to look for among its studies."""
+
+    server = DestinationField(
+        kinds=SEARCHABLE,
+        label="Server",
+        placeholder="Choose a server…",
+        error_messages={"required": "Choose the server to search."},
+    )
     patient_name = _text("Patient name", "e.g. DOE* (wildcards * and ?)")
     patient_id = _text("Patient ID", "exact, or with * wildcards")
     accession_number = _text("Accession number", "exact, or with * wildcards")
@@ -108,6 +157,15 @@ class RemoteStudyQueryForm(LabelsAboveForm):
     def __init__(self, *args, today=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today or timezone.localdate()
+        self.grouped = self.fields["server"].load_choices()
+
+    def search_fields(self):
+        """What was typed, without the server: the query string of a DICOMweb search's answers
+        page (a GET, that runs the search again when opened)."""
+        data = self.data.copy()
+        for name in ("server", "action", "csrfmiddlewaretoken"):
+            data.pop(name, None)
+        return data.urlencode()
 
     def clean(self):
         cleaned = super().clean()
@@ -145,7 +203,7 @@ def series_query(study_answer):
 
 def initial_from_query(modality_name, query):
     """The search form's fields from a stored study query, to change a search."""
-    initial = {"modality": modality_name}
+    initial = {"server": f"{destinations.MODALITY.key}:{modality_name}"}
     for field, keyword in (
         ("patient_name", "PatientName"),
         ("patient_id", "PatientID"),

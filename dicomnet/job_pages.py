@@ -22,6 +22,7 @@ from explorer.pages.resource import load, title_of
 JOBS_PER_PAGE = 50
 TYPE_LABELS = {
     "DicomModalityStore": "Send to a modality",
+    "OrthancPeerStore": "Send to a peer",
     "DicomMoveScu": "Retrieve (C-MOVE)",
     "DicomGetScu": "Retrieve (C-GET)",
     "DicomWebStowClient": "Send to a DICOMweb server",
@@ -31,6 +32,7 @@ TYPE_LABELS = {
     "SplitStudy": "Split a study",
 }
 CHANGE_TYPES = ("ResourceModification", "MergeStudy", "SplitStudy")
+SEND_TYPES = ("DicomModalityStore", "OrthancPeerStore", "DicomWebStowClient")
 # What a user may ask of a job in each state (see dicomnet.jobs: anything else changes nothing).
 ACTIONS_BY_STATE = {
     Job.PENDING: ("pause", "cancel"),
@@ -123,8 +125,8 @@ def job_summary(job):
     if job.type in CHANGE_TYPES:
         return _change_summary(job)
     p = job.parameters
-    modality = p.get("Modality", "?")
-    if job.type in ("DicomModalityStore", "DicomWebStowClient", "DicomWebWadoRetrieveClient"):
+    modality = p.get("Modality") or p.get("Peer") or "?"
+    if job.type in (*SEND_TYPES, "DicomWebWadoRetrieveClient"):
         count = len(p.get("Resources") or [])
         towards = "from" if job.type == "DicomWebWadoRetrieveClient" else "to"
         return f"{count} resource{'s' if count != 1 else ''} {towards} {p.get('Server') or modality}"
@@ -333,13 +335,14 @@ def job_page(job):
     shown = []
     for key, label in (
         ("Modality", "Modality"),
+        ("Peer", "Peer"),
         ("Server", "DICOMweb server"),
         ("Level", "Level"),
         ("TargetAet", "Target AE title"),
     ):
         if p.get(key):
             shown.append((label, p[key]))
-    if job.type in ("DicomModalityStore", "DicomWebStowClient"):
+    if job.type in SEND_TYPES:
         resources = sent_resources(p.get("Resources") or [])
     elif job.type == "DicomWebWadoRetrieveClient":
         # The WADO-RS URIs asked for: /studies/{uid}[/series/{uid}[/instances/{uid}]].
@@ -362,7 +365,5 @@ def job_page(job):
             sort_keys=True,
             ensure_ascii=False,
         ),
-        resources_title="What is sent"
-        if job.type in ("DicomModalityStore", "DicomWebStowClient")
-        else "Retrieved, now in Pharos",
+        resources_title="What is sent" if job.type in SEND_TYPES else "Retrieved, now in Pharos",
     )

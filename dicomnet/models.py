@@ -80,7 +80,22 @@ class DicomWebServer(HttpRemote):
 
 
 class OrthancPeer(HttpRemote):
-    """Another Orthanc (or Pharos) driven through its REST API (Orthanc's OrthancPeers, /peers/{name})."""
+    """Another Orthanc (or Pharos) driven through its REST API (Orthanc's OrthancPeers, /peers/{name}),
+    with Orthanc's other settings of a peer: a client certificate for HTTPS, and the properties
+    a plugin may read (any other key of the peer's JSON). The key's password is never shown."""
+
+    # Checked as Orthanc checks it (dicomnet/peers/configuration.py): Django's URL validator
+    # refuses hosts without a dot, such as a container's name (http://orthanc-b:8042/).
+    url = models.CharField("URL", max_length=500, help_text="The peer's REST API, e.g. https://pacs.example.org/")
+    certificate_file = models.CharField(
+        max_length=500, blank=True, help_text="PEM client certificate presented over HTTPS (CertificateFile)"
+    )
+    certificate_key_file = models.CharField(
+        max_length=500, blank=True, help_text="Its PEM private key, when not in the same file (CertificateKeyFile)"
+    )
+    certificate_key_password = models.CharField(max_length=500, blank=True)
+    pkcs11 = models.BooleanField("PKCS#11", default=False, help_text="Not supported by Pharos: kept as given")
+    user_properties = models.JSONField(default=dict, blank=True)
 
     class Meta(HttpRemote.Meta):
         verbose_name = "Orthanc peer"

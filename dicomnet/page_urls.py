@@ -21,6 +21,28 @@ urlpatterns = [
         page(views.retrieve_answer, QUERY_RETRIEVE),
         name="remote-answer-retrieve",
     ),
+    # A DICOMweb server's answers: the search is in the query string, asked again when opened.
+    path("ui/query-retrieve/dicomweb/<str:name>", page(views.web_query_answers, QUERY_RETRIEVE), name="web-query"),
+    path(
+        "ui/query-retrieve/dicomweb/<str:name>/retrieve",
+        page(views.web_retrieve_all, QUERY_RETRIEVE),
+        name="web-retrieve-all",
+    ),
+    path(
+        "ui/query-retrieve/dicomweb/<str:name>/studies/<str:study_uid>",
+        page(views.web_study_series, QUERY_RETRIEVE),
+        name="web-query-study",
+    ),
+    path(
+        "ui/query-retrieve/dicomweb/<str:name>/studies/<str:study_uid>/retrieve",
+        page(views.web_retrieve_study, QUERY_RETRIEVE),
+        name="web-retrieve-study",
+    ),
+    path(
+        "ui/query-retrieve/dicomweb/<str:name>/studies/<str:study_uid>/series/<str:series_uid>/retrieve",
+        page(views.web_retrieve_study, QUERY_RETRIEVE),
+        name="web-retrieve-series",
+    ),
     path("ui/jobs", page(views.job_list, VIEW), name="job-list"),
     path("ui/jobs/<str:job_id>", page(views.job_detail, VIEW), name="job"),
     path("ui/jobs/<str:job_id>/<str:action>", page(views.job_action, JOBS), name="job-action"),

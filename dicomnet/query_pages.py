@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from dicomnet.models import RemoteQuery
 from explorer import index, levels, tags
+from explorer.dicomweb.resources import UID
 from explorer.identifiers import is_uuid
 from explorer.pages.formatting import (
     format_date,
@@ -84,13 +85,16 @@ def local_series(uids):
     return {uid: resource_url(levels.SERIES, public_id) for uid, public_id in found}
 
 
-def study_answers(stored, answers):
-    """Rows of study answers, newest first (undated ones last, in the server's order)."""
+def study_answers(stored, answers, urls=None):
+    """Rows of study answers, newest first (undated ones last, in the server's order).
+    `urls(position, simplified tags)` gives an answer's (series URL, retrieve URL): those of
+    a stored query's answer unless told."""
+    urls = urls or (lambda position, _: answer_urls(stored, position))
     simplified = [(a.position, tags.simplified_tags(a.content)) for a in answers]
     here = local_studies([_text(s, "StudyInstanceUID") for _, s in simplified])
     dated = []
     for position, s in simplified:
-        series_url, retrieve_url = answer_urls(stored, position)
+        series_url, retrieve_url = urls(position, s)
         uid = _text(s, "StudyInstanceUID")
         row = StudyAnswer(
             index=position,
@@ -115,12 +119,13 @@ def study_answers(stored, answers):
     return [row for _, row in dated]
 
 
-def series_answers(stored, answers):
+def series_answers(stored, answers, urls=None):
+    urls = urls or (lambda position, _: answer_urls(stored, position))
     simplified = [(a.position, tags.simplified_tags(a.content)) for a in answers]
     here = local_series([_text(s, "SeriesInstanceUID") for _, s in simplified])
     rows = []
     for position, s in simplified:
-        _, retrieve_url = answer_urls(stored, position)
+        _, retrieve_url = urls(position, s)
         uid = _text(s, "SeriesInstanceUID")
         rows.append(
             SeriesAnswer(
@@ -167,9 +172,13 @@ def readable_dates(matching):
 
 def criteria(stored):
     """[(label, value)] of what the query matched on (its non-empty keys)."""
+    return criteria_of(stored.query)
+
+
+def criteria_of(query):
     found = []
     for keyword, label in CRITERIA_LABELS.items():
-        value = stored.query.get(keyword) or ""
+        value = query.get(keyword) or ""
         if not value:
             continue
         if keyword == "StudyDate":
@@ -190,15 +199,18 @@ def optional_columns(rows):
 
 @dataclass
 class QueryPage:
-    query: RemoteQuery
+    query: RemoteQuery | None  # None for a DICOMweb search, which is not stored
     level: str
     criteria: list
     rows: list
     dropped_keys: list
     modify_url: str
     shown: dict  # optional column -> whether any answer has a value for it
+    source: str  # the name of the server asked
+    retrieve_all_url: str
     parent_url: str = ""
     study: StudyAnswer | None = None  # the study whose series these are
+    dicomweb: bool = False  # answers of a DICOMweb server (QIDO-RS), retrieved over WADO-RS
 
 
 def query_page(stored, parent=None, parent_position=None):
@@ -216,6 +228,8 @@ def query_page(stored, parent=None, parent_position=None):
         rows=rows,
         dropped_keys=stored.dropped_keys,
         modify_url=reverse("query-retrieve") + f"?from={stored.id}",
+        source=stored.modality,
+        retrieve_all_url=reverse("remote-query-retrieve", args=[stored.id]),
     )
     if parent is not None:
         page.parent_url = reverse("remote-query", args=[parent.id])
@@ -265,3 +279,81 @@ def recent_queries(count=5):
     return [
         RecentQuery(query_url(q.id), q.modality, format_moment(q.created), criteria(q), q.answer_count) for q in found
     ]
+
+
+# ---------------------------------------------------------------- a DICOMweb server's answers
+
+
+@dataclass
+class WebAnswer:
+    """A QIDO-RS answer where a stored C-FIND answer goes: its place and its DICOM JSON."""
+
+    position: int
+    content: dict
+
+
+def is_uid(text):
+    return bool(text) and len(text) <= 64 and bool(UID.match(text))
+
+
+def _with_search(url, search):
+    return f"{url}?{search}" if search else url
+
+
+def web_answers(found, keyword):
+    """The answers that carry their UID (the pages' URLs name it), numbered in the server's order."""
+    answers = [WebAnswer(i, content) for i, content in enumerate(found)]
+    return [a for a in answers if is_uid(_text(simplified(a), keyword))]
+
+
+def web_study_page(server_name, search, found, dicom_query):
+    """The study answers of a DICOMweb server; `search` is the query string of the search form."""
+
+    def urls(position, s):
+        uid = _text(s, "StudyInstanceUID")
+        return (
+            _with_search(reverse("web-query-study", args=[server_name, uid]), search),
+            _with_search(reverse("web-retrieve-study", args=[server_name, uid]), search),
+        )
+
+    rows = study_answers(None, web_answers(found, "StudyInstanceUID"), urls)
+    return QueryPage(
+        query=None,
+        level="Study",
+        criteria=criteria_of(dicom_query),
+        rows=rows,
+        dropped_keys=[],
+        modify_url=reverse("query-retrieve") + f"?server=dicomweb:{server_name}" + (f"&{search}" if search else ""),
+        shown=optional_columns(rows),
+        source=server_name,
+        retrieve_all_url=_with_search(reverse("web-retrieve-all", args=[server_name]), search),
+        dicomweb=True,
+    )
+
+
+def web_series_page(server_name, search, study_uid, study, found):
+    """The series of one study of a DICOMweb server (`study`: its answer, DICOM JSON, or None
+    when the server does not find it)."""
+
+    def urls(position, s):
+        uid = _text(s, "SeriesInstanceUID")
+        return "", _with_search(reverse("web-retrieve-series", args=[server_name, study_uid, uid]), search)
+
+    rows = series_answers(None, web_answers(found, "SeriesInstanceUID"), urls)
+    parent_url = _with_search(reverse("web-query", args=[server_name]), search)
+    page = QueryPage(
+        query=None,
+        level="Series",
+        criteria=[],
+        rows=rows,
+        dropped_keys=[],
+        modify_url=reverse("query-retrieve") + f"?server=dicomweb:{server_name}" + (f"&{search}" if search else ""),
+        shown=optional_columns(rows),
+        source=server_name,
+        retrieve_all_url=_with_search(reverse("web-retrieve-study", args=[server_name, study_uid]), search),
+        parent_url=parent_url,
+        dicomweb=True,
+    )
+    if study is not None:
+        page.study = study_answers(None, [WebAnswer(0, study)], lambda *_: (parent_url, ""))[0]
+    return page

@@ -6,7 +6,7 @@ from dicomnet.api import dicomweb_servers, exports, jobs, metrics, modifications
 from dicomnet.api import modalities as api
 from dicomnet.api import remote as ops
 from explorer.api.base import endpoint
-from explorer.rights import CLEAR_CHANGES, DELETE, JOBS, MODALITIES, MODIFY, QUERY_RETRIEVE, SEND, VIEW
+from explorer.rights import CLEAR_CHANGES, DELETE, JOBS, MODALITIES, MODIFY, PEERS, QUERY_RETRIEVE, SEND, VIEW
 
 urlpatterns = [
     path("modalities", endpoint(GET=VIEW(api.list_modalities))),
@@ -55,7 +55,7 @@ urlpatterns = [
     path("peers", endpoint(GET=VIEW(peers.list_peers))),
     path(
         "peers/<str:name>",
-        endpoint(GET=VIEW(peers.show), PUT=MODALITIES(peers.update), DELETE=MODALITIES(peers.delete)),
+        endpoint(GET=VIEW(peers.show), PUT=PEERS(peers.update), DELETE=PEERS(peers.delete)),
     ),
     path("peers/<str:name>/configuration", endpoint(GET=VIEW(peers.show_configuration))),
     path("peers/<str:name>/system", endpoint(GET=VIEW(peers.system))),

@@ -1,4 +1,4 @@
-"""The network pages under /ui/: send to a modality, Query/Retrieve, jobs.
+"""The network pages under /ui/: send to a destination, Query/Retrieve, jobs.
 
 Thin views, as the explorer's: they check the form, call the same plain functions the
 REST API calls (dicomnet.jobs, dicomnet.queries, dicomnet.scu), and render what
@@ -12,10 +12,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dicomnet import forms, job_pages, jobs, queries, query_pages, scu
-from dicomnet.models import Modality
+from dicomnet import destinations, forms, job_pages, jobs, queries, query_pages, scu, web_queries
+from dicomnet.models import DicomWebServer, Modality
+from explorer import index
 from explorer.errors import PharosError
 from explorer.pages.formatting import counted
 from explorer.pages.links import resource_url
@@ -47,46 +49,66 @@ def gone(request, what, identifier, status=404):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def send(request, level, public_id):
-    """POST from a resource page: send it to the chosen modality as a DicomModalityStore job."""
+    """GET ?destination=kind:name: the confirmation (or, without a valid choice, the choice
+    again, saying why); POST: the job starts, then its page."""
     resource = load(level, public_id)
     if resource is None:
         return not_found(request, level, public_id)
-    form = forms.SendForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a modality to send to.")
-        return redirect(resource_url(level, public_id))
-    modality = form.cleaned_data["modality"]
-    job = submit_job("DicomModalityStore", {"Modality": modality.name, "Resources": [public_id]})
+    data = request.POST if request.method == "POST" else request.GET
+    form = forms.SendForm(data if "destination" in data else None)
+    valid = form.is_valid()
     title = title_of(level, resource)
-    messages.success(request, f"Sending {level.name.lower()} “{title}” to {modality.name} ({modality.aet}).")
-    return redirect(job_pages.job_url(job.id))
+    if request.method == "POST" and valid:
+        destination = form.cleaned_data["destination"]
+        job = destinations.send(destination, [public_id], request)
+        where = f"{destination.name} ({destination.short_address})"
+        messages.success(request, f"Sending {level.name.lower()} “{title}” to {where}.")
+        return redirect(job_pages.job_url(job.id))
+    context = {
+        "form": form,
+        "destination": form.cleaned_data.get("destination") if valid else None,
+        "level": level.name,
+        "title": title,
+        "back_url": resource_url(level, public_id),
+        "instances": counted(index.instances_below(level, resource).count(), "Instance"),
+    }
+    return render(request, "dicomnet/send.html", context, status=400 if form.is_bound and not valid else 200)
 
 
 # ---------------------------------------------------------------- query/retrieve
 
 
 def search_form_initial(request):
-    """?modality=name, or ?from=<query id> to change an earlier search."""
+    """?server=kind:name (or ?modality=name) with the fields of a search, or ?from=<query id>
+    to change an earlier search."""
     stored = query_pages.load_query(request.GET.get("from", ""))
     if stored is not None and stored.level == "Study":
         return forms.initial_from_query(stored.modality, stored.query)
-    return {"modality": request.GET.get("modality", "")}
+    initial = {name: request.GET[name] for name in forms.SEARCH_TEXT_FIELDS if name in request.GET}
+    initial["modalities"] = request.GET.getlist("modalities")
+    modality = request.GET.get("modality", "")
+    initial["server"] = request.GET.get("server") or (f"{destinations.MODALITY.key}:{modality}" if modality else "")
+    return initial
 
 
-def echo(request, modality):
+def echo(request, server):
+    """C-ECHO to a modality; to a DICOMweb server, a QIDO-RS request that must succeed."""
     try:
-        scu.echo(modality)
-    except scu.ScuError as error:
+        if server.kind is destinations.DICOMWEB:
+            web_queries.check(server.remote)
+        else:
+            scu.echo(server.remote)
+    except (scu.ScuError, web_queries.WebQueryError) as error:
         messages.error(request, f"Echo failed: {error}")
     else:
-        messages.success(request, f"{modality.name} ({modality.aet}) answered the echo.")
+        messages.success(request, f"{server.name} ({server.short_address}) answered the echo.")
 
 
 def search(form):
     """The study query; (RemoteQuery, None) or (None, why it failed)."""
-    modality = form.cleaned_data["modality"]
+    modality = form.cleaned_data["server"].remote
     try:
         return queries.run_query(modality, "Study", form.dicom_query()), None
     except scu.ScuError as error:
@@ -102,9 +124,13 @@ def query_retrieve(request):
     if request.method == "POST":
         form = forms.RemoteStudyQueryForm(request.POST)
         valid = form.is_valid()
-        modality = form.cleaned_data.get("modality")
-        if request.POST.get("action") == "echo" and modality is not None:
-            echo(request, modality)
+        server = form.cleaned_data.get("server")
+        if request.POST.get("action") == "echo" and server is not None:
+            echo(request, server)
+        elif valid and server.kind is destinations.DICOMWEB:
+            # The answers page asks the server: its URL is the search, to open again or share.
+            url = reverse("web-query", args=[server.name])
+            return redirect(f"{url}?{form.search_fields()}")
         elif valid:
             stored, problem = search(form)
             if stored is not None:
@@ -114,7 +140,7 @@ def query_retrieve(request):
         form = forms.RemoteStudyQueryForm(initial=search_form_initial(request))
     context = {
         "form": form,
-        "has_modalities": Modality.objects.exists(),
+        "has_servers": bool(form.grouped),
         "recent": query_pages.recent_queries(),
         "section": "query-retrieve",
     }
@@ -177,7 +203,7 @@ def retrieve(request, stored, chosen, what):
     context = {
         "form": form,
         "what": what,
-        "query": stored,
+        "source": stored.modality,
         "back_url": query_pages.query_url(stored.id),
         "section": "query-retrieve",
     }
@@ -205,6 +231,116 @@ def retrieve_all(request, query_id):
         messages.error(request, "This query has no answer to retrieve.")
         return redirect(query_pages.query_url(stored.id))
     return retrieve(request, stored, answers, counted(len(answers), stored.level))
+
+
+# ---------------------------------------------------------------- query/retrieve over DICOMweb
+
+
+def web_server(name):
+    return DicomWebServer.objects.filter(name=name).first()
+
+
+def web_search_url(name, search):
+    url = reverse("web-query", args=[name])
+    return f"{url}?{search}" if search else url
+
+
+def web_search(request, server):
+    """The study search of a DICOMweb answers page, from its URL: (form, dicom query) or (form, None)."""
+    data = request.GET.copy()
+    data["server"] = f"{destinations.DICOMWEB.key}:{server.name}"
+    form = forms.RemoteStudyQueryForm(data)
+    return form, form.dicom_query() if form.is_valid() else None
+
+
+def back_to_search(request, server, message):
+    messages.error(request, message)
+    search = request.GET.urlencode()
+    url = reverse("query-retrieve") + f"?server={destinations.DICOMWEB.key}:{server.name}"
+    return redirect(f"{url}&{search}" if search else url)
+
+
+@login_required
+def web_query_answers(request, name):
+    """The study answers of a DICOMweb server, asked with QIDO-RS when the page opens."""
+    server = web_server(name)
+    if server is None:
+        return gone(request, "DICOMweb server", name)
+    form, wanted = web_search(request, server)
+    if wanted is None:
+        return back_to_search(request, server, "The search is not valid: change it.")
+    try:
+        found = web_queries.search_studies(server, wanted)
+    except web_queries.WebQueryError as error:
+        return back_to_search(request, server, f"The query failed: {error}")
+    page = query_pages.web_study_page(server.name, form.search_fields(), found, wanted)
+    return render(request, "dicomnet/query.html", {"page": page, "section": "query-retrieve"})
+
+
+@login_required
+def web_study_series(request, name, study_uid):
+    """Drill down: the series of one study of a DICOMweb server."""
+    server = web_server(name)
+    if server is None or not query_pages.is_uid(study_uid):
+        return gone(request, "DICOMweb study", f"{name}/{study_uid}")
+    try:
+        study = web_queries.find_study(server, study_uid)
+        found = web_queries.search_series(server, study_uid)
+    except web_queries.WebQueryError as error:
+        messages.error(request, f"The series query failed: {error}")
+        return redirect(web_search_url(name, request.GET.urlencode()))
+    page = query_pages.web_series_page(server.name, request.GET.urlencode(), study_uid, study, found)
+    return render(request, "dicomnet/query.html", {"page": page, "section": "query-retrieve"})
+
+
+def web_retrieve(request, server, resources, what):
+    """GET: the confirmation (without JavaScript); POST: the retrieve job starts, then its page."""
+    if request.method == "POST":
+        job = web_queries.retrieve(server, resources, request)
+        messages.success(request, f"Retrieving {what} from {server.name} over DICOMweb.")
+        return redirect(job_pages.job_url(job.id))
+    context = {
+        "what": what,
+        "source": server.name,
+        "dicomweb": True,
+        "back_url": web_search_url(server.name, request.GET.urlencode()),
+        "section": "query-retrieve",
+    }
+    return render(request, "dicomnet/retrieve.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def web_retrieve_study(request, name, study_uid, series_uid=None):
+    server = web_server(name)
+    uids = [study_uid] + ([series_uid] if series_uid is not None else [])
+    if server is None or not all(query_pages.is_uid(uid) for uid in uids):
+        return gone(request, "DICOMweb study", f"{name}/{'/'.join(uids)}")
+    if series_uid is None:
+        return web_retrieve(request, server, web_queries.study_resources([study_uid]), f"the study {study_uid}")
+    resources = web_queries.series_resources(study_uid, [series_uid])
+    return web_retrieve(request, server, resources, f"the series {series_uid}")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def web_retrieve_all(request, name):
+    """Every study answer of the search in the URL, asked again: what it finds now is retrieved."""
+    server = web_server(name)
+    if server is None:
+        return gone(request, "DICOMweb server", name)
+    _, wanted = web_search(request, server)
+    if wanted is None:
+        return back_to_search(request, server, "The search is not valid: change it.")
+    try:
+        found = web_queries.search_studies(server, wanted)
+    except web_queries.WebQueryError as error:
+        return back_to_search(request, server, f"The query failed: {error}")
+    uids = [uid for uid in web_queries.study_uids(found) if query_pages.is_uid(uid)]
+    if not uids:
+        messages.error(request, "This search has no answer to retrieve.")
+        return redirect(web_search_url(name, request.GET.urlencode()))
+    return web_retrieve(request, server, web_queries.study_resources(uids), counted(len(uids), "Study"))
 
 
 # ---------------------------------------------------------------- jobs

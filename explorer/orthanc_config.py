@@ -129,10 +129,12 @@ ALWAYS = {
     "StoreDicom": True,
     # Modalities live in the database, whether configured here, by REST or in the admin pages.
     "DicomModalitiesInDatabase": True,
+    "OrthancPeersInDatabase": True,
 }
 ALWAYS_WHY = {
     "AuthenticationEnabled": "Pharos always requires a user",
     "DicomModalitiesInDatabase": "modalities are always kept in the database",
+    "OrthancPeersInDatabase": "peers are always kept in the database",
 }
 
 

@@ -7,7 +7,7 @@ import logging
 
 from django.http.request import UnreadablePostError
 
-from explorer import bodies, incoming, ingest, multipart, sources
+from explorer import bodies, content_encoding, incoming, ingest, multipart, sources
 from explorer.errors import BadFileFormat, BadRequest, PayloadTooLarge, PharosError
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def received_body(request):
     """The path of a file in the incoming folder holding the request's body, read in
     chunks; removed when the block ends unless moved away meanwhile."""
     try:
-        path = incoming.receive(request.read)
+        path = incoming.receive(content_encoding.reader(request))  # a gzip or deflate body decoded
     except UnreadablePostError as exc:
         raise BadRequest(f"The body could not be read whole: {exc}") from exc
     try:

@@ -226,7 +226,7 @@ def test_a_rest_send_is_recorded_with_its_destination(transactional_db, api, col
 
 def test_a_send_from_the_explorer_is_recorded(browser, ct_stored, collector, queue):
     modality("COLLECTOR", collector.port)
-    response = browser.post(f"/ui/patients/{CT_PATIENT}/send", {"modality": "collector"})
+    response = browser.post(f"/ui/patients/{CT_PATIENT}/send", {"destination": "modality:collector"})
     assert response.status_code == 302
     sent = only_event(audit.SEND)
     assert (sent.username, sent.patient_public_id, sent.study_public_id) == ("alice", CT_PATIENT, "")

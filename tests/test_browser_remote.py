@@ -46,6 +46,17 @@ def wait_for_state(page, state):
     page.wait_for_selector(f"[data-job][data-job-state='{state}']", timeout=30_000)
 
 
+def send_study(page, destination, screenshot_name=None):
+    """The study page's Send control, then its confirmation: lands on the job's page."""
+    page.goto(f"/ui/studies/{CT_SMALL_IDS['study']}")
+    page.select_option("#send_destination", destination)
+    if screenshot_name:
+        screenshot(page, screenshot_name)
+    page.click(".send-form button[type=submit]")
+    page.click("form.buttons button[type=submit]")
+    page.wait_for_url("**/ui/jobs/*")
+
+
 def wait_for_summary(page, text):
     """The three uploads at a time answer in any order: wait for the whole count."""
     page.wait_for_function("text => document.querySelector('[data-upload-summary]').textContent === text", arg=text)
@@ -102,11 +113,7 @@ def test_upload_files_with_the_file_input(page, tmp_path):
 def test_send_a_study_to_a_storage_scp_and_watch_the_job(page, queue, collector):
     store(dicom_bytes("CT_small.dcm"))
     modality("COLLECTOR", collector.port)
-    page.goto(f"/ui/studies/{CT_SMALL_IDS['study']}")
-    page.select_option("#send_modality", "collector")
-    screenshot(page, "send")
-    page.click(".send-form button[type=submit]")
-    page.wait_for_url("**/ui/jobs/*")
+    send_study(page, "modality:collector", screenshot_name="send")
     assert "Sending study" in page.locator(".messages").inner_text()
     assert page.locator("[data-job-state-label]").inner_text() == "Pending"
 
@@ -121,7 +128,7 @@ def test_send_a_study_to_a_storage_scp_and_watch_the_job(page, queue, collector)
 def test_query_and_retrieve_a_study(page, queue, dcmqrscp):
     page.click("nav.mainnav >> text=Query/Retrieve")
     page.wait_for_url("**/ui/query-retrieve")
-    page.select_option("#id_modality", dcmqrscp.name)
+    page.select_option("#id_server", f"modality:{dcmqrscp.name}")
     page.click("text=Test the connection (echo)")
     assert "answered the echo" in page.locator(".messages").inner_text()
 
@@ -165,17 +172,12 @@ def test_the_jobs_page_shows_progress(page, queue, collector):
     modality("COLLECTOR", collector.port)
     modality("OFFLINE", free_port())
     for target in ("collector", "offline"):
-        page.goto(f"/ui/studies/{CT_SMALL_IDS['study']}")
-        page.select_option("#send_modality", target)
-        page.click(".send-form button[type=submit]")
-        page.wait_for_url("**/ui/jobs/*")
+        send_study(page, f"modality:{target}")
     # Off the job's page first: it reloads itself when the worker changes the job's state.
     page.goto(f"/ui/studies/{CT_SMALL_IDS['study']}")
     run_worker()
     # One more, still waiting for a worker: the list polls it.
-    page.select_option("#send_modality", "collector")
-    page.click(".send-form button[type=submit]")
-    page.wait_for_url("**/ui/jobs/*")
+    send_study(page, "modality:collector")
 
     page.click("nav.mainnav >> text=Jobs")
     page.wait_for_url("**/ui/jobs")

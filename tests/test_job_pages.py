@@ -1,6 +1,6 @@
-"""The jobs pages (dicomnet.job_pages) with Django's test client, logged in: "send to a
-modality" on resource pages and the store job it starts, the jobs list, a job's page and
-its buttons, and CSRF on every form."""
+"""The jobs pages (dicomnet.job_pages) with Django's test client, logged in: the jobs list,
+a job's page and its buttons, and CSRF on every form. (The "Send" control that starts a send
+job: tests/test_send_pages.py.)"""
 
 from datetime import timedelta
 
@@ -11,9 +11,8 @@ from django.utils import timezone
 from dicomnet.job_pages import JOBS_PER_PAGE, job_summary
 from dicomnet.models import Job
 from explorer.pages.formatting import counted
-from tests.conftest import CT_SMALL_IDS, run_queued_jobs
-from tests.dicom_peers import modality
-from tests.page_helpers import csrf_token, messages_of, store_ct
+from tests.conftest import CT_SMALL_IDS
+from tests.page_helpers import csrf_token, store_ct
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,87 +25,6 @@ def test_anonymous_browsers_are_sent_to_the_login_page():
     for path in ("/ui/jobs", f"/ui/jobs/{Job.objects.create(type='X').id}"):
         response = anonymous.get(path, HTTP_ACCEPT="text/html")
         assert response.status_code == 302 and response["Location"].startswith("/login/?next="), path
-
-
-# ---------------------------------------------------------------- send to a modality
-
-
-@pytest.mark.parametrize(
-    "page, action",
-    [
-        (f"/ui/patients/{CT_PATIENT}", f"/ui/patients/{CT_PATIENT}/send"),
-        (f"/ui/studies/{CT_STUDY}", f"/ui/studies/{CT_STUDY}/send"),
-        (f"/ui/series/{CT_SERIES}", f"/ui/series/{CT_SERIES}/send"),
-        (f"/ui/instances/{CT_INSTANCE}", f"/ui/instances/{CT_INSTANCE}/send"),
-    ],
-)
-def test_every_resource_page_offers_to_send_it(browser, page, action):
-    store_ct()
-    modality("COLLECTOR", 11112)
-    modality("ARCHIVE", 11113)
-    html = browser.get(page).content.decode()
-    assert f'action="{action}"' in html
-    assert '<label for="send_modality">' in html
-    assert '<option value="archive">' in html and '<option value="collector">' in html
-
-
-def test_without_a_modality_the_page_says_so(browser, user):
-    store_ct()
-    html = browser.get(f"/ui/studies/{CT_STUDY}").content.decode()
-    assert "No DICOM modality is configured" in html and "An administrator can add one" in html
-    assert "/send" not in html
-    user.is_staff = True
-    user.save()
-    html = browser.get(f"/ui/studies/{CT_STUDY}").content.decode()
-    assert 'href="/admin/dicomnet/modality/add/"' in html
-
-
-def test_sending_a_study_runs_a_store_job_and_shows_it(browser, queue, collector):
-    store_ct()
-    modality("COLLECTOR", collector.port)
-    response = browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector"})
-    job = Job.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/ui/jobs/{job.id}"
-    assert (job.type, job.state, job.parameters) == (
-        "DicomModalityStore",
-        "Pending",
-        {"Modality": "collector", "Resources": [CT_STUDY]},
-    )
-    page = browser.get(response["Location"])
-    assert "Sending study “e+1” to collector (COLLECTOR)." in messages_of(page)
-    html = page.content.decode()
-    assert "data-job-live" in html and 'data-job-state="Pending"' in html
-    assert f'href="/ui/studies/{CT_STUDY}"' in html  # what is sent
-
-    run_queued_jobs()
-    job.refresh_from_db()
-    assert (job.state, job.progress, job.content["InstancesCount"]) == ("Success", 100, 1)
-    assert [dataset.SOPInstanceUID for _, dataset in collector.received] == [CT_SOP_UID]
-    html = browser.get(f"/ui/jobs/{job.id}").content.decode()
-    assert 'aria-valuenow="100"' in html and "data-job-live" not in html
-
-
-def test_send_needs_a_configured_modality_and_a_post(browser):
-    store_ct()
-    response = browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "nowhere"})
-    assert response.status_code == 302 and response["Location"] == f"/ui/studies/{CT_STUDY}"
-    assert not Job.objects.exists()
-    assert browser.get(f"/ui/studies/{CT_STUDY}/send").status_code == 405
-    modality("COLLECTOR", 11112)
-    assert browser.post("/ui/studies/no-such-study/send", {"modality": "collector"}).status_code == 404
-    assert not Job.objects.exists()
-
-
-def test_send_needs_the_csrf_token(strict_browser):
-    store_ct()
-    modality("COLLECTOR", 11112)
-    assert strict_browser.post(f"/ui/studies/{CT_STUDY}/send", {"modality": "collector"}).status_code == 403
-    assert not Job.objects.exists()
-    token = csrf_token(strict_browser, f"/ui/studies/{CT_STUDY}")
-    response = strict_browser.post(
-        f"/ui/studies/{CT_STUDY}/send", {"modality": "collector", "csrfmiddlewaretoken": token}
-    )
-    assert response.status_code == 302 and Job.objects.count() == 1
 
 
 # ---------------------------------------------------------------- jobs

@@ -27,16 +27,16 @@ def test_anonymous_browsers_are_sent_to_the_login_page():
 
 
 def search(browser, qrscp, **fields):
-    return browser.post("/ui/query-retrieve", {"modality": qrscp.name, "action": "search", **fields})
+    return browser.post("/ui/query-retrieve", {"server": f"modality:{qrscp.name}", "action": "search", **fields})
 
 
 def test_the_query_retrieve_page(browser, user):
     html = browser.get("/ui/query-retrieve").content.decode()
-    assert "No DICOM server is configured" in html and "/admin/" not in html.split("<main", 1)[1]
+    assert "No server is configured" in html and "/admin/" not in html.split("<main", 1)[1]
     modality("QRSCP", 11112)
     response = browser.get("/ui/query-retrieve?modality=qrscp")
     html = response.content.decode()
-    assert '<option value="qrscp" selected>' in html
+    assert '<option value="modality:qrscp" selected>' in html
     for code in ("CR", "CT", "MR", "NM", "PT", "US", "XA", "DR", "DX", "MG"):
         assert f'value="{code}"' in html
     assert 'name="action" value="search"' in html and 'name="action" value="echo"' in html
@@ -45,11 +45,11 @@ def test_the_query_retrieve_page(browser, user):
 
 
 def test_echo_answers_ok_or_the_error(browser, dcmqrscp):
-    response = browser.post("/ui/query-retrieve", {"modality": dcmqrscp.name, "action": "echo"})
+    response = browser.post("/ui/query-retrieve", {"server": f"modality:{dcmqrscp.name}", "action": "echo"})
     assert response.status_code == 200
     assert messages_of(response) == ["qrscp (QRSCP) answered the echo."]
     modality("NOPE", free_port())
-    response = browser.post("/ui/query-retrieve", {"modality": "nope", "action": "echo", "patient_name": "kept"})
+    response = browser.post("/ui/query-retrieve", {"server": "modality:nope", "action": "echo", "patient_name": "kept"})
     [message] = messages_of(response)
     assert message.startswith("Echo failed:") and 'connecting to AET "NOPE"' in message
     assert 'value="kept"' in response.content.decode()  # what was typed stays
@@ -89,7 +89,9 @@ def test_search_drill_down_and_retrieve_a_study(browser, queue, dcmqrscp):
     job = Job.objects.get()
     assert response["Location"] == f"/ui/jobs/{job.id}"
     assert job.type == "DicomMoveScu" and job.parameters == {
-        "Modality": "qrscp", "Level": "Study", "TargetAet": "PHAROS",
+        "Modality": "qrscp",
+        "Level": "Study",
+        "TargetAet": "PHAROS",
         "Identifiers": [{"PatientID": "1CT1", "StudyInstanceUID": CT_STUDY_UID}],
     }
     run_queued_jobs()
@@ -134,7 +136,9 @@ def test_search_criteria_go_out_as_dicom_keys(browser, dcmqrscp):
 
 def test_a_failed_search_shows_the_error(browser):
     modality("NOPE", free_port())
-    response = browser.post("/ui/query-retrieve", {"modality": "nope", "action": "search", "patient_name": "DOE*"})
+    response = browser.post(
+        "/ui/query-retrieve", {"server": "modality:nope", "action": "search", "patient_name": "DOE*"}
+    )
     assert response.status_code == 200
     [message] = messages_of(response)
     assert message.startswith("The query failed:")
@@ -167,10 +171,10 @@ def test_retrieve_every_answer_of_a_search(browser, queue, dcmqrscp):
 
 
 def test_query_forms_need_the_csrf_token(strict_browser, dcmqrscp):
-    refused = strict_browser.post("/ui/query-retrieve", {"modality": dcmqrscp.name, "action": "search"})
+    refused = strict_browser.post("/ui/query-retrieve", {"server": f"modality:{dcmqrscp.name}", "action": "search"})
     assert refused.status_code == 403 and not RemoteQuery.objects.exists()
     token = csrf_token(strict_browser, "/ui/query-retrieve")
-    fields = {"modality": dcmqrscp.name, "action": "search", "csrfmiddlewaretoken": token}
+    fields = {"server": f"modality:{dcmqrscp.name}", "action": "search", "csrfmiddlewaretoken": token}
     assert strict_browser.post("/ui/query-retrieve", fields).status_code == 302
     stored = RemoteQuery.objects.get()
     assert strict_browser.post(f"/ui/queries/{stored.id}/retrieve", {"target_aet": "PHAROS"}).status_code == 403
@@ -186,7 +190,7 @@ def test_the_search_form_builds_a_study_query():
     from dicomnet import forms
 
     form = forms.RemoteStudyQueryForm(
-        {"modality": "", "patient_name": " DOE* ", "study_date": "last7", "modalities": ["CT", "MR"]},
+        {"server": "", "patient_name": " DOE* ", "study_date": "last7", "modalities": ["CT", "MR"]},
         today=date(2024, 3, 15),
     )
     form.is_valid()

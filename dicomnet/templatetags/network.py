@@ -1,6 +1,6 @@
 """Template tags of the network pages, for templates the explorer renders.
 
-`send_action` and `change_action` give every resource page its "Send to a modality" form and its
+`send_action` and `change_action` give every resource page its "Send" control and its
 Modify and Anonymize actions, without the explorer's views knowing about modalities or jobs
 (dicomnet depends on explorer, never the reverse).
 """
@@ -10,33 +10,34 @@ from dataclasses import dataclass
 from django import template
 from django.urls import reverse
 
+from dicomnet import destinations
 from dicomnet.change_forms import AnonymizeForm
-from dicomnet.forms import SendForm
 
 register = template.Library()
 
 
 @dataclass
 class SendAction:
-    form: SendForm
     url: str
-    has_modalities: bool
-    admin_url: str
+    groups: list  # [(destinations.Kind, [Destination, …])], kinds without one left out
+    admin_links: list  # [(Kind, admin URL)] the user may follow to add a destination
 
 
-@register.simple_tag
-def send_action(page):
-    """The send form of a resource page (`page`: explorer.pages.resource.ResourcePage)."""
-    form = SendForm(auto_id="send_%s")
-    field = form.fields["modality"]
-    # One query for the whole page: the choices are read once, not counted and then read.
-    choices = [(modality.name, f"{modality.name} ({modality.aet})") for modality in field.queryset]
-    field.choices = choices
+@register.simple_tag(takes_context=True)
+def send_action(context, page):
+    """The "Send" control of a resource page (`page`: explorer.pages.resource.ResourcePage):
+    one query per destination kind."""
+    user = context.get("user")
+    kinds = destinations.sendable()
+    admin_links = []
+    if user is not None and user.is_staff:
+        for kind in kinds:
+            if user.has_perm(f"dicomnet.add_{kind.model._meta.model_name}"):
+                admin_links.append((kind, reverse(kind.admin_add)))
     return SendAction(
-        form=form,
         url=reverse(f"send-{page.level.lower()}", args=[page.public_id]),
-        has_modalities=bool(choices),
-        admin_url=reverse("admin:dicomnet_modality_add"),
+        groups=[(kind, found) for kind, found in destinations.listing(kinds) if found],
+        admin_links=admin_links,
     )
 
 

@@ -3,8 +3,8 @@
 - the users of the Orthanc configuration file's RegisteredUsers (PHAROS_ORTHANC_CONFIG),
   created or given the file's password, and administrators (explorer/accounts.py); the
   administrator PHAROS_ADMIN_USER is `manage.py start`'s own (a superuser);
-- its DicomModalities, created or updated as REST `PUT /modalities/{id}` does, through the
-  same code; modalities added otherwise are left as they are;
+- its DicomModalities and OrthancPeers, created or updated as REST `PUT /modalities/{id}` and
+  `PUT /peers/{id}` do, through the same code; those added otherwise are left as they are;
 - its DicomWeb.Servers, the same way as `PUT /dicom-web/servers/{name}` (dicomnet/dicomweb/servers.py);
 - the runtime settings (/tools/default-encoding, …) back to their configured values, as
   Orthanc forgets them when it restarts: a value changed in the file then takes effect.
@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from dicomnet.api import modalities
 from dicomnet.dicomweb import servers as dicomweb_servers
+from dicomnet.peers import configuration as peers
 from explorer import orthanc_config, runtime_settings
 from explorer.accounts import ensure_users
 from explorer.errors import PharosError
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 def apply(configuration):
-    """Create or update each modality of the file; a bad one stops the start, named."""
+    """Create or update each modality and each peer of the file; a bad one stops the start, named."""
     for name, body in configuration.section("DicomModalities").items():
         try:
             warnings = modalities.save(name, modalities.fields_from_body(body))
@@ -40,10 +41,14 @@ def apply(configuration):
         dicomweb_servers.apply_configuration(configuration)
     except PharosError as error:
         raise CommandError(f"The Orthanc option DicomWeb in {configuration.path}: {error}") from error
+    try:
+        peers.apply(configuration)
+    except PharosError as error:
+        raise CommandError(f"The Orthanc option OrthancPeers in {configuration.path}: {error}") from error
 
 
 class Command(BaseCommand):
-    help = "Apply the configuration: Orthanc's RegisteredUsers and DicomModalities; runtime settings reset."
+    help = "Apply the configuration: Orthanc's RegisteredUsers, DicomModalities, OrthancPeers; runtime settings reset."
 
     def handle(self, *args, **options):
         runtime_settings.reset()

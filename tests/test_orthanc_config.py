@@ -94,6 +94,9 @@ MAPPED = {
     # HTTPS: tests/test_https.py serves it with such a file.
     "SslEnabled": (True, "PHAROS_TLS", "on"),
     "SslCertificate": ("/etc/orthanc/orthanc.pem", "PHAROS_TLS_CERT", "/etc/orthanc/orthanc.pem"),
+    # HTTPS to Orthanc peers: tests/test_peers_orthanc.py sends to an Orthanc serving it.
+    "HttpsCACertificates": (A_FILE, "PHAROS_HTTPS_CA_CERTIFICATES", A_FILE),
+    "HttpsVerifyPeers": (False, "PHAROS_HTTPS_VERIFY_PEERS", False),
 }
 
 

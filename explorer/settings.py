@@ -372,11 +372,6 @@ PHAROS_TLS_CERT = env_str("PHAROS_TLS_CERT", None)
 PHAROS_TLS_KEY = env_str("PHAROS_TLS_KEY", None)
 PHAROS_TLS = tls_mode(env_str("PHAROS_TLS", ""), PHAROS_TLS_CERT)
 PHAROS_BEHIND_PROXY = env_bool("PHAROS_BEHIND_PROXY", False)
-# HTTPS to Orthanc peers (dicomnet/peers/client.py): their certificates are checked against
-# these authorities (a PEM file; unset: the system's), unless the check is off (Orthanc's
-# HttpsCACertificates and HttpsVerifyPeers).
-PHAROS_HTTPS_CA_CERTIFICATES = env_str("PHAROS_HTTPS_CA_CERTIFICATES", None)
-PHAROS_HTTPS_VERIFY_PEERS = env_bool("PHAROS_HTTPS_VERIFY_PEERS", True)
 if PHAROS_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if PHAROS_TLS != "off" or PHAROS_BEHIND_PROXY:

@@ -155,3 +155,20 @@ def test_the_audit_trail_names_the_peer(api, peer):
     store(api, [CT_SMALL_IDS["instance"]])
     event = AuditEvent.objects.filter(action="send").get()
     assert event.username == "alice" and "to the peer self" in event.detail
+
+
+def test_store_straight_passes_the_file_on_as_it_is(api, peer):
+    response = api.post("/peers/self/store-straight", data=dicom_bytes(CT_SMALL), content_type="application/dicom")
+    assert response.status_code == 200, response.content
+    assert response.json()["ID"] == CT_SMALL_IDS["instance"] and response.json()["Status"] == "AlreadyStored"
+    # Not a DICOM file: the peer refuses it, and the answer says so.
+    response = api.post("/peers/self/store-straight", data=b"not DICOM", content_type="application/dicom")
+    assert response.status_code == 500
+    assert response.json()["Details"].startswith("Cannot send DICOM to remote peer: self (")
+
+
+def test_the_jobs_page_names_the_peer(api, peer, queue):
+    job_id = store(api, {"Resources": [CT_SMALL_IDS["study"]], "Synchronous": False}).json()["ID"]
+    page = job_pages.job_page(Job.objects.get(pk=job_id))
+    assert ("Peer", "self") in page.parameters and page.resources_title == "What is sent"
+    assert page.resources[0].url.endswith(CT_SMALL_IDS["study"])

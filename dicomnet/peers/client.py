@@ -70,6 +70,8 @@ def session(peer):
     if peer.username:
         opened.auth = (peer.username, peer.password)
     opened.headers.update(peer.http_headers)
+    # requests would ask for a verified certificate whatever the context says.
+    opened.verify = settings.PHAROS_HTTPS_VERIFY_PEERS
     try:
         opened.mount("https://", _TlsAdapter(tls_context(peer)))
     except (OSError, ssl.SSLError) as error:

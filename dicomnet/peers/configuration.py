@@ -104,7 +104,7 @@ def url(text):
     if not text:
         raise BadFileFormat("Empty URL")
     if not text.startswith(("http://", "https://")):
-        # Orthanc takes a URL without a scheme as HTTP; an explicit other scheme is refused.
+        # Orthanc would take a URL without a scheme (libcurl reads it as HTTP): Pharos asks for it.
         raise BadFileFormat(f"Bad URL: {text} (use http:// or https://)")
     return text if text.endswith("/") else text + "/"
 

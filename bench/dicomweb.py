@@ -15,10 +15,10 @@ What it does, in a temporary folder and throw-away PostgreSQL databases, all rem
    otherwise, with its DICOMweb plugin) and Pharos (`manage.py start`), and loads the studies and
    the series into each by POST /instances from four clients;
 3. QIDO-RS at the studies' count: OHIF's study list (its first page of 101, as its worklist
-   asks), a wildcard on PatientName, and a date range with a modality (median and p95 of RUNS);
-4. WADO-RS metadata of the series: cold (both servers restarted on the same data, then the
-   page cache dropped when the benchmark may, then the first request for that series; COLD_ROUNDS
-   rounds) and warm (median and p95 of RUNS);
+   asks), a wildcard on PatientName, and a date range with a modality (median and p95 of 20);
+4. WADO-RS metadata of the series: the first request ever (Pharos writes its metadata cache
+   then), cold (three rounds of: both servers restarted on the same data, the page cache
+   dropped when the benchmark may, one request) and warm (median and p95 of 20);
 5. WADO-RS retrieval of the series as multipart/related in its stored syntax (`transfer-syntax=*`);
 6. every frame of the series as OHIF asks for them: one request per frame, Accept
    `multipart/related; type=application/octet-stream; transfer-syntax=*`, FRAME_CLIENTS
@@ -28,7 +28,8 @@ What it does, in a temporary folder and throw-away PostgreSQL databases, all rem
 8. prints each figure beside Orthanc's and the ratio of their speeds (Orthanc's time ÷
    Pharos's), with the issue's target, and writes the table to bench/out/dicomweb.md.
 
-Every step measures Orthanc and Pharos in turn, their order alternating from round to round.
+Every step measures Orthanc and Pharos in turn, their order alternating from round to round
+(five rounds for retrieval, frames and STOW-RS); the ratio is then the median of the rounds' ratios.
 Timings are printed, never asserted. MB is 10^6 bytes. The machine may be shared: the 1-minute
 load average during the run is printed with the table.
 """
@@ -79,7 +80,7 @@ class Plan:
     rounds: int  # retrievals, frame sweeps and STOW runs per target
 
 
-FULL = Plan(studies=10_000, slices=600, runs=20, cold_rounds=3, rounds=3)
+FULL = Plan(studies=10_000, slices=600, runs=20, cold_rounds=3, rounds=5)
 QUICK = Plan(studies=1_000, slices=60, runs=5, cold_rounds=1, rounds=1)
 
 
@@ -104,6 +105,7 @@ def timed(call):
 class Figure:
     seconds: float  # the time compared between the servers (a median); None when it failed
     text: str
+    rounds: list = None  # each round's time, when measured in rounds
 
 
 @dataclass
@@ -257,11 +259,18 @@ def profiling(enabled, target, label):
 
 
 def ratio_cells(pharos, orthanc, target):
-    """(speed ratio, target text) from the two times compared."""
-    if not pharos or not orthanc:
+    """(speed ratio, target text) of two Figures: Orthanc's time ÷ Pharos's, the median of the
+    rounds' ratios when both were measured in the same rounds (the machine drifts)."""
+    if not pharos or not orthanc or pharos.seconds is None or orthanc.seconds is None:
         return "—", f"≥{target:g}×"
-    ratio = orthanc / pharos
-    return f"{ratio:.2f}×", f"≥{target:g}×: {'met' if ratio >= target else 'NOT met'}"
+    text = ""
+    if pharos.rounds and orthanc.rounds and len(pharos.rounds) == len(orthanc.rounds) > 1:
+        ratios = [o / p for p, o in zip(pharos.rounds, orthanc.rounds)]
+        ratio = statistics.median(ratios)
+        text = f" (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    else:
+        ratio = orthanc.seconds / pharos.seconds
+    return f"{ratio:.2f}×{text}", f"≥{target:g}×: {'met' if ratio >= target else 'NOT met'}"
 
 
 class Run:
@@ -274,7 +283,7 @@ class Run:
     def add(self, measurement, figures, target):
         pharos, orthanc = figures.get("Pharos"), figures.get("Orthanc")
         pharos, orthanc = (f if not isinstance(f, Failed) else Figure(None, f.text) for f in (pharos, orthanc))
-        ratio, target_text = ratio_cells(pharos and pharos.seconds, orthanc and orthanc.seconds, target)
+        ratio, target_text = ratio_cells(pharos, orthanc, target)
         cells = [f.text if f else "not measured" for f in (pharos, orthanc)]
         self.table.add(measurement, *cells, ratio, target_text)
         log(f"{measurement}: Pharos {cells[0]}; Orthanc {cells[1]}; {ratio}")
@@ -294,9 +303,12 @@ class Run:
             self.add(f"QIDO-RS /studies {label}, {self.plan.studies:,} studies", figures, OTHER_TARGET)
 
     def metadata(self, targets, series):
+        """Round 0 is the first request ever for the series (Pharos writes its metadata cache
+        then), rounds 1… are cold: each after both servers restarted and the page cache dropped."""
+        first = {key(t): [] for t in targets}
         cold = {key(t): [] for t in targets}
-        for round_number in range(self.plan.cold_rounds):
-            log(f"metadata cold, round {round_number + 1} of {self.plan.cold_rounds}: restarting both servers")
+        for round_number in range(self.plan.cold_rounds + 1):
+            log(f"metadata cold, round {round_number} of {self.plan.cold_rounds}: restarting both servers")
             for target in targets:
                 target.restart()
             dropped = drop_page_cache()
@@ -306,16 +318,22 @@ class Run:
                 else "cold: both servers restarted; the page cache could not be dropped (not root)"
             )
             for target in in_turn(targets, round_number):
-                with profiling(self.profile, target, "metadata-cold"):
-                    cold[key(target)].append(attempt(target, lambda t: first_metadata(t, series)))
+                with profiling(self.profile, target, "metadata-first" if round_number == 0 else "metadata-cold"):
+                    samples = first if round_number == 0 else cold
+                    samples[key(target)].append(attempt(target, lambda t: first_metadata(t, series)))
 
         def cold_figure(samples):
             listed = ", ".join(f"{s * 1000:,.0f}" for s in samples)
             median = statistics.median(samples)
-            return Figure(median, f"median {median * 1000:,.0f} ms (rounds: {listed} ms)")
+            text = f"median {median * 1000:,.0f} ms (rounds: {listed} ms)" if len(samples) > 1 else f"{listed} ms"
+            return Figure(median, text, samples)
 
+        count = len(series.paths)
+        figures = {name: summary(samples, cold_figure) for name, samples in first.items()}
+        self.add(f"WADO-RS metadata, series of {count}, first request (Pharos writes its cache), cold", figures,
+                 METADATA_TARGET)  # fmt: skip
         figures = {name: summary(samples, cold_figure) for name, samples in cold.items()}
-        self.add(f"WADO-RS metadata, series of {len(series.paths)}, cold", figures, METADATA_TARGET)
+        self.add(f"WADO-RS metadata, series of {count}, cold", figures, METADATA_TARGET)
         figures = self.each(targets, "metadata-warm", lambda t: measure_metadata(t, series, self.plan.runs))
         self.add(f"WADO-RS metadata, series of {len(series.paths)}, warm", figures, METADATA_TARGET)
 
@@ -331,7 +349,7 @@ class Run:
         def retrieve_figure(runs):
             seconds, size = sorted(runs)[len(runs) // 2]
             return Figure(seconds, f"{seconds:,.2f} s, {size / MB / seconds:,.0f} MB/s "
-                          f"({len(series.paths) / seconds:,.0f} inst/s)")  # fmt: skip
+                          f"({len(series.paths) / seconds:,.0f} inst/s)", [r[0] for r in runs])  # fmt: skip
 
         figures = {name: summary(runs, retrieve_figure) for name, runs in samples.items()}
         self.add(f"WADO-RS retrieve series of {len(series.paths)}, stored syntax", figures, OTHER_TARGET)
@@ -346,7 +364,8 @@ class Run:
         def frames_figure(runs):
             seconds, latency, size = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
             count = len(series.instance_uids)
-            return Figure(seconds, f"{count / seconds:,.0f} frames/s ({seconds:,.2f} s; per frame {latency.text()})")
+            text = f"{count / seconds:,.0f} frames/s ({seconds:,.2f} s; per frame {latency.text()})"
+            return Figure(seconds, text, [r[0] for r in runs])
 
         figures = {name: summary(runs, frames_figure) for name, runs in samples.items()}
         self.add(f"WADO-RS {len(series.paths)} frames, one request each, {FRAME_CLIENTS} clients", figures,
@@ -366,7 +385,8 @@ class Run:
             def stow_figure(runs):
                 seconds = statistics.median(runs)
                 listed = ", ".join(f"{len(payloads) / s:,.0f}" for s in runs)
-                return Figure(seconds, f"{len(payloads) / seconds:,.0f} inst/s ({seconds:,.2f} s; rounds: {listed})")
+                text = f"{len(payloads) / seconds:,.0f} inst/s ({seconds:,.2f} s; rounds: {listed})"
+                return Figure(seconds, text, runs)
 
             figures = {name: summary(runs, stow_figure) for name, runs in samples.items()}
             plural = "s" if per_request > 1 else ""

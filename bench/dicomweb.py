@@ -50,6 +50,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import dicomweb_setup as setup
+from dicom import cpu_seconds
 from harness import (
     MB,
     Latency,
@@ -279,6 +280,15 @@ class Run:
         self.profile = profile
         self.table = Table(COLUMNS)
         self.cache_note = ""
+        self.cpu = {}  # {(label, "Pharos"/"Orthanc"): [CPU seconds, items]} over every round
+
+    def cpu_text(self, label, name, unit):
+        """The server's CPU time per item of a step (PostgreSQL's own processes left out)."""
+        seconds, items = self.cpu.get((label, name), (None, 0))
+        if seconds is None or not items:
+            return ""
+        per_item = seconds / items
+        return f"; CPU {per_item * 1000:,.1f} ms/{unit}" if per_item < 1 else f"; CPU {per_item:,.2f} s/{unit}"
 
     def add(self, measurement, figures, target):
         pharos, orthanc = figures.get("Pharos"), figures.get("Orthanc")
@@ -288,18 +298,35 @@ class Run:
         self.table.add(measurement, *cells, ratio, target_text)
         log(f"{measurement}: Pharos {cells[0]}; Orthanc {cells[1]}; {ratio}")
 
-    def each(self, targets, label, call, round_number=0):
-        """{"Pharos"/"Orthanc": call(target)} measured in turn."""
+    def each(self, targets, label, call, round_number=0, items=1):
+        """{"Pharos"/"Orthanc": call(target)} measured in turn; the servers' CPU time is kept
+        for the label, with the items (requests, instances) each call handles."""
         figures = {}
         for target in in_turn(targets, round_number):
+            pids = target.pids()
+            before = cpu_seconds(pids)
             with profiling(self.profile, target, label):
                 figures[key(target)] = attempt(target, call)
+            after = cpu_seconds(pids)
+            used = self.cpu.setdefault((label, key(target)), [0.0, 0])
+            if before is None or after is None or used[0] is None:
+                used[0] = None
+            else:
+                used[0] += after - before
+                used[1] += items
+        return figures
+
+    def with_cpu(self, figures, label, unit):
+        for name, figure in figures.items():
+            if isinstance(figure, Figure) and figure.seconds is not None:
+                figure.text += self.cpu_text(label, name, unit)
         return figures
 
     def qido(self, targets):
         for label, query in qido_queries():
             slug = "qido-" + label.split("=")[0].split()[0].lower().strip("'s")
-            figures = self.each(targets, slug, lambda t, q=query: measure_qido(t, q, self.plan.runs))
+            call = partial(measure_qido, query=query, runs=self.plan.runs)
+            figures = self.with_cpu(self.each(targets, slug, call, items=self.plan.runs + 2), slug, "request")
             self.add(f"QIDO-RS /studies {label}, {self.plan.studies:,} studies", figures, OTHER_TARGET)
 
     def metadata(self, targets, series):
@@ -334,7 +361,9 @@ class Run:
                  METADATA_TARGET)  # fmt: skip
         figures = {name: summary(samples, cold_figure) for name, samples in cold.items()}
         self.add(f"WADO-RS metadata, series of {count}, cold", figures, METADATA_TARGET)
-        figures = self.each(targets, "metadata-warm", lambda t: measure_metadata(t, series, self.plan.runs))
+        call = partial(measure_metadata, series=series, runs=self.plan.runs)
+        figures = self.each(targets, "metadata-warm", call, items=self.plan.runs + 2)
+        figures = self.with_cpu(figures, "metadata-warm", "request")
         self.add(f"WADO-RS metadata, series of {len(series.paths)}, warm", figures, METADATA_TARGET)
 
     def retrieve(self, targets, series):
@@ -352,12 +381,14 @@ class Run:
                           f"({len(series.paths) / seconds:,.0f} inst/s)", [r[0] for r in runs])  # fmt: skip
 
         figures = {name: summary(runs, retrieve_figure) for name, runs in samples.items()}
+        figures = self.with_cpu(figures, "retrieve", "series")
         self.add(f"WADO-RS retrieve series of {len(series.paths)}, stored syntax", figures, OTHER_TARGET)
 
     def frames(self, targets, series):
         samples = {key(t): [] for t in targets}
         for round_number in range(self.plan.rounds):
-            figures = self.each(targets, "frames", lambda t: fetch_frames(t, series, FRAME_CLIENTS), round_number)
+            call = partial(fetch_frames, series=series, clients=FRAME_CLIENTS)
+            figures = self.each(targets, "frames", call, round_number, items=len(series.instance_uids))
             for name, value in figures.items():
                 samples[name].append(value)
 
@@ -367,7 +398,9 @@ class Run:
             text = f"{count / seconds:,.0f} frames/s ({seconds:,.2f} s; per frame {latency.text()})"
             return Figure(seconds, text, [r[0] for r in runs])
 
-        figures = {name: summary(runs, frames_figure) for name, runs in samples.items()}
+        figures = self.with_cpu(
+            {name: summary(runs, frames_figure) for name, runs in samples.items()}, "frames", "frame"
+        )
         self.add(f"WADO-RS {len(series.paths)} frames, one request each, {FRAME_CLIENTS} clients", figures,
                  OTHER_TARGET)  # fmt: skip
 
@@ -376,10 +409,10 @@ class Run:
         for clients, per_request in ((1, 10), (4, 1)):
             bodies = [setup.multipart(payloads[i : i + per_request]) for i in range(0, len(payloads), per_request)]
             samples = {key(t): [] for t in targets}
+            label = f"stow-{clients}x{per_request}"
             for round_number in range(self.plan.rounds):
-                label = f"stow-{clients}x{per_request}"
                 once = partial(setup.stow_and_delete, bodies=bodies, clients=clients, series=stow_series)
-                for name, seconds in self.each(targets, label, once, round_number).items():
+                for name, seconds in self.each(targets, label, once, round_number, items=len(payloads)).items():
                     samples[name].append(seconds)
 
             def stow_figure(runs):
@@ -389,6 +422,7 @@ class Run:
                 return Figure(seconds, text, runs)
 
             figures = {name: summary(runs, stow_figure) for name, runs in samples.items()}
+            figures = self.with_cpu(figures, label, "instance")
             plural = "s" if per_request > 1 else ""
             self.add(f"STOW-RS {len(payloads)} slices, {clients} client{'s' if clients > 1 else ''} × "
                      f"{per_request} instance{plural}/request", figures, OTHER_TARGET)  # fmt: skip

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import synthetic
+from dicom import process_tree
 from harness import MB, Server, log
 from ingest import post_instances, warm_up
 from orthanc import Orthanc, plugin
@@ -134,6 +135,10 @@ class PharosTarget:
     def client(self):
         return self.server.client()
 
+    def pids(self):
+        """`manage.py start` and every process under it (gunicorn's, the DICOM server's)."""
+        return [self.server.process.pid, *process_tree(self.server.process.pid, "")]
+
 
 class OrthancTarget:
     def __init__(self, folder, db_name, log_dir):
@@ -161,6 +166,9 @@ class OrthancTarget:
 
     def client(self):
         return self.orthanc.client()
+
+    def pids(self):
+        return self.orthanc.pids
 
     def version(self):
         dicomweb = _package_version("orthanc-dicomweb")

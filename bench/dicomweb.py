@@ -41,7 +41,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -53,7 +52,6 @@ import dicomweb_setup as setup
 from dicom import cpu_seconds
 from harness import (
     MB,
-    Latency,
     LoadMonitor,
     Table,
     create_database,
@@ -69,7 +67,6 @@ METADATA_TARGET = 5.0  # × Orthanc's speed
 OTHER_TARGET = 1.0
 COLUMNS = ("measurement", "Pharos", "Orthanc 1.10.1 + DICOMweb plugin, same run", "speed ÷ Orthanc's", "target")
 SERIES_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
-FRAME_ACCEPT = "multipart/related; type=application/octet-stream; transfer-syntax=*"
 
 
 @dataclass(frozen=True)
@@ -183,45 +180,6 @@ def measure_retrieve(target, series):
         return seconds, size
     finally:
         client.close()
-
-
-def fetch_frames(target, series, clients):
-    """Every frame of the series, one request each, from `clients` connections at once:
-    (seconds, per-request Latency, bytes)."""
-    pending = iter(series.instance_uids)
-    lock = threading.Lock()
-    latency = Latency()
-    sizes, failures = [], []
-    base = f"/dicom-web/studies/{series.study_uid}/series/{series.series_uid}/instances"
-
-    def work():
-        client = target.client()
-        try:
-            while True:
-                with lock:
-                    uid = next(pending, None)
-                if uid is None:
-                    return
-                start = time.perf_counter()
-                status, body = setup.get(client, f"{base}/{uid}/frames/1", FRAME_ACCEPT)
-                latency.samples.append(time.perf_counter() - start)
-                if status != 200 or len(body) < 512 * 512 * 2:
-                    failures.append(f"HTTP {status}, {len(body)} bytes: {body[:200]!r}")
-                sizes.append(len(body))
-        finally:
-            client.close()
-
-    workers = [threading.Thread(target=work) for _ in range(clients)]
-    start = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    seconds = time.perf_counter() - start
-    if failures:
-        raise RuntimeError(f"{len(failures)} of {len(series.instance_uids)} frames failed on {target.name}: "
-                           f"{failures[0]}")  # fmt: skip
-    return seconds, latency, sum(sizes)
 
 
 # --- caches ----------------------------------------------------------------------------------------------
@@ -387,7 +345,7 @@ class Run:
     def frames(self, targets, series):
         samples = {key(t): [] for t in targets}
         for round_number in range(self.plan.rounds):
-            call = partial(fetch_frames, series=series, clients=FRAME_CLIENTS)
+            call = partial(setup.fetch_frames, series=series, clients=FRAME_CLIENTS)
             figures = self.each(targets, "frames", call, round_number, items=len(series.instance_uids))
             for name, value in figures.items():
                 samples[name].append(value)

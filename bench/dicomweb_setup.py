@@ -24,13 +24,14 @@ from pathlib import Path
 import numpy as np
 import synthetic
 from dicom import process_tree
-from harness import MB, Server, log
+from harness import MB, Latency, Server, log
 from ingest import post_instances, warm_up
 from orthanc import Orthanc, plugin
 
 LOAD_THREADS = 4
 NOISE_FIELDS = 8  # distinct noise images, cycled: generating one per slice would cost more than writing it
 DICOM_JSON = "application/dicom+json"
+FRAME_ACCEPT = "multipart/related; type=application/octet-stream; transfer-syntax=*"
 
 
 @dataclass
@@ -287,3 +288,42 @@ def stow_and_delete(target, bodies, clients, series):
         raise
     delete_study(target, series)
     return seconds
+
+
+def fetch_frames(target, series, clients):
+    """Every frame of the series, one request each, from `clients` connections at once:
+    (seconds, per-request Latency, bytes)."""
+    pending = iter(series.instance_uids)
+    lock = threading.Lock()
+    latency = Latency()
+    sizes, failures = [], []
+    base = f"/dicom-web/studies/{series.study_uid}/series/{series.series_uid}/instances"
+
+    def work():
+        client = target.client()
+        try:
+            while True:
+                with lock:
+                    uid = next(pending, None)
+                if uid is None:
+                    return
+                start = time.perf_counter()
+                status, body = get(client, f"{base}/{uid}/frames/1", FRAME_ACCEPT)
+                latency.samples.append(time.perf_counter() - start)
+                if status != 200 or len(body) < 512 * 512 * 2:
+                    failures.append(f"HTTP {status}, {len(body)} bytes: {body[:200]!r}")
+                sizes.append(len(body))
+        finally:
+            client.close()
+
+    workers = [threading.Thread(target=work) for _ in range(clients)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    seconds = time.perf_counter() - start
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {len(series.instance_uids)} frames failed on {target.name}: "
+                           f"{failures[0]}")  # fmt: skip
+    return seconds, latency, sum(sizes)

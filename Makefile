@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench bench-dicomweb clean
 
 run: $(STAMP)
 	$(BIN)/python manage.py install_viewer
@@ -28,6 +28,10 @@ $(STAMP): pyproject.toml
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+# Pharos's DICOMweb beside Orthanc's plugin; BENCH_DICOMWEB_QUICK=1 for a smoke run.
+bench-dicomweb: $(STAMP)
+	$(BIN)/python bench/dicomweb.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -100,9 +100,9 @@ class Client:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self.authorization = f"Basic {token}"
 
-    def request(self, method, path, body=None, content_type=None):
+    def request(self, method, path, body=None, content_type=None, headers=None):
         """(status, body bytes). A keep-alive connection the server closed is reopened once."""
-        headers = {"Authorization": self.authorization}
+        headers = {"Authorization": self.authorization} | (headers or {})
         if content_type:
             headers["Content-Type"] = content_type
         for attempt in (1, 2):
@@ -303,23 +303,24 @@ COLUMNS = ("measurement", "Pharos", "baseline (same run)", "Orthanc 1.10.1 refer
 
 
 class Table:
-    def __init__(self):
+    def __init__(self, columns=COLUMNS):
+        self.columns = columns
         self.rows = []
         self.notes = []
 
-    def add(self, measurement, pharos, baseline="—", reference="—"):
-        self.rows.append((measurement, pharos, baseline, reference))
+    def add(self, measurement, pharos, baseline="—", reference="—", *more):
+        self.rows.append((measurement, pharos, baseline, reference, *more))
 
     def note(self, text):
         self.notes.append(text)
 
     def text(self):
-        widths = [max(len(str(row[i])) for row in (COLUMNS, *self.rows)) for i in range(len(COLUMNS))]
+        widths = [max(len(str(row[i])) for row in (self.columns, *self.rows)) for i in range(len(self.columns))]
 
         def line(cells):
             return " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
 
-        out = [line(COLUMNS), "-+-".join("-" * w for w in widths)]
+        out = [line(self.columns), "-+-".join("-" * w for w in widths)]
         out += [line(row) for row in self.rows]
         out += [""] + [f"* {n}" for n in self.notes]
         return "\n".join(out)
@@ -328,7 +329,7 @@ class Table:
         def line(cells):
             return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
-        out = [f"# {title}", "", *preamble, "", line(COLUMNS), line(["---"] * len(COLUMNS))]
+        out = [f"# {title}", "", *preamble, "", line(self.columns), line(["---"] * len(self.columns))]
         out += [line(row) for row in self.rows]
         if self.notes:
             out += ["", "Notes:", ""] + [f"- {n}" for n in self.notes]

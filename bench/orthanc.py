@@ -89,12 +89,24 @@ class Orthanc:
             }
         config["Plugins"] += self.extra_plugins
         config |= self.extra_config
-        config_path = self.folder / "orthanc.json"
-        config_path.write_text(json.dumps(config, indent=2))
+        self.config_path.write_text(json.dumps(config, indent=2))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as out:
+        self.log_path.write_bytes(b"")  # a restart appends to this run's log
+        self._launch()
+
+    @property
+    def config_path(self):
+        return self.folder / "orthanc.json"
+
+    def restart(self):
+        """Stop and start again on the same index and storage (its caches lost)."""
+        stop_process(self.process)
+        self._launch()
+
+    def _launch(self):
+        with open(self.log_path, "ab") as out:
             self.process = subprocess.Popen(
-                [self.binary, str(config_path)],
+                [self.binary, str(self.config_path)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -34,13 +34,20 @@ class ModalityAdmin(admin.ModelAdmin):
 
 
 class HttpRemoteForm(forms.ModelForm):
-    """The password is typed, never shown back; left empty, the stored one is kept."""
+    """The URL is checked as Orthanc checks it (a container's name, without a dot, is a host);
+    the password is typed, never shown back; left empty, the stored one is kept."""
 
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
         help_text="Leave empty to keep the current password",
     )
+
+    def clean_url(self):
+        try:
+            return peers.url(self.cleaned_data["url"].strip())
+        except PharosError as error:
+            raise forms.ValidationError(str(error)) from error
 
     def clean_password(self):
         typed = self.cleaned_data.get("password")
@@ -61,20 +68,13 @@ class DicomWebServerAdmin(HttpRemoteAdmin):
 
 
 class OrthancPeerForm(HttpRemoteForm):
-    """A peer's URL is checked as Orthanc checks it (a container's name, without a dot, is a
-    host); the key's password, like the password, is typed and never shown back."""
+    """The key's password, like the password, is typed and never shown back."""
 
     certificate_key_password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
         help_text="Leave empty to keep the current one",
     )
-
-    def clean_url(self):
-        try:
-            return peers.url(self.cleaned_data["url"].strip())
-        except PharosError as error:
-            raise forms.ValidationError(str(error)) from error
 
     def clean_certificate_key_password(self):
         typed = self.cleaned_data.get("certificate_key_password")

@@ -4,7 +4,7 @@ or an Orthanc peer (its REST API), the three kinds of one "Send" control.
 A destination is named by one value, "kind:name" ("modality:pacs", "dicomweb:cloud",
 "peer:backup"), so that a form never depends on the order of a list or on a name that two
 kinds share: the value posted says what it is, and `find` refuses one that no longer names a
-configured destination rather than guessing. `send` starts the same job the REST API starts
+configured destination rather than guessing. `start_send` starts the same job the REST API starts
 for that kind (POST /modalities/{name}/store, /dicom-web/servers/{name}/stow,
 /peers/{name}/store), with the same audit record.
 """
@@ -116,7 +116,7 @@ def sendable():
     return tuple(kind for kind in KINDS if kind.key in START)
 
 
-def send(destination, resources, request=None):
+def start_send(destination, resources, request=None):
     """Start the job sending `resources` (public ids) to the destination, asked by the user of
     `request`; the Job, queued once the transaction commits."""
     return START[destination.kind.key](destination, list(resources), request)

@@ -55,7 +55,10 @@ class HttpRemote(models.Model):
     shown by the REST API."""
 
     name = models.CharField(max_length=64, unique=True, validators=[NAME_VALIDATOR])
-    url = models.URLField("URL", max_length=500, help_text="The server's root, e.g. https://pacs.example.org/")
+    # Any http(s) URL, as Orthanc takes it: Django's URL validator refuses hosts without a dot,
+    # such as a container's name (http://orthanc-b:8042/). Checked by the REST API, the
+    # configuration file and the admin form alike.
+    url = models.CharField("URL", max_length=500, help_text="The server's root, e.g. https://pacs.example.org/")
     username = models.CharField(max_length=150, blank=True)
     password = models.CharField(max_length=500, blank=True)
     http_headers = models.JSONField("HTTP headers", default=dict, blank=True)
@@ -84,9 +87,6 @@ class OrthancPeer(HttpRemote):
     with Orthanc's other settings of a peer: a client certificate for HTTPS, and the properties
     a plugin may read (any other key of the peer's JSON). The key's password is never shown."""
 
-    # Checked as Orthanc checks it (dicomnet/peers/configuration.py): Django's URL validator
-    # refuses hosts without a dot, such as a container's name (http://orthanc-b:8042/).
-    url = models.CharField("URL", max_length=500, help_text="The peer's REST API, e.g. https://pacs.example.org/")
     certificate_file = models.CharField(
         max_length=500, blank=True, help_text="PEM client certificate presented over HTTPS (CertificateFile)"
     )

@@ -62,7 +62,7 @@ def send(request, level, public_id):
     title = title_of(level, resource)
     if request.method == "POST" and valid:
         destination = form.cleaned_data["destination"]
-        job = destinations.send(destination, [public_id], request)
+        job = destinations.start_send(destination, [public_id], request)
         where = f"{destination.name} ({destination.short_address})"
         messages.success(request, f"Sending {level.name.lower()} “{title}” to {where}.")
         return redirect(job_pages.job_url(job.id))

@@ -110,6 +110,17 @@ def test_a_host_without_a_domain_is_a_url(api):
     assert put(api, "orthanc", {"Url": "http://orthanc:8042/dicom-web/"}).status_code == 200
 
 
+def test_the_admin_takes_a_container_name_and_never_shows_the_password(admin_client):
+    form = {"name": "cloud", "url": "http://dicomweb:8042/dicom-web", "username": "bob", "password": "secret"}
+    form |= {"http_headers": "{}", "timeout": 0, "chunked_transfers": "on"}
+    assert admin_client.post("/admin/dicomnet/dicomwebserver/add/", form).status_code == 302
+    server = DicomWebServer.objects.get(name="cloud")
+    assert (server.url, server.password) == ("http://dicomweb:8042/dicom-web/", "secret")
+    assert b"secret" not in admin_client.get(f"/admin/dicomnet/dicomwebserver/{server.pk}/change/").content
+    refused = admin_client.post("/admin/dicomnet/dicomwebserver/add/", form | {"name": "b", "url": "ftp://x/"})
+    assert refused.status_code == 200 and b"use http:// or https://" in refused.content
+
+
 @pytest.mark.parametrize("action", ["stow", "qido", "get", "retrieve", "wado", "delete"])
 def test_an_unknown_server_is_404(api, action):
     answer = post(api, f"/dicom-web/servers/nowhere/{action}", {"Resources": [], "Uri": "/studies"})

@@ -113,8 +113,9 @@ def test_api_client_sees_a_live_orthanc(api_client):
     assert api_client.is_alive()
     assert api_client.get_system()["DicomAet"] == AET
     assert api_client.is_orthanc_version_at_least(1, 10)
-    # Orthanc 1.10.1 answers True with its DICOMweb plugin loaded; Pharos loads no plugin.
-    assert not api_client.has_loaded_plugin("dicom-web")
+    # Orthanc 1.10.1 answers True with its DICOMweb plugin loaded; Pharos's DICOMweb server
+    # stands in its place (/plugins).
+    assert api_client.has_loaded_plugin("dicom-web")
 
 
 def test_api_client_reads_and_changes_the_log_level(api_client):

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def test_the_study_page(browser, brain_study, django_assert_max_num_queries):
     # One reads the user's rights (explorer/rights_backend.py); three record the view in the audit
-    # trail (its insert, in a savepoint of its own).
-    with django_assert_max_num_queries(10):
+    # trail (its insert, in a savepoint of its own); three read the Send control's destinations,
+    # one per kind (modalities, DICOMweb servers, peers).
+    with django_assert_max_num_queries(12):
         response = browser.get(f"/ui/studies/{brain_study['study']}")
     assert response.status_code == 200
     page = response.context["page"]
@@ -42,8 +43,9 @@ def test_the_study_page(browser, brain_study, django_assert_max_num_queries):
 
 def test_the_series_page(browser, brain_study, django_assert_max_num_queries):
     series_id = brain_study["series"][3]
-    # Three of them record the view in the audit trail (its insert, in a savepoint of its own).
-    with django_assert_max_num_queries(9):
+    # Three of them record the view in the audit trail (its insert, in a savepoint of its own),
+    # three read the Send control's destinations, one per kind.
+    with django_assert_max_num_queries(11):
         response = browser.get(f"/ui/series/{series_id}")
     assert response.status_code == 200
     instances = response.context["instances"]

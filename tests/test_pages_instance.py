@@ -14,8 +14,9 @@ CT_PATIENT, CT_STUDY, CT_SERIES, CT_INSTANCE = (CT_SMALL_IDS[k] for k in ("patie
 
 def test_the_instance_page(browser, samples, django_assert_max_num_queries):
     # One reads the user's rights (explorer/rights_backend.py); three record the view in the audit
-    # trail (its insert, in a savepoint of its own).
-    with django_assert_max_num_queries(8):
+    # trail (its insert, in a savepoint of its own); three read the Send control's destinations,
+    # one per kind (modalities, DICOMweb servers, peers).
+    with django_assert_max_num_queries(10):
         response = browser.get(f"/ui/instances/{CT_INSTANCE}")
     assert response.status_code == 200
     html = response.content.decode()

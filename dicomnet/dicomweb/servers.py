@@ -135,9 +135,7 @@ def save(name, fields):
     if len(server.url) > DicomWebServer._meta.get_field("url").max_length:
         raise BadFileFormat(f"Bad URL (too long): {server.url[:80]}…")
     try:
-        # Django's URL rule refuses hosts without a domain (http://pacs:8042/, a container's
-        # name); Orthanc takes any http(s) URL, checked above.
-        server.full_clean(exclude=["url"])
+        server.full_clean()
     except ValidationError as error:
         raise BadFileFormat("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
     server.save()

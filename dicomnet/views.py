@@ -260,19 +260,27 @@ def back_to_search(request, server, message):
     return redirect(f"{url}&{search}" if search else url)
 
 
+def searched_studies(request, server):
+    """(form, query, studies found) for the search in the URL, asked of the server now; on a bad
+    search or a failed query, (None, None, the redirect back to the search with the reason)."""
+    form, wanted = web_search(request, server)
+    if wanted is None:
+        return None, None, back_to_search(request, server, "The search is not valid: change it.")
+    try:
+        return form, wanted, web_queries.search_studies(server, wanted)
+    except web_queries.WebQueryError as error:
+        return None, None, back_to_search(request, server, f"The query failed: {error}")
+
+
 @login_required
 def web_query_answers(request, name):
     """The study answers of a DICOMweb server, asked with QIDO-RS when the page opens."""
     server = web_server(name)
     if server is None:
         return gone(request, "DICOMweb server", name)
-    form, wanted = web_search(request, server)
-    if wanted is None:
-        return back_to_search(request, server, "The search is not valid: change it.")
-    try:
-        found = web_queries.search_studies(server, wanted)
-    except web_queries.WebQueryError as error:
-        return back_to_search(request, server, f"The query failed: {error}")
+    form, wanted, found = searched_studies(request, server)
+    if form is None:
+        return found  # back to the search, with the reason
     page = query_pages.web_study_page(server.name, form.search_fields(), found, wanted)
     return render(request, "dicomnet/query.html", {"page": page, "section": "query-retrieve"})
 
@@ -329,13 +337,9 @@ def web_retrieve_all(request, name):
     server = web_server(name)
     if server is None:
         return gone(request, "DICOMweb server", name)
-    _, wanted = web_search(request, server)
-    if wanted is None:
-        return back_to_search(request, server, "The search is not valid: change it.")
-    try:
-        found = web_queries.search_studies(server, wanted)
-    except web_queries.WebQueryError as error:
-        return back_to_search(request, server, f"The query failed: {error}")
+    form, _, found = searched_studies(request, server)
+    if form is None:
+        return found  # back to the search, with the reason
     uids = [uid for uid in web_queries.study_uids(found) if query_pages.is_uid(uid)]
     if not uids:
         messages.error(request, "This search has no answer to retrieve.")

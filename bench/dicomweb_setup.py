@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import synthetic
 from dicom import process_tree
-from harness import MB, Latency, Server, log
+from harness import MB, Latency, Server, log, run_concurrently
 from ingest import post_instances, warm_up
 from orthanc import Orthanc, plugin
 
@@ -267,13 +267,7 @@ def stow(target, bodies, clients):
         finally:
             client.close()
 
-    workers = [threading.Thread(target=work) for _ in range(clients)]
-    start = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    seconds = time.perf_counter() - start
+    seconds = run_concurrently(work, clients)
     if failures:
         raise RuntimeError(f"{len(failures)} STOW-RS requests to {target.name} failed: {failures[0]}")
     return seconds
@@ -316,13 +310,7 @@ def fetch_frames(target, series, clients):
         finally:
             client.close()
 
-    workers = [threading.Thread(target=work) for _ in range(clients)]
-    start = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    seconds = time.perf_counter() - start
+    seconds = run_concurrently(work, clients)
     if failures:
         raise RuntimeError(f"{len(failures)} of {len(series.instance_uids)} frames failed on {target.name}: "
                            f"{failures[0]}")  # fmt: skip

@@ -251,6 +251,17 @@ def middle(items, key):
     return sorted(items, key=key)[len(items) // 2]
 
 
+def run_concurrently(work, count):
+    """Run `work()` on `count` threads at once; the seconds until the last one ends."""
+    workers = [threading.Thread(target=work) for _ in range(count)]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - start
+
+
 def measure_latency(call, runs, warmup=2):
     """Time `call()` `runs` times after `warmup` untimed calls; returns (Latency, last result)."""
     result = None

@@ -60,6 +60,7 @@ from harness import (
     measure_latency,
     middle,
     postgres_version,
+    run_concurrently,
 )
 from orthanc import Orthanc
 
@@ -164,13 +165,7 @@ def post_instances(server, payloads, threads):
                 failures.append(f"HTTP {status}: {body[:200]!r}")
         client.close()
 
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    start = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    seconds = time.perf_counter() - start
+    seconds = run_concurrently(work, threads)
     return Throughput(len(payloads), sum(map(len, payloads)), seconds), failures
 
 

@@ -260,16 +260,20 @@ def back_to_search(request, server, message):
     return redirect(f"{url}&{search}" if search else url)
 
 
+class SearchRefused(Exception):
+    """The search in the URL is not valid, or the server failed it: the reason for the user."""
+
+
 def searched_studies(request, server):
-    """(form, query, studies found) for the search in the URL, asked of the server now; on a bad
-    search or a failed query, (None, None, the redirect back to the search with the reason)."""
+    """(form, query, studies found) for the search in the URL, asked of the server now;
+    SearchRefused says why there are none."""
     form, wanted = web_search(request, server)
     if wanted is None:
-        return None, None, back_to_search(request, server, "The search is not valid: change it.")
+        raise SearchRefused("The search is not valid: change it.")
     try:
         return form, wanted, web_queries.search_studies(server, wanted)
     except web_queries.WebQueryError as error:
-        return None, None, back_to_search(request, server, f"The query failed: {error}")
+        raise SearchRefused(f"The query failed: {error}") from error
 
 
 @login_required
@@ -278,9 +282,10 @@ def web_query_answers(request, name):
     server = web_server(name)
     if server is None:
         return gone(request, "DICOMweb server", name)
-    form, wanted, found = searched_studies(request, server)
-    if form is None:
-        return found  # back to the search, with the reason
+    try:
+        form, wanted, found = searched_studies(request, server)
+    except SearchRefused as refused:
+        return back_to_search(request, server, str(refused))
     page = query_pages.web_study_page(server.name, form.search_fields(), found, wanted)
     return render(request, "dicomnet/query.html", {"page": page, "section": "query-retrieve"})
 
@@ -337,9 +342,10 @@ def web_retrieve_all(request, name):
     server = web_server(name)
     if server is None:
         return gone(request, "DICOMweb server", name)
-    form, _, found = searched_studies(request, server)
-    if form is None:
-        return found  # back to the search, with the reason
+    try:
+        _, _, found = searched_studies(request, server)
+    except SearchRefused as refused:
+        return back_to_search(request, server, str(refused))
     uids = [uid for uid in web_queries.study_uids(found) if query_pages.is_uid(uid)]
     if not uids:
         messages.error(request, "This search has no answer to retrieve.")

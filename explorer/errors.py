@@ -33,6 +33,11 @@ class PharosError(Exception):
         return body
 
 
+def validation_details(error):
+    """A Django ValidationError of a model's full_clean() as one line: "field: reason; …"."""
+    return "; ".join(f"{field}: {' '.join(reasons)}" for field, reasons in error.message_dict.items())
+
+
 class ParameterOutOfRange(PharosError):
     http_status, orthanc_status, orthanc_error = 400, 3, "Parameter out of range"
 

@@ -9,7 +9,7 @@ from dicomnet.aet import is_safe
 from dicomnet.models import Modality
 from explorer import audit
 from explorer.api.base import NoSuchResource, flag, json_body, json_response
-from explorer.errors import BadRequest, ParameterOutOfRange
+from explorer.errors import BadRequest, ParameterOutOfRange, validation_details
 
 # Orthanc's JSON keys and our fields; keys Orthanc has but we do not keep are answered with defaults.
 FIELDS = {
@@ -109,7 +109,7 @@ def save(name, fields):
     try:
         modality.full_clean()
     except ValidationError as error:
-        raise BadRequest("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
+        raise BadRequest(validation_details(error)) from error
     modality.save()
     if not is_safe(modality.aet):
         return [f"The AE title {modality.aet!r} uses characters outside A-Z, 0-9, '-' and '_'"]

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 
 from dicomnet.dicomweb.client import check_headers
 from dicomnet.models import DicomWebServer
-from explorer.errors import BadFileFormat, InexistentItem
+from explorer.errors import BadFileFormat, InexistentItem, ParameterOutOfRange, validation_details
 
 # Orthanc's keys of a server and the fields that keep them.
 FIELDS = {
@@ -137,15 +137,13 @@ def save(name, fields):
     try:
         server.full_clean()
     except ValidationError as error:
-        raise BadFileFormat("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
+        raise BadFileFormat(validation_details(error)) from error
     server.save()
     return server
 
 
 def delete(name):
     """Forget a server; Orthanc's answer for one it does not know is 400 ParameterOutOfRange."""
-    from explorer.errors import ParameterOutOfRange
-
     deleted, _ = DicomWebServer.objects.filter(name=name).delete()
     if not deleted:
         raise ParameterOutOfRange(f"Unknown DICOMweb server: {name}")

@@ -14,7 +14,7 @@ import re
 from django.core.exceptions import ValidationError
 
 from dicomnet.models import OrthancPeer
-from explorer.errors import BadFileFormat, InexistentItem, PharosError, UnknownResource
+from explorer.errors import BadFileFormat, InexistentItem, PharosError, UnknownResource, validation_details
 
 # Orthanc's keys of a peer; any other is a user property.
 RESERVED = {
@@ -192,7 +192,7 @@ def save(name, fields):
     try:
         found.full_clean()
     except ValidationError as error:
-        raise BadFileFormat("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
+        raise BadFileFormat(validation_details(error)) from error
     found.save()
     return found
 

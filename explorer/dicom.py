@@ -3,12 +3,14 @@
 import hashlib
 import io
 import json
+import logging
 import os
+import struct
 from dataclasses import dataclass, field
 
 import orjson
 import pydicom
-from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.datadict import dictionary_description, dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import FileMetaDataset
 from pydicom.errors import InvalidDicomError
@@ -21,6 +23,8 @@ from pydicom.valuerep import BYTES_VR
 
 from explorer import character_sets, dicom_json, levels, pydicom_compat
 from explorer.errors import BadFileFormat
+
+logger = logging.getLogger(__name__)
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
 # Orthanc's ORTHANC_MAXIMUM_TAG_LENGTH: a longer value (in UTF-8 bytes) is no main tag.
@@ -116,10 +120,9 @@ def _check_not_truncated(dataset, size):
             else:
                 continue
             if present < raw.length:
-                name = keyword_for_tag(tag) or str(tag)
-                raise BadFileFormat(
-                    f"The file is truncated: {name} {tag} announces {raw.length} bytes, only {present} are present"
-                )
+                if size is None:  # a deflated data set: no size of the file to compare with
+                    raise BadFileFormat(f"The file is cut short: it ends inside {_part_named(tag)}")
+                raise cut_short(size, raw.value_tell + raw.length, _part_named(tag), last=tag == 0x7FE00010)
 
 
 def _strip_nul(node):
@@ -212,8 +215,101 @@ def is_part10(data):
     return data[128:132] == MAGIC
 
 
-def _invalid(size, reason):
-    return BadFileFormat(f"Cannot parse an invalid DICOM file (size: {size} bytes): {reason}")
+# --- why a file is refused, in a user's words ------------------------------------------
+# The upload page shows these as they are (the REST API's "Details"): what is wrong with the
+# file, never the text a library raised, which is logged instead.
+
+# What a file that is no DICOM file may be, from its first bytes.
+KNOWN_KINDS = (
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+)
+
+
+def readable_size(size):
+    """13000 -> "13 kB": the sizes a user reads in a file manager (powers of 1000)."""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{size} byte{'s' if size != 1 else ''}"
+
+
+def cut_short(size, needed, where, last=False):
+    """A file that ends before its structure does: what came against what it needs, which is
+    the whole file when the value cut short is the `last` one (the pixel data), else a least."""
+    received, wanted = readable_size(size), readable_size(needed)
+    if received == wanted:  # too close for rounded sizes to tell apart
+        received, wanted = f"{size:,} bytes", f"{needed:,} bytes"
+    of = "of" if last else "of at least"
+    return BadFileFormat(f"The file is cut short: {received} {of} {wanted} (it ends inside {where})")
+
+
+def _part_named(tag):
+    if tag == 0x7FE00010:
+        return "the pixel data"
+    name = dictionary_description(tag) if keyword_for_tag(tag) else ""
+    return f"the {name} element" if name else f"element {tag}"
+
+
+def identifier_names(keywords):
+    """["StudyInstanceUID"] -> "Study Instance UID", as the DICOM Standard names it."""
+    return [dictionary_description(tag_for_keyword(keyword)) for keyword in keywords]
+
+
+def kind_of(head):
+    """What the first bytes of a file that is no DICOM file look like, or ""."""
+    for magic, kind in KNOWN_KINDS:
+        if head.startswith(magic):
+            return kind
+    sample = head[:512]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+        return "a text file"
+    return ""
+
+
+def not_dicom(head):
+    kind = kind_of(head)
+    return BadFileFormat("Not a DICOM file" + (f": it looks like {kind}" if kind else ""))
+
+
+def _meta_end(head):
+    """Where the file meta header of a Part 10 file ends, from its group length, or None."""
+    if len(head) < 144 or not is_part10(head) or head[132:136] != b"\x02\x00\x00\x00" or head[136:138] != b"UL":
+        return None
+    return 144 + int.from_bytes(head[140:144], "little")
+
+
+def unreadable(exc, head, size):
+    """The BadFileFormat for a file pydicom could not read (`exc`), from its first bytes."""
+    logger.info("A file of %d bytes cannot be read: %s: %s", size, type(exc).__name__, exc)
+    if isinstance(exc, InvalidDicomError) or not is_part10(head):
+        return not_dicom(head)
+    meta_end = _meta_end(head)
+    if size < 144:  # "DICM", then not even the file meta header's group length
+        return BadFileFormat(f"The file is cut short: it ends after {size} bytes, inside its file meta header")
+    if meta_end is not None and meta_end > size:
+        return cut_short(size, meta_end, "its file meta header")
+    if isinstance(exc, (struct.error, EOFError)) or "truncated" in str(exc) or "incomplete" in str(exc):
+        return BadFileFormat(f"The file is cut short: it ends after {readable_size(size)}, inside a DICOM element")
+    return BadFileFormat("The DICOM file is damaged: its contents cannot be read")
+
+
+def _head(source):
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[:1024])
+    with open(source, "rb") as handle:
+        return handle.read(1024)
 
 
 def _meta_then_data_set(source):
@@ -252,9 +348,13 @@ def part10_header(source, size):
         syntax = meta.get("TransferSyntaxUID") or GUESSED_SYNTAXES[dataset.original_encoding]
         sop_class, sop_instance = dataset.get("SOPClassUID"), dataset.get("SOPInstanceUID")
     except Exception as exc:  # pydicom raises many kinds on bytes that are no data set
-        raise _invalid(size, f"neither a DICOM file nor a DICOM data set ({type(exc).__name__}: {exc})") from exc
+        logger.info("Neither a DICOM file nor a DICOM data set: %s: %s", type(exc).__name__, exc)
+        source.seek(0)
+        raise not_dicom(source.read(1024)) from exc
     if not sop_class or not sop_instance:
-        raise _invalid(size, "no 'DICM' prefix at byte 128, and no SOPClassUID and SOPInstanceUID as a data set")
+        # No "DICM" at byte 128, and no SOP Class UID and SOP Instance UID as a bare data set.
+        source.seek(0)
+        raise not_dicom(source.read(1024))
     file_meta = FileMetaDataset()
     file_meta.MediaStorageSOPClassUID = sop_class
     file_meta.MediaStorageSOPInstanceUID = sop_instance
@@ -279,7 +379,7 @@ def parse(data):
         size = os.path.getsize(data)
         source, defer = data, DEFER_SIZE
     if not size:
-        raise BadFileFormat("The body is empty: a DICOM file was expected")
+        raise BadFileFormat("The file is empty")
     # Read before the file: a runtime setting that cannot be read is no bad file.
     default_codec = character_sets.default_codec()
     try:
@@ -291,14 +391,15 @@ def parse(data):
         identifiers = {keyword: element_text(dataset, keyword) for keyword in IDENTIFIERS}
     except BadFileFormat:
         raise
-    except InvalidDicomError as exc:
-        raise BadFileFormat(f"Cannot parse an invalid DICOM file (size: {size} bytes): {exc}") from exc
     except Exception as exc:  # pydicom raises many kinds on damaged input
-        raise BadFileFormat(f"Cannot parse the DICOM file (size: {size} bytes): {type(exc).__name__}: {exc}") from exc
+        raise unreadable(exc, _head(data), size) from exc
 
     missing = [k for k in IDENTIFIERS[1:] if not identifiers[k]]
+    if not len(dataset):
+        raise BadFileFormat(f"The file is cut short: it ends after {readable_size(size)}, before its data set")
     if missing:
-        raise BadFileFormat("The file has no " + ", no ".join(missing) + ": it cannot be indexed")
+        names = identifier_names(missing)
+        raise BadFileFormat("No " + ", no ".join(names) + ": the file cannot be stored without it")
     identifiers["PatientID"] = identifiers["PatientID"] or ""
     ids = public_ids(*(identifiers[k] for k in IDENTIFIERS))
 
@@ -306,7 +407,8 @@ def parse(data):
     try:
         as_json, json_text, converted = dataset_json(dataset, ids[3])
     except Exception as exc:
-        raise BadFileFormat(f"Cannot read the data set's values: {type(exc).__name__}: {exc}") from exc
+        logger.info("The values of %s cannot be read: %s: %s", ids[3], type(exc).__name__, exc)
+        raise BadFileFormat("The DICOM file is damaged: some of its values cannot be read") from exc
     main_tags = {}
     for level in levels.LEVELS:
         tags = {}

@@ -179,7 +179,8 @@ def _store(source, origin, overwrite, write_file, size, md5, link=None, study_ui
         return already
     except DataError as exc:  # a value the index cannot hold (a UID longer than its column)
         storage.delete(file_uuid)
-        raise BadFileFormat(f"Cannot index the instance: {exc}") from exc
+        logger.info("Cannot index %s: %s", parsed.ids[3], exc)
+        raise BadFileFormat(_too_long(parsed.identifiers)) from exc
     except DatabaseError as exc:
         storage.delete(file_uuid)
         logger.exception("Indexing %s failed", parsed.ids[3])
@@ -189,6 +190,17 @@ def _store(source, origin, overwrite, write_file, size, md5, link=None, study_ui
         raise
     _cache_dicomweb_metadata(parsed, file_uuid)
     return StoreResult(SUCCESS, parsed.ids, uids)
+
+
+def _too_long(identifiers):
+    """Why the index refused a value, in words: DICOM allows 64 characters to an identifier."""
+    too_long = [keyword for keyword, value in identifiers.items() if len(value) > 64]
+    if not too_long:
+        return "A value in the file is too long to be stored"
+    names = dicom.identifier_names(too_long)
+    lengths = [len(identifiers[keyword]) for keyword in too_long]
+    parts = [f"the {name} has {length} characters" for name, length in zip(names, lengths)]
+    return "An identifier is longer than DICOM allows (64 characters): " + ", ".join(parts)
 
 
 def _cache_dicomweb_metadata(parsed, file_uuid):

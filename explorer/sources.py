@@ -7,6 +7,7 @@ bomb). The sizes its central directory declares are the sizes expanded: zipfile 
 member at its declared size and then checks its CRC.
 """
 
+import logging
 import os
 import struct
 import zipfile
@@ -17,6 +18,8 @@ from django.conf import settings
 from explorer import incoming
 from explorer.errors import BadFileFormat, PayloadTooLarge
 
+logger = logging.getLogger(__name__)
+
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 END_RECORD = struct.Struct("<4s4H2LH")  # PKWARE APPNOTE 4.3.16, the end of central directory
@@ -24,6 +27,9 @@ ZIP64_LOCATOR = struct.Struct("<4sLQL")  # 4.3.15
 ZIP64_END_RECORD = struct.Struct("<4sQ2H2L4Q")  # 4.3.14
 # Central directory bytes per entry allowed: zipfile reads the directory whole.
 DIRECTORY_BYTES_PER_MEMBER = 1024
+MEMBER_UNREADABLE = (
+    "This file of the ZIP archive cannot be extracted: it is damaged, encrypted or compressed in an unknown way"
+)
 # Errors zipfile raises on a member it cannot expand (damaged, encrypted, an unknown method).
 MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, EOFError, NotImplementedError)
 
@@ -50,7 +56,8 @@ def zip_members(path):
         try:
             archive = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, OSError) as exc:
-            raise BadFileFormat(f"Cannot read the ZIP archive: {exc}") from exc
+            logger.info("Cannot read a ZIP archive: %s", exc)
+            raise BadFileFormat("The ZIP archive cannot be opened: it is damaged or cut short") from exc
         with archive:
             files = [info for info in archive.infolist() if not _skipped(info)]
             check_expansion(files)
@@ -58,7 +65,8 @@ def zip_members(path):
                 try:
                     expanded = incoming.write_chunks(_member_chunks(archive, info))
                 except MEMBER_ERRORS as exc:
-                    yield info.filename, BadFileFormat(f"Cannot extract this member of the ZIP archive: {exc}")
+                    logger.info("Cannot extract %s from a ZIP archive: %s", info.filename, exc)
+                    yield info.filename, BadFileFormat(MEMBER_UNREADABLE)
                     continue
                 try:
                     yield info.filename, expanded

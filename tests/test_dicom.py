@@ -70,7 +70,7 @@ def test_a_file_without_its_preamble_keeps_its_meta_header_values():
     ],
 )
 def test_bytes_that_are_no_data_set_are_refused(data):
-    with pytest.raises(BadFileFormat, match="Cannot parse an invalid DICOM file"):
+    with pytest.raises(BadFileFormat, match="Not a DICOM file"):
         dicom.as_part10(data)
 
 
@@ -122,7 +122,9 @@ def test_a_file_whose_large_value_is_cut_short_is_refused_from_its_path(tmp_path
     large_file(path, 1024 * 1024)
     with open(path, "r+b") as handle:
         handle.truncate(path.stat().st_size - 1000)
-    with pytest.raises(BadFileFormat, match="The file is truncated: PixelData .* announces 1048576 bytes"):
+    with pytest.raises(
+        BadFileFormat, match=r"The file is cut short: [0-9,]+ bytes of [0-9,]+ bytes \(it ends inside the pixel data\)"
+    ):
         dicom.parse(str(path))
 
 
@@ -130,3 +132,63 @@ def test_a_bare_data_set_in_a_file_gets_the_header_as_its_bytes_do():
     data = dicom_bytes("rtstruct.dcm")
     header, start = dicom.part10_header(io.BytesIO(data), len(data))
     assert header + data[start:] == dicom.as_part10(data)
+
+
+# ---------------------------------------------------------------- why a file is refused, in words
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["notes.txt", "cut.dcm", "no-study.dcm", "empty.dcm"])
+def test_a_refused_file_is_told_in_a_users_words(name):
+    from tests.refused_files import refused_files
+
+    data, reason = refused_files()[name]
+    with pytest.raises(BadFileFormat) as refused:
+        dicom.parse(dicom.as_part10(data))
+    assert refused.value.details == reason
+    assert "force" not in reason and "pydicom" not in reason
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (dicom_bytes(CT_SMALL)[:140], "The file is cut short: it ends after 140 bytes, before its data set"),
+        (dicom_bytes(CT_SMALL)[:200], "The file is cut short: 200 bytes of at least 248 bytes"),
+        (dicom_bytes("MR_truncated.dcm"), "The file is cut short: 9.6 kB of 9.7 kB (it ends inside the pixel data)"),
+        (dicom_bytes("rtplan_truncated.dcm"), "2.1 kB of at least 2.4 kB (it ends inside the Beam Sequence element)"),
+        (
+            dicom_bytes("emri_small.dcm")[:30000],
+            "The file is cut short: 30 kB of 84 kB (it ends inside the pixel data)",
+        ),
+        (dicom_bytes("image_dfl.dcm")[:1500], "The file is cut short: it ends after 1.5 kB, inside a DICOM element"),
+        (dicom_bytes("JPEGLSNearLossless_08.dcm"), "No Study Instance UID, no Series Instance UID: the file cannot"),
+    ],
+)
+def test_what_is_wrong_with_a_damaged_file_is_said_plainly(data, reason):
+    with pytest.raises(BadFileFormat) as refused:
+        dicom.parse(dicom.as_part10(data))
+    assert reason in refused.value.details
+
+
+@pytest.mark.parametrize(
+    "head, kind",
+    [
+        (b"%PDF-1.4\n", "a PDF document"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "a PNG image"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "a JPEG image"),
+        (b"\x00\x01\x02 binary", ""),
+    ],
+)
+def test_a_file_that_is_no_dicom_file_is_named_by_what_it_looks_like(head, kind):
+    with pytest.raises(BadFileFormat) as refused:
+        dicom.as_part10(head + b"\x00" * 300)
+    assert refused.value.details == "Not a DICOM file" + (f": it looks like {kind}" if kind else "")
+
+
+@pytest.mark.parametrize(
+    "size, text",
+    [(0, "0 bytes"), (1, "1 byte"), (999, "999 bytes"), (1500, "1.5 kB"), (39206, "39 kB"), (5 * 10**6, "5.0 MB")],
+)
+def test_readable_sizes(size, text):
+    assert dicom.readable_size(size) == text

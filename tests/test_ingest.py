@@ -80,10 +80,10 @@ def test_it_overwrites_when_asked(storage_dir):
     "data, reason",
     [
         (b"", "empty"),
-        (b"this is not DICOM at all" * 20, "invalid DICOM"),
-        (dicom_bytes(CT_SMALL)[:20000], "truncated"),
-        (make_dicom(SOPInstanceUID=None), "SOPInstanceUID"),
-        (make_dicom(StudyInstanceUID=None), "StudyInstanceUID"),
+        (b"this is not DICOM at all" * 20, "Not a DICOM file"),
+        (dicom_bytes(CT_SMALL)[:20000], "cut short: 20 kB of 39 kB"),
+        (make_dicom(SOPInstanceUID=None), "No SOP Instance UID"),
+        (make_dicom(StudyInstanceUID=None), "No Study Instance UID"),
     ],
 )
 def test_it_refuses_bad_input_and_leaves_nothing(storage_dir, data, reason):

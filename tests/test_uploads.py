@@ -77,7 +77,7 @@ def test_a_broken_zip_is_one_rejected_file_and_the_others_are_stored(browser):
     )
     statuses = [(a["Filename"], a["Status"]) for a in response.context["answers"]]
     assert statuses == [("broken.zip", "Failure"), ("mr.dcm", "Success")]
-    assert "Cannot read the ZIP archive" in response.content.decode()
+    assert "The ZIP archive cannot be opened" in response.content.decode()
 
 
 def test_an_upload_without_files_says_so(browser):
@@ -183,3 +183,28 @@ def test_a_large_body_is_read_in_chunks_and_moved_into_the_storage_area(api, sto
     stored = Instance.objects.get()
     assert stored.file_size == len(data)
     assert incoming_files() == []
+
+
+def test_refused_files_are_told_in_a_users_words_on_the_page(browser):
+    from tests.refused_files import refused_files
+
+    files = refused_files()
+    response = browser.post("/ui/upload", {"files": [upload_file(name, data) for name, (data, _) in files.items()]})
+    answers = {answer["Filename"]: answer for answer in response.context["answers"]}
+    html = response.content.decode()
+    for name, (_, reason) in files.items():
+        assert answers[name]["Status"] == "Failure" and answers[name]["Details"] == reason, name
+        assert escape(reason) in html
+    assert "force" not in html
+
+
+def test_refused_files_are_told_in_the_same_words_by_the_rest_api(browser):
+    from tests.refused_files import refused_files
+
+    for name, (data, reason) in refused_files().items():
+        response = browser.post("/instances", data, content_type="application/dicom")
+        body = response.json()
+        assert response.status_code == 400, name
+        assert body["Message"] == "Bad file format" and body["OrthancStatus"] == 15
+        expected = "The file is empty: a DICOM file or a ZIP archive was expected" if not data else reason
+        assert body["Details"] == expected, name

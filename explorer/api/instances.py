@@ -40,7 +40,7 @@ def upload(request, level=None):
         return json_response(answers, status=200 if all_stored else 400)
     with received_body(request) as path:
         if not os.path.getsize(path):
-            raise BadFileFormat("The body is empty: a DICOM file or a ZIP archive was expected")
+            raise BadFileFormat("The file is empty: a DICOM file or a ZIP archive was expected")
         if content_type == "application/zip" or sources.file_looks_like_zip(path):
             if not flag(request, "report-failures"):
                 return json_response(store_archive(sources.zip_members(path), origin))

@@ -63,3 +63,11 @@ def test_the_patient_list_is_paged_in_the_database(browser, django_assert_max_nu
     assert rows[0].patient_id == "P009" and rows[-1].patient_id == "P000"
     html = second.content.decode()
     assert 'href="?page=1&amp;sort=-name"' in html or 'href="?sort=-name&amp;page=1"' in html
+
+
+def test_an_invalid_birth_date_filter_shows_its_error_alone(browser, samples):
+    html = browser.get("/ui/patients", {"birth_date": "1970-02-31"}).content.decode()
+    assert "Enter a valid date" in html
+    assert "No patient" not in html and "0 patients" not in html
+    html = browser.get("/ui/patients", {"patient_id": "NOWHERE"}).content.decode()
+    assert "No patient matches these filters." in html and "stored yet" not in html

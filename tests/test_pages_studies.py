@@ -79,3 +79,28 @@ def test_the_study_list_is_paged_with_few_queries(browser, django_assert_max_num
 def test_a_page_number_out_of_range_shows_the_last_page(browser):
     many_studies(3)
     assert len(browser.get("/ui/studies", {"page": "99"}).context["listing"].rows) == 3
+
+
+@pytest.mark.parametrize(
+    "params, error",
+    [
+        ({"study_date": "range", "date_from": "2024-02-01", "date_to": "2024-01-01"}, "comes after the last one"),
+        ({"study_date": "range", "date_from": "2024-13-45"}, "Enter a valid date"),
+    ],
+)
+def test_an_invalid_date_filter_shows_its_error_alone(browser, samples, params, error):
+    html = browser.get("/ui/studies", params).content.decode()
+    assert error in html
+    assert "No study" not in html and "0 studies" not in html
+
+
+def test_the_empty_state_is_for_an_empty_server_alone(browser, samples):
+    html = browser.get("/ui/studies", {"accession_number": "NOWHERE"}).content.decode()
+    assert "No study matches these filters." in html and "stored yet" not in html
+
+
+def test_an_empty_server_says_no_study_is_stored_yet(browser):
+    html = browser.get("/ui/studies").content.decode()
+    assert "No study is stored yet." in html
+    html = browser.get("/ui/studies", {"study_date": "range", "date_from": "2024-13-45"}).content.decode()
+    assert "No study" not in html

@@ -41,6 +41,7 @@ class Listing:
     sort: str
     previous_url: str = ""
     next_url: str = ""
+    invalid: bool = False  # a filter to correct: its error alone is shown, no count, no empty state
 
 
 def chosen_order(text, sorts, default):
@@ -125,4 +126,5 @@ def paged_listing(params, form, sorts, default_sort, headers, wanted, build_rows
         sort=f"-{sort_key}" if descending else sort_key,
         previous_url=with_params(params, page=str(page.number - 1)) if page.has_previous() else "",
         next_url=with_params(params, page=str(page.number + 1)) if page.has_next() else "",
+        invalid=not form.is_valid(),
     )

@@ -39,9 +39,35 @@ def submit_job(job_type, parameters):
         return jobs.submit(job_type, parameters)
 
 
+# What each kind of page not found is, why it may be missing, and where to go instead.
+QUERY_GONE = (
+    "Only the latest remote queries are kept: search again to see fresh answers.",
+    (("query-retrieve", "Query/Retrieve"), ("job-list", "Jobs")),
+)
+GONE = {
+    "job": (
+        "It may have been removed from the job history, or the link is wrong.",
+        (("job-list", "Jobs"), ("home", "Lookup")),
+    ),
+    "query": QUERY_GONE,
+    "answer": QUERY_GONE,
+    "study answer": QUERY_GONE,
+    "DICOMweb server": (
+        "It may have been removed or renamed in the administration, or the link is wrong.",
+        (("query-retrieve", "Query/Retrieve"),),
+    ),
+    "DICOMweb study": (
+        "The DICOMweb server or the study UID in the link is not one Pharos knows.",
+        (("query-retrieve", "Query/Retrieve"),),
+    ),
+}
+
+
 def gone(request, what, identifier, status=404):
-    """A page for a query or job that does not exist (any more)."""
-    context = {"what": what, "identifier": identifier}
+    """A page for a query, an answer, a DICOMweb server or a job that does not exist (any more),
+    naming it."""
+    why, links = GONE[what]
+    context = {"what": what, "identifier": identifier, "why": why, "links": links}
     return render(request, "dicomnet/gone.html", context, status=status)
 
 

@@ -110,5 +110,8 @@ def server_error(request):
 
 
 def not_found(request, exception=None):
-    """handler404: Orthanc's JSON 404 on the REST API, a short page on the explorer's."""
+    """handler404: Orthanc's JSON 404 on the REST API, a short page on the explorer's that
+    names the address not found."""
+    if is_page(request):
+        return failure_response(request, UnknownResource(f"Pharos has no page at {request.path}"))
     return failure_response(request, UnknownResource())

@@ -203,6 +203,13 @@ def test_a_view_raising_http404_on_the_api_is_json(user):
     assert_orthanc_error(client().get("/nonexistent"), 404)
 
 
+@pytest.mark.django_db
+def test_an_explorer_address_not_found_is_named_on_its_page(user):
+    response = client().get("/ui/nowhere/at-all", HTTP_ACCEPT="text/html")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+    assert "Pharos has no page at /ui/nowhere/at-all" in response.content.decode()
+
+
 # --- a real server on a PostgreSQL and a Redis of its own, stopped and started -------------
 
 PASSWORD = "outage-password"

@@ -168,3 +168,13 @@ def test_a_finished_modification_leads_to_the_new_resource(browser):
 
     gone = Job.objects.create(type="ResourceModification", state=Job.SUCCESS, content=content | {"ID": "0" * 8})
     assert "no longer stored" in browser.get(f"/ui/jobs/{gone.id}").content.decode()
+
+
+def test_a_job_not_found_is_named_and_explained_as_a_job(browser):
+    response = browser.get("/ui/jobs/00000000-0000-0000-0000-000000000000")
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "<title>No such job · Pharos</title>" in html and "<h1>No such job</h1>" in html
+    assert "Pharos has no job <code>00000000-0000-0000-0000-000000000000</code>" in html
+    assert "job history" in html and "remote queries" not in html
+    assert 'href="/ui/jobs"' in html

@@ -52,3 +52,6 @@ def test_unknown_resources_are_a_404_page(browser):
         response = browser.get(path)
         assert response.status_code == 404
         assert b"It may have been deleted" in response.content
+        level = path.split("/")[2].rstrip("s").replace("serie", "series").replace("studie", "study")
+        assert f"<title>No such {level} · Pharos</title>" in response.content.decode()
+        assert f"Pharos holds no {level} with the id <code>nope</code>" in response.content.decode()

@@ -206,3 +206,11 @@ def test_the_search_form_builds_a_study_query():
 def test_readable_criteria():
     assert readable_dates("20200101-20201231") == "1 Jan 2020 – 31 Dec 2020"
     assert readable_dates("20200101-") == "1 Jan 2020 – …"
+
+
+def test_a_query_not_found_is_named_and_explained_as_a_query(browser):
+    response = browser.get("/ui/queries/not-a-query")
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "<h1>No such query</h1>" in html and "Pharos has no query <code>not-a-query</code>" in html
+    assert "Only the latest remote queries are kept" in html and "job history" not in html

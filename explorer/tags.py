@@ -6,6 +6,7 @@ import re
 import struct
 
 from pydicom.datadict import get_private_entry, keyword_for_tag, tag_for_keyword
+from pydicom.filereader import read_file_meta_info
 
 # Orthanc's ORTHANC_MAXIMUM_TAG_LENGTH; Orthanc compares it with the UTF-8 size, not characters.
 MAXIMUM_TAG_LENGTH = 256
@@ -25,6 +26,13 @@ _INDEX = re.compile(r"^[0-9]+$")
 
 
 # --- Tags and names -------------------------------------------------------------------
+
+
+def file_meta_json(path):
+    """The file meta information (group 0002) of the file at `path` as DICOM JSON, binary
+    elements (FileMetaInformationVersion) left out as Orthanc's /header leaves them out."""
+    as_json = read_file_meta_info(path).to_json_dict(bulk_data_threshold=1024, bulk_data_element_handler=lambda e: "")
+    return {key: element for key, element in as_json.items() if element.get("vr") not in BINARY_VRS}
 
 
 def orthanc_tag(tag):

@@ -26,7 +26,8 @@ from explorer.pages.children import (
     study_series,
 )
 from explorer.pages.deletion import delete_and_go_up, deletion
-from explorer.pages.instance import instance_view, tag_nodes
+from explorer.pages.formatting import uid_name
+from explorer.pages.instance import file_meta_nodes, instance_view, tag_nodes
 from explorer.pages.lookup import jump_matches
 from explorer.pages.patients import patient_listing
 from explorer.pages.resource import (
@@ -144,6 +145,8 @@ def instance(request, public_id):
         "page": resource_page(levels.INSTANCE, resource, extra_fields=file_fields(resource)),
         "view": instance_view(resource),
         "tags": tag_nodes(resource.dataset),
+        "meta_tags": file_meta_nodes(resource),
+        "transfer_syntax": uid_name(resource.transfer_syntax_uid),
         "section": "studies",
     }
     return render(request, "explorer/instance.html", context)

@@ -106,3 +106,30 @@ def test_an_encapsulated_pdf_opens_from_its_page(browser, tmp_path):
 def test_an_image_has_no_pdf_button(browser, samples):
     html = browser.get(f"/ui/instances/{CT_INSTANCE}").content.decode()
     assert "Open the PDF" not in html
+
+
+def test_the_file_meta_header_has_its_own_section_above_the_data_set(browser, samples):
+    response = browser.get(f"/ui/instances/{CT_INSTANCE}")
+    html = response.content.decode()
+    meta = {node.name: node.value for node in response.context["meta_tags"]}
+    assert meta["TransferSyntaxUID"] == "1.2.840.10008.1.2.1"
+    assert meta["MediaStorageSOPInstanceUID"] == "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
+    assert "FileMetaInformationVersion" not in meta  # binary: left out, as Orthanc's /header does
+    assert all(node.tag.startswith("0002,") for node in response.context["meta_tags"])
+    assert not any(node.tag.startswith("0002,") for node in response.context["tags"])
+    meta_at, dataset_at = html.index(">File meta header</h3>"), html.index('id="dataset-title"')
+    assert (
+        meta_at < html.index("MediaStorageSOPClassUID") < dataset_at < html.index("SOPInstanceUID</span>", dataset_at)
+    )
+    assert "in Explicit VR Little Endian" in html
+
+
+def test_a_file_meta_header_that_cannot_be_read_leaves_the_data_set_shown(browser, samples):
+    from explorer import storage
+
+    instance = Instance.objects.get(public_id=CT_INSTANCE)
+    storage.path_for(instance.file_uuid).unlink()
+    response = browser.get(f"/ui/instances/{CT_INSTANCE}")
+    assert response.status_code == 200 and response.context["meta_tags"] is None
+    html = response.content.decode()
+    assert "The file meta header cannot be read" in html and "OtherPatientIDsSequence" in html

@@ -192,8 +192,5 @@ def _bulk_value(instance, parts):
 def header(request, public_id):
     """GET /instances/{id}/header: the file meta information (group 0002)."""
     instance = _instance(public_id)
-    meta = pydicom.filereader.read_file_meta_info(storage.path_for(instance.file_uuid))
-    as_json = meta.to_json_dict(bulk_data_threshold=1024, bulk_data_element_handler=lambda e: "")
-    # Orthanc leaves binary elements (FileMetaInformationVersion) out of the header.
-    as_json = {key: element for key, element in as_json.items() if element.get("vr") not in tags.BINARY_VRS}
+    as_json = tags.file_meta_json(storage.path_for(instance.file_uuid))
     return json_response(tags.tags_in_format(as_json, simplify=flag(request, "simplify"), short=flag(request, "short")))

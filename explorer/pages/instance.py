@@ -1,12 +1,15 @@
 """An instance's page: its data set as a tree of tags, and its picture frame by frame."""
 
 import base64
+import logging
 from dataclasses import dataclass
 
 from pydicom.datadict import dictionary_VR
 
-from explorer import dicom, tags
+from explorer import dicom, storage, tags
 from explorer.pages.links import preview_url
+
+logger = logging.getLogger(__name__)
 
 NUMBER_OF_FRAMES = "00280008"
 # Longer tag values are cut in the tag tree; the whole value stays one click away in /tags.
@@ -111,6 +114,17 @@ def tag_nodes(dataset_json, described=None):
             node.kind, node.value, node.link = _leaf(info, element)
         nodes.append(node)
     return nodes
+
+
+def file_meta_nodes(instance):
+    """The file meta header (group 0002) as TagNodes, read from the start of the stored file
+    (the index keeps the data set alone), or None when the file cannot be read."""
+    try:
+        meta_json = tags.file_meta_json(storage.path_for(instance.file_uuid))
+    except Exception as error:  # a missing or damaged file: the data set's tags still show
+        logger.warning("The file meta header of %s cannot be read: %s", instance.public_id, error)
+        return None
+    return tag_nodes(meta_json)
 
 
 @dataclass

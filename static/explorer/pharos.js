@@ -136,8 +136,12 @@
       });
       return anyShown;
     }
-    var top = root.querySelector("ul.tags");
-    filter.addEventListener("input", function () { apply(top, filter.value.trim().toLowerCase()); });
+    // Each section (the file meta header, the data set) has a list of its own.
+    var tops = root.querySelectorAll("[data-tag-section] > ul.tags");
+    filter.addEventListener("input", function () {
+      var text = filter.value.trim().toLowerCase();
+      Array.prototype.forEach.call(tops, function (top) { apply(top, text); });
+    });
   }
 
   // Each opener is a link to its retrieve page; the dialog posts the same form to that URL.

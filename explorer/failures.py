@@ -24,7 +24,9 @@ from http import HTTPStatus
 import redis.exceptions
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpResponse
+from django.template.loader import render_to_string
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from explorer.api.base import error_response
 from explorer.errors import BadRequest, DatabaseUnavailable, JobQueueUnavailable, PharosError, UnknownResource
@@ -66,7 +68,7 @@ def failure_response(request, error):
 
 def _page(error):
     body = format_html(
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{status} {title}</title></head>'
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{status} {title}</title>{icon}</head>'
         '<body><h1>{title}</h1><p>{message}</p><p>{details}</p>{retry}<p><a href="/ui/">Pharos</a></p>'
         "</body></html>\n",
         status=error.http_status,
@@ -74,6 +76,7 @@ def _page(error):
         message=error.message,
         details=error.details or "",
         retry="Try again in a moment." if error.http_status == 503 else "",
+        icon=mark_safe(render_to_string("_favicon.html").strip()),
     )
     return HttpResponse(body, status=error.http_status, content_type="text/html; charset=utf-8")
 

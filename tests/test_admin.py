@@ -43,3 +43,13 @@ def test_deleting_through_the_rest_api_removes_the_file(api, stored, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         assert api.delete(f"/instances/{stored.public_id}").status_code == 200
     assert not storage.path_for(stored.file_uuid).exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_pages_carry_the_explorers_icon(admin_client, client):
+    # Without a <link rel="icon">, a browser asks for /favicon.ico, which is no route: a 404.
+    for page in (admin_client.get("/admin/"), admin_client.get("/admin/auth/user/"), client.get("/admin/login/")):
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert html.count('<link rel="icon" href="data:image/svg+xml,') == 1
+        assert "Django administration" in html or "Pharos" in html  # the admin's own template, extended

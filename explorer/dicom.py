@@ -271,8 +271,10 @@ def kind_of(head):
     sample = head[:512]
     try:
         text = sample.decode("utf-8")
-    except UnicodeDecodeError:
-        return ""
+    except UnicodeDecodeError as error:
+        if error.start < len(sample) - 3:  # not a character cut by the end of the sample
+            return ""
+        text = sample[: error.start].decode("utf-8")
     if text and all(c.isprintable() or c in "\r\n\t" for c in text):
         return "a text file"
     return ""

@@ -178,6 +178,7 @@ def test_what_is_wrong_with_a_damaged_file_is_said_plainly(data, reason):
         (b"\x89PNG\r\n\x1a\n\x00\x00", "a PNG image"),
         (b"\xff\xd8\xff\xe0\x00\x10JFIF", "a JPEG image"),
         (b"\x00\x01\x02 binary", ""),
+        (("Compte rendu " * 39 + "de l’examen\n").encode(), "a text file"),  # ’ across the 512th byte
     ],
 )
 def test_a_file_that_is_no_dicom_file_is_named_by_what_it_looks_like(head, kind):

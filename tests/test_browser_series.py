@@ -209,6 +209,12 @@ def test_the_keyboard_steps_the_viewer_and_the_preset_stays(tab, long_study):
         tab.evaluate("window.scrollTo(0, 0)")
         screenshot(tab, "series-presets")
 
+    # So does the filter box, and the pages of what it found.
+    filter_with(tab, "10-70")
+    assert "window=lung" in tab.url and LUNG in image.get_attribute("src")
+    tab.click(".pagination >> text=Next ›")
+    tab.wait_for_url("**page=2**")
+    assert "window=lung" in tab.url and "filter=10-70" in tab.url
     # The instance opened from the viewer keeps it.
     tab.click("[data-scroller-link]")
     tab.wait_for_url("**window=lung**")

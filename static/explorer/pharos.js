@@ -47,6 +47,21 @@
     link.setAttribute("href", url.pathname + url.search);
   }
 
+  function keepWindowInForm(form) {
+    var input = form.querySelector("input[name=window]");
+    if (!windowing.key) {
+      if (input) input.remove();
+      return;
+    }
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "window";
+      form.prepend(input);
+    }
+    input.value = windowing.key;
+  }
+
   function setUpWindowPresets() {
     var select = document.querySelector("[data-window-preset]");
     if (!select) return;
@@ -62,7 +77,8 @@
       if (windowing.key) url.searchParams.set("window", windowing.key);
       else url.searchParams.delete("window");
       history.replaceState(null, "", url.pathname + url.search);
-      document.querySelectorAll("[data-window-link]").forEach(keepWindow);
+      document.querySelectorAll("[data-window-link], .pagination a[href]").forEach(keepWindow);
+      document.querySelectorAll("form.child-filter").forEach(keepWindowInForm);
       windowing.listeners.forEach(function (listener) { listener(); });
     });
   }

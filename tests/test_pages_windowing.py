@@ -2,7 +2,7 @@
 
 from django.http import QueryDict
 
-from explorer.pages.windowing import FROM_THE_FILE, PRESETS, chosen_preset, kept_query, page_link
+from explorer.pages.windowing import FROM_THE_FILE, PRESETS, chosen_preset, page_link
 
 
 def test_each_preset_is_a_query_of_the_rendered_route():
@@ -28,5 +28,3 @@ def test_links_keep_the_preset_but_the_default():
     lung = chosen_preset({"window": "lung"})
     assert page_link("/ui/instances/x", lung) == "/ui/instances/x?window=lung"
     assert page_link("/ui/instances/x", FROM_THE_FILE) == "/ui/instances/x"
-    assert kept_query(QueryDict("filter=2&window=bone"), lung) == "?filter=2&window=lung"
-    assert kept_query(QueryDict("window=bone"), FROM_THE_FILE) == "?"

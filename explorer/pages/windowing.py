@@ -4,8 +4,6 @@ each is the query of the instance's /rendered route that draws it, chosen on a p
 
 from dataclasses import dataclass
 
-from explorer.pages.links import with_params
-
 
 @dataclass(frozen=True)
 class Preset:
@@ -51,8 +49,3 @@ def page_link(url, preset):
     """A link to another explorer page that keeps the preset."""
     key = window_param(preset)
     return f"{url}?window={key}" if key else url
-
-
-def kept_query(params, preset):
-    """The current page's query string with the preset in it, for forms and links back."""
-    return with_params(params, window=window_param(preset))

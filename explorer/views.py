@@ -19,10 +19,13 @@ from django.views.decorators.http import require_http_methods
 from explorer import audit, forms, index, levels
 from explorer.pages.audit import audit_listing, csv_lines
 from explorer.pages.children import (
+    filter_text,
+    instance_listing,
     latest_studies,
     patient_studies,
-    scroller_frames,
     series_instances,
+    series_neighbours,
+    series_viewer,
     study_series,
 )
 from explorer.pages.deletion import delete_and_go_up, deletion
@@ -37,6 +40,7 @@ from explorer.pages.resource import (
     title_of,
 )
 from explorer.pages.studies import study_listing
+from explorer.pages.windowing import PRESETS, chosen_preset
 from explorer.uploads import opened_files, request_origin, store_many
 
 
@@ -93,7 +97,8 @@ def patient(request, public_id):
     audit.record(audit.VIEW, request, level=levels.PATIENT, resource=resource, detail="explorer page")
     context = {
         "page": resource_page(levels.PATIENT, resource),
-        "studies": patient_studies(resource),
+        "studies": patient_studies(resource, filter_text(request.GET)),
+        "filter": filter_text(request.GET),
         "section": "patients",
     }
     return render(request, "explorer/patient.html", context)
@@ -107,7 +112,8 @@ def study(request, public_id):
     audit.record(audit.VIEW, request, level=levels.STUDY, resource=resource, detail="explorer page")
     context = {
         "page": resource_page(levels.STUDY, resource),
-        "series_rows": study_series(resource),
+        "series_rows": study_series(resource, filter_text(request.GET)),
+        "filter": filter_text(request.GET),
         "section": "studies",
     }
     return render(request, "explorer/study.html", context)
@@ -121,14 +127,14 @@ def series(request, public_id):
     audit.record(audit.VIEW, request, level=levels.SERIES, resource=resource, detail="explorer page")
     instances = series_instances(resource)
     status = series_fields(resource, [row.index_in_series for row in instances])
-    scroller = scroller_frames(instances)
-    start = (len(scroller) - 1) // 2  # the middle instance, as the study page's thumbnail
+    preset = chosen_preset(request.GET)
     context = {
         "page": resource_page(levels.SERIES, resource, extra_fields=status),
         "instances": instances,
-        "scroller": scroller,
-        "start": start,
-        "current": scroller[start] if scroller else None,
+        "listing": instance_listing(request.GET, instances),
+        "viewer": series_viewer(instances, preset),
+        "presets": PRESETS,
+        "preset": preset,
         "section": "studies",
     }
     return render(request, "explorer/series.html", context)
@@ -140,9 +146,13 @@ def instance(request, public_id):
     if resource is None:
         return not_found(request, levels.INSTANCE, public_id)
     audit.record(audit.VIEW, request, level=levels.INSTANCE, resource=resource, detail="explorer page")
+    preset = chosen_preset(request.GET)
     context = {
         "page": resource_page(levels.INSTANCE, resource, extra_fields=file_fields(resource)),
-        "view": instance_view(resource),
+        "view": instance_view(resource, preset),
+        "neighbours": series_neighbours(resource, preset),
+        "presets": PRESETS,
+        "preset": preset,
         "tags": tag_nodes(resource.dataset),
         "section": "studies",
     }

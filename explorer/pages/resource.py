@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
 from explorer import index, levels, series_status
+from explorer.pages.children import neighbour_annotations
 from explorer.pages.formatting import (
     file_size,
     format_date,
@@ -28,9 +29,13 @@ PARENT_ATTRIBUTE = {levels.STUDY: "patient", levels.SERIES: "study", levels.INST
 
 
 def load(level, public_id):
-    """The resource with its ancestors, or None. An instance's data set comes along: its page shows it."""
+    """The resource with its ancestors, or None. An instance's data set comes along: its page shows
+    it, and so do its neighbours in the series (explorer.pages.children.series_neighbours)."""
     model = index.model_for(level)
-    return model.objects.select_related(*ANCESTORS[level]).filter(public_id=public_id).first()
+    found = model.objects.select_related(*ANCESTORS[level])
+    if level is levels.INSTANCE:
+        found = found.annotate(**neighbour_annotations())
+    return found.filter(public_id=public_id).first()
 
 
 def lineage(level, resource):

@@ -13,9 +13,9 @@ from explorer.pages.links import preview_url, resource_url, thumbnail_url
 from explorer.pages.studies import STUDY_ROW_VALUES, study_rows
 
 
-def latest_studies(count=10):
-    """The studies that changed last (the lookup page shows them)."""
-    found = query.search(levels.STUDY, (), order_by=("-last_update", "-pk"), limit=count, **STUDY_ROW_VALUES)
+def latest_studies(count=10, order_by=("-last_update", "-pk")):
+    """The studies that received an instance last, or in another order (the lookup page shows them)."""
+    found = query.search(levels.STUDY, (), order_by=order_by, limit=count, **STUDY_ROW_VALUES)
     return study_rows(found)
 
 

@@ -114,5 +114,6 @@ def test_a_date_that_is_not_a_dicom_date_is_shown_as_written_and_marked(browser)
     assert (rows["OLD-DATE"].date, rows["OLD-DATE"].date_note) == ("2004.01.19", NOT_DICOM_DATE)
     assert (rows["DICOM-DATE"].date, rows["DICOM-DATE"].date_note) == ("19 Jan 2004", "")
     html = response.content.decode()
-    assert f'<span class="noted" title="{NOT_DICOM_DATE}">2004.01.19<span class="value-mark" aria-hidden="true">?</span>' in html
+    mark = '<span class="value-mark" aria-hidden="true">?</span>'
+    assert f'<span class="noted" title="{NOT_DICOM_DATE}">2004.01.19{mark}' in html
     assert html.count('class="value-mark"') == 1

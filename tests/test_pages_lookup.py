@@ -77,4 +77,6 @@ def test_the_latest_studies_say_their_order_and_can_be_ordered_by_study_date(bro
 def test_the_lookup_form_explains_the_dicom_name_order(browser):
     html = browser.get("/ui/").content.decode()
     assert 'aria-describedby="id_patient_name_helptext"' in html
-    assert "DICOM writes names Family^Given (DOE^JOHN)" in html
+    # Under the box it explains.
+    assert '<div class="helptext" id="id_patient_name_helptext">DICOM writes names Family^Given (DOE^JOHN)' in html
+    assert html.index('id="id_patient_name"') < html.index('id="id_patient_name_helptext"')

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from explorer import levels, query
 from explorer.pages.formatting import NOT_DICOM_DATE
 from explorer.pages.studies import study_listing
 from tests.page_helpers import many_studies, sample_with, store
@@ -104,6 +105,10 @@ def test_a_wildcard_inside_a_word_matches_as_a_plain_word_does(german_names):
     assert names("j*rgen m*ller") == names("m*ller j*rgen") == both
     assert names("müll*") == both
     assert names("R*diger") == ["Äneas, Rüdiger"]
+    # REST /tools/find (and C-FIND) keep DICOM's wildcards, anchored at both ends: the leniency
+    # is the explorer form's.
+    assert query.find(levels.STUDY, {"PatientName": "M*ller"}) == []
+    assert len(query.find(levels.STUDY, {"PatientName": "M*ller^*"})) == 2
 
 
 def test_a_date_that_is_not_a_dicom_date_is_shown_as_written_and_marked(browser):

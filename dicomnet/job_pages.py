@@ -9,11 +9,12 @@ import json
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from dicomnet.models import Job
-from explorer import index, levels
+from explorer import index, levels, query
 from explorer.identifiers import is_uuid
 from explorer.pages.formatting import counted, format_date, format_moment, person_name
 from explorer.pages.links import resource_url, with_params
@@ -297,10 +298,14 @@ def arrived_instances(job, identifiers):
             return int(content[key])
         except (KeyError, TypeError, ValueError):
             continue
-    level = job.parameters.get("Level")
-    keyword = "SeriesInstanceUID" if level == "Series" else "StudyInstanceUID"
+    keyword = "SeriesInstanceUID" if job.parameters.get("Level") == "Series" else "StudyInstanceUID"
     uids = [i.get(keyword) for i in identifiers if i.get(keyword)]
-    return index.instances_received_between(level, uids, job.started, job.completed or timezone.now())
+    if not uids:
+        return 0
+    # The one search of the index, its UID list matching those asked for, scoped to the run.
+    constraints = query.rest_constraints(levels.INSTANCE, {keyword: "\\".join(uids)}, case_sensitive=True)
+    during = Q(received_at__range=(job.started, job.completed or timezone.now()))
+    return query.search(levels.INSTANCE, constraints, scope=during, limit=1, count_total=True).total
 
 
 def _link_to(public_id, what):

@@ -494,11 +494,3 @@ def studies_with_uids(uids):
 def series_with_uids(uids):
     """The stored series among these SeriesInstanceUIDs."""
     return Series.objects.filter(series_instance_uid__in=[uid for uid in uids if uid])
-
-
-def instances_received_between(level_name, uids, start, end):
-    """How many instances of these studies ("Study") or series ("Series", by their UIDs) were
-    received from `start` to `end`."""
-    path = "series__series_instance_uid__in" if level_name == "Series" else "series__study__study_instance_uid__in"
-    found = Instance.objects.filter(**{path: [uid for uid in uids if uid]}, received_at__range=(start, end))
-    return found.count()

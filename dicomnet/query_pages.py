@@ -61,6 +61,7 @@ class SeriesAnswer:
     series_uid: str
     retrieve_url: str
     local_url: str = ""
+    date_note: str = ""  # why the date is shown as written (not a DICOM date)
 
 
 def _text(simplified, keyword):
@@ -137,6 +138,7 @@ def series_answers(stored, answers, urls=None):
                 modality=_text(s, "Modality"),
                 description=_text(s, "SeriesDescription"),
                 date=format_date(_text(s, "SeriesDate")),
+                date_note=date_note(_text(s, "SeriesDate")),
                 body_part=_text(s, "BodyPartExamined"),
                 instance_count=_text(s, "NumberOfSeriesRelatedInstances"),
                 series_uid=uid,

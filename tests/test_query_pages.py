@@ -7,8 +7,9 @@ import pytest
 from django.test import Client
 
 from dicomnet.models import Job, RemoteQuery
-from dicomnet.query_pages import query_page, readable_dates
+from dicomnet.query_pages import WebAnswer, query_page, readable_dates, series_answers, study_answers
 from explorer.models import Instance
+from explorer.pages.formatting import NOT_DICOM_DATE
 from tests.conftest import CT_SMALL_IDS, run_queued_jobs
 from tests.dicom_peers import free_port, modality
 from tests.page_helpers import csrf_token, messages_of, store_sample
@@ -227,3 +228,16 @@ def test_the_search_form_builds_a_study_query():
 def test_readable_criteria():
     assert readable_dates("20200101-20201231") == "1 Jan 2020 – 31 Dec 2020"
     assert readable_dates("20200101-") == "1 Jan 2020 – …"
+
+
+def test_answer_dates_that_are_not_dicom_dates_are_marked():
+    def answer(uid_key, uid, date_key, date):
+        return WebAnswer(0, {uid_key: {"vr": "UI", "Value": [uid]}, date_key: {"vr": "DA", "Value": [date]}})
+
+    def no_urls(*_):
+        return "", ""
+
+    [study] = study_answers(None, [answer("0020000D", "1.2.3", "00080020", "2004.01.19")], no_urls)
+    assert (study.date, study.date_note) == ("2004.01.19", NOT_DICOM_DATE)
+    [series] = series_answers(None, [answer("0020000E", "1.2.3.4", "00080021", "20040119")], no_urls)
+    assert (series.date, series.date_note) == ("19 Jan 2004", "")

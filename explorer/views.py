@@ -30,13 +30,14 @@ from explorer.pages.children import (
 )
 from explorer.pages.deletion import delete_and_go_up, deletion
 from explorer.pages.instance import instance_view, tag_nodes
-from explorer.pages.lookup import jump_matches
+from explorer.pages.lookup import jump_matches, latest_order
 from explorer.pages.patients import patient_listing
 from explorer.pages.resource import (
     file_fields,
     load,
     resource_page,
     series_fields,
+    stability_fields,
     title_of,
 )
 from explorer.pages.studies import study_listing
@@ -58,13 +59,16 @@ def home(request):
         matches = jump_matches(jump.cleaned_data["q"])
         if len(matches) == 1:
             return redirect(matches[0].url)
+    latest_ordering, latest_label, latest_links = latest_order(request.GET)
     context = {
         "form": forms.StudyFilterForm(),
         "jump": jump,
         "matches": matches,
         "modalities": forms.COMMON_MODALITIES,
         "statistics": index.global_statistics(),
-        "latest": latest_studies(),
+        "latest": latest_studies(order_by=latest_ordering),
+        "latest_order": latest_label,
+        "latest_links": latest_links,
         "aet": settings.PHAROS_AET,
         "dicom_port": settings.PHAROS_DICOM_PORT,
         "section": "lookup",
@@ -111,7 +115,7 @@ def study(request, public_id):
         return not_found(request, levels.STUDY, public_id)
     audit.record(audit.VIEW, request, level=levels.STUDY, resource=resource, detail="explorer page")
     context = {
-        "page": resource_page(levels.STUDY, resource),
+        "page": resource_page(levels.STUDY, resource, extra_fields=stability_fields(resource)),
         "series_rows": study_series(resource, filter_text(request.GET)),
         "filter": filter_text(request.GET),
         "section": "studies",
@@ -129,7 +133,7 @@ def series(request, public_id):
     status = series_fields(resource, [row.index_in_series for row in instances])
     preset = chosen_preset(request.GET)
     context = {
-        "page": resource_page(levels.SERIES, resource, extra_fields=status),
+        "page": resource_page(levels.SERIES, resource, extra_fields=status + stability_fields(resource)),
         "instances": instances,
         "listing": instance_listing(request.GET, instances),
         "viewer": series_viewer(instances, preset),

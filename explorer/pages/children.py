@@ -32,9 +32,9 @@ def filter_text(params):
     return (as_query_dict(params).get("filter") or "").strip()
 
 
-def latest_studies(count=10):
-    """The studies that changed last (the lookup page shows them)."""
-    found = query.search(levels.STUDY, (), order_by=("-last_update", "-pk"), limit=count, **STUDY_ROW_VALUES)
+def latest_studies(count=10, order_by=("-last_update", "-pk")):
+    """The studies that received an instance last, or in another order (the lookup page shows them)."""
+    found = query.search(levels.STUDY, (), order_by=order_by, limit=count, **STUDY_ROW_VALUES)
     return study_rows(found)
 
 

@@ -9,10 +9,12 @@ import json
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from dicomnet.models import Job
-from explorer import index, levels
+from explorer import index, levels, query
 from explorer.identifiers import is_uuid
 from explorer.pages.formatting import counted, format_date, format_moment, person_name
 from explorer.pages.links import resource_url, with_params
@@ -236,6 +238,7 @@ class JobPage:
     raw_json: str = ""  # parameters and content, for those who want every detail
     resources_title: str = ""
     result: Link | None = None  # what a modification made, once it is done
+    arrived: int | None = None  # instances a finished retrieve brought here
 
 
 RESOURCES_SHOWN = 20
@@ -280,6 +283,29 @@ def retrieved_resources(parameters):
         )
         for s in found
     ]
+
+
+def arrived_instances(job, identifiers):
+    """How many instances a finished retrieve brought here: the count its content gives (C-GET,
+    WADO-RS), else those of the studies or series it asked for received while it ran (a C-MOVE's
+    instances come on associations of their own, and its content is Orthanc's, without a count).
+    None while it runs."""
+    if job.state not in (Job.SUCCESS, Job.FAILURE) or job.started is None:
+        return None
+    content = job.content or {}
+    for key in ("InstancesCount", "ReceivedInstancesCount"):
+        try:
+            return int(content[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+    keyword = "SeriesInstanceUID" if job.parameters.get("Level") == "Series" else "StudyInstanceUID"
+    uids = [i.get(keyword) for i in identifiers if i.get(keyword)]
+    if not uids:
+        return 0
+    # The one search of the index, its UID list matching those asked for, scoped to the run.
+    constraints = query.rest_constraints(levels.INSTANCE, {keyword: "\\".join(uids)}, case_sensitive=True)
+    during = Q(received_at__range=(job.started, job.completed or timezone.now()))
+    return query.search(levels.INSTANCE, constraints, scope=during, limit=1, count_total=True).total
 
 
 def _link_to(public_id, what):
@@ -342,15 +368,19 @@ def job_page(job):
     ):
         if p.get(key):
             shown.append((label, p[key]))
+    arrived = None
     if job.type in SEND_TYPES:
         resources = sent_resources(p.get("Resources") or [])
     elif job.type == "DicomWebWadoRetrieveClient":
         # The WADO-RS URIs asked for: /studies/{uid}[/series/{uid}[/instances/{uid}]].
         uids = [uri.split("/")[2] for uri in p.get("Resources") or [] if uri.startswith("/studies/")]
         resources = retrieved_resources({"Level": "Study", "Identifiers": [{"StudyInstanceUID": u} for u in uids]})
+        arrived = arrived_instances(job, [{"StudyInstanceUID": u} for u in uids])
     else:
         resources = retrieved_resources(p)
+        arrived = arrived_instances(job, p.get("Identifiers") or [])
     return JobPage(
+        arrived=arrived,
         row=job_row(job),
         modality=p.get("Modality", ""),
         parameters=shown,

@@ -16,6 +16,7 @@ from explorer import index, levels, tags
 from explorer.dicomweb.resources import UID
 from explorer.identifiers import is_uuid
 from explorer.pages.formatting import (
+    date_note,
     format_date,
     format_moment,
     format_time,
@@ -45,6 +46,7 @@ class StudyAnswer:
     series_url: str
     retrieve_url: str
     local_url: str = ""
+    date_note: str = ""  # why the date is shown as written (not a DICOM date)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class SeriesAnswer:
     series_uid: str
     retrieve_url: str
     local_url: str = ""
+    date_note: str = ""  # why the date is shown as written (not a DICOM date)
 
 
 def _text(simplified, keyword):
@@ -99,6 +102,7 @@ def study_answers(stored, answers, urls=None):
         row = StudyAnswer(
             index=position,
             date=format_date(_text(s, "StudyDate")),
+            date_note=date_note(_text(s, "StudyDate")),
             time=format_time(_text(s, "StudyTime"))[:5],
             patient_name=person_name(_text(s, "PatientName")),
             patient_id=_text(s, "PatientID"),
@@ -134,6 +138,7 @@ def series_answers(stored, answers, urls=None):
                 modality=_text(s, "Modality"),
                 description=_text(s, "SeriesDescription"),
                 date=format_date(_text(s, "SeriesDate")),
+                date_note=date_note(_text(s, "SeriesDate")),
                 body_part=_text(s, "BodyPartExamined"),
                 instance_count=_text(s, "NumberOfSeriesRelatedInstances"),
                 series_uid=uid,

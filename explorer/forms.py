@@ -2,9 +2,13 @@
 
 Each form's `dicom_query()` gives {keyword: matching string} in the language of
 explorer.query (wildcards, ranges), so the pages match exactly as REST /tools/find does.
-Names and descriptions are searched as "contains" when no wildcard is typed, because a
-person looking for "smith" means "SMITH^JOHN" too; identifiers stay exact unless the
-person writes a wildcard, because a part of an ID usually matches too much.
+Names and descriptions are searched as "contains", because a person looking for "smith"
+means "SMITH^JOHN" too; a `*` or `?` typed in them is a wildcard inside that contained text
+("m*ller" finds "MÜLLER^JÜRGEN" as "ller" does). A person name is also tried in the other
+order of its components (Given Family as well as DICOM's Family^Given), as a DICOM list of
+patterns that the query matches like any other. Identifiers stay exact unless the person
+writes a wildcard, because a part of an ID usually matches too much. Case is ignored as REST
+/tools/find ignores it (non-ASCII letters included); accents are not.
 """
 
 import re
@@ -15,9 +19,14 @@ from django.utils import timezone
 
 from explorer import levels
 
-WILDCARDS = re.compile(r"[*?]")
-# Spaces, commas and carets separate the parts of a typed person name.
-NAME_SEPARATORS = re.compile(r"[\s,^]+")
+# Spaces, commas and carets separate the parts of a typed person name; a backslash too, as
+# it would otherwise start a DICOM list of its own.
+NAME_SEPARATORS = re.compile(r"[\s,^\\]+")
+REPEATED_STARS = re.compile(r"\*+")
+NAME_HINT = (
+    "DICOM writes names Family^Given (DOE^JOHN). Type the words in either order,"
+    " “doe john” or “john doe”; * stands for any letters (m*ller)."
+)
 
 ANY_DATE, DATE_RANGE = "", "range"
 DATE_PRESETS = (
@@ -77,27 +86,36 @@ def date_matching(first, last):
 
 
 def contains(text):
-    """`*text*` unless the text has wildcards of its own; "" stays "" (no constraint)."""
-    text = text.strip()
-    if not text or WILDCARDS.search(text):
-        return text
-    return f"*{text}*"
+    """`*text*`, a wildcard typed inside kept as one ("ch*st" → "*ch*st*"); "" stays "" (no
+    constraint). A backslash is taken out: it would start a DICOM list."""
+    text = text.replace("\\", " ").strip()
+    return REPEATED_STARS.sub("*", f"*{text}*") if text.strip("*") else ""
+
+
+def in_order(words):
+    """A pattern finding the words, each a part of the text, in this order."""
+    return REPEATED_STARS.sub("*", "*" + "*".join(words) + "*")
 
 
 def name_contains(text):
-    """A typed person name as a pattern: "doe john" finds "DOE^JOHN"."""
-    text = text.strip()
-    if not text or WILDCARDS.search(text):
-        return text
-    parts = [part for part in NAME_SEPARATORS.split(text) if part]
-    return "*" + "*".join(parts) + "*" if parts else ""
+    """A typed person name as a DICOM list of patterns: the words in the order typed ("doe john"
+    finds DOE^JOHN), or the last word as the family name component before the others, for a
+    name typed Given Family ("john doe" finds DOE^JOHN, "maria anna smith" SMITH^MARIA ANNA)."""
+    words = [word for word in NAME_SEPARATORS.split(text.strip()) if word.strip("*")]
+    if not words:
+        return ""
+    patterns = [in_order(words)]
+    if len(words) > 1:
+        patterns.append(in_order([f"{words[-1]}*^", *words[:-1]]))
+    return "\\".join(dict.fromkeys(patterns))
 
 
-def text_field(label, placeholder="", max_length=128):
+def text_field(label, placeholder="", max_length=128, help_text=""):
     return forms.CharField(
         label=label,
         required=False,
         max_length=max_length,
+        help_text=help_text,
         widget=forms.TextInput(attrs={"placeholder": placeholder, "autocomplete": "off"}),
     )
 
@@ -127,7 +145,7 @@ class StudyFilterForm(LabelsAboveForm):
 
     level = levels.STUDY
 
-    patient_name = text_field("Patient name", "e.g. doe john")
+    patient_name = text_field("Patient name", "e.g. doe john", help_text=NAME_HINT)
     patient_id = text_field("Patient ID", "exact, or with * wildcards")
     accession_number = text_field("Accession number", "exact, or with * wildcards")
     study_description = text_field("Study description", "e.g. chest")
@@ -172,7 +190,7 @@ class PatientFilterForm(LabelsAboveForm):
 
     level = levels.PATIENT
 
-    patient_name = text_field("Patient name", "e.g. doe john")
+    patient_name = text_field("Patient name", "e.g. doe john", help_text=NAME_HINT)
     patient_id = text_field("Patient ID", "exact, or with * wildcards")
     birth_date = date_field("Birth date")
 

@@ -5,9 +5,9 @@ Every change to the index happens in one transaction; files are removed only
 after the transaction that forgot them has committed.
 """
 
+import contextlib
 import datetime
 from dataclasses import dataclass
-from functools import partial
 
 import orjson
 from django.db import IntegrityError, connection, transaction
@@ -15,7 +15,7 @@ from django.db.models import Count, JSONField, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from explorer import levels, storage
+from explorer import index_statement, levels, storage
 from explorer.models import Change, Instance, Patient, Series, Study
 
 MODELS = {
@@ -164,11 +164,14 @@ def _insert(cursor, model, rows):
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES " + ", ".join([placeholders] * len(rows))
-    prepare = [
-        _json_text if isinstance(field, JSONField) else partial(field.get_db_prep_save, connection=connection)
-        for field in fields
-    ]
-    cursor.execute(sql, [to_db(row[name]) for row in rows for name, to_db in zip(names, prepare)])
+    cursor.execute(sql, [_prepare(field, row[name]) for row in rows for name, field in zip(names, fields)])
+
+
+def _prepare(field, value):
+    """A value as the database takes it, prepared by its model field as the ORM would."""
+    if isinstance(field, JSONField):
+        return _json_text(value)
+    return field.get_db_prep_save(value, connection=connection)
 
 
 class JsonText(str):
@@ -219,49 +222,55 @@ def add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite=False
     from another. Raises DuplicateInstance. Returns the file uuid of the copy it replaced
     (overwrite mode), or None."""
     now = timezone.now()
+    row = _instance_row(parsed, file_uuid, file_size, file_md5, origin, now, link)
     try:
+        if not overwrite and link is None and index_statement.available():
+            change = {"change_type": "NewInstance", "resource_type": levels.INSTANCE.name}
+            change |= {"public_id": parsed.ids[3], "date": now}
+            # Inside a transaction (a caller's, a test's) a savepoint keeps a refused instance
+            # from spoiling it, as the general path's atomic block does.
+            with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+                if index_statement.add_to_indexed_series(parsed.ids[2], row, change, now, _prepare):
+                    return None
         with transaction.atomic():
-            return _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now, link)
+            return _add_instance(parsed, row, overwrite, now, link)
     except IntegrityError as exc:
         # The same SOP instance stored by a concurrent arrival: its INSERT failed on the
         # unique public id and the whole transaction was rolled back.
         raise DuplicateInstance(parsed.ids[3]) from exc
 
 
-def _add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite, now, link):
-    replaced_file_uuid = _replace_existing(parsed.ids[3]) if overwrite else None
+def _instance_row(parsed, file_uuid, file_size, file_md5, origin, now, link):
+    """The Instance row's columns but its series. Every column is written: the INSERT goes
+    around the ORM's defaults."""
     tags = parsed.main_tags["Instance"]
-    # Every column is written: the INSERT goes around the ORM's defaults.
     linked = dict.fromkeys(LINK_FIELDS, "") | ({link.field: link.sources[3] or ""} if link is not None else {})
+    return linked | {
+        "public_id": parsed.ids[3],
+        "main_tags": tags,
+        "last_update": now,
+        "sop_instance_uid": parsed.identifiers["SOPInstanceUID"],
+        "index_in_series": _int_or_none(tags.get("InstanceNumber", tags.get("ImageIndex"))),
+        "file_uuid": file_uuid,
+        "file_size": file_size,
+        "file_md5": file_md5,
+        "transfer_syntax_uid": parsed.transfer_syntax_uid,
+        "sop_class_uid": parsed.sop_class_uid,
+        "dataset": JsonText(parsed.json_text),
+        "received_at": now,
+        "origin": origin.kind,
+        "remote_aet": origin.remote_aet,
+        "called_aet": origin.called_aet,
+        "remote_ip": origin.remote_ip,
+        "http_username": origin.username,
+    }
+
+
+def _add_instance(parsed, row, overwrite, now, link):
+    replaced_file_uuid = _replace_existing(parsed.ids[3]) if overwrite else None
     with connection.cursor() as cursor:
         parents = _parents(cursor, parsed, now)
-        _insert(
-            cursor,
-            Instance,
-            [
-                linked
-                | {
-                    "public_id": parsed.ids[3],
-                    "series": parents.pks[2],
-                    "main_tags": tags,
-                    "last_update": now,
-                    "sop_instance_uid": parsed.identifiers["SOPInstanceUID"],
-                    "index_in_series": _int_or_none(tags.get("InstanceNumber", tags.get("ImageIndex"))),
-                    "file_uuid": file_uuid,
-                    "file_size": file_size,
-                    "file_md5": file_md5,
-                    "transfer_syntax_uid": parsed.transfer_syntax_uid,
-                    "sop_class_uid": parsed.sop_class_uid,
-                    "dataset": JsonText(parsed.json_text),
-                    "received_at": now,
-                    "origin": origin.kind,
-                    "remote_aet": origin.remote_aet,
-                    "called_aet": origin.called_aet,
-                    "remote_ip": origin.remote_ip,
-                    "http_username": origin.username,
-                }
-            ],
-        )
+        _insert(cursor, Instance, [row | {"series": parents.pks[2]}])
         # Orthanc's order: the instance first, then each parent that is new.
         changes = [("NewInstance", levels.INSTANCE, parsed.ids[3])]
         for is_new, level, public_id in zip(

@@ -35,6 +35,8 @@ YBR_CONVERTIBLE = ("YBR_FULL", "YBR_FULL_422")
 JPEG_QUALITY = 90  # Orthanc's default
 # zlib level 3 halves the encoding time of level 6 on large radiographs for ~10% more bytes.
 PNG_COMPRESS_LEVEL = 3
+# The window that spreads the frame's own value range (min to max) over black to white.
+FULL_RANGE = "full-range"
 
 
 GDCM_PLUGIN = ("pydicom.pixels.decoders.gdcm", "_decode_frame")
@@ -306,6 +308,8 @@ def _voi_lut_values(dataset, values):
 
 def _windowed(dataset, frame, values, window):
     """Choose the window (request, file, VOI LUT, min-max) and apply it."""
+    if window == FULL_RANGE:
+        return apply_window(values, *min_max_window(values))
     chosen = file_window(dataset, frame)
     if window is not None:
         default_center, default_width, _ = chosen or min_max_window(values)
@@ -358,8 +362,8 @@ def render_frame(dataset, frame=0, window=None):
     """One frame drawn for a person: an 8-bit "L" or "RGB" image.
 
     `window` is (center, width), either part None to keep the file's, or (center, width,
-    function) with a VOI LUT function of apply_window (DICOMweb's `window`); it only
-    applies to grayscale images.
+    function) with a VOI LUT function of apply_window (DICOMweb's `window`), or FULL_RANGE
+    for the frame's own value range; it only applies to grayscale images.
     """
     stored, photometric = decode_frame(dataset, frame)
     if photometric == "PALETTE COLOR":
@@ -393,12 +397,15 @@ def image_uint16(dataset, frame=0):
     return Image.fromarray(np.clip(stored, 0, 65535).astype(np.uint16))
 
 
-def fit_within(image, width=None, height=None, smooth=False):
-    """Orthanc's /rendered ?width=&height=: scale to fit, keeping the aspect ratio."""
+def fit_within(image, width=None, height=None, smooth=False, enlarge=True):
+    """Orthanc's /rendered ?width=&height=: scale to fit, keeping the aspect ratio; with
+    enlarge=False an image that fits already is left as it is (the explorer's previews)."""
     if not width and not height:
         return image
     scales = [limit / size for limit, size in ((width, image.width), (height, image.height)) if limit]
     scale = min(scales)
+    if scale >= 1 and not enlarge:
+        return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST)
 

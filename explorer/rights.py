@@ -62,7 +62,9 @@ VIEW = Right(
     UP_FROM_VIEWER,
 )
 UPLOAD = Right("upload", "Store new instances: the upload page, POST /instances.", UP_FROM_OPERATOR)
-SEND = Right("send", "Send resources to a modality or a peer (C-STORE).", UP_FROM_OPERATOR)
+SEND = Right(
+    "send", "Send resources to a modality (C-STORE), a DICOMweb server (STOW-RS) or an Orthanc peer.", UP_FROM_OPERATOR
+)
 QUERY_RETRIEVE = Right(
     "query_retrieve",
     "Echo, query (C-FIND) and retrieve from (C-MOVE, C-GET) a modality; keep and forget the queries.",

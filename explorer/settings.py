@@ -194,6 +194,9 @@ if DATABASE_URL:
     # (close_old_connections): after a database restart the first one succeeds (the REST
     # side: explorer/failures.py).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, its health check without a round trip (explorer/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "explorer.postgresql"
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # A SQLite file named by URL (a worker sharing another process's file) locks as the default one.
         DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)

@@ -19,25 +19,30 @@ from django.views.decorators.http import require_http_methods
 from explorer import audit, forms, index, levels
 from explorer.pages.audit import audit_listing, csv_lines
 from explorer.pages.children import (
+    filter_text,
+    instance_listing,
     latest_studies,
     patient_studies,
-    scroller_frames,
     series_instances,
+    series_neighbours,
+    series_viewer,
     study_series,
 )
 from explorer.pages.deletion import delete_and_go_up, deletion
 from explorer.pages.formatting import uid_name
 from explorer.pages.instance import file_meta_nodes, instance_view, tag_nodes
-from explorer.pages.lookup import jump_matches
+from explorer.pages.lookup import jump_matches, latest_order
 from explorer.pages.patients import patient_listing
 from explorer.pages.resource import (
     file_fields,
     load,
     resource_page,
     series_fields,
+    stability_fields,
     title_of,
 )
 from explorer.pages.studies import study_listing
+from explorer.pages.windowing import PRESETS, chosen_preset
 from explorer.uploads import opened_files, request_origin, store_many
 
 
@@ -55,13 +60,16 @@ def home(request):
         matches = jump_matches(jump.cleaned_data["q"])
         if len(matches) == 1:
             return redirect(matches[0].url)
+    latest_ordering, latest_label, latest_links = latest_order(request.GET)
     context = {
         "form": forms.StudyFilterForm(),
         "jump": jump,
         "matches": matches,
         "modalities": forms.COMMON_MODALITIES,
         "statistics": index.global_statistics(),
-        "latest": latest_studies(),
+        "latest": latest_studies(order_by=latest_ordering),
+        "latest_order": latest_label,
+        "latest_links": latest_links,
         "aet": settings.PHAROS_AET,
         "dicom_port": settings.PHAROS_DICOM_PORT,
         "section": "lookup",
@@ -94,7 +102,8 @@ def patient(request, public_id):
     audit.record(audit.VIEW, request, level=levels.PATIENT, resource=resource, detail="explorer page")
     context = {
         "page": resource_page(levels.PATIENT, resource),
-        "studies": patient_studies(resource),
+        "studies": patient_studies(resource, filter_text(request.GET)),
+        "filter": filter_text(request.GET),
         "section": "patients",
     }
     return render(request, "explorer/patient.html", context)
@@ -107,8 +116,9 @@ def study(request, public_id):
         return not_found(request, levels.STUDY, public_id)
     audit.record(audit.VIEW, request, level=levels.STUDY, resource=resource, detail="explorer page")
     context = {
-        "page": resource_page(levels.STUDY, resource),
-        "series_rows": study_series(resource),
+        "page": resource_page(levels.STUDY, resource, extra_fields=stability_fields(resource)),
+        "series_rows": study_series(resource, filter_text(request.GET)),
+        "filter": filter_text(request.GET),
         "section": "studies",
     }
     return render(request, "explorer/study.html", context)
@@ -122,14 +132,14 @@ def series(request, public_id):
     audit.record(audit.VIEW, request, level=levels.SERIES, resource=resource, detail="explorer page")
     instances = series_instances(resource)
     status = series_fields(resource, [row.index_in_series for row in instances])
-    scroller = scroller_frames(instances)
-    start = (len(scroller) - 1) // 2  # the middle instance, as the study page's thumbnail
+    preset = chosen_preset(request.GET)
     context = {
-        "page": resource_page(levels.SERIES, resource, extra_fields=status),
+        "page": resource_page(levels.SERIES, resource, extra_fields=status + stability_fields(resource)),
         "instances": instances,
-        "scroller": scroller,
-        "start": start,
-        "current": scroller[start] if scroller else None,
+        "listing": instance_listing(request.GET, instances),
+        "viewer": series_viewer(instances, preset),
+        "presets": PRESETS,
+        "preset": preset,
         "section": "studies",
     }
     return render(request, "explorer/series.html", context)
@@ -141,9 +151,13 @@ def instance(request, public_id):
     if resource is None:
         return not_found(request, levels.INSTANCE, public_id)
     audit.record(audit.VIEW, request, level=levels.INSTANCE, resource=resource, detail="explorer page")
+    preset = chosen_preset(request.GET)
     context = {
         "page": resource_page(levels.INSTANCE, resource, extra_fields=file_fields(resource)),
-        "view": instance_view(resource),
+        "view": instance_view(resource, preset),
+        "neighbours": series_neighbours(resource, preset),
+        "presets": PRESETS,
+        "preset": preset,
         "tags": tag_nodes(resource.dataset),
         "meta_tags": file_meta_nodes(resource),
         "transfer_syntax": uid_name(resource.transfer_syntax_uid),

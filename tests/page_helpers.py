@@ -3,14 +3,16 @@ browse, and reading a page's messages and CSRF token.
 
 tests/conftest.py loads the fixtures as a plugin; the functions are imported where used."""
 
+import io
 from datetime import date
 
+import pydicom
 import pytest
 from django.test import Client
 from pydicom.uid import generate_uid
 
 from explorer.ingest import Origin, store_instance
-from tests.conftest import dicom_bytes, make_dicom
+from tests.conftest import dicom_bytes, make_dicom, sample_path
 
 SAMPLES = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "emri_small.dcm")
 
@@ -93,6 +95,32 @@ def many_studies(count):
                     Modality=modality,
                 )
             )
+
+
+def sample_with(name, **tags):
+    """A sample file (see conftest.sample_path) with new UIDs and `tags` set: the same real
+    file stored again as another patient's study."""
+    ds = pydicom.dcmread(sample_path(name))
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for keyword, value in tags.items():
+        setattr(ds, keyword, value)
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+@pytest.fixture
+def german_names():
+    """chrGerm.dcm (Äneas^Rüdiger, ISO_IR 100) and two copies named MÜLLER^JÜRGEN and
+    Müller^Jürgen; {patient name: public ids}."""
+    names = ("MÜLLER^JÜRGEN", "Müller^Jürgen")
+    stored = {
+        name: store(sample_with("chrGerm.dcm", PatientName=name, PatientID=f"DE-{n}")).ids
+        for n, name in enumerate(names)
+    }
+    stored["Äneas^Rüdiger"] = store_sample("chrGerm.dcm").ids
+    return stored
 
 
 def store_ct():

@@ -233,7 +233,7 @@ def test_cine_plays_the_frames_of_a_multi_frame_instance(page, data):
     page.goto(f"/ui/instances/{data['samples']['emri_small.dcm'][3]}")
     image_loaded(page, "[data-preview]")
     page.click("[data-cine-play]")
-    page.wait_for_function("() => /frames\\/[1-9]\\/preview/.test(document.querySelector('[data-preview]').src)")
+    page.wait_for_function("() => /frames\\/[1-9]\\/rendered/.test(document.querySelector('[data-preview]').src)")
     assert page.locator("[data-cine-play]").inner_text() == "Pause"
     page.click("[data-cine-play]")
     assert page.locator("[data-cine-play]").get_attribute("aria-pressed") == "false"

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from dicomnet.job_pages import JOBS_PER_PAGE, job_summary
+from dicomnet.job_pages import JOBS_PER_PAGE, arrived_instances, job_summary
 from dicomnet.models import Job
 from explorer.pages.formatting import counted
 from tests.conftest import CT_SMALL_IDS
@@ -18,6 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 CT_PATIENT, CT_STUDY, CT_SERIES, CT_INSTANCE = (CT_SMALL_IDS[k] for k in ("patient", "study", "series", "instance"))
 CT_SOP_UID = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"
+CT_STUDY_UID = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
+CT_SERIES_UID = "1.3.6.1.4.1.5962.1.3.1.1.20040119072730.12322"
 
 
 def test_anonymous_browsers_are_sent_to_the_login_page():
@@ -168,6 +170,46 @@ def test_a_finished_modification_leads_to_the_new_resource(browser):
 
     gone = Job.objects.create(type="ResourceModification", state=Job.SUCCESS, content=content | {"ID": "0" * 8})
     assert "no longer stored" in browser.get(f"/ui/jobs/{gone.id}").content.decode()
+
+
+# ---------------------------------------------------------------- retrieve
+
+
+def finished_retrieve(job_type, content, started, state="Success", **parameters):
+    parameters = {"Modality": "pacs", "Level": "Study", **parameters}
+    return Job.objects.create(
+        type=job_type, state=state, parameters=parameters, content=content, started=started, completed=timezone.now()
+    )
+
+
+def test_a_finished_retrieve_says_how_many_instances_arrived(browser):
+    before = timezone.now() - timedelta(minutes=1)
+    store_ct()
+    ct_study = {"StudyInstanceUID": CT_STUDY_UID}
+    # C-MOVE: Orthanc's content has no count; the instances of the study received while it ran.
+    move = finished_retrieve("DicomMoveScu", {"TargetAet": "PHAROS"}, before, Identifiers=[ct_study])
+    assert arrived_instances(move, [ct_study]) == 1
+    html = browser.get(f"/ui/jobs/{move.id}").content.decode()
+    assert '<p class="job-arrived" data-job-arrived><strong>1</strong> instance arrived in Pharos.</p>' in html
+    later = finished_retrieve("DicomMoveScu", {}, timezone.now(), Identifiers=[ct_study])
+    assert arrived_instances(later, [ct_study]) == 0  # the study was here before it started
+    by_series = finished_retrieve("DicomMoveScu", {}, before, Level="Series")
+    assert arrived_instances(by_series, [{"SeriesInstanceUID": CT_SERIES_UID}]) == 1
+    # C-GET and WADO-RS count what they stored.
+    get = finished_retrieve("DicomGetScu", {"InstancesCount": 3, "FailedInstancesCount": 1}, before, state="Failure")
+    assert browser.get(f"/ui/jobs/{get.id}").context["page"].arrived == 3
+    wado = Job.objects.create(
+        type="DicomWebWadoRetrieveClient",
+        state="Success",
+        parameters={"Server": "web", "Resources": [f"/studies/{CT_STUDY_UID}"]},
+        content={"ReceivedInstancesCount": "2"},
+        started=before,
+    )
+    assert "<strong>2</strong> instances arrived in Pharos." in browser.get(f"/ui/jobs/{wado.id}").content.decode()
+    # Nothing is said while it runs.
+    running = Job.objects.create(type="DicomMoveScu", state="Running", parameters={"Level": "Study"}, started=before)
+    assert arrived_instances(running, [ct_study]) is None
+    assert "data-job-arrived" not in browser.get(f"/ui/jobs/{running.id}").content.decode()
 
 
 def test_a_job_not_found_is_named_and_explained_as_a_job(browser):

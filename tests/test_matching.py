@@ -2,7 +2,7 @@
 
 import pytest
 
-from explorer import levels, matching
+from explorer import forms, levels, matching
 from explorer.errors import ParameterOutOfRange, UnknownDicomTag
 
 
@@ -171,3 +171,28 @@ def test_numbers_read_from_a_data_set_compare_as_numbers():
 
 def test_an_absent_value_never_matches():
     assert not one(levels.PATIENT, "PatientSex", "M").matches(None)
+
+
+# --- What the explorer's name box asks (explorer.forms.name_contains) -----------------
+
+
+@pytest.mark.parametrize("typed", ["müller jürgen", "jürgen müller", "JÜRGEN MÜLLER", "Jürgen, Müller"])
+def test_a_typed_name_matches_in_either_order_beyond_ascii_case(typed):
+    constraint = one(levels.PATIENT, "PatientName", forms.name_contains(typed))
+    assert constraint.matches("MÜLLER^JÜRGEN") and constraint.matches("Müller^Jürgen")
+    assert not constraint.matches("MULLER^JURGEN")  # accents are not folded
+    assert not constraint.matches("MÜLLER^HANS")
+
+
+@pytest.mark.parametrize("typed", ["m*ller", "j?rgen m*ller", "m*ller j?rgen"])
+def test_a_wildcard_inside_a_typed_word_stands_for_any_letters(typed):
+    constraint = one(levels.PATIENT, "PatientName", forms.name_contains(typed))
+    assert constraint.matches("MÜLLER^JÜRGEN") and constraint.matches("Muller^Jurgen")
+    assert not constraint.matches("MEIER^JÜRGEN")
+
+
+def test_the_other_order_asks_for_the_family_name_component_first():
+    constraint = one(levels.PATIENT, "PatientName", forms.name_contains("anna maria"))
+    assert constraint.kind == "list"
+    assert constraint.matches("MARIA^ANNA") and constraint.matches("ANNA MARIA^")
+    assert not constraint.matches("MARIA ANNA")  # no component boundary between the words

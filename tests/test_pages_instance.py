@@ -21,7 +21,9 @@ def test_the_instance_page(browser, samples, django_assert_max_num_queries):
     assert response.status_code == 200
     html = response.content.decode()
     assert [crumb.level for crumb in response.context["page"].breadcrumbs] == ["Patient", "Study", "Series", "Instance"]
-    assert f'src="/instances/{CT_INSTANCE}/preview?returnUnsupportedImage"' in html
+    # Scaled down to fit the page (a radiograph's full-size PNG is megabytes), the full size a click away.
+    assert f'src="/instances/{CT_INSTANCE}/rendered?max-size=768&amp;smooth&amp;returnUnsupportedImage"' in html
+    assert f'href="/instances/{CT_INSTANCE}/rendered?returnUnsupportedImage"' in html
     assert f'href="/instances/{CT_INSTANCE}/file"' in html
     assert "data-cine" not in html  # a single frame
     assert "OtherPatientIDsSequence" in html and "<details>" in html
@@ -36,7 +38,9 @@ def test_a_multi_frame_instance_gets_a_frame_slider(browser, samples):
     instance_id = samples["emri_small.dcm"][3]
     html = browser.get(f"/ui/instances/{instance_id}").content.decode()
     assert 'data-frame-count="10"' in html
-    assert f'data-frame-url="/instances/{instance_id}/frames/{{n}}/preview?returnUnsupportedImage"' in html
+    frame_url = f"/instances/{instance_id}/frames/{{n}}/rendered?max-size=768&amp;smooth&amp;returnUnsupportedImage"
+    assert f'data-frame-url="{frame_url}"' in html
+    assert f'data-full-size-url="/instances/{instance_id}/frames/{{n}}/rendered?returnUnsupportedImage"' in html
     assert "data-cine-play" in html
     assert browser.get(f"/instances/{instance_id}/frames/9/preview?returnUnsupportedImage").status_code == 200
 
@@ -106,6 +110,57 @@ def test_an_encapsulated_pdf_opens_from_its_page(browser, tmp_path):
 def test_an_image_has_no_pdf_button(browser, samples):
     html = browser.get(f"/ui/instances/{CT_INSTANCE}").content.decode()
     assert "Open the PDF" not in html
+
+
+# ---------------------------------------------------------------- window presets, neighbours
+
+
+def test_a_window_preset_draws_the_preview_and_its_full_size(browser, samples):
+    html = browser.get(f"/ui/instances/{CT_INSTANCE}?window=lung").content.decode()
+    window = "window-center=-600&amp;window-width=1500"
+    assert (
+        f'src="/instances/{CT_INSTANCE}/rendered?max-size=768&amp;smooth&amp;returnUnsupportedImage&amp;{window}"'
+        in html
+    )
+    assert f'href="/instances/{CT_INSTANCE}/rendered?returnUnsupportedImage&amp;{window}"' in html
+    assert '<option value="lung" data-query="&amp;window-center=-600&amp;window-width=1500" selected>' in html
+    # An unknown preset is the file's window.
+    html = browser.get(f"/ui/instances/{CT_INSTANCE}?window=nonsense").content.decode()
+    assert '<option value="file" data-query="" selected>' in html
+
+
+def a_series_of(count, numbers):
+    """A series of `count` instances with these instance numbers (None: none), stored in this order."""
+    from pydicom.uid import generate_uid
+
+    uids = {"StudyInstanceUID": generate_uid(), "SeriesInstanceUID": generate_uid()}
+    return [
+        store(make_dicom(**uids, **({"InstanceNumber": str(n)} if n is not None else {}))).ids[3]
+        for n in numbers[:count]
+    ]
+
+
+def test_previous_and_next_instance_follow_the_series_order(browser, django_assert_max_num_queries):
+    # Stored out of order, one without a number: the series' order is 1, 2, 3, then the unnumbered one.
+    three, one, unnumbered, two = a_series_of(4, [3, 1, None, 2])
+    with django_assert_max_num_queries(10):  # the neighbours come with the instance, in its query
+        response = browser.get(f"/ui/instances/{two}?window=bone")
+    steps = response.context["neighbours"]
+    assert (steps.position, steps.total) == (2, 4)
+    assert steps.previous_url == f"/ui/instances/{one}?window=bone"
+    assert steps.next_url == f"/ui/instances/{three}?window=bone"
+    html = response.content.decode()
+    assert 'rel="prev"' in html and 'rel="next"' in html and "2 of 4 in the series" in html
+
+    first = browser.get(f"/ui/instances/{one}").context["neighbours"]
+    assert (first.position, first.previous_url, first.next_url) == (1, "", f"/ui/instances/{two}")
+    last = browser.get(f"/ui/instances/{unnumbered}").context["neighbours"]
+    assert (last.position, last.previous_url, last.next_url) == (4, f"/ui/instances/{three}", "")
+
+
+def test_an_instance_alone_in_its_series_has_no_steps(browser, samples):
+    html = browser.get(f"/ui/instances/{CT_INSTANCE}").content.decode()
+    assert "Previous instance" not in html
 
 
 def test_the_file_meta_header_has_its_own_section_above_the_data_set(browser, samples):

@@ -53,3 +53,30 @@ def test_lookup_of_nothing_says_so(browser, samples):
     response = lookup(browser, "no-such-thing")
     assert response.status_code == 200
     assert "Nothing here is identified by" in response.content.decode()
+
+
+def test_the_latest_studies_say_their_order_and_can_be_ordered_by_study_date(browser, brain_study, samples):
+    received = browser.get("/ui/")
+    assert received.context["latest_order"] == "last received"
+    html = received.content.decode()
+    assert "Latest studies <span" in html and "by last received</span>" in html
+    assert '<a class="button small-button" href="?latest=date">study date</a>' in html
+    emri = samples["emri_small.dcm"][1]  # the last study stored
+    assert received.context["latest"][0].public_id == emri
+
+    by_date = browser.get("/ui/", {"latest": "date"})
+    assert by_date.context["latest_order"] == "study date"
+    rows = by_date.context["latest"]
+    assert rows[0].public_id == brain_study["study"]  # 15 Mar 2024, the newest study
+    assert '<a class="button small-button" href="?" aria-current="true">' not in by_date.content.decode()
+    assert 'href="?latest=date" aria-current="true">study date</a>' in by_date.content.decode()
+    # An unknown order is the default one.
+    assert browser.get("/ui/", {"latest": "x"}).context["latest_order"] == "last received"
+
+
+def test_the_lookup_form_explains_the_dicom_name_order(browser):
+    html = browser.get("/ui/").content.decode()
+    assert 'aria-describedby="id_patient_name_helptext"' in html
+    # Under the box it explains.
+    assert '<div class="helptext" id="id_patient_name_helptext">DICOM writes names Family^Given (DOE^JOHN)' in html
+    assert html.index('id="id_patient_name"') < html.index('id="id_patient_name_helptext"')

@@ -2,9 +2,10 @@
 
 import pytest
 
+from explorer.pages.formatting import NOT_DICOM_DATE
 from explorer.pages.patients import patient_listing
 from tests.conftest import CT_SMALL_IDS
-from tests.page_helpers import many_studies
+from tests.page_helpers import many_studies, sample_with, store
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def test_patients_are_filtered(browser, samples, brain_study):
 
     assert ids(patient_name="compressed") == ["1CT1", "4MR1"]
     assert ids(patient_name="Compressed*CT?") == ["1CT1"]
-    assert ids(patient_name="jane doe") == []  # the parts keep their order
+    assert ids(patient_name="jane doe") == ["BRAIN-1"]  # typed Given Family: tried as Family^Given
     assert ids(patient_name="doe jane") == ["BRAIN-1"]
     assert ids(patient_id="4mr1") == ["4MR1"]
     assert ids(patient_id="4MR") == []  # IDs are exact…
@@ -63,6 +64,14 @@ def test_the_patient_list_is_paged_in_the_database(browser, django_assert_max_nu
     assert rows[0].patient_id == "P009" and rows[-1].patient_id == "P000"
     html = second.content.decode()
     assert 'href="?page=1&amp;sort=-name"' in html or 'href="?sort=-name&amp;page=1"' in html
+
+
+def test_a_birth_date_that_is_not_a_dicom_date_is_shown_as_written_and_marked(browser):
+    store(sample_with("CT_small.dcm", PatientBirthDate="1970", PatientID="YEAR-ONLY"))
+    response = browser.get("/ui/patients")
+    [row] = response.context["listing"].rows
+    assert (row.birth_date, row.birth_date_note) == ("1970", NOT_DICOM_DATE)
+    assert f'<span class="noted" title="{NOT_DICOM_DATE}">1970<span class="value-mark"' in response.content.decode()
 
 
 def test_an_invalid_birth_date_filter_shows_its_error_alone(browser, samples):

@@ -4,8 +4,10 @@ from datetime import date
 
 import pytest
 
+from explorer import levels, query
+from explorer.pages.formatting import NOT_DICOM_DATE
 from explorer.pages.studies import study_listing
-from tests.page_helpers import many_studies
+from tests.page_helpers import many_studies, sample_with, store
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +81,47 @@ def test_the_study_list_is_paged_with_few_queries(browser, django_assert_max_num
 def test_a_page_number_out_of_range_shows_the_last_page(browser):
     many_studies(3)
     assert len(browser.get("/ui/studies", {"page": "99"}).context["listing"].rows) == 3
+
+
+def test_a_name_is_found_in_either_order_of_its_components(german_names):
+    def names(text):
+        return sorted(row.patient_name for row in study_listing({"patient_name": text}).rows)
+
+    both = ["MÜLLER, JÜRGEN", "Müller, Jürgen"]
+    assert names("müller jürgen") == both  # as DICOM orders it, case ignored beyond ASCII
+    assert names("jürgen müller") == both  # Given Family, tried as Family^Given
+    assert names("Jürgen, MÜLLER") == both
+    assert names("rüdiger äneas") == ["Äneas, Rüdiger"]
+    assert names("jurgen muller") == []  # accents are letters of their own, as in REST /tools/find
+    assert names("jürgen rüdiger") == []  # the words still all match
+
+
+def test_a_wildcard_inside_a_word_matches_as_a_plain_word_does(german_names):
+    def names(text):
+        return sorted(row.patient_name for row in study_listing({"patient_name": text}).rows)
+
+    both = ["MÜLLER, JÜRGEN", "Müller, Jürgen"]
+    assert names("ller") == names("M*ller") == names("m?ller") == both
+    assert names("j*rgen m*ller") == names("m*ller j*rgen") == both
+    assert names("müll*") == both
+    assert names("R*diger") == ["Äneas, Rüdiger"]
+    # REST /tools/find (and C-FIND) keep DICOM's wildcards, anchored at both ends: the leniency
+    # is the explorer form's.
+    assert query.find(levels.STUDY, {"PatientName": "M*ller"}) == []
+    assert len(query.find(levels.STUDY, {"PatientName": "M*ller^*"})) == 2
+
+
+def test_a_date_that_is_not_a_dicom_date_is_shown_as_written_and_marked(browser):
+    store(sample_with("CT_small.dcm", StudyDate="2004.01.19", PatientID="OLD-DATE"))
+    store(sample_with("CT_small.dcm", StudyDate="20040119", PatientID="DICOM-DATE"))
+    response = browser.get("/ui/studies", {"sort": "patientid"})
+    rows = {row.patient_id: row for row in response.context["listing"].rows}
+    assert (rows["OLD-DATE"].date, rows["OLD-DATE"].date_note) == ("2004.01.19", NOT_DICOM_DATE)
+    assert (rows["DICOM-DATE"].date, rows["DICOM-DATE"].date_note) == ("19 Jan 2004", "")
+    html = response.content.decode()
+    mark = '<span class="value-mark" aria-hidden="true">?</span>'
+    assert f'<span class="noted" title="{NOT_DICOM_DATE}">2004.01.19{mark}' in html
+    assert html.count('class="value-mark"') == 1
 
 
 @pytest.mark.parametrize(

@@ -234,6 +234,22 @@ def test_png_bytes_sixteen_bit_round_trip():
     assert np.asarray(again).tolist() == [[0, 300, 65535]]
 
 
+def test_full_range_maps_the_smallest_value_to_black_and_the_largest_to_white(tmp_path):
+    dataset = pydicom.dcmread(windowed_ct(tmp_path))
+    values = previews.modality_values(dataset, 0, dataset.pixel_array)
+    shown = np.asarray(previews.render_frame(dataset, window=previews.FULL_RANGE))
+    assert shown[values == values.min()].max() == 0 and shown[values == values.max()].min() == 255
+    # The file's own window (W400 L40) clips much of the range.
+    assert not np.array_equal(shown, np.asarray(previews.render_frame(dataset)))
+
+
+def test_fit_within_can_leave_a_small_image_as_it_is():
+    image = Image.new("L", (300, 200))
+    assert previews.fit_within(image, 600, 600).size == (600, 400)
+    assert previews.fit_within(image, 600, 600, enlarge=False) is image
+    assert previews.fit_within(image, 150, 150, enlarge=False).size == (150, 100)
+
+
 def test_placeholder_is_a_grey_square_with_text():
     image = Image.open(io.BytesIO(previews.placeholder_png("This instance has no pixel data")))
     assert image.size[0] == image.size[1]
@@ -362,7 +378,28 @@ class TestRest:
         assert png_image(api.get(f"/instances/{instance}/rendered?height=256&smooth")).size == (64, 256)
         assert png_image(api.get(f"/instances/{instance}/rendered?width=128&height=128")).size == (32, 128)
 
-    @pytest.mark.parametrize("query", ["window-center=abc", "window-width=0", "width=-1"])
+    def test_rendered_max_size_scales_a_large_radiograph_down_never_up(self, api):
+        # The explorer's previews: a 1841 × 1955 CR sends 1.5 MB as a full-size PNG.
+        large = stored_sample(api, "RG1_UNCR.dcm")
+        full = api.get(f"/instances/{large}/rendered")
+        response = api.get(f"/instances/{large}/rendered?max-size=768&smooth")
+        assert png_image(response).size == (723, 768)
+        assert len(response.content) < len(full.content) / 4 and len(response.content) < 400_000
+        small = stored_sample(api, "CT_small.dcm")  # 128 × 128: left as it is
+        assert png_image(api.get(f"/instances/{small}/rendered?max-size=768&smooth")).size == (128, 128)
+        assert png_image(api.get(f"/instances/{small}/rendered?max-size=64")).size == (64, 64)
+
+    def test_rendered_full_range_spreads_the_values_from_black_to_white(self, api, tmp_path):
+        with open(windowed_ct(tmp_path), "rb") as file:
+            instance = stored(api, file.read())
+        full_range = np.asarray(png_image(api.get(f"/instances/{instance}/rendered?full-range")))
+        assert (full_range.min(), full_range.max()) == (0, 255)
+        # It wins over a window given beside it, and differs from the file's window.
+        beside = png_image(api.get(f"/instances/{instance}/rendered?full-range&window-center=40&window-width=80"))
+        assert np.array_equal(np.asarray(beside), full_range)
+        assert not np.array_equal(np.asarray(png_image(api.get(f"/instances/{instance}/rendered"))), full_range)
+
+    @pytest.mark.parametrize("query", ["window-center=abc", "window-width=0", "width=-1", "max-size=0"])
     def test_rendered_refuses_bad_arguments(self, api, query):
         instance = stored_sample(api, "CT_small.dcm")
         response = api.get(f"/instances/{instance}/rendered?{query}")

@@ -7,11 +7,12 @@ import pytest
 from django.test import Client
 
 from dicomnet.models import Job, RemoteQuery
-from dicomnet.query_pages import readable_dates
+from dicomnet.query_pages import WebAnswer, query_page, readable_dates, series_answers, study_answers
 from explorer.models import Instance
+from explorer.pages.formatting import NOT_DICOM_DATE
 from tests.conftest import CT_SMALL_IDS, run_queued_jobs
 from tests.dicom_peers import free_port, modality
-from tests.page_helpers import csrf_token, messages_of
+from tests.page_helpers import csrf_token, messages_of, store_sample
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,8 +99,11 @@ def test_search_drill_down_and_retrieve_a_study(browser, queue, dcmqrscp):
     job.refresh_from_db()
     assert (job.state, job.progress) == ("Success", 100), job.error_details
     assert Instance.objects.filter(sop_instance_uid=CT_SOP_UID).exists()
-    # The job page links to what arrived, and the answers now say it is here.
-    assert f'href="/ui/studies/{CT_STUDY}"' in browser.get(f"/ui/jobs/{job.id}").content.decode()
+    # The job page links to what arrived and counts it, and the answers now say it is here.
+    job_page = browser.get(f"/ui/jobs/{job.id}")
+    assert f'href="/ui/studies/{CT_STUDY}"' in job_page.content.decode()
+    assert job_page.context["page"].arrived == 1
+    assert "<strong>1</strong> instance arrived in Pharos." in job_page.content.decode()
     ct_again = next(r for r in browser.get(f"/ui/queries/{stored.id}").context["page"].rows if r.patient_id == "1CT1")
     assert ct_again.local_url == f"/ui/studies/{CT_STUDY}"
 
@@ -108,8 +112,8 @@ def test_retrieve_one_series(browser, queue, dcmqrscp):
     search(browser, dcmqrscp, patient_id="4MR1")
     study_query = RemoteQuery.objects.get()
     [mr] = browser.get(f"/ui/queries/{study_query.id}").context["page"].rows
-    series_page = browser.get(browser.get(mr.series_url)["Location"])
-    [series] = series_page.context["page"].rows
+    series_location = browser.get(mr.series_url)["Location"]
+    [series] = browser.get(series_location).context["page"].rows
     assert series.modality == "MR"
     browser.post(series.retrieve_url, {"target_aet": "PHAROS"})
     job = Job.objects.get()
@@ -118,6 +122,24 @@ def test_retrieve_one_series(browser, queue, dcmqrscp):
     job.refresh_from_db()
     assert job.state == "Success", job.error_details
     assert Instance.objects.filter(sop_instance_uid__startswith=MR_SOP_PREFIX).exists()
+    assert browser.get(f"/ui/jobs/{job.id}").context["page"].arrived == 1
+    # The series answer now leads to the series here.
+    [series] = browser.get(series_location).context["page"].rows
+    assert series.local_url == f"/ui/series/{Instance.objects.get().series.public_id}"
+    assert "In Pharos</a>" in browser.get(f"/ui/queries/{study_query.id}").content.decode()
+
+
+def test_answers_stored_here_are_marked_with_one_query_for_all(browser, dcmqrscp, django_assert_num_queries):
+    search(browser, dcmqrscp, patient_name="Compressed*")
+    stored = RemoteQuery.objects.get()
+    store_sample("CT_small.dcm")
+    store_sample("MR_small.dcm")
+    # One query reads the answers, one finds those already here, whatever their number.
+    with django_assert_num_queries(2):
+        rows = query_page(stored).rows
+    assert len(rows) == 2 and all(row.local_url.startswith("/ui/studies/") for row in rows)
+    html = browser.get(f"/ui/queries/{stored.id}").content.decode()
+    assert html.count('class="status status-success" href="/ui/studies/') == 2
 
 
 def test_search_criteria_go_out_as_dicom_keys(browser, dcmqrscp):
@@ -206,6 +228,19 @@ def test_the_search_form_builds_a_study_query():
 def test_readable_criteria():
     assert readable_dates("20200101-20201231") == "1 Jan 2020 – 31 Dec 2020"
     assert readable_dates("20200101-") == "1 Jan 2020 – …"
+
+
+def test_answer_dates_that_are_not_dicom_dates_are_marked():
+    def answer(uid_key, uid, date_key, date):
+        return WebAnswer(0, {uid_key: {"vr": "UI", "Value": [uid]}, date_key: {"vr": "DA", "Value": [date]}})
+
+    def no_urls(*_):
+        return "", ""
+
+    [study] = study_answers(None, [answer("0020000D", "1.2.3", "00080020", "2004.01.19")], no_urls)
+    assert (study.date, study.date_note) == ("2004.01.19", NOT_DICOM_DATE)
+    [series] = series_answers(None, [answer("0020000E", "1.2.3.4", "00080021", "20040119")], no_urls)
+    assert (series.date, series.date_note) == ("19 Jan 2004", "")
 
 
 def test_a_query_not_found_is_named_and_explained_as_a_query(browser):

@@ -114,6 +114,13 @@ def test_the_groups_have_the_rights_of_the_table():
     assert others == set(rights.USERS.admin_permissions + rights.MODALITIES.admin_permissions)
 
 
+def test_the_administration_pages_name_each_right_by_its_meaning():
+    """The names Django stored for the permissions follow the table, including the ones a
+    later migration reworded (Django never renames a permission itself)."""
+    stored = dict(Permission.objects.filter(content_type__model=rights.MODEL).values_list("codename", "name"))
+    assert stored == {right.name: right.meaning for right in rights.RIGHTS}
+
+
 def test_a_right_taken_from_a_group_in_the_admin_is_refused(django_user_model):
     make_user(django_user_model, rights.OPERATOR)
     api = Client(HTTP_AUTHORIZATION=basic_header(rights.OPERATOR, PASSWORD))

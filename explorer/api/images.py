@@ -168,17 +168,24 @@ def preview(request, public_id, frame="0"):
 
 
 def rendered(request, public_id, frame="0"):
-    """GET …/rendered?window-center=&window-width=&width=&height=&smooth&quality=."""
+    """GET …/rendered?window-center=&window-width=&width=&height=&smooth&quality=, as Orthanc;
+    and Pharos's own ?full-range (the frame's value range as the window) and ?max-size=N (the
+    frame scaled down to fit N × N, never up), which the explorer's previews ask for."""
     window = (
         _number_argument(request, "window-center", float),
         _number_argument(request, "window-width", float, low=1e-6),
     )
+    if flag(request, "full-range"):
+        window = previews.FULL_RANGE
     width = _number_argument(request, "width", int, 0, LARGEST_RENDERED_SIDE)
     height = _number_argument(request, "height", int, 0, LARGEST_RENDERED_SIDE)
+    max_size = _number_argument(request, "max-size", int, 1, LARGEST_RENDERED_SIDE)
     smooth = flag(request, "smooth")
 
     def draw(dataset, number):
         image = previews.render_frame(dataset, number, window if window != (None, None) else None)
+        if max_size:
+            image = previews.fit_within(image, max_size, max_size, smooth, enlarge=False)
         return previews.fit_within(image, width, height, smooth)
 
     return _answer(request, public_id, frame, draw, lambda image: _picture(request, image))

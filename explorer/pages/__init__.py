@@ -15,8 +15,10 @@ One module per part of a page, each imported by name from where it lives:
 - patients: the patient list
 - studies: the study list, and the rows of studies any page shows
 - resource: one resource's page: its modules, breadcrumbs and actions
-- children: what a resource page lists below it (studies, series, instances)
+- children: what a resource page lists below it (studies, series, instances), filtered and
+  paged; an instance's neighbours in its series
 - instance: an instance's tag tree and frames
+- windowing: the window/level presets of the pictures, and the links that keep one
 - lookup: the resources an identifier typed in the jump box names
 - deletion: the confirmation step and what remains after a delete
 """

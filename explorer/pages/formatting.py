@@ -12,13 +12,33 @@ from explorer import levels
 SEX = {"M": "Male", "F": "Female", "O": "Other"}
 
 
-def format_date(text):
-    """DICOM DA "20040119" → "19 Jan 2004"; anything else is shown as it is."""
+# What a date that is not a DICOM date (DA, YYYYMMDD) says when it is shown as written.
+NOT_DICOM_DATE = "Not a DICOM date (YYYYMMDD): shown as written"
+
+
+def dicom_day(text):
+    """The day of a DICOM DA "20040119" (surrounding spaces allowed), else None."""
+    text = text.strip() if isinstance(text, str) else ""
+    if len(text) != 8 or not text.isdigit():
+        return None
     try:
-        day = datetime.strptime(text.strip()[:8], "%Y%m%d")
-    except (AttributeError, ValueError):
+        return datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        return None
+
+
+def format_date(text):
+    """DICOM DA "20040119" → "19 Jan 2004"; anything else ("2004", "19.01.2004", "2004011") is
+    shown as it is, never partly read: `date_note` tells a page to mark it."""
+    day = dicom_day(text)
+    if day is None:
         return text or ""
     return f"{day.day} {day:%b %Y}"
+
+
+def date_note(text):
+    """Why a date is shown as written (NOT_DICOM_DATE), or "" for a DICOM date or none."""
+    return NOT_DICOM_DATE if text and text.strip() and dicom_day(text) is None else ""
 
 
 def format_time(text):

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pydicom.datadict import dictionary_VR
 
 from explorer import dicom, storage, tags
-from explorer.pages.links import preview_url
+from explorer.pages.links import full_size_url, preview_url
+from explorer.pages.windowing import FROM_THE_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -129,19 +130,29 @@ def file_meta_nodes(instance):
 
 @dataclass
 class InstanceView:
-    """The picture part of an instance page."""
+    """The picture part of an instance page. The URLs named *_base lack the window preset's
+    query, which the page appends (again when the user picks another preset)."""
 
     preview_url: str
     frames: int
     frame_url_template: str  # "{n}" stands for the frame number
     pdf_url: str = ""  # an encapsulated PDF: where it opens
+    preview_base: str = ""
+    full_size_url: str = ""
+    full_size_base: str = ""
+    full_size_template: str = ""
 
 
-def instance_view(instance):
+def instance_view(instance, preset=FROM_THE_FILE):
     frames = frame_count(instance.dataset)
+    public_id = instance.public_id
     return InstanceView(
-        preview_url=preview_url(instance.public_id),
+        preview_url=preview_url(public_id, window=preset.query),
         frames=frames,
-        frame_url_template=preview_url(instance.public_id, frame="{n}"),
-        pdf_url=f"/instances/{instance.public_id}/pdf" if dicom.holds_pdf(instance.dataset) else "",
+        frame_url_template=preview_url(public_id, frame="{n}"),
+        pdf_url=f"/instances/{public_id}/pdf" if dicom.holds_pdf(instance.dataset) else "",
+        preview_base=preview_url(public_id),
+        full_size_url=full_size_url(public_id, window=preset.query),
+        full_size_base=full_size_url(public_id),
+        full_size_template=full_size_url(public_id, frame="{n}"),
     )

@@ -19,11 +19,26 @@ def archive_url(level, public_id):
     return f"/{level.plural}/{public_id}/archive"
 
 
-def preview_url(instance_id, frame=None):
-    """A PNG of the instance (or one frame); a placeholder when it has no picture, never an error."""
+# The side a page's preview is scaled down to: a radiograph's full-size PNG is megabytes for a
+# picture box at most 32rem high, which this covers at one and a half pixels per CSS pixel.
+PREVIEW_SIZE = 768
+
+
+def _rendered(instance_id, frame):
     if frame is None:
-        return f"/instances/{instance_id}/preview?returnUnsupportedImage"
-    return f"/instances/{instance_id}/frames/{frame}/preview?returnUnsupportedImage"
+        return f"/instances/{instance_id}/rendered"
+    return f"/instances/{instance_id}/frames/{frame}/rendered"
+
+
+def preview_url(instance_id, frame=None, window=""):
+    """A PNG of the instance (or one frame), scaled down to fit the page, with a window preset's
+    query (explorer.pages.windowing) appended; a placeholder when it has no picture, never an error."""
+    return f"{_rendered(instance_id, frame)}?max-size={PREVIEW_SIZE}&smooth&returnUnsupportedImage{window}"
+
+
+def full_size_url(instance_id, frame=None, window=""):
+    """The same picture at the size of the image."""
+    return f"{_rendered(instance_id, frame)}?returnUnsupportedImage{window}"
 
 
 def thumbnail_url(instance_id):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from explorer import index, levels
-from explorer.pages.links import resource_url
+from explorer.pages.links import as_query_dict, resource_url, with_params
 from explorer.pages.resource import title_of
 
 
@@ -45,3 +45,32 @@ def labelled(level_ids):
             titles[(level, resource.public_id)] = title_of(level, resource)
     ordered = sorted(level_ids, key=lambda pair: levels.LEVELS.index(pair[0]))
     return [(level, public_id, titles.get((level, public_id), public_id)) for level, public_id in ordered]
+
+
+# How the lookup page's latest studies can be ordered (?latest=): the key, what the page says,
+# the ordering. The first is the default.
+LATEST_ORDERS = (
+    ("received", "last received", ("-last_update", "-pk")),
+    ("date", "study date", ("-study_date", "-main_tags__StudyTime", "-pk")),
+)
+
+
+@dataclass
+class OrderLink:
+    label: str
+    url: str
+    current: bool
+
+
+def latest_order(params):
+    """(ordering, what the page says, links to each order) for the lookup page's ?latest=; an
+    unknown value is the default order."""
+    params = as_query_dict(params)
+    chosen = next((entry for entry in LATEST_ORDERS if entry[0] == params.get("latest")), LATEST_ORDERS[0])
+    links = []
+    for entry in LATEST_ORDERS:
+        key, label, _ = entry
+        # The jump box's answer is not shown again: the link only reorders the list.
+        url = with_params(params, latest=None if entry is LATEST_ORDERS[0] else key, q=None)
+        links.append(OrderLink(label, url, entry is chosen))
+    return chosen[2], chosen[1], links

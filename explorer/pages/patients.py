@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from explorer import forms, levels
-from explorer.pages.formatting import SEX, format_date, person_name
+from explorer.pages.formatting import SEX, date_note, format_date, person_name
 from explorer.pages.links import as_query_dict, resource_url
 from explorer.pages.listings import paged_listing
 
@@ -17,6 +17,7 @@ class PatientRow:
     birth_date: str
     sex: str
     study_count: int
+    birth_date_note: str = ""  # why the date is shown as written (not a DICOM date)
 
 
 PATIENT_SORTS = {
@@ -51,6 +52,7 @@ def patient_rows(found):
             name=person_name(name),
             patient_id=patient_id,
             birth_date=format_date(birth_date),
+            birth_date_note=date_note(birth_date),
             sex=SEX.get(sex or "", sex or ""),
             study_count=int(studies[pk]),
         )

@@ -3,10 +3,14 @@ level from the patient down, the breadcrumbs, and what can be done with it."""
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.utils import timezone
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
 from explorer import index, levels, series_status
+from explorer.pages.children import neighbour_annotations
 from explorer.pages.formatting import (
+    date_note,
     file_size,
     format_date,
     format_moment,
@@ -28,9 +32,13 @@ PARENT_ATTRIBUTE = {levels.STUDY: "patient", levels.SERIES: "study", levels.INST
 
 
 def load(level, public_id):
-    """The resource with its ancestors, or None. An instance's data set comes along: its page shows it."""
+    """The resource with its ancestors, or None. An instance's data set comes along: its page shows
+    it, and so do its neighbours in the series (explorer.pages.children.series_neighbours)."""
     model = index.model_for(level)
-    return model.objects.select_related(*ANCESTORS[level]).filter(public_id=public_id).first()
+    found = model.objects.select_related(*ANCESTORS[level])
+    if level is levels.INSTANCE:
+        found = found.annotate(**neighbour_annotations())
+    return found.filter(public_id=public_id).first()
 
 
 def lineage(level, resource):
@@ -48,6 +56,8 @@ class Field:
     value: str
     keyword: str = ""
     mono: bool = False  # UIDs and lists of numbers read better in a fixed-width font
+    note: str = ""  # what the value means, as a tooltip and for screen readers
+    mark: str = ""  # a short visible sign that the note matters ("?" on a date shown as written)
 
 
 @dataclass
@@ -90,8 +100,12 @@ def main_tag_fields(level, main_tags, keywords=None):
         text = main_tags.get(keyword)
         if text:
             tag = tag_for_keyword(keyword)
-            mono = (tag is not None and dictionary_VR(tag) == "UI") or "\\" in text
-            fields.append(Field(readable_label(keyword), format_value(keyword, text), keyword, mono))
+            vr = dictionary_VR(tag) if tag is not None else ""
+            mono = vr == "UI" or "\\" in text
+            field = Field(readable_label(keyword), format_value(keyword, text), keyword, mono)
+            if vr == "DA" and date_note(text):
+                field.note, field.mark = date_note(text), "?"
+            fields.append(field)
     return fields
 
 
@@ -110,13 +124,43 @@ def file_fields(instance):
     ]
 
 
+def status_note(status, expected, count):
+    """What a series status means, in words."""
+    if status == "Complete":
+        return f"Every one of the {expected} instances the series' tags announce is here."
+    if status == "Missing":
+        return f"The series' tags announce {expected} instances; {count} are here, some are still missing."
+    if status == "Inconsistent":
+        return (
+            f"The series' tags announce {expected} instances, but the instances' numbers do not fit:"
+            " one is repeated, missing or beyond that count."
+        )
+    return (
+        "The series' tags do not say how many instances it has (Images in Acquisition, Number of Slices"
+        " or Cardiac Number of Images): whether it is complete is unknown."
+    )
+
+
 def series_fields(series, instance_indexes):
-    """The series status (Complete, Missing, …) and its instance count, as Orthanc's explorer shows them."""
+    """The series status (Complete, Missing, …), explained, and its instance count, as
+    Orthanc's explorer shows them."""
     expected = series_status.expected_instances(series.main_tags)
     count = len(instance_indexes)
     status = series_status.series_status(expected, instance_indexes)
     shown = f"{count} / {expected}" if expected else str(count)
-    return [Field("Status", status), Field("Instances", shown)]
+    return [Field("Status", status, note=status_note(status, expected, count)), Field("Instances", shown)]
+
+
+def stability_fields(resource, now=None):
+    """Whether a study or series is stable (no new instance for StableAge seconds, when the
+    change log records Stable<Level>), with the moment its last instance arrived."""
+    age = settings.PHAROS_STABLE_AGE
+    quiet = ((now or timezone.now()) - resource.last_update).total_seconds() >= age
+    if quiet:
+        state = Field("State", "Stable", note=f"No new instance has arrived for {age} seconds or more.")
+    else:
+        state = Field("State", "Receiving", note=f"An instance arrived less than {age} seconds ago: more may follow.")
+    return [state, Field("Last instance received", format_moment(resource.last_update))]
 
 
 def modules(level, resource, extra_fields=()):

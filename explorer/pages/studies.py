@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from explorer import forms, levels
-from explorer.pages.formatting import format_date, format_time, person_name
+from explorer.pages.formatting import date_note, format_date, format_time, person_name
 from explorer.pages.links import as_query_dict, resource_url, viewer_url
 from explorer.pages.listings import paged_listing
 
@@ -23,6 +23,7 @@ class StudyRow:
     modalities: tuple = ()
     series_count: int = 0
     instance_count: int = 0
+    date_note: str = ""  # why the date is shown as written (not a DICOM date)
 
 
 STUDY_SORTS = {
@@ -72,6 +73,7 @@ def study_rows(found):
                 public_id=public_id,
                 url=resource_url(levels.STUDY, public_id),
                 date=format_date(date),
+                date_note=date_note(date),
                 time=format_time(time or "")[:5],  # hours and minutes
                 description=description,
                 accession_number=accession,

@@ -44,10 +44,12 @@ def page(request, chromium, live_server, keeper):
 
 
 def failed_requests(tab):
-    """Every request of the tab that failed or was answered 4xx/5xx, as it happens."""
+    """Every request of the tab that failed or was answered 4xx/5xx, and every error its
+    console logs, as they happen."""
     failed = []
     tab.on("requestfailed", lambda request: failed.append(f"failed {request.url}"))
     tab.on("response", lambda response: response.status >= 400 and failed.append(f"{response.status} {response.url}"))
+    tab.on("console", lambda message: message.type == "error" and failed.append(f"console: {message.text}"))
     return failed
 
 

@@ -243,7 +243,7 @@ def readable_size(size):
 
 def cut_short(size, needed, where, last=False):
     """A file that ends before its structure does: what came against what it needs, which is
-    the whole file when the value cut short is the `last` one (the pixel data), else a least."""
+    the whole file when the value cut short is the `last` one (the pixel data), else at least."""
     received, wanted = readable_size(size), readable_size(needed)
     if received == wanted:  # too close for rounded sizes to tell apart
         received, wanted = f"{size:,} bytes", f"{needed:,} bytes"

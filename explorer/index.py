@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, JSONField, Sum
+from django.db.models import JSONField
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -439,33 +439,6 @@ def _forget_changes(level, resource):
     for model, path in PATHS_FROM_BELOW[level].items():
         below = model.objects.filter(**{path: resource}).values("public_id")
         Change.objects.filter(resource_type=model.__name__, public_id__in=below).delete()
-
-
-def resource_statistics(level, resource):
-    """Orthanc's /{level}/{id}/statistics numbers for one resource."""
-    totals = instances_below(level, resource).aggregate(
-        count_instances=Count("id"),
-        total_size=Sum("file_size"),
-        count_series=Count("series_id", distinct=True),
-        count_studies=Count("series__study_id", distinct=True),
-    )
-    return {
-        "instances": totals["count_instances"],
-        "series": totals["count_series"],
-        "studies": totals["count_studies"],
-        "size": totals["total_size"] or 0,
-    }
-
-
-def global_statistics():
-    size = Instance.objects.aggregate(size=Sum("file_size"))["size"] or 0
-    return {
-        "patients": Patient.objects.count(),
-        "studies": Study.objects.count(),
-        "series": Series.objects.count(),
-        "instances": Instance.objects.count(),
-        "size": size,
-    }
 
 
 # What /tools/lookup compares, as Orthanc 1.10.1 does: the four identifiers, ignoring case

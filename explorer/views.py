@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from explorer import audit, forms, index, levels
+from explorer import audit, forms, levels, resource_counts
 from explorer.pages.audit import audit_listing, csv_lines
 from explorer.pages.children import (
     filter_text,
@@ -66,7 +66,7 @@ def home(request):
         "jump": jump,
         "matches": matches,
         "modalities": forms.COMMON_MODALITIES,
-        "statistics": index.global_statistics(),
+        "statistics": resource_counts.global_statistics(),
         "latest": latest_studies(order_by=latest_ordering),
         "latest_order": latest_label,
         "latest_links": latest_links,

@@ -9,13 +9,13 @@ from django.db.models import Count
 from django.http import HttpResponse
 
 from dicomnet.models import Job
-from explorer import index
+from explorer import resource_counts
 
 MEGABYTE = 1024 * 1024
 
 
 def _gauges():
-    totals = index.global_statistics()
+    totals = resource_counts.global_statistics()
     states = dict(Job.objects.order_by().values_list("state").annotate(count=Count("id")))
     success, failure = states.get(Job.SUCCESS, 0), states.get(Job.FAILURE, 0)
     return {

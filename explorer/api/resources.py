@@ -2,7 +2,7 @@
 
 from django.http import StreamingHttpResponse
 
-from explorer import archives, audit, dicom_modules, index, levels, slices, tags, transcoding
+from explorer import archives, audit, dicom_modules, index, levels, resource_counts, slices, tags, transcoding
 from explorer.api.base import NoSuchResource, flag, json_body, json_response, paging
 from explorer.api.representation import describe, describe_many, queryset_for, request_tag_format, with_parents
 from explorer.errors import BadRequest, UnknownResource
@@ -117,7 +117,7 @@ def _size_fields(prefix, size):
 def statistics(request, level, public_id):
     """GET /{level}/{id}/statistics."""
     resource = get_resource(level, public_id)
-    totals = index.resource_statistics(level, resource)
+    totals = resource_counts.resource_statistics(level, resource)
     size = totals["size"] or 0
     answer = {}
     for prefix in ("DicomDisk", "DicomUncompressed", "Disk", "Uncompressed"):

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 import explorer
-from explorer import audit, index
+from explorer import audit, resource_counts
 from explorer.api.base import json_response, timestamp
 from explorer.errors import BadRequest
 from explorer.models import Change
@@ -40,7 +40,7 @@ def system(request):
 
 
 def statistics(request):
-    totals = index.global_statistics()
+    totals = resource_counts.global_statistics()
     size = totals["size"]
     return json_response(
         {

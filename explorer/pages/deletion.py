@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from explorer import index
+from explorer import index, resource_counts
 from explorer.pages.links import resource_url
 from explorer.pages.resource import title_of
 
@@ -25,7 +25,7 @@ def deletion(level, resource):
         level=level.name,
         title=title_of(level, resource),
         public_id=resource.public_id,
-        counts=index.resource_statistics(level, resource),
+        counts=resource_counts.resource_statistics(level, resource),
         cancel_url=resource_url(level, resource.public_id),
     )
 

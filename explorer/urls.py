@@ -5,8 +5,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import Resolver404, include, path, re_path, resolve
 
 from explorer import failures, levels, viewer, views
-from explorer.api.base import error_response
-from explorer.errors import UnknownResource
 from explorer.rights import AUDIT, DELETE, UPLOAD, VIEW, page
 
 # The explorer's pages; /ui/… keeps them apart from the REST API, which owns the root. Each
@@ -55,7 +53,8 @@ urlpatterns = page_patterns + [
 
 
 def unknown_route(request, exception=None):
-    return error_response(UnknownResource(), request)
+    # Orthanc's JSON 404 on the REST API; under /ui/ a page, as for a view's Http404.
+    return failures.not_found(request, exception)
 
 
 def rest_route_spelled_loosely(request, path):

@@ -27,7 +27,9 @@ from tests.tools import CHROMIUM, needs_tool, require_tool, under_ci
 # The browser fixtures of tests/test_browser.py, found here by name.
 chromium, keeper, page, data = test_browser.chromium, test_browser.keeper, test_browser.page, test_browser.data
 PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 768, "height": 1024}
 VIEWPORTS = pytest.mark.parametrize("viewport", [VIEWPORT, PHONE], ids=["desktop", "phone"])
+EVERY_WIDTH = pytest.mark.parametrize("viewport", [VIEWPORT, TABLET, PHONE], ids=["desktop", "tablet", "phone"])
 AXE_VERSION = "4.10.3"
 FAILING_IMPACTS = {"serious", "critical"}
 TOP_BAR_HEIGHT = 80
@@ -36,8 +38,10 @@ TOP_BAR_HEIGHT = 80
 # and a job (`job`). Each URL is formatted with those ids.
 PAGES = [
     "/ui/",
+    "/ui/?q=nothing-like-this",  # a lookup that finds nothing
     "/ui/patients",
     "/ui/studies",
+    "/ui/studies?study_date=range&date_from=2024-13-45",  # a filter in error
     "/ui/patients/{patient}",
     "/ui/studies/{study}",
     "/ui/series/{ct_series}",
@@ -56,6 +60,12 @@ PAGES = [
     "/ui/studies/no-such-study",
     "/ui/jobs/no-such-job",
     "/ui/no-such-page",
+]
+# Dialogs, audited open: (page, the text of the control that opens it).
+DIALOGS = [
+    ("/ui/series/{ct_series}", "Delete this series…"),
+    ("/ui/studies/{study}", "Anonymize this study…"),
+    ("/ui/studies/{study}", "Download ZIP as…"),
 ]
 # Pages seen before logging in, in a fresh browser.
 ANONYMOUS_PAGES = ["/login/"]
@@ -154,6 +164,10 @@ def test_every_page_passes_the_audit(page, ids, axe_script, viewport):
     problems = []
     for url in PAGES:
         problems += problems_of(page, url.format(**ids), axe_script)
+    for url, control in DIALOGS:
+        page.goto(url.format(**ids))
+        page.click(f"text={control}")
+        problems += [f"{url} ({control}): {problem}" for problem in audit(page, axe_script)]
     assert not problems, "\n".join(problems)
 
 
@@ -195,18 +209,23 @@ def test_the_heading_names_the_resource(page, ids):
 # ---------------------------------------------------------------- phone and tablet
 
 
+@pytest.mark.parametrize("viewport", [TABLET, PHONE], ids=["tablet", "phone"])
 @pytest.mark.parametrize("url", ["/ui/studies", "/ui/"], ids=["studies", "lookup"])
-def test_the_patient_name_is_in_sight_on_a_phone(page, data, url):
-    page.set_viewport_size(PHONE)
+def test_the_patient_name_is_in_sight_on_a_phone(page, data, url, viewport):
+    page.set_viewport_size(viewport)
     page.goto(url)
     name = page.locator("table.list tbody tr", has_text="Head CT and MR").locator("a", has_text="Doe, Jane")
-    box = name.bounding_box()
-    assert box is not None and name.is_visible()
-    assert 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], box
+    assert name.is_visible()
+    # Every row's name, long ones too ("CompressedSamples, MR1"), is within the screen's width.
+    names = page.locator("table.study-table tbody td a[href^='/ui/patients/']")
+    assert names.count() == 5
+    for each in names.all():
+        box = each.bounding_box()
+        assert 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"], (each.inner_text(), box)
     # The page itself does not scroll sideways: only the table may.
     overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert page.evaluate(overflow) <= 0
-    if url == "/ui/studies":
+    if url == "/ui/studies" and viewport is PHONE:
         name.scroll_into_view_if_needed()
         screenshot(page, "phone-studies")
 
@@ -226,12 +245,16 @@ def test_the_preview_comes_before_the_metadata_on_a_phone(page, data, viewport):
         assert module["x"] + module["width"] <= preview["x"]  # the modules on the left
 
 
-@VIEWPORTS
-def test_the_top_bar_is_short(page, viewport):
+@EVERY_WIDTH
+def test_the_top_bar_is_short(page, keeper, viewport):
+    keeper.is_staff = True  # the longest bar: with the administration's links
+    keeper.save()
     page.set_viewport_size(viewport)
     page.goto("/ui/")
+    assert page.locator(".account a", has_text="Administration").count() == 1
     assert page.locator("header.topbar").bounding_box()["height"] < TOP_BAR_HEIGHT
     # Every link of the main menu can be reached (it may scroll sideways).
-    for link in page.locator("nav.mainnav a").all():
+    for link in page.locator("nav.mainnav a, .account a, .account button").all():
         link.scroll_into_view_if_needed()
-        assert link.is_visible()
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], link.inner_text()

@@ -53,6 +53,7 @@ urlpatterns = page_patterns + [
 
 
 def unknown_route(request, exception=None):
+    # Orthanc's JSON 404 on the REST API; under /ui/ a page, as for a view's Http404.
     return failures.not_found(request, exception)
 
 

@@ -173,7 +173,7 @@ def test_browse_from_a_patient_down_to_an_instance(page, data):
 
     page.click("text=CompressedSamples, CT1")
     page.wait_for_url(f"**/ui/patients/{CT_SMALL_IDS['patient']}")
-    assert page.locator(".module h2").first.inner_text() == "CompressedSamples, CT1"
+    assert page.locator(".module-title").first.inner_text() == "CompressedSamples, CT1"
 
     page.click("a.row-link >> text=e+1")
     page.wait_for_url(f"**/ui/studies/{CT_SMALL_IDS['study']}")

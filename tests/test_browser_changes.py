@@ -34,7 +34,7 @@ def finish_job_and_open_the_result(page):
 
 
 def patient_name_shown(page):
-    return page.locator(".module", has_text="Patient").first.locator("h2").inner_text()
+    return page.locator(".module", has_text="Patient").first.locator(".module-title").inner_text()
 
 
 def test_anonymize_a_study_and_open_the_result(page, data, queue):
@@ -73,7 +73,7 @@ def test_modify_the_patient_name_of_a_study(page, data, queue):
     assert "the original is then deleted" in page.locator(".confirm").inner_text()
     page.click("button[name=confirm]")
     finish_job_and_open_the_result(page)
-    assert page.locator(".module.current h2").inner_text() == "Head CT and MR"
+    assert page.locator(".module.current .module-title").inner_text() == "Head CT and MR"
     # The files carry the new name. (The patient's module keeps the name its row was made
     # with: as in Orthanc, the PatientID is unchanged, so the instances join the same patient.)
     page.click(".series-card >> nth=0")

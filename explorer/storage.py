@@ -48,7 +48,8 @@ def new_temporary(folder, prefix=".incoming-"):
         return os.open(path, _NEW_FILE_FLAGS, 0o600), path
 
 
-def _fsync_dir(path):
+def _fsync(path):
+    """fsync a file or a folder (its names) by its path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -72,7 +73,7 @@ def write(data):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        _fsync(target.parent)
     except OSError as exc:
         raise StorageFailure(f"Cannot write the file to the storage area: {exc.strerror}") from exc
     return file_uuid
@@ -95,8 +96,8 @@ def adopt(source_path):
     except OSError as exc:
         raise StorageFailure(f"Cannot move the file into the storage area: {exc.strerror}") from exc
     try:
-        _fsync_file(target)
-        _fsync_dir(target.parent)
+        _fsync(target)
+        _fsync(target.parent)
     except BaseException as exc:
         target.unlink(missing_ok=True)
         if isinstance(exc, OSError):
@@ -114,14 +115,6 @@ def _move(source_path, target):
         # The target's folder is new, or was removed since we made it.
         _ensure_folder(target.parent, again=True)
         os.replace(source_path, target)
-
-
-def _fsync_file(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read(file_uuid):

@@ -15,15 +15,18 @@ from django.utils import timezone
 
 from explorer.models import Study
 from explorer.pages.formatting import NOT_DICOM_DATE
-from tests import test_browser
+from tests import test_browser, test_browser_layout
 from tests.conftest import CT_SMALL_IDS, dicom_bytes, run_queued_jobs
 from tests.page_helpers import sample_with
 from tests.test_browser import screenshot, store
+from tests.test_browser_layout import audit, headings
 from tests.test_browser_remote import wait_for_state
 from tests.tools import CHROMIUM, needs_tool
 
 # The browser fixtures of tests/test_browser.py, found here by name.
 chromium, keeper, page, data = test_browser.chromium, test_browser.keeper, test_browser.page, test_browser.data
+# The axe-core audit of tests/test_browser_layout.py, for the pages only a remote server leads to.
+axe_script = test_browser_layout.axe_script
 PHONE = {"width": 390, "height": 844}
 WIDTHS = pytest.mark.parametrize("viewport", [test_browser.VIEWPORT, PHONE], ids=["desktop", "phone"])
 
@@ -133,7 +136,9 @@ def test_study_and_series_pages_say_whether_they_are_stable(page, viewport, sett
 
 
 @WIDTHS
-def test_answers_already_here_are_marked_and_a_retrieve_counts_what_arrived(page, queue, dcmqrscp, viewport):
+def test_answers_already_here_are_marked_and_a_retrieve_counts_what_arrived(
+    page, queue, dcmqrscp, viewport, axe_script
+):
     page.set_viewport_size(viewport)
     store(dicom_bytes("CT_small.dcm"))  # the CT study is here already, the MR one is not
     page.goto("/ui/query-retrieve")
@@ -142,6 +147,10 @@ def test_answers_already_here_are_marked_and_a_retrieve_counts_what_arrived(page
     page.press("#id_patient_name", "Enter")
     page.wait_for_url("**/ui/queries/*")
     answers_url = page.url
+    # The answers and the finished job are pages the layout's audit cannot reach without a
+    # remote server: audited here (axe-core, one <h1>).
+    problems = [f"answers: {problem}" for problem in audit(page, axe_script)]
+    assert len(headings(page)) == 1
     ct_row = page.locator("table.remote-answers tbody tr", has_text="1CT1")
     mr_row = page.locator("table.remote-answers tbody tr", has_text="4MR1")
     assert (
@@ -158,6 +167,8 @@ def test_answers_already_here_are_marked_and_a_retrieve_counts_what_arrived(page
     arrived.wait_for()
     assert arrived.inner_text() == "1 instance arrived in Pharos."
     assert within_width(page, arrived, viewport)
+    problems += [f"finished retrieve: {problem}" for problem in audit(page, axe_script)]
+    assert not problems, "\n".join(problems)
 
     page.goto(answers_url)
     assert mr_row.locator("a.status", has_text="In Pharos").count() == 1

@@ -10,6 +10,8 @@ one round trip. When the series is not indexed yet the statement changes nothing
 explorer/index.py takes its general path, which creates the parents.
 """
 
+import functools
+
 from django.db import connection
 from django.db.models import CharField, TextField
 
@@ -27,28 +29,17 @@ def add_to_indexed_series(series_public_id, row, change, now, prepare):
     older than `now`'s second (explorer/index.py's _touch). `prepare(field, value)` gives a
     value as the database takes it. False, with nothing written, when the series is not
     indexed."""
-    instance_columns, instance_values, instance_params = _values(Instance, row, prepare)
-    change_columns, change_values, change_params = _values(Change, change, prepare)
-    series_column = connection.ops.quote_name(Instance._meta.get_field("series").column)
-    start_of_second = prepare(Instance._meta.get_field("last_update"), now.replace(microsecond=0))
-    stamp = prepare(Instance._meta.get_field("last_update"), now)
-    sql = (
-        f"WITH parents AS ({PARENTS_SQL}),"
-        f" added AS (INSERT INTO {Instance._meta.db_table} ({instance_columns}, {series_column})"
-        f" SELECT {instance_values}, parents.series FROM parents RETURNING 1),"
-        f" logged AS (INSERT INTO {Change._meta.db_table} ({change_columns})"
-        f" SELECT {change_values} FROM added)"
-    )
-    touch_params = []
-    for model, key in ((Patient, "patient"), (Study, "study"), (Series, "series")):
-        sql += (
-            f", touched_{key} AS (UPDATE {model._meta.db_table} SET last_update = %s"
-            f" WHERE id = (SELECT {key} FROM parents) AND last_update < %s)"
-        )
-        touch_params += [stamp, start_of_second]
-    sql += " SELECT count(*) FROM added"
+    instance_fields, change_fields = _fields(Instance, tuple(row)), _fields(Change, tuple(change))
+    last_update = Instance._meta.get_field("last_update")
+    stamp, start_of_second = prepare(last_update, now), prepare(last_update, now.replace(microsecond=0))
+    params = [
+        series_public_id,
+        *(prepare(field, row[field.name]) for field in instance_fields),
+        *(prepare(field, change[field.name]) for field in change_fields),
+        *[stamp, start_of_second] * len(TOUCHED),
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [series_public_id, *instance_params, *change_params, *touch_params])
+        cursor.execute(_statement(instance_fields, change_fields), params)
         (added,) = cursor.fetchone()
     return added == 1
 
@@ -60,17 +51,44 @@ PARENTS_SQL = (
     f" JOIN {Patient._meta.db_table} p ON p.id = st.patient_id"
     " WHERE se.public_id = %s"
 )
+TOUCHED = ((Patient, "patient"), (Study, "study"), (Series, "series"))
 
 
-def _values(model, row, prepare):
-    """(the quoted columns, their values' placeholders, the parameters) of a row to insert by
-    SELECT. Each placeholder is cast to its column's type: a SELECT's values are not typed
-    by the columns they go to, as an INSERT's VALUES are. Texts are cast to `text`, never to
+@functools.cache
+def _fields(model, names):
+    return tuple(model._meta.get_field(name) for name in names)
+
+
+@functools.cache
+def _statement(instance_fields, change_fields):
+    """The statement's text for rows of these fields: the same for every arrival, made once.
+    Its parameters: the series' public id, the instance's values, the change's values, then
+    (LastUpdate, the start of its second) for each parent touched."""
+    series_column = connection.ops.quote_name(Instance._meta.get_field("series").column)
+    sql = (
+        f"WITH parents AS ({PARENTS_SQL}),"
+        f" added AS (INSERT INTO {Instance._meta.db_table} ({_columns(instance_fields)}, {series_column})"
+        f" SELECT {_placeholders(instance_fields)}, parents.series FROM parents RETURNING 1),"
+        f" logged AS (INSERT INTO {Change._meta.db_table} ({_columns(change_fields)})"
+        f" SELECT {_placeholders(change_fields)} FROM added)"
+    )
+    for model, key in TOUCHED:
+        sql += (
+            f", touched_{key} AS (UPDATE {model._meta.db_table} SET last_update = %s"
+            f" WHERE id = (SELECT {key} FROM parents) AND last_update < %s)"
+        )
+    return sql + " SELECT count(*) FROM added"
+
+
+def _columns(fields):
+    return ", ".join(connection.ops.quote_name(field.column) for field in fields)
+
+
+def _placeholders(fields):
+    """Each placeholder cast to its column's type: a SELECT's values are not typed by the
+    columns they go to, as an INSERT's VALUES are. Texts are cast to `text`, never to
     `varchar(n)`, which would cut a value too long instead of refusing it (DataError)."""
-    fields = [model._meta.get_field(name) for name in row]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = ", ".join(f"%s::{_cast_type(field)}" for field in fields)
-    return columns, values, [prepare(field, row[field.name]) for field in fields]
+    return ", ".join(f"%s::{_cast_type(field)}" for field in fields)
 
 
 def _cast_type(field):

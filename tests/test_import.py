@@ -1,5 +1,6 @@
 """manage.py import: files, folders and ZIP archives through the ingest funnel."""
 
+import importlib
 import io
 import zipfile
 
@@ -129,3 +130,19 @@ def test_each_warning_is_printed_once_above_the_progress_bar(tmp_path):
     assert "100%|" in err.getvalue()  # the bar was drawn
     assert shown[-2].startswith("100%|")  # and stays last, below the warnings
     assert "Stored: 2, already stored: 2, rejected: 1" in out.getvalue()
+
+
+def test_the_files_that_name_a_duplicate_are_a_bounded_few(tmp_path, monkeypatch):
+    """Only the last NAMED_FILES_KEPT files are remembered: a copy of an instance brought
+    further back counts as already stored, unnamed, and memory stays bounded on a big archive."""
+    command = importlib.import_module("explorer.management.commands.import")  # a keyword's name
+    monkeypatch.setattr(command, "NAMED_FILES_KEPT", 1)
+    folder = tmp_path / "exams"
+    folder.mkdir()
+    (folder / "1-ct.dcm").write_bytes(dicom_bytes(CT_SMALL))
+    (folder / "2-mr.dcm").write_bytes(dicom_bytes("MR_small.dcm"))
+    (folder / "3-ct-again.dcm").write_bytes(dicom_bytes(CT_SMALL))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import", str(folder), "--quiet", stdout=out, stderr=err)
+    assert "duplicate" not in err.getvalue()
+    assert "Stored: 2, already stored: 1, rejected: 0" in out.getvalue()

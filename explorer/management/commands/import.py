@@ -22,6 +22,8 @@ from explorer.errors import PharosError
 from explorer.ingest import ALREADY_STORED, Origin
 from explorer.uploads import store_received_file
 
+NAMED_FILES_KEPT = 100_000
+
 
 class Report:
     """Lines written above the progress bar (tqdm clears it, writes, draws it again), each
@@ -103,7 +105,10 @@ class Command(BaseCommand):
 
     def import_files(self, files, bar, report):
         counts, origin = Counter(), Origin(kind="Import")
-        first_named = {}  # instance public id -> the file of this import that brought it
+        # instance public id -> the file of this import that brought it, for the last
+        # NAMED_FILES_KEPT files: memory stays bounded on an archive of millions. A copy of an
+        # instance brought further back counts as already stored, unnamed.
+        first_named = {}
         last_path = None
         for path, name, received in sources.read_files(files):
             report.current = name
@@ -117,6 +122,8 @@ class Command(BaseCommand):
             else:
                 counts[result.status] += 1
                 first = first_named.setdefault(result.ids[3], name)
+                if len(first_named) > NAMED_FILES_KEPT:
+                    del first_named[next(iter(first_named))]  # the oldest
                 if result.status == ALREADY_STORED and first != name:
                     report.line(f"duplicate {name}: the same instance as {first}, stored once")
             if path != last_path:

@@ -13,11 +13,13 @@ ASGIWorker._shutdown and _get_ssl_context (called as it does), ASGIWorker.nr_con
 connections a worker holds), the protocol class ASGIProtocol (subclassed) and its
 _arm_keepalive_timer and _request_ready (the timer armed for the first request as gunicorn
 arms it for the next ones), _awaiting_request and _keepalive_timeout (a stopping worker closes
-its idle connections at once, where gunicorn waited for their keep-alive timeout to pass).
-PRIVATE_NAMES lists them. When PHAROS_FAST_PATHS is off, or
-another gunicorn is installed (explorer/fast_paths.py), `manage.py start` runs gunicorn's own
-ASGI worker instead (web_server_command): requests are still read whole before a thread takes
-them, but without the cap, the first request's timer and the accepting in turn.
+its idle connections at once, where gunicorn waited for their keep-alive timeout to pass), and
+_check_h1c_protocol_available (asked once on ASGIProtocol, so that our subclass parses requests
+with gunicorn_h1c, gunicorn's C parser, as gunicorn's own worker does). PRIVATE_NAMES lists
+them. When PHAROS_FAST_PATHS is off, or another gunicorn is installed (explorer/fast_paths.py),
+`manage.py start` runs gunicorn's own ASGI worker instead (web_server_command): requests are
+still read whole before a thread takes them, but without the cap, the first request's timer and
+the accepting in turn.
 
 gunicorn's threaded workers answered `417 Expectation Failed` to an Expect header other than
 `100-continue`, which httplib2's clients send empty; the ASGI worker serves such requests.
@@ -46,6 +48,7 @@ PRIVATE_NAMES = (
     "_request_ready",
     "_awaiting_request",
     "_keepalive_timeout",
+    "_check_h1c_protocol_available",
 )
 
 # Connections accepted this recently count with the requests running when a worker decides
@@ -76,6 +79,10 @@ class BalancedAsyncWorker(ASGIWorker):
         self.recent_accepts = deque()
         self.connections = set()
         self.opening = 0  # accepted, their protocol not yet made (a TLS handshake under way)
+        # gunicorn looks for its C parser (gunicorn_h1c) through the protocol class in use but
+        # reads the answer from ASGIProtocol itself: asked first through our subclass, it would
+        # use its Python parser, which cost a third more CPU per request.
+        ASGIProtocol._check_h1c_protocol_available()
         super().init_process()
 
     async def _serve(self):

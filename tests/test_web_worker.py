@@ -239,3 +239,29 @@ def test_a_worker_holds_at_most_its_connections_and_takes_the_next_when_one_clos
             connection.close()
         server.terminate()
         server.wait(timeout=30)
+
+
+# Notes the module of the request parser of each connection the worker holds, at each request.
+PARSER_NOTING_CONFIG = """
+
+def pre_request(worker, req):
+    with open({notes!r}, "a") as notes:
+        for connection in worker.connections:
+            notes.write(f"parser {{type(connection._callback_parser).__module__}}\\n")
+"""
+
+
+@fast_paths_only
+def test_our_worker_parses_requests_with_gunicorns_c_parser(tmp_path, settings):
+    config, notes = noting_config(tmp_path)
+    config.write_text(config.read_text() + PARSER_NOTING_CONFIG.format(notes=str(notes)))
+    server = start_web_server(tmp_path, settings, workers=1, threads=2, options=["--config", str(config)])
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
+        assert get(connection)[0] == 200
+        connection.close()
+        parsers = {n for n in notes_of(notes) if n.startswith("parser")}
+        assert parsers == {"parser gunicorn_h1c._protocol"}  # not gunicorn.asgi.parser, in Python
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

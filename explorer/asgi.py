@@ -13,7 +13,8 @@ connection.
 
 Django runs as under any WSGI server (explorer/wsgi.py): the same middleware, the same threads
 kept from request to request with their database connections, not Django's ASGI handler,
-which would start a thread and a database connection per request.
+which would start a thread and a database connection per request. Each answered request is a
+line of the access log (explorer/access_log.py).
 """
 
 import asyncio
@@ -25,7 +26,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 
-from explorer import bodies
+from explorer import access_log, bodies
 from explorer.errors import PayloadTooLarge
 from explorer.wsgi import application as wsgi_application
 
@@ -70,15 +71,16 @@ class BufferedWSGI:
             environ = wsgi_environ(scope, body, length)
             loop = asyncio.get_running_loop()
             self.busy += 1
-            answer = await loop.run_in_executor(self.threads, run_wsgi, self.wsgi_app, environ, loop, send)
+            status, headers, chunks, sent = await loop.run_in_executor(
+                self.threads, run_wsgi, self.wsgi_app, environ, loop, send
+            )
         finally:
             self.busy -= 1
             body.close()
-        if answer is None:
-            return  # streamed from the thread
-        status, headers, chunks = answer
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"".join(chunks)})
+        if headers is not None:  # else streamed from the thread
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"".join(chunks)})
+        access_log.write(scope, status, sent)
 
     async def read_body(self, receive):
         """The body in a file-like object (memory, then a temporary file) and its length."""
@@ -136,6 +138,7 @@ async def send_error(send, scope, error):
     # The body left unread ends the connection after this answer (gunicorn does not read it).
     await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+    access_log.write(scope, error.http_status, len(body))
 
 
 def wsgi_environ(scope, body, length):
@@ -194,9 +197,10 @@ WSGI_ERRORS = ErrorsToLog()
 
 
 def run_wsgi(wsgi_app, environ, loop, send):
-    """Run the WSGI application in a worker thread. A short answer comes back whole (status,
-    headers and body chunks: one wake-up of the event loop); a long one goes out from here as
-    it comes, the thread waiting for each chunk to be taken (backpressure), and None comes back."""
+    """Run the WSGI application in a worker thread: (status, headers, body chunks, body size).
+    A short answer comes back whole (one wake-up of the event loop); a long one goes out from
+    here as it comes, the thread waiting for each chunk to be taken (backpressure), and comes
+    back with headers None."""
     started = []
 
     def start_response(status, headers, exc_info=None):
@@ -206,7 +210,7 @@ def run_wsgi(wsgi_app, environ, loop, send):
 
     result = wsgi_app(environ, start_response)
     try:
-        chunks, size, streaming = [], 0, False
+        chunks, size, sent, streaming = [], 0, 0, False
         for chunk in result:
             if not chunk:
                 continue
@@ -219,16 +223,16 @@ def run_wsgi(wsgi_app, environ, loop, send):
                     message = {"type": "http.response.start", "status": status, "headers": headers}
                     wait_for(send(message), loop)
                 wait_for(send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True}), loop)
-                chunks, size = [], 0
+                chunks, sent, size = [], sent + size, 0
     finally:
         if hasattr(result, "close"):
             result.close()
     if streaming:
         # The head went out already: what is left ends the body, the rest sends nothing more.
         wait_for(send({"type": "http.response.body", "body": b"".join(chunks)}), loop)
-        return None
+        return status, None, None, sent + size
     status, headers = response_head(*started)
-    return status, headers, chunks
+    return status, headers, chunks, size
 
 
 def wait_for(coroutine, loop):

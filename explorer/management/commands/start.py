@@ -53,8 +53,7 @@ def web_server_command():
         "off",
         "--timeout",
         "600",
-        "--access-logfile",
-        "-",
+        # No --access-logfile: the access log is explorer/asgi.py's (explorer/access_log.py).
         # Every server on a machine would otherwise share ~/.gunicorn/gunicorn.ctl.
         "--no-control-socket",
     ] + tls.gunicorn_options()

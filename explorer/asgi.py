@@ -18,6 +18,7 @@ line of the access log (explorer/access_log.py).
 """
 
 import asyncio
+import io
 import json
 import logging
 import tempfile
@@ -83,9 +84,10 @@ class BufferedWSGI:
         access_log.write(scope, status, sent)
 
     async def read_body(self, receive):
-        """The body in a file-like object (memory, then a temporary file) and its length."""
-        body = tempfile.SpooledTemporaryFile(BODY_IN_MEMORY, dir=settings.FILE_UPLOAD_TEMP_DIR)
-        length, more = 0, True
+        """The body in a file-like object (in memory up to BODY_IN_MEMORY bytes, then a
+        temporary file) and its length. In memory, the chunks are kept as they came and joined
+        once at the end (a one-chunk body is not copied at all)."""
+        chunks, spilled, length, more = [], None, 0, True
         loop = asyncio.get_running_loop()
         try:
             # One timer for the whole body, pushed back by each chunk (wait_for would make a
@@ -100,16 +102,27 @@ class BufferedWSGI:
                     length += len(chunk)
                     if length > self.max_body:
                         raise self.too_large()
-                    body.write(chunk)
+                    if spilled is not None:
+                        spilled.write(chunk)
+                    elif chunk:
+                        chunks.append(chunk)
+                        if length > BODY_IN_MEMORY:
+                            spilled = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)
+                            spilled.writelines(chunks)
+                            chunks = None
                     more = message.get("more_body", False)
         except TimeoutError:
-            body.close()
+            if spilled is not None:
+                spilled.close()
             raise BodyStalled() from None
         except BaseException:
-            body.close()
+            if spilled is not None:
+                spilled.close()
             raise
-        body.seek(0)
-        return body, length
+        if spilled is None:
+            return io.BytesIO(b"".join(chunks)), length
+        spilled.seek(0)
+        return spilled, length
 
     def too_large(self):
         return bodies.too_large(self.max_body)

@@ -18,6 +18,9 @@ from explorer.errors import StorageFailure
 
 CHUNK = 1 << 20
 PREFIX = "upload-"
+# A received file this small is kept in memory too, as ReceivedPath.data: it is parsed from
+# there instead of being read back from the file.
+KEPT_IN_MEMORY = 1 << 20
 
 # The files made during the current request, removed when it ends (None: no request).
 _made_here = contextvars.ContextVar("incoming_files", default=None)
@@ -43,25 +46,34 @@ def remove(path):
 
 class ReceivedPath(str):
     """The path of a file written here, with the MD5 of its bytes (hex), taken as they were
-    written: ingest.store_instance_file need not read the file again for it."""
+    written, and the bytes themselves when there are at most KEPT_IN_MEMORY of them (else
+    None): ingest.store_instance_file need not read the file again for either."""
 
     md5 = None
+    data = None
 
 
 def write_chunks(chunks):
     """The path of a new file holding the chunks, written as they come; removed if they fail."""
     out, path = new_file()
     digest = hashlib.md5()
+    kept, size = [], 0
     try:
         for chunk in chunks:
             _write(out, chunk)
             digest.update(chunk)
+            size += len(chunk)
+            if size > KEPT_IN_MEMORY:
+                kept = None
+            elif kept is not None:
+                kept.append(chunk)
         _close(out)
     except BaseException:
         _abandon(out, path)
         raise
     received = ReceivedPath(path)
     received.md5 = digest.hexdigest()
+    received.data = b"".join(kept) if kept is not None else None
     return received
 
 
@@ -80,6 +92,9 @@ def as_part10(path):
     """The path of the file as a Part 10 file: itself when it is one; otherwise a new file,
     the header dicom.part10_header makes then the data set copied in chunks, and the old one
     removed. Raises BadFileFormat when it holds no data set."""
+    data = getattr(path, "data", None)
+    if data is not None and dicom.is_part10(data[:132]):
+        return path
     with open(path, "rb") as source:
         head = source.read(132)
         if not head or dicom.is_part10(head):

@@ -88,13 +88,15 @@ def store_instance_file(path, origin, overwrite=None, skip_ingest_transcoding=Fa
     if transcoded is not None:
         os.unlink(path)
         return store_instance(transcoded, origin, overwrite, skip_ingest_transcoding=True, study_uid=study_uid)
+    # Parsed from the bytes received when they were kept (explorer/incoming.py), else read back.
+    data = getattr(path, "data", None)
     try:
         return _store(
-            path,
+            path if data is None else data,
             origin,
             overwrite,
             lambda: storage.adopt(path),
-            os.path.getsize(path),
+            os.path.getsize(path) if data is None else len(data),
             # Taken as the file was written here (explorer/incoming.py), else read again.
             lambda: getattr(path, "md5", None) or _md5_of_file(path),
             study_uid=study_uid,

@@ -82,3 +82,24 @@ def test_storing_a_file_written_here_does_not_read_it_again_for_its_md5(db, monk
     path = incoming.write_chunks([data])
     ingest.store_instance_file(path, ingest.Origin())
     assert Instance.objects.get().file_md5 == hashlib.md5(data).hexdigest()
+
+
+def test_a_small_file_written_here_is_kept_in_memory_too(monkeypatch):
+    monkeypatch.setattr(incoming, "KEPT_IN_MEMORY", 10)
+    small, large = incoming.write_chunks([b"12345", b"", b"67890"]), incoming.write_chunks([b"12345", b"678901"])
+    assert small.data == b"1234567890" and large.data is None
+    assert open(large, "rb").read() == b"12345678901"
+    incoming.remove(small), incoming.remove(large)
+
+
+def test_storing_a_file_kept_in_memory_parses_its_bytes_not_its_file(db, monkeypatch):
+    data = dicom_bytes(CT_SMALL)
+    parsed = []
+    real_parse = dicom.parse
+    monkeypatch.setattr(dicom, "parse", lambda source: parsed.append(type(source)) or real_parse(source))
+    path = incoming.write_chunks([data[:1000], data[1000:]])
+    ingest.store_instance_file(incoming.as_part10(path), ingest.Origin())
+    assert parsed == [bytes]
+    stored = Instance.objects.get()
+    assert (stored.file_size, stored.file_md5) == (len(data), hashlib.md5(data).hexdigest())
+    assert storage.read(stored.file_uuid) == data

@@ -87,6 +87,9 @@ def store(request, study=None):
 # and parsed. Kept from request to request, with their database connections.
 HELPERS_PER_REQUEST = 2
 MAXIMUM_HELPERS = 4
+# Parts waiting to be stored keep their bytes (explorer/incoming.py's ReceivedPath.data) while
+# fewer than this many wait; the next ones are parsed from their files.
+KEPT_QUEUED = 4
 _helpers = ThreadPoolExecutor(max_workers=MAXIMUM_HELPERS, thread_name_prefix="stow")
 _END = None
 
@@ -120,6 +123,8 @@ class _Storing:
         if self.alone:
             self.store(slot, path)
             return not self.stopped.is_set()
+        if self.todo.qsize() >= KEPT_QUEUED:
+            path.data = None  # parsed from its file: the parts waiting hold a bounded memory
         self.todo.put((slot, path))
         self.received += 1
         if self.received >= 2 and len(self.helpers) < HELPERS_PER_REQUEST:

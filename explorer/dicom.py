@@ -376,16 +376,18 @@ def parse(data):
     """
     if isinstance(data, (bytes, bytearray)):
         size = len(data)
-        source, defer = io.BytesIO(data), None
+        source = io.BytesIO(data)
     else:
         size = os.path.getsize(data)
-        source, defer = data, DEFER_SIZE
+        source = data
     if not size:
         raise BadFileFormat("The file is empty")
     # Read before the file: a runtime setting that cannot be read is no bad file.
     default_codec = character_sets.default_codec()
     try:
-        dataset = pydicom.dcmread(source, defer_size=defer)
+        # Values beyond DEFER_SIZE (pixel data) are left where they are, in the file or in
+        # the bytes: read only if asked for, which indexing never does.
+        dataset = pydicom.dcmread(source, defer_size=DEFER_SIZE)
         character_sets.apply_default_encoding(dataset, default_codec)
         syntax = dataset.file_meta.get("TransferSyntaxUID")
         _check_not_truncated(dataset, None if syntax and syntax.is_deflated else size)

@@ -18,6 +18,7 @@ from pydicom.filereader import _read_file_meta_info
 from pydicom.uid import UID
 
 from explorer import dicom, index, storage, transcoding
+from explorer.dicomweb import metadata as dicomweb_metadata
 from explorer.errors import BadFileFormat, BadRequest, DatabaseFailure
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def _store(source, origin, overwrite, write_file, size, md5, link=None, study_ui
     except BaseException:
         storage.delete(file_uuid)
         raise
+    _cache_dicomweb_metadata(parsed, file_uuid)
     return StoreResult(SUCCESS, parsed.ids, uids)
 
 
@@ -201,3 +203,13 @@ def _too_long(identifiers):
     lengths = [len(identifiers[keyword]) for keyword in too_long]
     parts = [f"the {name} has {length} characters" for name, length in zip(names, lengths)]
     return "An identifier is longer than DICOM allows (64 characters): " + ", ".join(parts)
+
+
+def _cache_dicomweb_metadata(parsed, file_uuid):
+    """The instance's DICOMweb metadata, cached as it is stored: a viewer asks for a whole
+    series' at once (explorer/dicomweb/metadata.py). One that cannot be written is made at
+    the first request instead."""
+    try:
+        dicomweb_metadata.remember(parsed.json, parsed.identifiers, file_uuid)
+    except Exception:  # a cache never fails an arrival
+        logger.warning("The DICOMweb metadata of %s is not cached", parsed.ids[3], exc_info=True)

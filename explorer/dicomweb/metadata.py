@@ -16,13 +16,10 @@ other pixel data (its bulk route answers it).
 
 - an empty value among several is null.
 
-Each instance's JSON is written once, by the first request that asks for it, to
-DATA_DIR/cache/dicomweb-metadata/ (beside the storage area), named by the UUID of its file: a
-changed instance is a new file, and explorer/storage.py deletes the cache entry with the file.
-It is not written as the instance arrives: a new file per instance cost an arrival a tenth of
-its CPU (STOW-RS 4×1: 1.07× faster without it), for series a viewer may never open; the
-first request for a 600-slice series, which makes the 600 entries from the index, took 440 ms
-instead of 273 ms (Orthanc's plugin, reading the files: 2.2 to 3.2 s the same hour). The bulk URIs are kept relative
+Each instance's JSON is written once, when it is stored (explorer/ingest.py calls `remember`),
+or at the first request that misses it, to DATA_DIR/cache/dicomweb-metadata/ (beside the
+storage area), named by the UUID of its file: a changed instance is a new file, and
+explorer/storage.py deletes the cache entry with the file. The bulk URIs are kept relative
 there; the answer puts the request's root URL in front of them, so that one cache serves
 every host name. A series' answer is its instances' entries joined, streamed.
 """
@@ -190,6 +187,16 @@ class _Cache:
         if not os.path.exists(os.path.join(self.storage, name[:2], name[2:4], name + ".dcm")):
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+def remember(dataset, identifiers, file_uuid):
+    """Cache the JSON of an instance just stored (its index JSON and its identifiers, by
+    keyword), as recent versions of Orthanc's DICOMweb plugin cache it at ingest: the
+    first metadata request of a series then reads it and nothing else."""
+    path = instance_path(
+        identifiers["StudyInstanceUID"], identifiers["SeriesInstanceUID"], identifiers["SOPInstanceUID"]
+    )
+    _Cache().write(file_uuid, instance_json(dataset, path))
 
 
 def instances_json(instances):

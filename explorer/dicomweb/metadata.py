@@ -25,6 +25,7 @@ every host name. A series' answer is its instances' entries joined, streamed.
 """
 
 import contextlib
+import functools
 import os
 import re
 import threading
@@ -151,9 +152,8 @@ class _Cache:
     a UUID parsed per instance cost as much as reading the entry."""
 
     def __init__(self):
-        self.root = os.fspath(cache_path(UUID(int=0)).parent.parent)
         self.storage = os.fspath(storage.root())
-        self.folders = set()
+        self.root = _cache_root(self.storage)
 
     def path(self, name):
         return os.path.join(self.root, name[:2], name + ".json")
@@ -172,11 +172,20 @@ class _Cache:
         temporary = f"{path}.{os.getpid()}-{threading.get_ident()}.writing"
         try:
             folder = os.path.dirname(path)
-            if folder not in self.folders:
+            if folder not in _made_folders:
                 os.makedirs(folder, exist_ok=True)
-                self.folders.add(folder)
-            with open(temporary, "wb") as out:
-                out.write(data)
+                _made_folders.add(folder)
+            try:
+                out = os.open(temporary, _WRITE_FLAGS, 0o644)
+            except FileNotFoundError:  # the folder was removed since it was made
+                os.makedirs(folder, exist_ok=True)
+                out = os.open(temporary, _WRITE_FLAGS, 0o644)
+            try:
+                with memoryview(data) as left:
+                    while left:
+                        left = left[os.write(out, left) :]
+            finally:
+                os.close(out)
             os.replace(temporary, path)
         except OSError:
             with contextlib.suppress(OSError):
@@ -187,6 +196,19 @@ class _Cache:
         if not os.path.exists(os.path.join(self.storage, name[:2], name[2:4], name + ".dcm")):
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+# The cache's folders made by this process (256 at most): each arrival writes an entry, and
+# asking for its folder, or making a _Cache's paths anew, cost as much as writing it.
+_made_folders = set()
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+@functools.cache
+def _cache_root(storage_root):
+    """The cache's folder beside a storage area (cache_path's, which reads the settings: keyed
+    by the storage area, which a test may change)."""
+    return os.fspath(cache_path(UUID(int=0)).parent.parent)
 
 
 def remember(dataset, identifiers, file_uuid):

@@ -7,16 +7,19 @@ after the transaction that forgot them has committed.
 
 import contextlib
 import datetime
+import logging
 from dataclasses import dataclass
 
 import orjson
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from explorer import index_statement, levels, storage
 from explorer.models import Change, Instance, Patient, Series, Study
+
+logger = logging.getLogger(__name__)
 
 MODELS = {
     levels.PATIENT: Patient,
@@ -221,6 +224,24 @@ def add_instance(parsed, file_uuid, file_size, file_md5, origin, overwrite=False
     """Index a parsed instance whose file is already stored, with its Link if it was made
     from another. Raises DuplicateInstance. Returns the file uuid of the copy it replaced
     (overwrite mode), or None."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return _add_instance_once(parsed, file_uuid, file_size, file_md5, origin, overwrite, link)
+        except OperationalError as exc:
+            # Two arrivals touching the same parents' LastUpdate may lock them in opposite
+            # orders (the WITH clauses of explorer/index_statement.py run in no set order):
+            # PostgreSQL then aborts one of them, whose whole work was rolled back; it is
+            # done again. Inside a caller's transaction the caller has to start over.
+            state = getattr(exc.__cause__, "sqlstate", None)  # a deadlock, a serialization failure
+            if state not in ("40P01", "40001") or connection.in_atomic_block or attempt == DEADLOCK_ATTEMPTS:
+                raise
+            logger.info("Indexing %s met a deadlock; attempt %d again", parsed.ids[3], attempt + 1)
+
+
+DEADLOCK_ATTEMPTS = 5
+
+
+def _add_instance_once(parsed, file_uuid, file_size, file_md5, origin, overwrite, link):
     now = timezone.now()
     row = _instance_row(parsed, file_uuid, file_size, file_md5, origin, now, link)
     try:

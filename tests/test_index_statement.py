@@ -1,6 +1,8 @@
 """The one-statement path of an instance arriving in an indexed series (PostgreSQL)."""
 
 import datetime
+import logging
+import threading
 
 import pytest
 from django.db import DataError, connection, transaction
@@ -11,6 +13,7 @@ from explorer.errors import BadFileFormat
 from explorer.ingest import ALREADY_STORED, SUCCESS, Origin, store_instance
 from explorer.models import Change, Instance, Patient, Series, Study
 from tests.conftest import make_dicom
+from tests.test_wire_reactors import wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -86,3 +89,49 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut(storage_dir):
 
 def test_the_statement_is_taken_on_postgresql_only():
     assert index_statement.available()
+
+
+def test_an_arrival_aborted_by_a_deadlock_is_done_again(caplog):
+    """Another transaction holds the study's row; the arrival's statement touches the patient's
+    or the series' row (in whichever order PostgreSQL runs its WITH clauses) and waits for the
+    study's; the other then asks for both the patient's and the series' rows: PostgreSQL aborts
+    the arrival's statement (its deadlock check runs first), which is done again."""
+    arrive("1.2.3.4.1")
+    long_ago = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    for model in (Patient, Study, Series):
+        model.objects.update(last_update=long_ago)
+    patient, study, series = Patient.objects.get(), Study.objects.get(), Series.objects.get()
+    results = []
+
+    def arrival():
+        try:
+            results.append(arrive("1.2.3.4.2"))
+        except Exception as exc:  # asserted below
+            results.append(exc)
+        finally:
+            connection.close()
+
+    with caplog.at_level(logging.INFO, logger="explorer.index"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL deadlock_timeout = '20s'")  # the arrival's check comes first
+            cursor.execute(f"SELECT id FROM {Study._meta.db_table} WHERE id = %s FOR UPDATE", [study.pk])
+            worker = threading.Thread(target=arrival)
+            worker.start()
+            wait_until(lambda: results or _waiting_for_a_lock(cursor), seconds=30)
+            assert not results, results
+            for model, row in ((Patient, patient), (Series, series)):
+                touch = f"UPDATE {model._meta.db_table} SET last_update = %s WHERE id = %s"
+                cursor.execute(touch, [long_ago, row.pk])
+    worker.join(timeout=60)
+    assert [result.status for result in results] == [SUCCESS]
+    assert "met a deadlock" in caplog.text
+    assert Instance.objects.filter(sop_instance_uid="1.2.3.4.2").count() == 1
+
+
+def _waiting_for_a_lock(cursor):
+    cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the same answer for the whole transaction
+    cursor.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        " AND datname = current_database()"
+    )
+    return cursor.fetchone()[0] > 0

@@ -53,11 +53,13 @@ class ReceivedPath(str):
     data = None
 
 
-def write_chunks(chunks):
-    """The path of a new file holding the chunks, written as they come; removed if they fail."""
+def write_chunks(chunks, keep=True):
+    """The path of a new file holding the chunks, written as they come; removed if they fail.
+    With `keep` its bytes are also kept in memory (ReceivedPath.data) when there are few: for a
+    file stored before the next is received, never for files gathered in a list."""
     out, path = new_file()
     digest = hashlib.md5()
-    kept, size = [], 0
+    kept, size = ([] if keep else None), 0
     try:
         for chunk in chunks:
             _write(out, chunk)

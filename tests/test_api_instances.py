@@ -9,6 +9,7 @@ import pydicom
 import pytest
 from PIL import Image
 
+from explorer import incoming
 from explorer.models import Instance
 from tests.conftest import CT_SMALL, CT_SMALL_IDS, dicom_bytes, upload, zip_of
 from tests.tools import require_tool
@@ -162,17 +163,22 @@ def test_multipart_part_headers_as_devices_write_them(api, headers):
     assert answer["Filename"] == ("part 1" if headers == MULTIPART_PART_HEADERS["no disposition"] else "x.dcm")
 
 
-def test_a_multipart_body_with_a_quoted_boundary_a_preamble_and_two_files(api):
+def test_a_multipart_body_with_a_quoted_boundary_a_preamble_and_two_files(api, monkeypatch):
+    real_write = incoming.write_chunks
     body = (
         b"a preamble to ignore\r\n--BOUND  \r\n"
         b'Content-Disposition: form-data; name="a"; filename="ct.dcm"\r\n\r\n' + dicom_bytes(CT_SMALL) + b"\r\n"
-        b'--BOUND\r\nContent-Disposition: form-data; name="b"; filename*=UTF-8\'\'m%C3%A9.dcm\r\n\r\n'
+        b"--BOUND\r\nContent-Disposition: form-data; name=\"b\"; filename*=UTF-8''m%C3%A9.dcm\r\n\r\n"
         + dicom_bytes("MR_small.dcm")
         + b"\r\n--BOUND--\r\nan epilogue"
     )
+    written = []
+    monkeypatch.setattr(incoming, "write_chunks", lambda *a, **k: written.append(real_write(*a, **k)) or written[-1])
     response = api.post("/instances", data=body, content_type='multipart/form-data; boundary="BOUND"')
     assert response.status_code == 200
     assert [a["Filename"] for a in response.json()] == ["ct.dcm", "mé.dcm"]
+    # The parts are all received before the first is stored: none is also held in memory.
+    assert len(written) == 2 and [path.data for path in written] == [None, None]
 
 
 def test_a_multipart_related_body_is_read_as_one_file_as_orthanc_does(api):

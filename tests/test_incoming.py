@@ -103,3 +103,9 @@ def test_storing_a_file_kept_in_memory_parses_its_bytes_not_its_file(db, monkeyp
     stored = Instance.objects.get()
     assert (stored.file_size, stored.file_md5) == (len(data), hashlib.md5(data).hexdigest())
     assert storage.read(stored.file_uuid) == data
+
+
+def test_files_gathered_before_they_are_stored_are_not_kept_in_memory():
+    path = incoming.write_chunks([b"12345"], keep=False)
+    assert path.data is None and open(path, "rb").read() == b"12345"
+    incoming.remove(path)

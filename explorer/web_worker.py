@@ -81,7 +81,7 @@ class BalancedAsyncWorker(ASGIWorker):
         self.opening = 0  # accepted, their protocol not yet made (a TLS handshake under way)
         # gunicorn looks for its C parser (gunicorn_h1c) through the protocol class in use but
         # reads the answer from ASGIProtocol itself: asked first through our subclass, it would
-        # use its Python parser, which cost a third more CPU per request.
+        # use its Python parser (GET /system served 1.14× faster with the C one).
         ASGIProtocol._check_h1c_protocol_available()
         super().init_process()
 

@@ -9,8 +9,6 @@ environ value for each line, then went through Python's logging: a twentieth of 
 for a one-instance STOW-RS request, a tenth for a small GET.
 """
 
-import base64
-import binascii
 import sys
 import time
 
@@ -37,15 +35,14 @@ def write(scope, status, sent):
 
 
 def user(headers):
-    """The user name of a Basic Authorization header, else "-" (as gunicorn reads it)."""
-    authorization = headers.get(b"authorization", b"")
-    scheme, _, credentials = authorization.partition(b" ")
-    if scheme.lower() != b"basic":
-        return "-"
-    try:
-        return base64.b64decode(credentials.strip(), validate=False).split(b":", 1)[0].decode() or "-"
-    except (binascii.Error, UnicodeDecodeError):
-        return "-"
+    """The user name of a Basic Authorization header (explorer/auth.py reads it), else "-"."""
+    # Imported here: explorer/asgi.py imports this module before Django is set up, and
+    # explorer/auth.py needs the models.
+    from explorer import auth
+
+    header = headers.get(b"authorization", b"").decode("latin-1")
+    credentials = auth.basic_credentials(header) if header[:6].lower() == "basic " else None
+    return credentials[0] if credentials and credentials[0] else "-"
 
 
 def now():

@@ -85,6 +85,16 @@ def _forget_remembered_users(**kwargs):
     _cache.clear()
 
 
+def basic_credentials(header):
+    """(user name, password) of a Basic Authorization header's value, or None."""
+    try:
+        decoded = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode("utf-8")
+        username, password = decoded.split(":", 1)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+    return username, password
+
+
 def user_from_basic_header(header, request=None):
     """The active user whose credentials the Authorization header carries, or None.
 
@@ -92,11 +102,10 @@ def user_from_basic_header(header, request=None):
     counter (django-axes); a new one goes through authenticate() with the request, which
     counts its failures and refuses it while its user and address are locked out
     (request.axes_locked_out)."""
-    try:
-        decoded = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode("utf-8")
-        username, password = decoded.split(":", 1)
-    except (ValueError, IndexError, UnicodeDecodeError):
+    credentials = basic_credentials(header)
+    if credentials is None:
         return None
+    username, password = credentials
     key = hashlib.sha256(header.encode("utf-8")).hexdigest()
     user = _remembered_user(key)
     if user is not None:

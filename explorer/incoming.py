@@ -53,7 +53,7 @@ class ReceivedPath(str):
     data = None
 
 
-def write_chunks(chunks, keep=True):
+def write_chunks(chunks, keep=False):
     """The path of a new file holding the chunks, written as they come; removed if they fail.
     With `keep` its bytes are also kept in memory (ReceivedPath.data) when there are few: for a
     file stored before the next is received, never for files gathered in a list."""
@@ -80,8 +80,9 @@ def write_chunks(chunks, keep=True):
 
 
 def receive(read):
-    """The path of a new file holding everything `read(size)` gives until it gives b""."""
-    return write_chunks(iter(lambda: read(CHUNK), b""))
+    """The path of a new file holding everything `read(size)` gives until it gives b"" (kept
+    in memory too when small: each caller stores it before it receives another)."""
+    return write_chunks(iter(lambda: read(CHUNK), b""), keep=True)
 
 
 def copy_in(source_path):

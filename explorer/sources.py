@@ -63,7 +63,7 @@ def zip_members(path):
             check_expansion(files)
             for info in files:
                 try:
-                    expanded = incoming.write_chunks(_member_chunks(archive, info))
+                    expanded = incoming.write_chunks(_member_chunks(archive, info), keep=True)
                 except MEMBER_ERRORS as exc:
                     logger.info("Cannot extract %s from a ZIP archive: %s", info.filename, exc)
                     yield info.filename, BadFileFormat(MEMBER_UNREADABLE)

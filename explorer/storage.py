@@ -4,6 +4,7 @@ A file is named by a random UUID, as Orthanc does (`ab/cd/abcd….dcm`), so that
 value from a request or a DICOM header ever becomes part of a path.
 """
 
+import functools
 import os
 import uuid
 from pathlib import Path
@@ -134,7 +135,18 @@ def derived_path(kind, file_uuid):
     """Where a cache of `kind` keeps what it derives from a stored file: cache/<kind>/ab/….json
     beside the storage area (DATA_DIR/cache by default)."""
     name = str(uuid.UUID(str(file_uuid)))
-    return root().parent / "cache" / kind / name[:2] / f"{name}.json"
+    return derived_root(kind) / name[:2] / f"{name}.json"
+
+
+def derived_root(kind):
+    """The folder of a cache of `kind`: cache/<kind>/ beside the storage area."""
+    return _derived_root(settings.STORAGE_DIR, kind)
+
+
+@functools.cache
+def _derived_root(storage_dir, kind):
+    # Asked at every arrival (the DICOMweb metadata cache): made once per storage area.
+    return Path(storage_dir).parent / "cache" / kind
 
 
 def delete(file_uuid):

@@ -144,4 +144,4 @@ def _receive_parts(request, received):
     if not boundary:
         raise BadRequest("The multipart body has no boundary in its Content-Type")
     for name, chunks in multipart.parts(request, boundary.encode("latin-1")):
-        received.append((name, incoming.write_chunks(chunks, keep=False)))  # all gathered first
+        received.append((name, incoming.write_chunks(chunks)))  # all gathered first: not kept in memory

@@ -3,14 +3,11 @@ standard output, in the combined format gunicorn's access log wrote."""
 
 import base64
 import http.client
-import os
 import re
-import subprocess
 
 from explorer import access_log
-from tests.dicom_peers import free_port, wait_for_port
 from tests.test_asgi import app_of, echo_app, run, scope_of
-from tests.test_web_worker import ROOT, web_server_command
+from tests.test_web_worker import start_web_server
 from tests.test_wire_reactors import wait_until
 
 LINE = re.compile(
@@ -69,14 +66,10 @@ def test_a_long_answer_streamed_from_the_thread_is_logged_with_its_whole_size(ca
 
 
 def test_the_server_writes_a_line_per_request_on_its_standard_output(tmp_path, settings):
-    settings.PHAROS_HTTP_HOST, settings.PHAROS_HTTP_PORT = "127.0.0.1", free_port()
-    settings.PHAROS_HTTP_WORKERS, settings.PHAROS_HTTP_THREADS = 1, 2
     out = tmp_path / "stdout"
-    env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path / "data"))
     with open(out, "wb") as stdout:
-        server = subprocess.Popen(web_server_command(), cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.DEVNULL)
+        server = start_web_server(tmp_path, settings, workers=1, threads=2, stdout=stdout)
     try:
-        wait_for_port(settings.PHAROS_HTTP_PORT, server, timeout=60)
         connection = http.client.HTTPConnection("127.0.0.1", settings.PHAROS_HTTP_PORT, timeout=30)
         connection.request("GET", "/static/explorer/pharos.css", headers={"User-Agent": "pharos-test"})
         connection.getresponse().read()

@@ -86,7 +86,8 @@ def test_storing_a_file_written_here_does_not_read_it_again_for_its_md5(db, monk
 
 def test_a_small_file_written_here_is_kept_in_memory_too(monkeypatch):
     monkeypatch.setattr(incoming, "KEPT_IN_MEMORY", 10)
-    small, large = incoming.write_chunks([b"12345", b"", b"67890"]), incoming.write_chunks([b"12345", b"678901"])
+    small = incoming.write_chunks([b"12345", b"", b"67890"], keep=True)
+    large = incoming.write_chunks([b"12345", b"678901"], keep=True)
     assert small.data == b"1234567890" and large.data is None
     assert open(large, "rb").read() == b"12345678901"
     incoming.remove(small), incoming.remove(large)
@@ -97,7 +98,7 @@ def test_storing_a_file_kept_in_memory_parses_its_bytes_not_its_file(db, monkeyp
     parsed = []
     real_parse = dicom.parse
     monkeypatch.setattr(dicom, "parse", lambda source: parsed.append(type(source)) or real_parse(source))
-    path = incoming.write_chunks([data[:1000], data[1000:]])
+    path = incoming.write_chunks([data[:1000], data[1000:]], keep=True)
     ingest.store_instance_file(incoming.as_part10(path), ingest.Origin())
     assert parsed == [bytes]
     stored = Instance.objects.get()
@@ -106,6 +107,6 @@ def test_storing_a_file_kept_in_memory_parses_its_bytes_not_its_file(db, monkeyp
 
 
 def test_files_gathered_before_they_are_stored_are_not_kept_in_memory():
-    path = incoming.write_chunks([b"12345"], keep=False)
+    path = incoming.write_chunks([b"12345"])
     assert path.data is None and open(path, "rb").read() == b"12345"
     incoming.remove(path)

@@ -42,13 +42,13 @@ def owner(pids, inode):
     return None
 
 
-def start_web_server(tmp_path, settings, workers, threads, options=()):
+def start_web_server(tmp_path, settings, workers, threads, options=(), stdout=subprocess.DEVNULL):
     """The web server of `manage.py start`, on a free port."""
     settings.PHAROS_HTTP_HOST, settings.PHAROS_HTTP_PORT = "127.0.0.1", free_port()
     settings.PHAROS_HTTP_WORKERS, settings.PHAROS_HTTP_THREADS = workers, threads
     env = dict(os.environ, PHAROS_DATA_DIR=str(tmp_path / "data"))
     server = subprocess.Popen(
-        web_server_command() + list(options), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        web_server_command() + list(options), cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.DEVNULL
     )
     wait_for_port(settings.PHAROS_HTTP_PORT, server, timeout=60)
     return server

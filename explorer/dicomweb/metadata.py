@@ -25,11 +25,9 @@ every host name. A series' answer is its instances' entries joined, streamed.
 """
 
 import contextlib
-import functools
 import os
 import re
 import threading
-from uuid import UUID
 
 import orjson
 from django.db.models import TextField
@@ -153,7 +151,7 @@ class _Cache:
 
     def __init__(self):
         self.storage = os.fspath(storage.root())
-        self.root = _cache_root(self.storage)
+        self.root = os.fspath(storage.derived_root(CACHE_KIND))
 
     def path(self, name):
         return os.path.join(self.root, name[:2], name + ".json")
@@ -199,16 +197,9 @@ class _Cache:
 
 
 # The cache's folders made by this process (256 at most): each arrival writes an entry, and
-# asking for its folder, or making a _Cache's paths anew, cost as much as writing it.
+# asking for its folder again cost as much as writing it.
 _made_folders = set()
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-
-
-@functools.cache
-def _cache_root(storage_root):
-    """The cache's folder beside a storage area (cache_path's, which reads the settings: keyed
-    by the storage area, which a test may change)."""
-    return os.fspath(cache_path(UUID(int=0)).parent.parent)
 
 
 def remember(dataset, identifiers, file_uuid):

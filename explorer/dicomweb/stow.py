@@ -62,7 +62,7 @@ def store(request, study=None):
             _check_part_type(headers)
             part = _Part(chunks)
             try:
-                path = incoming.write_chunks(part)
+                path = incoming.write_chunks(part, keep=True)  # bounded below (KEPT_QUEUED)
             except PharosError as error:  # the disk is full: nothing more can be received
                 storing.outcome(part, error)
                 break
